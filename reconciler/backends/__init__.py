@@ -1,0 +1,21 @@
+"""Backends: one interface (``base.Backend``), implemented by the embedded engine, Kubernetes and KusciaAPI."""
+
+from reconciler.backends.base import (
+    AlreadyExists,
+    Backend,
+    BackendError,
+    Conflict,
+    NotFound,
+    NotSupported,
+    PhaseError,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "Backend",
+    "BackendError",
+    "Conflict",
+    "NotFound",
+    "NotSupported",
+    "PhaseError",
+]
