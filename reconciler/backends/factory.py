@@ -1,0 +1,23 @@
+"""Open the backend named by the config (``local`` by default)."""
+
+from __future__ import annotations
+
+from reconciler.backends.base import Backend, BackendError
+from reconciler.config import Config
+
+
+def open_backend(config: Config) -> Backend:
+    kind = config.backend.kind or "local"
+    if kind == "local":
+        from reconciler.backends.local import LocalBackend
+
+        return LocalBackend.from_config(config)
+    if kind == "kubernetes":
+        from reconciler.backends.kubernetes import KubernetesBackend
+
+        return KubernetesBackend.from_config(config)
+    if kind == "kusciaapi":
+        from reconciler.backends.kusciaapi import KusciaAPIBackend
+
+        return KusciaAPIBackend.from_config(config)
+    raise BackendError(f"unknown backend `{kind}`; use one of: local, kubernetes, kusciaapi")
