@@ -1,0 +1,247 @@
+"""validate_file: one file's bytes -> findings, objects and positions. Pure: no disk, no clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from reconciler.load.documents import Document, LoadError, iter_documents
+from reconciler.model import API_VERSION, KINDS, ObjectRef, Origin, Resource
+from reconciler.model.objects import CLUSTER_SCOPED
+from reconciler.validate.findings import RULES, Finding, Severity
+from reconciler.validate.graph import check_job_graph
+from reconciler.validate.metadata import check_metadata
+from reconciler.validate.references import (
+    check_appimage_references,
+    check_job_references,
+    check_task_references,
+)
+from reconciler.validate.result import DocumentInfo, Facts, FileResult, Options, Place
+from reconciler.validate.schema import Issue, checker
+
+_DEFAULT_OPTIONS = Options()
+
+
+def _finding(
+    rule: str,
+    message: str,
+    path: str,
+    line: int = 0,
+    column: int = 0,
+    ref: ObjectRef | None = None,
+    severity: Severity | None = None,
+) -> Finding:
+    return Finding(
+        rule=rule,
+        severity=severity or RULES[rule].severity,
+        message=message,
+        path=path,
+        line=line,
+        column=column,
+        kind=ref.kind if ref else "",
+        namespace=ref.namespace if ref else "",
+        name=ref.name if ref else "",
+    )
+
+
+def _decode_problem(data: bytes) -> tuple[str, int, int] | None:
+    if b"\x00" in data:
+        return "the file is binary (it contains NUL bytes), not YAML text", 0, 0
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        head = data[: exc.start]
+        line = head.count(b"\n") + 1
+        column = exc.start - (head.rfind(b"\n") + 1) + 1
+        return f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", line, column
+    return None
+
+
+def _options(options: object) -> Options:
+    """Callers may pass None, our Options, or any object with some of its attributes (a config section)."""
+    if isinstance(options, Options):
+        return options
+    if options is None:
+        return _DEFAULT_OPTIONS
+    return Options(
+        lenient=bool(getattr(options, "lenient", False)),
+        reject_unknown_kinds=bool(getattr(options, "reject_unknown_kinds", False)),
+        max_file_size=int(getattr(options, "max_file_size", _DEFAULT_OPTIONS.max_file_size)),
+    )
+
+
+def validate_file(path: str, data: bytes, options: Options | object | None = None) -> FileResult:
+    """Validate one file's content. ``path`` is only used to label findings and origins."""
+    options = _options(options)
+    result = FileResult(path)
+    if len(data) > options.max_file_size:
+        result.findings.append(
+            _finding(
+                "IO003",
+                f"the file is {len(data)} bytes, above the limit of "
+                f"{options.max_file_size} (raise it with --max-file-size)",
+                path,
+            )
+        )
+        return result
+    problem = _decode_problem(data)
+    if problem:
+        result.findings.append(_finding("YAML002", problem[0], path, problem[1], problem[2]))
+        return result
+    seen_any = False
+    try:
+        for doc in iter_documents(data):
+            seen_any = True
+            _check_document(doc, path, options, result)
+    except LoadError as exc:
+        seen_any = True
+        result.findings.append(_finding(exc.rule, exc.message, path, exc.line, exc.column))
+    if not seen_any:
+        result.findings.append(_finding("YAML003", "the file holds no YAML document", path, 1, 1))
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _identify(doc: dict[str, Any], kind: str) -> ObjectRef | None:
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        return None
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    namespace = meta.get("namespace")
+    return ObjectRef.of(kind, name, namespace if isinstance(namespace, str) else None)
+
+
+def _check_document(doc: Document, path: str, options: Options, result: FileResult) -> None:
+    data = doc.data
+    if not isinstance(data, dict):
+        shape = "a list" if isinstance(data, list) else f"the plain value {str(data)[:40]!r}"
+        result.findings.append(
+            _finding(
+                "YAML004",
+                f"document {doc.index} is {shape}, not a mapping of an object",
+                path,
+                doc.line,
+                doc.column,
+            )
+        )
+        return
+    kind = data.get("kind")
+    if kind not in KINDS:
+        what = f"kind {kind!r}" if isinstance(kind, str) else "a document without `kind`"
+        kind_severity = Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE
+        line, column = doc.locate(("kind",))
+        result.findings.append(
+            _finding(
+                "KIND001",
+                f"{what} is not a Kuscia kind ({', '.join(KINDS)}); skipped",
+                path,
+                line,
+                column,
+                severity=kind_severity,
+            )
+        )
+        return
+    assert isinstance(kind, str)
+    ref = _identify(data, kind)
+    result.documents.append(DocumentInfo(doc.index, kind, ref, doc))
+    issues: list[Issue] = []
+    api_version = data.get("apiVersion")
+    if api_version != API_VERSION:
+        shown = repr(api_version) if api_version is not None else "missing"
+        issues.append(
+            Issue(
+                "KIND002",
+                ("apiVersion",) if api_version is not None else (),
+                f"apiVersion is {shown}; a {kind} needs `apiVersion: {API_VERSION}`",
+            )
+        )
+    body = {k: v for k, v in data.items() if k != "status"}
+    checker(kind)(body, (), issues)
+    issues += check_metadata(body, kind in CLUSTER_SCOPED)
+    spec = body.get("spec")
+    if isinstance(spec, dict):
+        if kind == "KusciaJob":
+            issues += check_job_graph(spec)
+            issues += check_job_references(spec)
+        elif kind == "KusciaTask":
+            issues += check_task_references(spec)
+        else:
+            issues += check_appimage_references(spec)
+    for issue in issues:
+        line, column = doc.locate(issue.path, issue.at_key)
+        severity: Severity | None = None
+        if issue.rule == "SCHEMA008" and options.lenient:
+            severity = Severity.WARNING
+        result.findings.append(_finding(issue.rule, issue.message, path, line, column, ref, severity))
+    if ref is None:
+        if not any(i.rule == "META001" for i in issues):
+            result.findings.append(
+                _finding("META001", "the object has no usable metadata.name", path, doc.line, doc.column)
+            )
+        return
+    origin = Origin(path, doc.line, doc.column)
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    result.objects.append(_resource(kind, ref, body, meta, spec, origin))
+    result.facts.append(_facts(kind, ref, spec, doc, path))
+
+
+def _strings(value: Any) -> dict[str, str]:
+    return {str(k): v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
+
+
+def _resource(
+    kind: str, ref: ObjectRef, body: dict[str, Any], meta: dict[str, Any], spec: Any, origin: Origin
+) -> Resource:
+    # the data was built fresh for this call and is never shared, so no deep copy is needed
+    return Resource(
+        kind=kind,
+        name=ref.name,
+        namespace=ref.namespace,
+        api_version=str(body.get("apiVersion") or API_VERSION),
+        labels=_strings(meta.get("labels")),
+        annotations=_strings(meta.get("annotations")),
+        spec=spec if isinstance(spec, dict) else {},
+        resource_version=str(meta.get("resourceVersion") or ""),
+        uid=str(meta.get("uid") or ""),
+        creation_timestamp=str(meta.get("creationTimestamp") or ""),
+        origin=origin,
+    )
+
+
+def _child(node: Node | None, key: str) -> Node | None:
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v
+    return None
+
+
+def _place_of(node: Node | None, path: str, value: str, fallback: Document) -> Place:
+    mark = node.start_mark if node is not None else fallback.node.start_mark
+    return Place(value, path, int(mark.line) + 1, int(mark.column) + 1)
+
+
+def _facts(kind: str, ref: ObjectRef, spec: Any, doc: Document, path: str) -> Facts:
+    """Walks the node tree once (not a locate() per value): this runs for every object of every file."""
+    task_ids: list[Place] = []
+    images: list[Place] = []
+    spec_node = _child(doc.node, "spec")
+    if isinstance(spec, dict) and kind in ("KusciaJob", "KusciaTask"):
+        field, image_key = ("tasks", "appImage") if kind == "KusciaJob" else ("parties", "appImageRef")
+        items = spec.get(field)
+        seq = _child(spec_node, field)
+        nodes = seq.value if isinstance(seq, SequenceNode) else []
+        for item, node in zip(items if isinstance(items, list) else [], nodes, strict=False):
+            if not isinstance(item, dict):
+                continue
+            task_id, image = item.get("taskID"), item.get(image_key)
+            if kind == "KusciaJob" and isinstance(task_id, str) and task_id:
+                task_ids.append(_place_of(_child(node, "taskID"), path, task_id, doc))
+            if isinstance(image, str) and image:
+                images.append(_place_of(_child(node, image_key), path, image, doc))
+    name_node = _child(_child(doc.node, "metadata"), "name")
+    return Facts(ref, _place_of(name_node, path, ref.name, doc), tuple(task_ids), tuple(images))

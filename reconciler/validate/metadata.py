@@ -1,0 +1,83 @@
+"""ObjectMeta as the API server checks it (field types and unknown fields are the schema's job)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.validate import names
+from reconciler.validate.schema import Issue
+
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+
+
+def check_metadata(doc: dict[str, Any], cluster_scoped: bool) -> list[Issue]:
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        return [] if "metadata" in doc else [Issue("META001", (), "`metadata.name` is required")]
+    out: list[Issue] = []
+    name = meta.get("name")
+    if name is None:
+        hint = " (`generateName` does not work with apply)" if "generateName" in meta else ""
+        out.append(Issue("META001", ("metadata",), f"`metadata.name` is required{hint}"))
+    elif isinstance(name, str):
+        why = names.dns1123_subdomain(name)
+        if why:
+            out.append(Issue("META001", ("metadata", "name"), f"metadata.name {name!r} {why}"))
+    namespace = meta.get("namespace")
+    if isinstance(namespace, str) and not cluster_scoped:
+        why = names.dns1123_label(namespace)
+        if why:
+            out.append(Issue("META002", ("metadata", "namespace"), f"metadata.namespace {namespace!r} {why}"))
+    labels = meta.get("labels")
+    if isinstance(labels, dict):
+        for key, value in labels.items():
+            why = names.qualified_name(key)
+            if why:
+                out.append(
+                    Issue("META003", ("metadata", "labels", key), f"label key {key!r} {why}", at_key=True)
+                )
+            if isinstance(value, str):
+                why = names.label_value(value)
+                if why:
+                    out.append(
+                        Issue("META003", ("metadata", "labels", key), f"label {key!r}: value {value!r} {why}")
+                    )
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        size = 0
+        for key, value in annotations.items():
+            size += len(key) + (len(value) if isinstance(value, str) else 0)
+            why = names.qualified_name(key)
+            if why:
+                out.append(
+                    Issue(
+                        "META003",
+                        ("metadata", "annotations", key),
+                        f"annotation key {key!r} {why}",
+                        at_key=True,
+                    )
+                )
+        if size > MAX_ANNOTATIONS_BYTES:
+            out.append(
+                Issue(
+                    "META003",
+                    ("metadata", "annotations"),
+                    f"annotations total {size} bytes (at most {MAX_ANNOTATIONS_BYTES})",
+                )
+            )
+    owners = meta.get("ownerReferences")
+    if isinstance(owners, list):
+        for i, ref in enumerate(owners):
+            if not isinstance(ref, dict):
+                continue
+            missing = [f for f in ("apiVersion", "kind", "name", "uid") if not ref.get(f)]
+            if missing:
+                out.append(
+                    Issue(
+                        "META004",
+                        ("metadata", "ownerReferences", i),
+                        f"ownerReferences[{i}] lacks {', '.join(missing)} "
+                        "(the API server needs apiVersion, kind, name and uid)",
+                    )
+                )
+    return out
