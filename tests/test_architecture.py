@@ -21,6 +21,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "backends": {"cli", "client", "watch", "source", "plan", "apply"},
     "status": {"cli", "client", "engine"},
     "source": {"cli", "client", "engine", "plan", "apply", "backends"},
+    "approvals": {"cli", "client", "watch", "engine", "source", "plan", "apply", "status"},
 }
 # modules that must stay pure: no disk, clock, process or network I/O
 PURE_MODULES = ["engine/scheduler.py", "plan/diff.py"]

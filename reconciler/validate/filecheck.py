@@ -21,6 +21,8 @@ from reconciler.validate.result import DocumentInfo, Facts, FileResult, Options,
 from reconciler.validate.schema import Issue, checker
 
 _DEFAULT_OPTIONS = Options()
+APPROVAL_KIND = "JobApproval"
+APPROVAL_API_VERSION = "kgitops.io/v1alpha1"
 
 
 def _finding(
@@ -129,6 +131,9 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
         )
         return
     kind = data.get("kind")
+    if kind == APPROVAL_KIND:
+        _check_approval(doc, data, path, result)
+        return
     if kind not in KINDS:
         what = f"kind {kind!r}" if isinstance(kind, str) else "a document without `kind`"
         kind_severity = Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE
@@ -187,6 +192,29 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
     assert isinstance(meta, dict)
     result.objects.append(_resource(kind, ref, body, meta, spec, origin))
     result.facts.append(_facts(kind, ref, spec, doc, path))
+
+
+def _check_approval(doc: Document, data: dict[str, Any], path: str, result: FileResult) -> None:
+    """A JobApproval record (approvals through Git): schema-checked here, judged by ``reconciler.approvals``.
+
+    It is not a backend object, so it never joins ``result.objects``."""
+    ref = _identify(data, APPROVAL_KIND)
+    issues: list[Issue] = []
+    api_version = data.get("apiVersion")
+    if api_version != APPROVAL_API_VERSION:
+        shown = repr(api_version) if api_version is not None else "missing"
+        issues.append(
+            Issue(
+                "KIND002",
+                ("apiVersion",) if api_version is not None else (),
+                f"apiVersion is {shown}; a {APPROVAL_KIND} needs `apiVersion: {APPROVAL_API_VERSION}`",
+            )
+        )
+    body = {k: v for k, v in data.items() if k != "status"}
+    checker(APPROVAL_KIND)(body, (), issues)
+    for issue in issues:
+        line, column = doc.locate(issue.path, issue.at_key)
+        result.findings.append(_finding(issue.rule, issue.message, path, line, column, ref))
 
 
 def _strings(value: Any) -> dict[str, str]:

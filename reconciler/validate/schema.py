@@ -34,7 +34,12 @@ class Issue:
 
 Check = Callable[[Any, Path, list[Issue]], None]
 
-SCHEMA_FILES = {"KusciaJob": "kusciajob.json", "KusciaTask": "kusciatask.json", "AppImage": "appimage.json"}
+SCHEMA_FILES = {
+    "KusciaJob": "kusciajob.json",
+    "KusciaTask": "kusciatask.json",
+    "AppImage": "appimage.json",
+    "JobApproval": "jobapproval.json",  # kgitops's own kind (approvals through Git)
+}
 
 
 def show_path(path: Path) -> str:
@@ -287,5 +292,10 @@ def checker(kind: str) -> Check:
     schema = dict(load_schema(kind))
     props = dict(schema.get("properties") or {})
     props.pop("status", None)  # the API server resets status; never judge it
+    # apiVersion and kind are checked before dispatch, with a better message than a schema `const` gives
+    props.pop("apiVersion", None)
+    props.pop("kind", None)
+    props["apiVersion"] = {"type": "string"}
+    props["kind"] = {"type": "string"}
     schema["properties"] = props
     return compile_schema(schema)

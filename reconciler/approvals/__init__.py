@@ -1,0 +1,80 @@
+"""Approvals through Git: JobApproval records, who made them (identity and signature checks), GitHub reviews.
+
+The seam for the reconciler is two calls::
+
+    decisions = collect(repo_path, commit_id, records_or_None, config)   # reads Git, judges trust
+    outcomes = apply_decisions(backend, decisions)                       # approveStatus + provenance
+
+(``step.sync_approvals`` does both for a sync) and ``party_approvals(job)`` for views (``job show``, status).
+Names are imported on first use, so views that only read provenance do not load pygit2.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.approvals.apply import ApprovalOutcome, Effect, apply_decisions
+    from reconciler.approvals.decisions import ApprovalDecision, collect, records_from_resources
+    from reconciler.approvals.history import HistoryError
+    from reconciler.approvals.provenance import PartyApproval, annotation_key, party_approvals
+    from reconciler.approvals.records import (
+        API_VERSION,
+        KIND,
+        ApprovalRecord,
+        Decision,
+        RecordProblem,
+        parse_file,
+        parse_record,
+        record_path,
+        render_record,
+    )
+
+_HOMES = {
+    "reconciler.approvals.apply": ("ApprovalOutcome", "Effect", "apply_decisions"),
+    "reconciler.approvals.decisions": ("ApprovalDecision", "collect", "records_from_resources"),
+    "reconciler.approvals.history": ("HistoryError",),
+    "reconciler.approvals.provenance": ("PartyApproval", "annotation_key", "party_approvals"),
+    "reconciler.approvals.records": (
+        "API_VERSION",
+        "KIND",
+        "ApprovalRecord",
+        "Decision",
+        "RecordProblem",
+        "parse_file",
+        "parse_record",
+        "record_path",
+        "render_record",
+    ),
+}
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = [
+    "API_VERSION",
+    "ApprovalDecision",
+    "ApprovalOutcome",
+    "ApprovalRecord",
+    "Decision",
+    "Effect",
+    "HistoryError",
+    "KIND",
+    "PartyApproval",
+    "RecordProblem",
+    "annotation_key",
+    "apply_decisions",
+    "collect",
+    "parse_file",
+    "parse_record",
+    "party_approvals",
+    "record_path",
+    "records_from_resources",
+    "render_record",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reconciler.approvals' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

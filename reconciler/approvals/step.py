@@ -1,0 +1,93 @@
+"""The approvals step of a sync: after the plan is applied (so a job and its approvals may arrive together),
+judge the records at the synced revision and hand the trusted ones to the backend.
+
+Only a Git source has the history that says who made a record; for a directory source the step reports that
+approvals need Git and does nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from reconciler.approvals.apply import ApprovalOutcome, Effect, apply_decisions
+from reconciler.approvals.decisions import ApprovalDecision, collect
+from reconciler.approvals.history import HistoryError
+from reconciler.backends.base import Backend
+from reconciler.config import Config
+from reconciler.model import ObjectRef
+
+
+class _Applied(Protocol):
+    """An entry of a sync result (``reconciler.apply.sync.Applied``): its ref and the live object after it."""
+
+    @property
+    def ref(self) -> ObjectRef: ...
+
+    live: Any
+
+
+@dataclass
+class ApprovalsReport:
+    revision: str
+    outcomes: list[ApprovalOutcome] = field(default_factory=list)
+    decisions: list[ApprovalDecision] = field(default_factory=list)  # dry run: judged, not applied
+    error: str = ""
+
+    @property
+    def touched(self) -> set[ObjectRef]:
+        return {o.decision.job for o in self.outcomes if o.decision.job is not None}
+
+    @property
+    def failed(self) -> list[ApprovalOutcome]:
+        return [o for o in self.outcomes if o.effect is Effect.FAILED]
+
+    def lines(self, dry_run: bool = False) -> list[str]:
+        """What ``kgitops sync`` prints: every record that changed something or has no effect, and why."""
+        if self.error:
+            return [f"approvals: {self.error}"]
+        out = []
+        for d in self.decisions:
+            what = f"{d.decision} {d.job.name} for {d.domain}" if d.job else d.path
+            out.append(
+                f"(dry run) approval {what}: " + ("would apply" if d.trusted else f"ignored: {d.why_not}")
+            )
+        for o in self.outcomes:
+            if o.effect is Effect.UNCHANGED:
+                continue
+            d = o.decision
+            what = f"{d.decision} {d.job.name} for {d.domain}" if d.job else d.path
+            out.append(f"approval {what}: {o.effect}" + (f" ({o.message})" if o.message else ""))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "error": self.error,
+            "records": [o.to_dict() for o in self.outcomes] or [d.to_dict() for d in self.decisions],
+        }
+
+
+def sync_approvals(
+    source: object, backend: Backend, config: Config, revision: str, dry_run: bool = False
+) -> ApprovalsReport:
+    """Collect the records at ``revision`` of a Git source and (unless ``dry_run``) apply them."""
+    repo = getattr(source, "repository", None)
+    if repo is None or not revision:
+        return ApprovalsReport(revision, error="approval records are read only from a Git source")
+    subpath = str(getattr(source, "subpath", "") or "")
+    try:
+        decisions = collect(str(repo.path), revision, None, config, subpath=subpath)
+    except HistoryError as exc:
+        return ApprovalsReport(revision, error=str(exc))
+    if dry_run:
+        return ApprovalsReport(revision, decisions=decisions)
+    return ApprovalsReport(revision, outcomes=apply_decisions(backend, decisions))
+
+
+def refresh_live(applied: Iterable[_Applied], backend: Backend, refs: set[ObjectRef]) -> None:
+    """Re-read the jobs the step touched, so status written after it shows the new approvals."""
+    for a in applied:
+        if a.ref in refs and a.live is not None:
+            a.live = backend.get(a.ref) or a.live
