@@ -1,0 +1,1 @@
+"""Pieces of the Kubernetes backend: object mapping, retry policy, resilient watch, inventory ConfigMaps."""

@@ -1,0 +1,422 @@
+"""The Kubernetes backend: Kuscia's own CRDs (``kuscia.secretflow/v1alpha1``) through the API server, so that
+Kuscia's controllers run the jobs and kgitops only writes what a user of Kuscia would write.
+
+Stage commands and approvals are written exactly as KusciaAPI writes them (labels with trigger and version;
+``status.approveStatus``), with read-modify-write guarded by resourceVersion and retried on 409 Conflict.
+Every call backs off on 429/5xx and while the API server is unreachable.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from reconciler.backends.base import Backend, BackendError, Conflict, NotFound
+from reconciler.backends.k8s import inventory
+from reconciler.backends.k8s.objects import (
+    GROUP,
+    VERSION,
+    from_body,
+    kind_info,
+    label_selector,
+    to_body,
+    translate,
+)
+from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
+from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
+from reconciler.backends.stages import check_stage, parse_stage, stage_labels
+from reconciler.config import Config
+from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
+from reconciler.model.objects import KUSCIA_JOB
+
+log = logging.getLogger("kgitops.kubernetes")
+
+APPROVE_VALUES = {True: "JobAccepted", False: "JobRejected"}
+Doc = dict[str, Any]
+
+
+def load_api_client(
+    kubeconfig: str = "", context: str = "", in_cluster: bool = False
+) -> k8s_client.ApiClient:
+    """An ApiClient from a kubeconfig (optionally a named context) or the Pod's service account."""
+    cfg = k8s_client.Configuration()
+    try:
+        if in_cluster:
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        else:
+            k8s_config.load_kube_config(
+                config_file=kubeconfig or None, context=context or None, client_configuration=cfg
+            )
+    except (ConfigException, OSError) as exc:
+        where = "the in-cluster service account" if in_cluster else (kubeconfig or "~/.kube/config")
+        extra = f" (context `{context}`)" if context else ""
+        raise BackendError(
+            f"cannot load Kubernetes credentials from {where}{extra}: {exc}; set "
+            "backend.kubernetes.kubeconfig and .context in the config (or --context), "
+            "or run inside a Pod with in_cluster: true"
+        ) from None
+    cfg.retries = 0  # our RetryPolicy does the retrying, with back-off
+    return k8s_client.ApiClient(cfg)
+
+
+class KubernetesBackend(Backend):
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        api_client: k8s_client.ApiClient,
+        namespace: str = DEFAULT_NAMESPACE,
+        domain: str = "",
+        policy: RetryPolicy | None = None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.api_client = api_client
+        self.custom = k8s_client.CustomObjectsApi(api_client)
+        self.core = k8s_client.CoreV1Api(api_client)
+        self.namespace = namespace or DEFAULT_NAMESPACE
+        self.domain = domain
+        self.policy = policy or RetryPolicy()
+        self.request_timeout = request_timeout
+        self._watches: list[ResilientWatch] = []
+
+    @classmethod
+    def from_config(cls, config: Config) -> KubernetesBackend:
+        kube = config.backend.kubernetes
+        in_cluster = kube.in_cluster or (
+            not kube.kubeconfig
+            and "KUBERNETES_SERVICE_HOST" in os.environ
+            and not os.environ.get("KUBECONFIG")
+            and not os.path.exists(os.path.expanduser("~/.kube/config"))
+        )
+        path = str(config.resolve(kube.kubeconfig)) if kube.kubeconfig else ""
+        api = load_api_client(path, kube.context, in_cluster)
+        policy = RetryPolicy(deadline=kube.retry_seconds)
+        return cls(api, kube.namespace, kube.domain, policy, kube.request_timeout)
+
+    @property
+    def host(self) -> str:
+        return str(self.api_client.configuration.host)
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _call(self, fn: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("_request_timeout", self.request_timeout)
+        try:
+            return call(self.policy, lambda: fn(*args, **kwargs))
+        except ApiException as exc:
+            raise translate(exc, what) from None
+        except Unreachable as exc:
+            raise BackendError(
+                f"cannot reach the Kubernetes API server at {self.host} for {what} ({exc}); "
+                "it kept failing for the whole retry period"
+            ) from None
+
+    def _ns(self, kind: str, namespace: str | None) -> str:
+        """Objects in Kuscia's default namespace go to the configured one (the same unless overridden)."""
+        if not kind_info(kind).namespaced:
+            return ""
+        return self.namespace if not namespace or namespace == DEFAULT_NAMESPACE else namespace
+
+    def _get_raw(self, ref: ObjectRef) -> Doc:
+        info = kind_info(ref.kind)
+        if info.namespaced:
+            ns = self._ns(ref.kind, ref.namespace)
+            return self._call(
+                self.custom.get_namespaced_custom_object, str(ref), GROUP, VERSION, ns, info.plural, ref.name
+            )
+        return self._call(
+            self.custom.get_cluster_custom_object, str(ref), GROUP, VERSION, info.plural, ref.name
+        )
+
+    def _replace(self, ref: ObjectRef, body: Doc, status: bool = False) -> Doc:
+        info = kind_info(ref.kind)
+        if info.namespaced:
+            fn = (
+                self.custom.replace_namespaced_custom_object_status
+                if status
+                else self.custom.replace_namespaced_custom_object
+            )
+            return self._call(
+                fn, str(ref), GROUP, VERSION, self._ns(ref.kind, ref.namespace), info.plural, ref.name, body
+            )
+        cluster_fn = (
+            self.custom.replace_cluster_custom_object_status
+            if status
+            else self.custom.replace_cluster_custom_object
+        )
+        return self._call(cluster_fn, str(ref), GROUP, VERSION, info.plural, ref.name, body)
+
+    def _modify(self, ref: ObjectRef, mutate: Callable[[Doc], Doc | None], status: bool = False) -> Resource:
+        """Read, change, write back with the read resourceVersion; on 409 Conflict read again and retry."""
+        for attempt in range(self.policy.conflict_attempts):
+            current = self._get_raw(ref)
+            new = mutate(copy.deepcopy(current))
+            if new is None:
+                return from_body(current)
+            new.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
+            try:
+                return from_body(self._replace(ref, new, status))
+            except Conflict:
+                log.info("conflict writing %s; reading it again", ref)
+                time.sleep(
+                    random.uniform(0, self.policy.initial_delay * (attempt + 1))
+                )  # de-synchronise writers
+        raise Conflict(
+            f"{ref} kept changing underneath kgitops ({self.policy.conflict_attempts} attempts); try again"
+        )
+
+    # -- objects --------------------------------------------------------------------------------
+    def create(self, obj: Resource) -> Resource:
+        info = kind_info(obj.kind)
+        body = to_body(obj)
+        if info.namespaced:
+            ns = self._ns(obj.kind, obj.namespace)
+            body["metadata"]["namespace"] = ns
+            doc = self._call(
+                self.custom.create_namespaced_custom_object,
+                str(obj.ref),
+                GROUP,
+                VERSION,
+                ns,
+                info.plural,
+                body,
+            )
+        else:
+            doc = self._call(
+                self.custom.create_cluster_custom_object, str(obj.ref), GROUP, VERSION, info.plural, body
+            )
+        return from_body(doc)
+
+    def update(self, obj: Resource) -> Resource:
+        def mutate(doc: Doc) -> Doc:
+            meta = doc.setdefault("metadata", {})
+            meta["labels"] = dict(obj.labels)
+            meta["annotations"] = dict(obj.annotations)
+            doc["spec"] = copy.deepcopy(obj.spec)
+            return doc
+
+        return self._modify(obj.ref, mutate)
+
+    def get(self, ref: ObjectRef) -> Resource | None:
+        try:
+            return from_body(self._get_raw(ref))
+        except NotFound:
+            return None
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[Resource]:
+        result = self._call(self._list_call(kind, namespace, labels), f"the {kind} list")
+        items = [from_body(doc) for doc in result.get("items") or ()]
+        return sorted(items, key=lambda r: (r.name, r.namespace))
+
+    def _list_call(
+        self, kind: str, namespace: str | None, labels: Mapping[str, str] | None
+    ) -> Callable[..., Any]:
+        info = kind_info(kind)
+        selector = label_selector(labels)
+        if info.namespaced:
+            return partial(
+                self.custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self._ns(kind, namespace),
+                info.plural,
+                label_selector=selector,
+            )
+        return partial(
+            self.custom.list_cluster_custom_object, GROUP, VERSION, info.plural, label_selector=selector
+        )
+
+    def delete(self, ref: ObjectRef) -> None:
+        info = kind_info(ref.kind)
+        # Background: the object goes now; Kubernetes' garbage collector removes the job's KusciaTasks
+        # (they carry an ownerReference to the job), as KusciaAPI's delete does.
+        if info.namespaced:
+            self._call(
+                self.custom.delete_namespaced_custom_object,
+                str(ref),
+                GROUP,
+                VERSION,
+                self._ns(ref.kind, ref.namespace),
+                info.plural,
+                ref.name,
+                propagation_policy="Background",
+            )
+        else:
+            self._call(
+                self.custom.delete_cluster_custom_object,
+                str(ref),
+                GROUP,
+                VERSION,
+                info.plural,
+                ref.name,
+                propagation_policy="Background",
+            )
+
+    def update_metadata(
+        self,
+        ref: ObjectRef,
+        labels: Mapping[str, str | None] | None = None,
+        annotations: Mapping[str, str | None] | None = None,
+    ) -> Resource:
+        def merge(
+            current: Mapping[str, str] | None, change: Mapping[str, str | None] | None
+        ) -> dict[str, str]:
+            out = dict(current or {})
+            for key, value in (change or {}).items():
+                if value is None:
+                    out.pop(key, None)
+                else:
+                    out[key] = value
+            return out
+
+        def mutate(doc: Doc) -> Doc | None:
+            meta = doc.setdefault("metadata", {})
+            new_labels = merge(meta.get("labels"), labels)
+            new_annotations = merge(meta.get("annotations"), annotations)
+            if new_labels == (meta.get("labels") or {}) and new_annotations == (
+                meta.get("annotations") or {}
+            ):
+                return None
+            meta["labels"], meta["annotations"] = new_labels, new_annotations
+            return doc
+
+        return self._modify(ref, mutate)
+
+    # -- job commands ------------------------------------------------------------------------------
+    def stage(self, ref: ObjectRef, stage: Stage, domain: str = "", reason: str = "") -> None:
+        if ref.kind != KUSCIA_JOB:
+            raise BackendError(f"stage commands apply to KusciaJobs, not to {ref}")
+        command = parse_stage(stage)
+
+        def mutate(doc: Doc) -> Doc | None:
+            check_stage(ref.name, command, doc.get("status") or {})
+            meta = doc.setdefault("metadata", {})
+            trigger = domain or self.domain or str((doc.get("spec") or {}).get("initiator") or "")
+            new_labels = stage_labels(meta.get("labels") or {}, command, trigger)
+            if new_labels is None:
+                return None
+            meta["labels"] = new_labels
+            return doc
+
+        self._modify(ref, mutate)
+        log.info(
+            "%s: stage %s issued by %s%s",
+            ref,
+            command.value,
+            domain or self.domain or "the initiator",
+            f" ({reason})" if reason else "",
+        )
+
+    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+        if ref.kind != KUSCIA_JOB:
+            raise BackendError(f"approvals apply to KusciaJobs, not to {ref}")
+        if not domain:
+            raise BackendError("an approval needs the approving domain")
+        value = APPROVE_VALUES[bool(accept)]
+
+        def mutate(doc: Doc) -> Doc | None:
+            status = doc.setdefault("status", {})
+            approvals = dict(status.get("approveStatus") or {})
+            if approvals.get(domain) == value:
+                return None
+            approvals[domain] = value
+            status["approveStatus"] = approvals
+            return doc
+
+        self._modify(ref, mutate, status=True)
+
+    # -- inventory --------------------------------------------------------------------------------------
+    def get_inventory(self, source_id: str) -> set[ObjectRef]:
+        name = inventory.configmap_name(source_id)
+        try:
+            cm = self._call(
+                self.core.read_namespaced_config_map,
+                f"ConfigMap/{self.namespace}/{name}",
+                name,
+                self.namespace,
+            )
+        except NotFound:
+            return set()
+        return inventory.decode(name, cm.data)
+
+    def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
+        name = inventory.configmap_name(source_id)
+        what = f"ConfigMap/{self.namespace}/{name}"
+        data = inventory.encode(source_id, refs)
+        for _attempt in range(self.policy.conflict_attempts):
+            try:
+                cm = self._call(self.core.read_namespaced_config_map, what, name, self.namespace)
+            except NotFound:
+                body = k8s_client.V1ConfigMap(
+                    metadata=k8s_client.V1ObjectMeta(
+                        name=name, namespace=self.namespace, labels=dict(inventory.MANAGED_BY)
+                    ),
+                    data=data,
+                )
+                try:
+                    self._call(self.core.create_namespaced_config_map, what, self.namespace, body)
+                    return
+                except BackendError as exc:
+                    if "already exists" in str(exc):
+                        continue
+                    raise
+            if cm.data == data:
+                return
+            cm.data = data
+            try:
+                self._call(self.core.replace_namespaced_config_map, what, name, self.namespace, cm)
+                return
+            except Conflict:
+                continue
+        raise Conflict(f"{what} kept changing underneath kgitops; try again")
+
+    # -- watch ------------------------------------------------------------------------------------------
+    def watch(
+        self,
+        kind: str = KUSCIA_JOB,
+        namespace: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        stop: threading.Event | None = None,
+        chunk_seconds: int = 60,
+    ) -> Iterator[WatchEvent]:
+        """Events of one kind until ``stop`` is set: first ADDED for what exists, then changes as they happen.
+
+        Survives 410 Gone (re-list), 429/5xx and the API server restarting; see ``k8s.watch``."""
+        return iter(self.open_watch(kind, namespace, labels, stop, chunk_seconds))
+
+    def open_watch(
+        self,
+        kind: str = KUSCIA_JOB,
+        namespace: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        stop: threading.Event | None = None,
+        chunk_seconds: int = 60,
+    ) -> ResilientWatch:
+        """Like ``watch`` but returns the watch object (its resource_version and relists are observable)."""
+        w = ResilientWatch(
+            self._list_call(kind, namespace, labels), self.policy, stop, chunk_seconds, self.request_timeout
+        )
+        self._watches.append(w)
+        return w
+
+    def close(self) -> None:
+        for w in self._watches:
+            w.close()
+        self._watches.clear()
+        self.api_client.close()

@@ -1,0 +1,394 @@
+"""The ``kusciaapi`` backend: drive a KusciaAPI endpoint (a Kuscia node, or ``kgitops serve``) over HTTPS
+with a client certificate and the ``Token`` header.
+
+KusciaAPI only knows jobs, so: KusciaTasks are read from the jobs' statuses, AppImages cannot be managed
+(NotSupported), labels travel as custom fields, and the inventory of what a source created is kept in a local
+file (under the state directory). The token is held privately and scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, NotSupported, PhaseError
+from reconciler.backends.kusciaapi_records import LocalRecords
+from reconciler.backends.stages import parse_stage
+from reconciler.config import Config
+from reconciler.kusciaapi import errors as ec
+from reconciler.kusciaapi.mapping import create_request, field_to_label
+from reconciler.kusciaapi.status import job_from_query, tasks_from_detail
+from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK
+
+log = logging.getLogger("kgitops.kusciaapi")
+SOURCE_HEADER = "Kuscia-Source"
+PHASE_CODES = {ec.SUSPEND_NOT_RUNNING_JOB, ec.RESTART_NOT_SUSPENDED_OR_FAILED_JOB}
+
+
+class KusciaAPIError(BackendError):
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class KusciaAPIBackend(Backend):
+    name = "kusciaapi"
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: str = "",
+        cert: str = "",
+        key: str = "",
+        ca: str = "",
+        domain: str = "",
+        namespace: str = DEFAULT_NAMESPACE,
+        state_dir: str | Path = ".kgitops",
+        timeout: float = 30.0,
+    ) -> None:
+        url = urlsplit(endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise BackendError(f"kusciaapi endpoint `{endpoint}` must look like https://host:8082")
+        self.endpoint = f"{url.scheme}://{url.netloc}"
+        self._https = url.scheme == "https"
+        self._host = url.hostname
+        self._port = url.port or (443 if self._https else 80)
+        self.__token = token
+        self.domain = domain
+        self.namespace = namespace
+        self.timeout = timeout
+        self.records = LocalRecords(state_dir, self.endpoint)
+        self._local = threading.local()
+        self._ssl: ssl.SSLContext | None = None
+        if self._https:
+            try:
+                ctx = ssl.create_default_context(cafile=ca or None)
+                if cert:
+                    ctx.load_cert_chain(cert, key or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise BackendError(
+                    f"cannot load the KusciaAPI client certificate/key/CA ({exc}); check "
+                    "backend.kusciaapi.cert, .key and .ca in the config"
+                ) from None
+            self._ssl = ctx
+
+    def __repr__(self) -> str:
+        return f"KusciaAPIBackend({self.endpoint!r}, token=<redacted>)"
+
+    @classmethod
+    def from_config(cls, config: Config) -> KusciaAPIBackend:
+        k = config.backend.kusciaapi
+        if not k.endpoint:
+            raise BackendError("backend.kusciaapi.endpoint is not set; e.g. endpoint: https://localhost:8082")
+        token = ""
+        if k.token_file:
+            path = config.resolve(k.token_file)
+            try:
+                token = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise BackendError(f"{path}: cannot read the KusciaAPI token file ({exc.strerror})") from None
+
+        def opt(p: str) -> str:
+            return str(config.resolve(p)) if p else ""
+
+        return cls(
+            k.endpoint,
+            token,
+            opt(k.cert),
+            opt(k.key),
+            opt(k.ca),
+            k.domain,
+            config.backend.kubernetes.namespace or DEFAULT_NAMESPACE,
+            config.state_dir,
+            k.timeout,
+        )
+
+    # -- transport -----------------------------------------------------------------------------------------
+    def _redact(self, text: str) -> str:
+        return text.replace(self.__token, "<redacted>") if self.__token else text
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._https:
+                conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self.timeout, context=self._ssl
+                )
+            else:
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def _headers(self, source: str = "") -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.__token:
+            headers["Token"] = self.__token
+        if source or self.domain:
+            headers[SOURCE_HEADER] = source or self.domain
+        return headers
+
+    def _post(self, op: str, payload: Mapping[str, Any], source: str = "") -> tuple[int, bytes]:
+        body = json.dumps(payload).encode()
+        for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile gets one fresh retry
+            conn = self._conn()
+            try:
+                conn.request("POST", f"/api/v1/job/{op}", body=body, headers=self._headers(source))
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.HTTPException, OSError) as exc:
+                conn.close()
+                self._local.conn = None
+                if attempt == 2 or isinstance(exc, ssl.SSLError | TimeoutError):
+                    raise BackendError(
+                        self._redact(
+                            f"cannot reach KusciaAPI at {self.endpoint} ({type(exc).__name__}: {exc})"
+                        )
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def call(self, op: str, payload: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+        """One KusciaAPI call; returns ``data`` or raises (KusciaAPIError carries the status code)."""
+        status, raw = self._post(op, payload, source)
+        if status == 401:
+            raise BackendError(
+                f"KusciaAPI at {self.endpoint} refused the credentials (401): check the token file "
+                "and the client certificate"
+            )
+        if status == 404:
+            raise NotSupported(f"KusciaAPI at {self.endpoint} has no operation `{op}` (404)")
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise BackendError(
+                self._redact(
+                    f"KusciaAPI at {self.endpoint} answered HTTP {status} with a body that is "
+                    f"not JSON: {raw[:200]!r}"
+                )
+            ) from None
+        st = doc.get("status") or {}
+        code = int(st.get("code") or 0)
+        if status != 200 or code != 0:
+            message = self._redact(str(st.get("message") or f"HTTP {status}"))
+            raise KusciaAPIError(f"KusciaAPI {op} failed (code {code}): {message}", code)
+        return dict(doc.get("data") or {})
+
+    # -- objects -----------------------------------------------------------------------------------
+    def _jobs_only(self, kind: str, what: str) -> None:
+        if kind == APP_IMAGE:
+            raise NotSupported(
+                f"KusciaAPI cannot {what} AppImages; register them on the Kuscia node itself (kubectl apply)"
+            )
+        if kind != KUSCIA_JOB:
+            raise NotSupported(
+                f"KusciaAPI cannot {what} {kind} objects; Kuscia creates KusciaTasks from jobs"
+            )
+
+    def create(self, obj: Resource) -> Resource:
+        self._jobs_only(obj.kind, "create")
+        try:
+            self.call("create", create_request(obj))
+        except KusciaAPIError as exc:
+            if "already exists" in str(exc):
+                raise AlreadyExists(f"{obj.ref} already exists") from None
+            raise
+        live = self.get(obj.ref)
+        if live is None:
+            raise BackendError(f"KusciaAPI accepted {obj.ref} but does not show it")
+        # Remember what we applied: KusciaAPI rewrites the spec and keeps no annotations.
+        self.records.set_applied(
+            obj.name,
+            live.creation_timestamp,
+            copy.deepcopy(obj.spec),
+            dict(obj.labels),
+            dict(obj.annotations),
+        )
+        return self._with_applied(live)
+
+    def update(self, obj: Resource) -> Resource:
+        self._jobs_only(obj.kind, "update")
+        raise NotSupported("KusciaAPI cannot change a job once created; delete it and create it again")
+
+    def _labels(self, fields: Mapping[str, Any] | None) -> dict[str, str]:
+        return {field_to_label(str(k)): str(v) for k, v in (fields or {}).items()}
+
+    def _query(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            return self.call("query", {"job_id": job_id})
+        except KusciaAPIError as exc:
+            if exc.code in (ec.QUERY_JOB, ec.REQUEST_VALIDATE) and "not found" in str(exc):
+                return None
+            raise
+
+    def get(self, ref: ObjectRef) -> Resource | None:
+        if ref.kind == KUSCIA_TASK:
+            return next((t for t in self.list(KUSCIA_TASK, ref.namespace) if t.name == ref.name), None)
+        if ref.kind != KUSCIA_JOB:
+            return None
+        data = self._query(ref.name)
+        if data is None:
+            return None
+        return self._job(data)
+
+    def _job(self, data: Mapping[str, Any]) -> Resource:
+        return self._with_applied(
+            job_from_query(data, self.namespace, self._labels(data.get("custom_fields")))
+        )
+
+    def _with_applied(self, job: Resource) -> Resource:
+        """The live job as kgitops applied it: its spec, labels and annotations, with KusciaAPI's status."""
+        applied = self.records.get_applied(job.name, job.creation_timestamp)
+        if applied is not None:
+            job.spec = dict(applied.get("spec") or job.spec)
+            job.labels = dict(applied.get("labels") or {})
+            job.annotations = dict(applied.get("annotations") or {})
+        return job
+
+    def _all_job_data(self) -> list[dict[str, Any]]:
+        try:
+            return [dict(d) for d in self.call("list", {}).get("jobs") or ()]
+        except NotSupported:
+            pass
+        # A Kuscia node cannot list jobs: look at the ones kgitops created (its inventories).
+        out = []
+        for ref in sorted(self.records.all_inventoried()):
+            if ref.kind == KUSCIA_JOB:
+                data = self._query(ref.name)
+                if data is not None:
+                    out.append(data)
+        return out
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[Resource]:
+        if kind == APP_IMAGE:
+            return []
+        if kind not in (KUSCIA_JOB, KUSCIA_TASK):
+            raise NotSupported(f"KusciaAPI has no {kind} objects")
+        items: list[Resource] = []
+        for data in self._all_job_data():
+            job = self._job(data)
+            if kind == KUSCIA_JOB:
+                items.append(job)
+            else:
+                items.extend(tasks_from_detail(job.name, data.get("status") or {}, self.namespace))
+        wanted = dict(labels or {})
+        items = [r for r in items if all(r.labels.get(k) == v for k, v in wanted.items())]
+        return sorted(items, key=lambda r: r.name)
+
+    def delete(self, ref: ObjectRef) -> None:
+        self._jobs_only(ref.kind, "delete")
+        try:
+            self.call("delete", {"job_id": ref.name})
+        except KusciaAPIError as exc:
+            if "not found" in str(exc):
+                raise NotFound(f"{ref} not found") from None
+            raise
+        self.records.forget(ref.name)
+
+    def update_metadata(
+        self,
+        ref: ObjectRef,
+        labels: Mapping[str, str | None] | None = None,
+        annotations: Mapping[str, str | None] | None = None,
+    ) -> Resource:
+        """KusciaAPI cannot change a created job: new labels and annotations are kept by kgitops locally."""
+        self._jobs_only(ref.kind, "update")
+        job = self.get(ref)
+        if job is None:
+            raise NotFound(f"{ref} not found")
+
+        def merge(current: Mapping[str, str], change: Mapping[str, str | None] | None) -> dict[str, str]:
+            out = dict(current)
+            for key, value in (change or {}).items():
+                if value is None:
+                    out.pop(key, None)
+                else:
+                    out[key] = value
+            return out
+
+        job.labels = merge(job.labels, labels)
+        job.annotations = merge(job.annotations, annotations)
+        self.records.set_applied(job.name, job.creation_timestamp, job.spec, job.labels, job.annotations)
+        return job
+
+    # -- commands ----------------------------------------------------------------------------------
+    def stage(self, ref: ObjectRef, stage: Stage, domain: str = "", reason: str = "") -> None:
+        command = parse_stage(stage)
+        if command is Stage.START:
+            raise NotSupported("KusciaAPI has no Start command")
+        source = domain or self.domain
+        if not source:  # KusciaAPI wants to know who stops a job; speak for its initiator
+            job = self.get(ref)
+            source = str(job.spec.get("initiator") or "") if job is not None else ""
+        try:
+            self.call(command.value.lower(), {"job_id": ref.name, "reason": reason}, source)
+        except KusciaAPIError as exc:
+            if exc.code in PHASE_CODES:
+                raise PhaseError(str(exc).split(": ", 1)[-1]) from None
+            if "not found" in str(exc):
+                raise NotFound(f"{ref} not found") from None
+            raise
+
+    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+        if self.domain and domain and domain != self.domain:
+            raise BackendError(
+                f"this KusciaAPI speaks for domain {self.domain}; {domain} must approve through its own node"
+            )
+        self.call("approve", {"job_id": ref.name, "result": 1 if accept else 2, "reason": reason})
+
+    def watch_jobs(self, timeout_seconds: int = 0) -> Iterator[dict[str, Any]]:
+        """KusciaAPI's watch: events ``{type, object: {job_id, status}}``, heartbeats included."""
+        conn = (
+            http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout + 15, context=self._ssl)
+            if self._https
+            else http.client.HTTPConnection(self._host, self._port, timeout=self.timeout + 15)
+        )
+        try:
+            conn.request(
+                "POST",
+                "/api/v1/job/watch",
+                body=json.dumps({"timeout_seconds": timeout_seconds}),
+                headers=self._headers(),
+            )
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise BackendError(f"KusciaAPI watch failed: HTTP {resp.status}")
+            for line in resp:
+                if line.strip():
+                    event = json.loads(line)
+                    if "type" not in event:
+                        st = event.get("status") or {}
+                        raise KusciaAPIError(
+                            self._redact(f"KusciaAPI watch failed: {st.get('message')}"),
+                            int(st.get("code") or 0),
+                        )
+                    yield event
+        except (http.client.HTTPException, OSError) as exc:
+            raise BackendError(self._redact(f"KusciaAPI watch at {self.endpoint} broke off: {exc}")) from None
+        finally:
+            conn.close()
+
+    # -- inventory (local files) -------------------------------------------------------------------
+    def get_inventory(self, source_id: str) -> set[ObjectRef]:
+        return self.records.get_inventory(source_id)
+
+    def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
+        self.records.set_inventory(source_id, refs)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,247 @@
+"""``kgitops serve`` as a real process over the embedded engine, driven by the seed 003 curl commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.backends.kusciaapi import KusciaAPIBackend
+from reconciler.model import ObjectRef
+
+from .certs import PKI, make_pki
+from .kusciaapi_fixtures import TOKEN
+
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+CREATE = {
+    "job_id": "job-best-effort-linear",
+    "initiator": "alice",
+    "max_parallelism": 2,
+    "tasks": [
+        {
+            "app_image": "secretflow-image",
+            "parties": [{"domain_id": "alice"}, {"domain_id": "bob"}],
+            "alias": "job-psi",
+            "task_id": "job-psi",
+            "task_input_config": "{}",
+            "priority": 100,
+        },
+        {
+            "app_image": "secretflow-image",
+            "parties": [{"domain_id": "alice"}, {"domain_id": "bob"}],
+            "alias": "job-split",
+            "task_id": "job-split",
+            "dependencies": ["job-psi"],
+            "task_input_config": "{}",
+            "priority": 100,
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    return make_pki(tmp_path_factory.mktemp("certs"), TOKEN)
+
+
+@pytest.fixture
+def serve(certs: PKI, tmp_path: Path) -> Iterator[int]:
+    """`kgitops serve` with mutual TLS and a token, on a free port; yields the port."""
+    d = certs.ca.parent
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "serve",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            str(d / "kusciaapi-server.crt"),
+            "--key",
+            str(d / "kusciaapi-server.key"),
+            "--ca",
+            str(d / "ca.crt"),
+            "--token-file",
+            str(d / "token"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    match = re.search(r"https://127\.0\.0\.1:(\d+)", line)
+    assert match, f"serve did not start: {line}{proc.stderr.read() if proc.poll() is not None else ''}"
+    yield int(match.group(1))
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def curl(port: int, certs: PKI, path: str, body: Any, *, cert: bool = True, token: str | None = TOKEN) -> Any:
+    d = certs.ca.parent
+    args = [
+        "curl",
+        "-sS",
+        "-k",
+        "-X",
+        "POST",
+        f"https://localhost:{port}{path}",
+        "--header",
+        "Content-Type: application/json",
+        "-d",
+        json.dumps(body),
+        "-w",
+        "\n%{http_code}",
+    ]
+    if token is not None:
+        args += ["--header", f"Token: {token}"]
+    if cert:
+        args += [
+            "--cert",
+            str(d / "kusciaapi-server.crt"),
+            "--key",
+            str(d / "kusciaapi-server.key"),
+            "--cacert",
+            str(d / "ca.crt"),
+        ]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    text, _, code = out.stdout.rpartition("\n")
+    return int(code), (json.loads(text) if text.startswith("{") else text)
+
+
+def seed_commands(shared: Path, port: int, certs_dir: Path) -> list[str]:
+    """The curl commands of seed 003, exactly as written, pointed at our port and certificate directory."""
+    seed = next((shared / "reference" / "seeds").glob("003_*.txt"))
+    blocks = re.findall(r"```shell\n(.*?)```", seed.read_text(encoding="utf-8"), re.S)
+    cmds = [b for b in blocks if b.lstrip().startswith("curl")]
+    return [
+        c.replace("https://localhost:8082", f"https://localhost:{port}").replace(
+            "/home/kuscia/var/certs/", f"{certs_dir}/"
+        )
+        for c in cmds
+    ]
+
+
+def test_seed_003_curl_commands_work_as_written(serve: int, certs: PKI, shared_dir: Path) -> None:
+    code, created = curl(serve, certs, "/api/v1/job/create", CREATE)
+    assert code == 200 and created == {
+        "status": {"code": 0, "message": "success", "details": []},
+        "data": {"job_id": "job-best-effort-linear"},
+    }
+
+    batch, delete = seed_commands(shared_dir, serve, certs.ca.parent)
+    out = subprocess.run(["bash", "-c", batch], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["status"] == {"code": 0, "message": "success", "details": []}
+    (job,) = doc["data"]["jobs"]
+    assert job["job_id"] == "job-best-effort-linear"
+    status = job["status"]
+    assert status["state"] in {"Unknown", "AwaitingApproval", "Pending", "Running", "Failed", "Succeeded"}
+    assert [t["task_id"] for t in status["tasks"]] == ["job-psi", "job-split"]
+    assert [p["domain_id"] for p in status["tasks"][0]["parties"]] == ["alice", "bob"]
+    assert {"create_time", "start_time", "end_time", "err_msg"} <= set(status)
+
+    out = subprocess.run(["bash", "-c", delete], capture_output=True, text=True, timeout=30)
+    assert json.loads(out.stdout) == {
+        "status": {"code": 0, "message": "success", "details": []},
+        "data": {"job_id": "job-best-effort-linear"},
+    }
+    code, gone = curl(serve, certs, "/api/v1/job/query", {"job_id": "job-best-effort-linear"})
+    assert gone["status"]["code"] == 11202
+
+
+def test_validation_errors_have_kusciaapi_codes_and_texts(serve: int, certs: PKI) -> None:
+    cases = [
+        ({}, "job id can not be empty"),
+        (
+            {"job_id": "Bad_ID"},
+            'Field "job_id" is invalid, invalid value: "Bad_ID": regex used for validation is '
+            '"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$" ',
+        ),
+        ({"job_id": "j1"}, "tasks can not be empty"),
+        ({"job_id": "j1", "tasks": [{}]}, "initiator can not be empty"),
+        (
+            {"job_id": "j1", "initiator": "alice", "tasks": [{"parties": [{"domain_id": "a"}]}]},
+            "task alias can not be empty on tasks[0]",
+        ),
+        (
+            {"job_id": "j1", "initiator": "alice", "tasks": [{"alias": "a"}]},
+            "parties can not be empty on tasks[0]",
+        ),
+        (
+            {"job_id": "j1", "initiator": "alice", "tasks": [{"alias": "a", "parties": [{}]}]},
+            "party domain id can not be empty",
+        ),
+    ]
+    for body, message in cases:
+        code, doc = curl(serve, certs, "/api/v1/job/create", body)
+        assert code == 200 and doc["status"] == {"code": 11100, "message": message, "details": []}, body
+    code, doc = curl(serve, certs, "/api/v1/job/status/batchQuery", {"job_ids": []})
+    assert doc["status"]["message"] == "job ids can not be empty"
+    code, doc = curl(serve, certs, "/api/v1/job/approve", {"job_id": "j1", "result": 7})
+    assert doc["status"] == {"code": 11100, "message": "request result must be legal", "details": []}
+    code, doc = curl(serve, certs, "/api/v1/job/stop", {"job_id": "j1"})
+    assert doc["status"]["message"] == "source domain header must be set"
+    code, doc = curl(serve, certs, "/api/v1/job/watch", {"timeout_seconds": -1})
+    assert doc["status"]["message"] == "timeout seconds must be in [0,2^31-1]"
+
+
+def test_refusals_without_certificate_or_token(serve: int, certs: PKI) -> None:
+    code, doc = curl(serve, certs, "/api/v1/job/query", {"job_id": "x"}, cert=False)
+    assert code == 401 and doc["status"]["code"] == 11102
+    code, doc = curl(serve, certs, "/api/v1/job/query", {"job_id": "x"}, token=None)
+    assert code == 401 and doc["status"]["code"] == 11102
+    code, doc = curl(serve, certs, "/api/v1/job/query", {"job_id": "x"}, token="guess")
+    assert code == 401
+    code, text = curl(serve, certs, "/api/v1/job/nothing", {})
+    assert code == 404 and text.strip() == "404 page not found"
+
+
+def test_the_kusciaapi_backend_drives_serve_over_the_engine(serve: int, certs: PKI, tmp_path: Path) -> None:
+    api = KusciaAPIBackend(
+        f"https://127.0.0.1:{serve}",
+        TOKEN,
+        str(certs.client_cert),
+        str(certs.client_key),
+        str(certs.ca),
+        domain="alice",
+        state_dir=tmp_path,
+    )
+    code, _ = curl(serve, certs, "/api/v1/job/create", CREATE)
+    ref = ObjectRef.of("KusciaJob", "job-best-effort-linear")
+    deadline = time.monotonic() + 20
+    while True:  # the engine inside serve moves the job on by itself
+        job = api.get(ref)
+        assert job is not None
+        if job.status.get("phase") not in ("Initialized", "Pending", ""):
+            break
+        assert time.monotonic() < deadline, f"the served engine never moved the job: {job.status}"
+        time.sleep(0.1)
+    assert job.spec["scheduleMode"] == "BestEffort"
+    assert job.status["phase"] == "AwaitingApproval"  # bob has not approved yet
+    api.approve(ref, "alice", accept=True)  # serve runs as the master: it approves for every party
+    while api.get(ref).status.get("phase") == "AwaitingApproval":  # type: ignore[union-attr]
+        assert time.monotonic() < deadline + 20, "approval did not move the job on"
+        time.sleep(0.1)
+    assert api.get(ref).status["approveStatus"] == {"alice": "JobAccepted", "bob": "JobAccepted"}  # type: ignore[union-attr]
+    assert [j.name for j in api.list("KusciaJob")] == ["job-best-effort-linear"]
+    api.delete(ref)
+    api.close()
