@@ -1,0 +1,316 @@
+"""The rules of operating a job, as pure functions: which phase allows which command, what a label or a time
+given by a user must look like, whether GitOps owns an object; and the errors, worded for the user.
+
+Kept apart from ``client.py`` so the rules read (and are tested) without a backend.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
+
+from reconciler.backends.base import PhaseError
+from reconciler.model import JobPhase, Resource, Stage
+from reconciler.plan.ownership import SOURCE_ID, SOURCE_PATH, is_managed
+from reconciler.views import PRIORITIES, job_phase_of, spec_of
+
+# -- errors ----------------------------------------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """An operation was refused or failed; ``str(err)`` says why and what to do instead."""
+
+
+class InvalidArgument(ClientError):
+    pass
+
+
+def _did_you_mean(name: str, known: Iterable[str], kind: str) -> str:
+    known = list(known)
+    if not known:
+        return f"there are no {kind}s"
+    close = difflib.get_close_matches(name, known, n=3)
+    if close:
+        return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+    return f"{len(known)} {kind}(s) exist; see `kgitops {kind} list`"
+
+
+class JobNotFound(ClientError):
+    def __init__(self, name: str, namespace: str, known: Iterable[str] = ()) -> None:
+        super().__init__(
+            f"job `{name}` not found in namespace {namespace}; {_did_you_mean(name, known, 'job')}"
+        )
+        self.name = name
+
+
+class TaskNotFound(ClientError):
+    def __init__(self, name: str, namespace: str, known: Iterable[str] = ()) -> None:
+        super().__init__(
+            f"task `{name}` not found in namespace {namespace}; {_did_you_mean(name, known, 'task')}"
+        )
+        self.name = name
+
+
+class JobExists(ClientError):
+    def __init__(self, name: str, namespace: str) -> None:
+        super().__init__(
+            f"job `{name}` already exists in namespace {namespace}; jobs run once: delete it first "
+            "or give the new one another name"
+        )
+        self.name = name
+
+
+class PhaseNotAllowed(ClientError):
+    """The job's phase does not allow the command; ``phase`` and ``allowed`` say which would."""
+
+    def __init__(self, name: str, action: str, phase: str, allowed: Iterable[str], hint: str = "") -> None:
+        self.name = name
+        self.action = action
+        self.phase = phase
+        self.allowed = tuple(str(a) for a in allowed)
+        text = f"cannot {action} job `{name}`: it is {phase or 'in no phase yet'}"
+        if self.allowed:
+            text += f"; {action} is allowed only when the job is " + " or ".join(self.allowed)
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+    @classmethod
+    def from_backend(cls, name: str, action: str, exc: PhaseError) -> PhaseNotAllowed:
+        if exc.phase:
+            return cls(name, action, exc.phase, exc.allowed)
+        err = cls(name, action, "", ())
+        err.args = (f"cannot {action} job `{name}`: {exc}",)
+        return err
+
+
+class ManagedObject(ClientError):
+    """GitOps sync owns the object: an imperative change would be undone by the next sync."""
+
+    def __init__(self, name: str, verb: str, source: str, undo: str) -> None:
+        self.name = name
+        self.source = source
+        super().__init__(
+            f"job `{name}` is managed by kgitops sync (from {source}); if you {verb} it here, {undo}. "
+            "Change it in Git instead, or pass --force (force=True) to do it anyway"
+        )
+
+
+# -- phase rules (Kuscia §3, §5; D6) ----------------------------------------------------------------------
+
+_LIVE = (
+    JobPhase.INITIALIZED,
+    JobPhase.AWAITING_APPROVAL,
+    JobPhase.PENDING,
+    JobPhase.RUNNING,
+    JobPhase.SUSPENDED,
+)
+STAGE_ALLOWED: dict[Stage, tuple[JobPhase, ...]] = {
+    Stage.STOP: _LIVE,
+    Stage.CANCEL: (*_LIVE, JobPhase.FAILED),
+    Stage.SUSPEND: (JobPhase.RUNNING,),
+    Stage.RESTART: (JobPhase.FAILED, JobPhase.SUSPENDED),
+}
+APPROVAL_PHASES = (JobPhase.INITIALIZED, JobPhase.AWAITING_APPROVAL)
+
+_HINTS: dict[tuple[Stage, JobPhase], str] = {
+    (Stage.SUSPEND, JobPhase.SUSPENDED): "it is suspended already; `restart` resumes it",
+    (Stage.SUSPEND, JobPhase.FAILED): "`restart` runs its unfinished tasks again",
+    (Stage.RESTART, JobPhase.RUNNING): "it is running already; `suspend` it first to restart it",
+    (Stage.RESTART, JobPhase.SUCCEEDED): "a succeeded job is done; create a new job to run it again",
+    (Stage.RESTART, JobPhase.CANCELLED): "a cancelled job can not run again; create a new job",
+    (Stage.STOP, JobPhase.FAILED): "it has stopped already",
+    (Stage.CANCEL, JobPhase.CANCELLED): "it is cancelled already",
+}
+
+
+def _validation_failed(job: Resource) -> bool:
+    return any(
+        isinstance(c, Mapping) and c.get("type") == "JobValidated" and c.get("status") == "False"
+        for c in job.status.get("conditions") or ()
+    )
+
+
+def check_stage(job: Resource, stage: Stage) -> None:
+    """Raise PhaseNotAllowed unless ``stage`` applies to the job in its current phase."""
+    allowed = STAGE_ALLOWED[stage]
+    phase_text = job_phase_of(job)
+    action = stage.value.lower()
+    if stage is Stage.RESTART and _validation_failed(job):  # D6: Kuscia would accept it and do nothing
+        raise PhaseNotAllowed(
+            job.name,
+            action,
+            phase_text,
+            (),
+            hint="it failed validation; fix the manifest and create it again",
+        )
+    try:
+        phase = JobPhase(phase_text)
+    except ValueError:
+        raise PhaseNotAllowed(job.name, action, phase_text, allowed) from None
+    if phase not in allowed:
+        raise PhaseNotAllowed(job.name, action, phase_text, allowed, _HINTS.get((stage, phase), ""))
+
+
+def check_approval(job: Resource, domain: str, accept: bool) -> None:
+    """Approval needs a party domain other than the initiator, while the job waits for approval."""
+    action = "approve" if accept else "reject"
+    if not domain:
+        raise InvalidArgument(f"{action} needs the domain that decides (--domain)")
+    spec = spec_of(job)
+    if domain not in spec.domains:
+        parties = ", ".join(spec.domains) or "none"
+        raise InvalidArgument(f"domain `{domain}` is not a party of job `{job.name}`; its parties: {parties}")
+    if domain == spec.initiator:
+        raise InvalidArgument(
+            f"domain `{domain}` is the initiator of job `{job.name}`; "
+            "the initiator approves by creating the job"
+        )
+    phase = job_phase_of(job)
+    if phase not in APPROVAL_PHASES:
+        raise PhaseNotAllowed(job.name, action, phase, APPROVAL_PHASES)
+
+
+# -- user input -------------------------------------------------------------------------------------------
+
+_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+RESERVED_PREFIXES = ("kuscia.secretflow/", "kgitops.io/")
+
+
+def _reserved(key: str) -> bool:
+    """Kuscia's keys, and kgitops's own (``kgitops.io/…`` and ``*.kgitops.io/…``, e.g. approval records)."""
+    prefix = key.rpartition("/")[0]
+    return key.startswith(RESERVED_PREFIXES) or prefix.endswith(".kgitops.io")
+
+
+def check_key(key: str, what: str) -> None:
+    """A Kubernetes qualified name: ``[prefix/]name``, name ≤63 characters, prefix a DNS subdomain."""
+    prefix, _, name = key.rpartition("/")
+    ok = bool(_NAME.match(name)) and (
+        not prefix or (len(prefix) <= 253 and bool(_DNS_SUBDOMAIN.match(prefix)))
+    )
+    if not ok:
+        raise InvalidArgument(
+            f"invalid {what} key `{key}`: use [prefix/]name, the name up to 63 letters, digits, "
+            "'-', '_' or '.', starting and ending with a letter or digit"
+        )
+
+
+def normalise_metadata(
+    items: Mapping[str, str | None], what: str, allow_remove: bool = True
+) -> dict[str, str | None]:
+    """Check label/annotation keys and values; with ``allow_remove`` an empty value means "remove" (None)."""
+    result: dict[str, str | None] = {}
+    for key, value in items.items():
+        key = str(key)
+        check_key(key, what)
+        if allow_remove and _reserved(key):
+            raise InvalidArgument(
+                f"{what} `{key}` belongs to {'Kuscia' if key.startswith('kuscia') else 'kgitops'} "
+                "and can not be set by hand; use the job commands (stop, suspend, ...) or --priority instead"
+            )
+        if value is None or value == "":
+            result[key] = None if allow_remove else ""
+            continue
+        value = str(value)
+        if what == "label" and not _LABEL_VALUE.match(value):
+            raise InvalidArgument(
+                f"invalid value for label `{key}`: `{value}`; up to 63 letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit (annotations take any text)"
+            )
+        result[key] = value
+    return result
+
+
+def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
+    """``k=v`` strings (from the command line) → dict; ``k=`` gives an empty value; the last ``k`` wins."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        for item in pair.split(",") if what == "label" else [pair]:
+            if not item:
+                continue
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise InvalidArgument(f"`{item}` is not {what} KEY=VALUE (use KEY= to remove a {what})")
+            result[key.strip()] = value
+    return result
+
+
+def normalise_priority(priority: str) -> str:
+    value = str(priority).strip().upper()
+    if value not in PRIORITIES:
+        raise InvalidArgument(f"priority `{priority}` is not one of {', '.join(PRIORITIES)} (any case)")
+    return value
+
+
+def parse_statuses(status: Iterable[str] | str | None) -> set[str]:
+    """Job phases given by a user, in any case, comma-separated or repeated → our spelling."""
+    if not status:
+        return set()
+    items = [status] if isinstance(status, str) else list(status)
+    known = {p.value.lower(): p.value for p in JobPhase}
+    result = set()
+    for item in items:
+        for word in str(item).split(","):
+            word = word.strip()
+            if not word:
+                continue
+            if word.lower() not in known:
+                raise InvalidArgument(
+                    f"unknown job phase `{word}`; use one of: {', '.join(p.value for p in JobPhase)}"
+                )
+            result.add(known[word.lower()])
+    return result
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+
+def parse_user_time(
+    value: datetime | str | int | float | None, what: str, tz: tzinfo | None = None
+) -> datetime | None:
+    """A time from a user: a datetime, a Unix timestamp, ISO 8601, or ``YYYY-MM-DD HH:MM:SS`` in local time
+    (or ``tz``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo:
+            return value
+        return value.replace(tzinfo=tz) if tz is not None else value.astimezone()
+    if isinstance(value, int | float) or re.fullmatch(r"\d+(\.\d+)?", str(value).strip()):
+        return datetime.fromtimestamp(float(value), UTC)
+    text = str(value).strip()
+    for fmt in _TIME_FORMATS:
+        try:
+            naive = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(
+            f'{what}: `{text}` is not a time; use "YYYY-MM-DD HH:MM:SS" (local time), ISO 8601 or a Unix '
+            "timestamp"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=tz) if tz is not None else parsed.astimezone()
+    return parsed
+
+
+# -- the GitOps guard ------------------------------------------------------------------------------------
+
+
+def managed_source(obj: Resource) -> str | None:
+    """``path in source`` when GitOps sync manages the object, else None."""
+    if not is_managed(obj):
+        return None
+    path = obj.annotations.get(SOURCE_PATH, "")
+    source = obj.annotations.get(SOURCE_ID, "")
+    if path and source:
+        return f"{path} in {source}"
+    return path or source or "a GitOps source"

@@ -1,0 +1,130 @@
+"""The text of ``kgitops job show`` and ``kgitops task show``: one block of facts, then per-party and
+per-task tables, so a user sees at a glance what ran, where, and why something never ran."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from reconciler.approvals.provenance import git_record_lines, without_provenance
+from reconciler.render.table import colour_phase, format_local, render_table
+from reconciler.views import JobInfo, TaskInfo
+
+
+def _facts(pairs: list[tuple[str, str]]) -> list[str]:
+    width = max(len(k) for k, _ in pairs) + 2
+    return [f"{(k + ':').ljust(width)}{v}" for k, v in pairs if v]
+
+
+def _kv(d: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(d.items()))
+
+
+def job_detail(job: JobInfo, colour: bool = False, tz: tzinfo | None = None) -> str:
+    phase = colour_phase(job.phase) if colour else job.phase
+    lines = _facts(
+        [
+            ("Job", f"{job.name}"),
+            ("Namespace", job.namespace),
+            ("Phase", phase),
+            ("Reason", job.reason),
+            ("Message", job.message),
+            ("Initiator", job.initiator),
+            ("Schedule", f"{job.schedule_mode}, maxParallelism {job.max_parallelism}"),
+            ("Priority", job.priority),
+            ("Labels", _kv(job.labels)),
+            ("Annotations", _kv(without_provenance(job.annotations))),
+            ("Accepted", format_local(job.accept_time, tz)),
+            ("Started", format_local(job.start_time, tz)),
+            ("Finished", format_local(job.finish_time, tz)),
+            ("Last reconcile", format_local(job.last_reconcile_time, tz)),
+        ]
+    )
+    if job.parties:
+        lines.append("Parties:")
+        rows = [[p.domain_id, p.approval, p.stage] for p in job.parties]
+        lines.append(render_table(("DOMAIN", "APPROVAL", "STAGE"), rows, indent="  "))
+        parties = [(p.domain_id, p.approval) for p in job.parties]
+        git = git_record_lines(job.annotations, parties, job.initiator)
+        if git:
+            lines.append("Approvals in Git:")
+            lines.extend(f"  {line}" for line in git)
+    lines.append("Tasks:")
+    if job.tasks:
+        rows = []
+        for t in job.tasks:
+            rows.append(
+                [
+                    t.alias,
+                    t.name,
+                    t.phase.value,
+                    ",".join(p.domain_id for p in t.parties),
+                    ",".join(t.dependencies),
+                    format_local(t.start_time, tz),
+                    format_local(t.completion_time, tz),
+                    t.reason or t.message,
+                ]
+            )
+        headers = ("ALIAS", "TASK ID", "PHASE", "PARTIES", "NEEDS", "STARTED", "FINISHED", "REASON")
+        lines.append(render_table(headers, rows, 2, colour, indent="  "))
+        endpoint_lines = [
+            f"  {t.alias} {p.domain_id}: {e.port_name} {e.endpoint}" + (f" ({e.scope})" if e.scope else "")
+            for t in job.tasks
+            for p in t.parties
+            for e in p.endpoints
+        ]
+        if endpoint_lines:
+            lines.append("Endpoints:")
+            lines.extend(endpoint_lines)
+    else:
+        lines.append("  (none)")
+    return "\n".join(lines) + "\n"
+
+
+def task_detail(task: TaskInfo, colour: bool = False, tz: tzinfo | None = None) -> str:
+    phase = colour_phase(task.phase.value) if colour else task.phase.value
+    progress = "" if task.progress is None else f"{task.progress:.0%}"
+    lines = _facts(
+        [
+            ("Task", task.name or f"({task.alias}: not created)"),
+            ("Job", task.job),
+            ("Alias", task.alias),
+            ("Namespace", task.namespace),
+            ("Phase", phase),
+            ("Reason", task.reason),
+            ("Message", task.message),
+            ("Progress", progress),
+            ("App image", task.app_image),
+            ("Needs", ", ".join(task.dependencies)),
+            ("Tolerable", "yes" if task.tolerable else ""),
+            ("Started", format_local(task.start_time, tz)),
+            ("Finished", format_local(task.completion_time, tz)),
+            ("Last reconcile", format_local(task.last_reconcile_time, tz)),
+        ]
+    )
+    if task.parties:
+        lines.append("Parties:")
+        rows = [
+            [
+                p.domain_id,
+                p.role,
+                p.phase,
+                " ".join(f"{e.port_name}={e.endpoint}" for e in p.endpoints),
+                p.message,
+            ]
+            for p in task.parties
+        ]
+        lines.append(render_table(("DOMAIN", "ROLE", "PHASE", "ENDPOINTS", "MESSAGE"), rows, 2, colour, "  "))
+    if task.conditions:
+        lines.append("Conditions:")
+        rows = [
+            [
+                str(c.get("type", "")),
+                str(c.get("status", "")),
+                str(c.get("reason", "")),
+                str(c.get("lastTransitionTime", "")),
+                str(c.get("message", "")),
+            ]
+            for c in task.conditions
+        ]
+        lines.append(render_table(("TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"), rows, indent="  "))
+    return "\n".join(lines) + "\n"

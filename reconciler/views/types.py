@@ -1,0 +1,239 @@
+"""The typed, read-only views of live jobs and tasks that ``kgitops job show`` and the SDK return.
+
+Plain dataclasses with ``to_dict()`` (camelCase keys, RFC 3339 UTC times) so that JSON and YAML output parse
+back to the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from reconciler.model import JobPhase, Resource
+
+PRIORITY_ANNOTATION = "kgitops.io/priority"
+PRIORITIES = ("HIGH", "NORMAL", "LOW")
+JOB_ID_ANNOTATION = "kuscia.secretflow/job-id"
+TASK_ALIAS_ANNOTATION = "kuscia.secretflow/task-alias"
+
+
+class TaskState(StrEnum):
+    """A task's phase as shown to users: Kuscia's four, plus two for tasks that were never created."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    # Not created (yet): waiting for dependencies or a free slot, or the job ended first (the reason says).
+    NOT_CREATED = "NotCreated"
+    BLOCKED = "Blocked"  # never created and never will be: a dependency failed or is itself blocked (D9)
+
+    @property
+    def created(self) -> bool:
+        return self not in (TaskState.NOT_CREATED, TaskState.BLOCKED)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """RFC 3339 from a status field, as an aware datetime; None when unset or unreadable."""
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_rfc3339(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_phase_of(job: Resource) -> str:
+    """The job's phase in our spelling (D8: Kuscia's ``initialized`` and ``""`` read as ``Initialized``)."""
+    raw = str(job.status.get("phase") or "")
+    try:
+        return JobPhase.parse(raw).value
+    except ValueError:
+        return raw
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    port_name: str
+    endpoint: str
+    scope: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"portName": self.port_name, "scope": self.scope, "endpoint": self.endpoint}
+
+
+@dataclass
+class TaskParty:
+    """One party of a task: its phase, message and the endpoints it serves."""
+
+    domain_id: str
+    role: str = ""
+    phase: str = ""
+    message: str = ""
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "domainID": self.domain_id,
+            "role": self.role,
+            "phase": self.phase,
+            "message": self.message,
+            "endpoints": [e.to_dict() for e in self.endpoints],
+        }
+
+
+@dataclass
+class TaskInfo:
+    """A task of a job (from its spec) with its live state, or the reason it never ran."""
+
+    name: str  # the KusciaTask name (taskID); may be "" before the initiator generated one
+    job: str
+    alias: str
+    phase: TaskState
+    namespace: str = ""
+    reason: str = ""
+    message: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    tolerable: bool = False
+    priority: int = 0
+    app_image: str = ""
+    parties: list[TaskParty] = field(default_factory=list)
+    progress: float | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    last_reconcile_time: datetime | None = None
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        return self.phase.created
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "job": self.job,
+            "alias": self.alias,
+            "namespace": self.namespace,
+            "phase": self.phase.value,
+            "created": self.created,
+            "reason": self.reason,
+            "message": self.message,
+            "dependencies": list(self.dependencies),
+            "tolerable": self.tolerable,
+            "priority": self.priority,
+            "appImage": self.app_image,
+            "parties": [p.to_dict() for p in self.parties],
+            "progress": self.progress,
+            "startTime": format_rfc3339(self.start_time),
+            "completionTime": format_rfc3339(self.completion_time),
+            "lastReconcileTime": format_rfc3339(self.last_reconcile_time),
+            "conditions": [dict(c) for c in self.conditions],
+        }
+
+
+@dataclass
+class JobParty:
+    """A party of a job: its approval and the last stage it reported (``approveStatus``/``stageStatus``)."""
+
+    domain_id: str
+    approval: str = ""
+    stage: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"domainID": self.domain_id, "approval": self.approval, "stage": self.stage}
+
+
+@dataclass
+class JobInfo:
+    """A KusciaJob as an operator sees it. ``tasks`` holds every task of the spec, in spec order."""
+
+    name: str
+    namespace: str
+    phase: str
+    initiator: str = ""
+    reason: str = ""
+    message: str = ""
+    schedule_mode: str = ""
+    max_parallelism: int = 1
+    priority: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    accept_time: datetime | None = None  # creation
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    last_reconcile_time: datetime | None = None
+    parties: list[JobParty] = field(default_factory=list)
+    tasks: list[TaskInfo] = field(default_factory=list)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def job_id(self) -> str:
+        """Kuscia's name for the job's name (KusciaAPI ``job_id``)."""
+        return self.name
+
+    @property
+    def updated_time(self) -> datetime | None:
+        """The latest time the job changed, for ``--since``."""
+        times = [
+            t for t in (self.last_reconcile_time, self.finish_time, self.start_time, self.accept_time) if t
+        ]
+        return max(times) if times else None
+
+    def task_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.tasks:
+            counts[t.phase.value] = counts.get(t.phase.value, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "phase": self.phase,
+            "reason": self.reason,
+            "message": self.message,
+            "initiator": self.initiator,
+            "scheduleMode": self.schedule_mode,
+            "maxParallelism": self.max_parallelism,
+            "priority": self.priority,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "acceptTime": format_rfc3339(self.accept_time),
+            "startTime": format_rfc3339(self.start_time),
+            "finishTime": format_rfc3339(self.finish_time),
+            "lastReconcileTime": format_rfc3339(self.last_reconcile_time),
+            "parties": [p.to_dict() for p in self.parties],
+            "tasks": [t.to_dict() for t in self.tasks],
+            "conditions": [dict(c) for c in self.conditions],
+        }
+
+
+@dataclass
+class JobPage:
+    """One page of ``list_job``; pass ``next_marker`` back as ``marker`` for the next (None: last page)."""
+
+    items: list[JobInfo]
+    next_marker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": [j.to_dict() for j in self.items], "nextMarker": self.next_marker}
+
+
+@dataclass
+class TaskPage:
+    items: list[TaskInfo]
+    next_marker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": [t.to_dict() for t in self.items], "nextMarker": self.next_marker}
