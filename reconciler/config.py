@@ -27,25 +27,38 @@ class SourceConfig:
     git: bool = False
     ref: str = ""  # default: the repository's default branch
     subpath: str = ""
-    ssh_key: str = ""
-    poll_interval: float = 30.0
+    ssh_key: str = ""  # private key for SSH URLs (its .pub beside it is used when present); never logged
+    poll_interval: float = 30.0  # seconds between fetches of a Git source in `kgitops watch`
+    id: str = ""  # names the source in labels and the inventory; default: derived from path, ref and subpath
+    debounce: float = 0.15  # seconds of quiet before a burst of file events in a directory source reconciles
 
 
 @dataclass
 class KubernetesConfig:
-    kubeconfig: str = ""
-    context: str = ""
+    kubeconfig: str = ""  # default: $KUBECONFIG or ~/.kube/config
+    context: str = ""  # default: the kubeconfig's current context
     namespace: str = "cross-domain"
+    in_cluster: bool = False  # use the Pod's service account (also chosen when no kubeconfig exists in a Pod)
+    domain: str = ""  # written as the job-stage-trigger of stage commands; default: the job's initiator
+    request_timeout: float = 30.0  # seconds for one API request
+    retry_seconds: float = 30.0  # how long a call keeps retrying on 429/5xx or an unreachable API server
 
 
 @dataclass
 class KusciaAPIConfig:
-    endpoint: str = ""
-    cert: str = ""
-    key: str = ""
-    ca: str = ""
-    token_file: str = ""
-    domain: str = ""
+    """A KusciaAPI endpoint to drive (the ``kusciaapi`` backend) and how ``kgitops serve`` listens."""
+
+    endpoint: str = ""  # e.g. https://localhost:8082
+    cert: str = ""  # client certificate (PEM)
+    key: str = ""  # client private key (PEM)
+    ca: str = ""  # CA that signed the server's certificate
+    token_file: str = ""  # file holding the token sent in the `Token` header (never logged)
+    domain: str = ""  # our domain: Kuscia-Source header, stage trigger, approvals
+    timeout: float = 30.0  # seconds per request
+    # kgitops serve
+    listen: str = "127.0.0.1:8082"
+    server_cert: str = ""
+    server_key: str = ""
 
 
 @dataclass
@@ -60,18 +73,23 @@ class EngineConfig:
     """The embedded engine (the ``local`` backend)."""
 
     state_dir: str = ""  # default: $KGITOPS_STATE_DIR or .kgitops under the working directory
-    # Trust: only these AppImages (by name) or AppImages whose manifest came from these directories run here.
+    # Trust: only AppImages whose name matches one of these glob patterns run as local processes.
     trusted_appimages: list[str] = field(default_factory=list)
-    trusted_dirs: list[str] = field(default_factory=list)
     # Domains whose approval is given automatically (Kuscia's enableWorkloadApprove=false for that domain).
     auto_approve: list[str] = field(default_factory=list)
+    # Seconds between SIGTERM and SIGKILL when a task's processes are stopped.
+    kill_grace_seconds: float = 5.0
+    # Start a background `kgitops engine run --until-idle` when a command writes and nobody drives the engine.
+    autostart: bool = True
 
 
 @dataclass
 class StatusConfig:
     dir: str = ""  # status files; empty: none
-    branch: str = ""  # status commits on this branch of a Git source; empty: none
-    push: bool = True
+    branch: str = "kgitops/status"  # status commits on this branch of a Git source
+    commit: bool = True  # false: no status commits
+    push: bool = True  # push the status branch of a URL source to its remote
+    interval: float = 5.0  # seconds between live-status refreshes in `kgitops watch`
 
 
 @dataclass
@@ -81,13 +99,78 @@ class PruneConfig:
 
 
 @dataclass
+class SyncConfig:
+    """How `kgitops sync` and `kgitops watch` treat drift, and what the watcher serves."""
+
+    recreate_drifted: bool = False  # re-create managed objects deleted or changed behind kgitops's back
+    resync_interval: float = 300.0  # seconds between full resyncs against the backend in `kgitops watch`
+    metrics_addr: str = ""  # host:port for Prometheus /metrics and /healthz; empty: off
+    log_format: str = "text"  # text | json
+
+
+@dataclass
+class DomainTrust:
+    """Who may approve jobs for one domain: commit e-mails and/or signing keys, and its GitHub reviewers."""
+
+    emails: list[str] = field(default_factory=list)  # committer e-mails whose commits count
+    ssh_keys: list[str] = field(default_factory=list)  # public key lines, or paths to .pub files
+    gpg_keys: list[str] = field(default_factory=list)  # paths to armored OpenPGP public keys (or the text)
+    require_signature: bool | None = None  # None: approvals.require_signatures decides
+    github_logins: list[str] = field(default_factory=list)  # reviewers whose PR reviews speak for the domain
+
+
+@dataclass
+class ApprovalsConfig:
+    """Approvals through Git (JobApproval records); see ``reconciler.approvals``."""
+
+    dir: str = "approvals"  # records live in <dir>/<domain>/ of the source repository
+    require_signatures: bool = False  # default for every domain
+    branch_prefix: str = "approve/"  # `kgitops approve` commits on <prefix><domain>/<job>
+    domains: dict[str, DomainTrust] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.domains, dict):
+            raise ValueError("`approvals.domains` must map each domain to its trust settings")
+        built: dict[str, DomainTrust] = {}
+        known = {f.name for f in fields(DomainTrust)}
+        for domain, value in self.domains.items():
+            if isinstance(value, DomainTrust):
+                built[str(domain)] = value
+                continue
+            if value is None:
+                value = {}
+            if not isinstance(value, dict):
+                raise ValueError(f"`approvals.domains.{domain}` must be a mapping, not {type(value).__name__}")
+            kwargs: dict[str, Any] = {}
+            for key, item in value.items():
+                name = str(key).replace("-", "_")
+                if name not in known:
+                    raise ValueError(
+                        f"unknown setting `approvals.domains.{domain}.{key}`; "
+                        f"known settings here: {', '.join(sorted(known))}"
+                    )
+                if name == "require_signature":
+                    if not isinstance(item, bool):
+                        raise ValueError(f"`approvals.domains.{domain}.{key}` must be true or false")
+                else:
+                    if isinstance(item, str):
+                        item = [item]
+                    if not isinstance(item, list) or not all(isinstance(i, str) for i in item):
+                        raise ValueError(f"`approvals.domains.{domain}.{key}` must be a list of strings")
+                kwargs[name] = item
+            built[str(domain)] = DomainTrust(**kwargs)
+        self.domains = built
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
-    approvals: dict[str, Any] = field(default_factory=dict)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     # Directory of the config file: relative paths in it are relative to this.
     base_dir: str = "."
 
@@ -120,7 +203,10 @@ def _build(cls: Any, data: Any, where: str, file: str) -> Any:
             kwargs[name] = _build(type(default), value, f"{where}.{key}", file)
         else:
             kwargs[name] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a section's own check (e.g. approvals.domains)
+        raise ConfigError(f"{file}: {exc}") from None
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -1,0 +1,364 @@
+"""The default backend: the embedded engine over a state directory (SQLite store + local processes).
+
+Writes go straight to the store; the controllers run in whichever process holds the state directory's
+engine lock. ``run_until`` drives the engine in-process while waiting (``sync --wait``, ``watch``,
+``serve``); plain writes call ``ensure_driver`` so a background driver picks the work up.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError
+from reconciler.config import Config, EngineConfig
+from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
+from reconciler.engine.engine import OPEN, Engine
+from reconciler.engine.runtime.process import ProcessRuntime
+from reconciler.engine.stages import ALLOWED, check_stage, set_stage_label
+from reconciler.engine.store import Store, StoreError
+from reconciler.engine.taskbuild import ANN_TASK_ALIAS
+from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        trusted_appimages: list[str] | tuple[str, ...] = (),
+        auto_approve: list[str] | tuple[str, ...] = (),
+        workspace: str | Path | None = None,
+        kill_grace_seconds: float = 5.0,
+        autostart: bool = True,
+    ) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.trusted = list(trusted_appimages)
+        self.auto_approve = list(auto_approve)
+        self.workspace = Path(workspace).resolve() if workspace else Path.cwd()
+        self.autostart = autostart
+        self.kill_grace = kill_grace_seconds
+        self.store = Store.open(self.state_dir)
+        self.lock = EngineLock(self.state_dir)
+        self.runtime = ProcessRuntime(
+            self.store, self.state_dir, self.trusted, self.workspace, kill_grace_seconds
+        )
+        self._engine: Engine | None = None
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, config: Config) -> LocalBackend:
+        eng: EngineConfig = config.engine
+        base = Path(config.base_dir).resolve()
+        return cls(
+            config.state_dir,
+            trusted_appimages=eng.trusted_appimages,
+            auto_approve=eng.auto_approve,
+            workspace=base,
+            kill_grace_seconds=eng.kill_grace_seconds,
+            autostart=eng.autostart,
+        )
+
+    # -- driving the engine -------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(self.store, self.runtime, auto_approve=self.auto_approve)
+        return self._engine
+
+    def drive(self) -> bool:
+        """Take the engine lock if free; True if this process now drives the controllers."""
+        return self.lock.acquire()
+
+    def step(self) -> bool:
+        """One engine pass if this process drives (taking the lock if free); True if anything changed."""
+        if not self.drive():
+            return False
+        return self.engine.reconcile_once()
+
+    def run_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
+        poll: float = 0.05,
+    ) -> bool:
+        """Wait until ``predicate()`` holds, driving the engine here whenever no other process does.
+
+        Returns False on timeout or when ``stop`` is set."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            changed = self.step()
+            if predicate():
+                return True
+            if stop is not None and stop.is_set():
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if changed:
+                continue
+            pause = 0.005 if self.lock.held and self.runtime.has_live_pods() else poll
+            if stop is not None:
+                stop.wait(pause)
+            else:
+                time.sleep(pause)
+
+    def wait_for_job(self, name: str, namespace: str | None = None, timeout: float | None = None) -> Resource:
+        """Drive/wait until the job reaches a final phase (or Suspended/AwaitingApproval); returns it."""
+        ref = ObjectRef.of("KusciaJob", name, namespace)
+
+        def settled() -> bool:
+            job = self.store.get(ref)
+            if job is None:
+                raise NotFound(f"job {name} does not exist")
+            phase = JobPhase.parse(job.status.get("phase"))
+            return (phase.is_final and bool(job.status.get("completionTime"))) or phase in (
+                JobPhase.SUSPENDED,
+                JobPhase.AWAITING_APPROVAL,
+            )
+
+        self.run_until(settled, timeout)
+        job = self.store.get(ref)
+        if job is None:
+            raise NotFound(f"job {name} does not exist")
+        return job
+
+    def kick(self) -> None:
+        """After a write: make sure some process will act on it."""
+        if self.autostart and not self.lock.held:
+            ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)
+
+    def driver_notice(self) -> str:
+        """ "" when a process drives the engine, else what to tell the user."""
+        return "" if self.lock.held else idle_notice(self.state_dir)
+
+    def driver_pid(self) -> int | None:
+        return os.getpid() if self.lock.held else driver_pid(self.state_dir)
+
+    # -- objects --------------------------------------------------------------------------
+    def create(self, obj: Resource) -> Resource:
+        if obj.kind not in KINDS:
+            raise BackendError(f"the local engine stores {', '.join(KINDS)}, not {obj.kind!r}")
+        if not obj.name:
+            raise BackendError(f"a {obj.kind} needs metadata.name")
+        new = copy.deepcopy(obj)
+        new.status = {}
+        new.resource_version = ""
+        new.uid = ""
+        new.creation_timestamp = ""
+        try:
+            stored = self.store.create(new)
+        except StoreError:
+            raise AlreadyExists(f"{obj.ref} already exists") from None
+        stored.origin = obj.origin
+        if obj.kind != "AppImage":
+            self.kick()
+        return stored
+
+    def update(self, obj: Resource) -> Resource:
+        with self.store.transaction():
+            current = self.store.get(obj.ref)
+            if current is None:
+                raise NotFound(f"{obj.ref} does not exist")
+            current.spec = copy.deepcopy(obj.spec)
+            current.labels = dict(obj.labels)
+            current.annotations = dict(obj.annotations)
+            return self.store.put(current)
+
+    def get(self, ref: ObjectRef) -> Resource | None:
+        return self.store.get(ref)
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> builtins.list[Resource]:
+        return self.store.list(kind, namespace, labels)
+
+    def delete(self, ref: ObjectRef) -> None:
+        names: set[str] = set()
+        with self.store.transaction():
+            obj = self.store.get(ref)
+            if obj is None:
+                raise NotFound(f"{ref} does not exist")
+            if obj.kind == "KusciaJob":
+                for t in self.store.list("KusciaTask", namespace=obj.namespace, owner=obj.uid):
+                    self.store.delete(t.ref)
+                    names.add(t.name)
+            elif obj.kind == "KusciaTask":
+                names.add(obj.name)
+            self.store.delete(ref)
+        if not names:
+            return
+        # the processes of deleted tasks: collected here if no other process drives, else by the driver
+        if self.drive():
+            deadline = time.monotonic() + 10
+            while any(p.task in names for p in self.store.pods()) and time.monotonic() < deadline:
+                self.runtime.tick()
+                if not self.runtime.collect_garbage(self.store.uids("KusciaTask")):
+                    time.sleep(0.02)
+            self.runtime.purge(names)
+
+    def update_metadata(
+        self,
+        ref: ObjectRef,
+        labels: Mapping[str, str | None] | None = None,
+        annotations: Mapping[str, str | None] | None = None,
+    ) -> Resource:
+        with self.store.transaction():
+            obj = self.store.get(ref)
+            if obj is None:
+                raise NotFound(f"{ref} does not exist")
+            for target, changes in ((obj.labels, labels), (obj.annotations, annotations)):
+                for k, v in (changes or {}).items():
+                    if v is None:
+                        target.pop(k, None)
+                    else:
+                        target[k] = v
+            return self.store.put(obj)
+
+    # -- job commands ---------------------------------------------------------------------
+    def _job(self, ref: ObjectRef) -> Resource:
+        if ref.kind != "KusciaJob":
+            raise BackendError(f"{ref} is not a KusciaJob; stage commands and approvals apply to jobs")
+        job = self.store.get(ref)
+        if job is None:
+            raise NotFound(f"job {ref.name} does not exist")
+        return job
+
+    def stage(self, ref: ObjectRef, stage: Stage, domain: str = "", reason: str = "") -> None:
+        with self.store.transaction():
+            job = self._job(ref)
+            refusal = check_stage(job, stage)
+            if refusal:
+                phase = str(JobPhase.parse(job.status.get("phase")))
+                raise PhaseError(refusal, phase, tuple(str(p) for p in ALLOWED.get(stage, ())))
+            set_stage_label(job, stage, domain or str(job.spec.get("initiator", "")))
+            self.store.put(job)
+        self.kick()
+
+    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+        with self.store.transaction():
+            job = self._job(ref)
+            spec = JobSpec.from_dict(job.spec)
+            if domain not in spec.domains:
+                raise BackendError(
+                    f"{domain} is not a party of job {job.name}; its parties are {', '.join(spec.domains)}"
+                )
+            phase = JobPhase.parse(job.status.get("phase"))
+            if phase.is_final:
+                raise PhaseError(
+                    f"job {job.name} is {phase}; approvals apply to a job that is Initialized or "
+                    "AwaitingApproval",
+                    str(phase),
+                    (str(JobPhase.INITIALIZED), str(JobPhase.AWAITING_APPROVAL)),
+                )
+            job.status.setdefault("approveStatus", {})[domain] = "JobAccepted" if accept else "JobRejected"
+            self.store.put(job)
+        self.kick()
+
+    # -- inventory --------------------------------------------------------------------------
+    def get_inventory(self, source_id: str) -> set[ObjectRef]:
+        return self.store.get_inventory(source_id)
+
+    def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
+        self.store.set_inventory(source_id, refs)
+
+    # -- logs -------------------------------------------------------------------------------
+    def _log_files(
+        self, job: Resource, task: str | None, party: str | None
+    ) -> builtins.list[tuple[str, Path]]:
+        tasks = self.store.list("KusciaTask", namespace=job.namespace, owner=job.uid, order="created")
+        if task is not None:
+            tasks = [t for t in tasks if task in (t.name, t.annotations.get(ANN_TASK_ALIAS))]
+            if not tasks:
+                raise NotFound(f"job {job.name} has no task {task!r} (yet)")
+        out = []
+        for t in tasks:
+            alias = t.annotations.get(ANN_TASK_ALIAS, t.name)
+            root = self.state_dir / "pods" / t.name
+            if not root.is_dir():
+                continue
+            for pod in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                if party is not None and not pod.name.startswith(f"{party}-"):
+                    continue
+                for log in sorted((pod / "logs").glob("*.log")):
+                    out.append((f"{alias}/{pod.name}/{log.stem}", log))
+        return out
+
+    def logs(
+        self, job: str, task: str | None = None, party: str | None = None, follow: bool = False
+    ) -> Iterator[str]:
+        """Lines of the job's process logs, each prefixed ``[alias/domain-replica/container]``."""
+        ref = ObjectRef.of("KusciaJob", job)
+        job_obj = self.store.get(ref)
+        if job_obj is None:
+            raise NotFound(f"job {job} does not exist")
+        offsets: dict[Path, int] = {}
+        while True:
+            for label, path in self._log_files(job_obj, task, party):
+                try:
+                    with open(path, "rb") as f:
+                        f.seek(offsets.get(path, 0))
+                        data = f.read()
+                except OSError:
+                    continue
+                complete = data.rfind(b"\n") + 1 if follow else len(data)
+                offsets[path] = offsets.get(path, 0) + complete
+                for line in data[:complete].decode("utf-8", "replace").splitlines():
+                    yield f"[{label}] {line}"
+            if not follow:
+                return
+            current = self.store.get(ref)
+            open_tasks = self.store.list("KusciaTask", owner=current.uid, where=OPEN) if current else []
+            names = {t.name for t in self.store.list("KusciaTask", owner=current.uid)} if current else set()
+            if current is None or (
+                JobPhase.parse(current.status.get("phase")).is_final
+                and not open_tasks
+                and not any(p.task in names for p in self.store.pods(live_only=True))
+            ):
+                follow = False  # one last read of whatever was written, then stop
+                continue
+            if not self.step():  # following drives the engine when nobody else does
+                time.sleep(0.1)
+
+    # -- status -------------------------------------------------------------------------------
+    def engine_status(self) -> dict[str, object]:
+        jobs: dict[str, int] = {}
+        for j in self.store.list("KusciaJob"):
+            p = str(JobPhase.parse(j.status.get("phase")))
+            jobs[p] = jobs.get(p, 0) + 1
+        tasks: dict[str, int] = {}
+        for t in self.store.list("KusciaTask"):
+            p = str(TaskPhase.parse(t.status.get("phase")))
+            tasks[p] = tasks.get(p, 0) + 1
+        pods = self.store.pods(live_only=True)
+        return {
+            "state_dir": str(self.state_dir),
+            "driver_pid": self.driver_pid(),
+            "jobs": jobs,
+            "tasks": tasks,
+            "live_processes": [{"task": p.task, "pod": p.pod, "pid": p.pid, "state": p.state} for p in pods],
+            "notice": self.driver_notice() if self.engine.busy() else "",
+        }
+
+    def close(self) -> None:
+        """Release the lock; if work remains, hand it to a background driver."""
+        if self._closed:
+            return
+        self._closed = True
+        held = self.lock.held
+        busy = held and self.engine.busy()
+        self.runtime.close()
+        self.lock.release()
+        if busy and self.autostart:
+            ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)
+        self.store.close()

@@ -1,0 +1,43 @@
+"""The embedded engine: Kuscia's KusciaJob/KusciaTask controllers on one machine (SQLite store, local
+processes). Most callers want ``reconciler.backends.local.LocalBackend``; the pieces are public for tests,
+``kgitops simulate`` and the benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
+from reconciler.engine.engine import Engine
+from reconciler.engine.scheduler import Decision, schedule, view_phases
+from reconciler.engine.store import Store
+
+
+def open_engine(
+    state_dir: str | Path,
+    trusted: list[str] | tuple[str, ...] = (),
+    auto_approve: list[str] | tuple[str, ...] = (),
+    workspace: str | Path | None = None,
+    grace_seconds: float = 5.0,
+) -> Engine:
+    """An engine with the process runtime over ``<state_dir>/engine.db`` (the caller must hold the lock)."""
+    from reconciler.engine.runtime.process import ProcessRuntime
+
+    store = Store.open(state_dir)
+    runtime = ProcessRuntime(
+        store, Path(state_dir), list(trusted), Path(workspace or Path.cwd()), grace_seconds
+    )
+    return Engine(store, runtime, auto_approve=auto_approve)
+
+
+__all__ = [
+    "Decision",
+    "Engine",
+    "EngineLock",
+    "Store",
+    "driver_pid",
+    "ensure_driver",
+    "idle_notice",
+    "open_engine",
+    "schedule",
+    "view_phases",
+]

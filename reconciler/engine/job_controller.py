@@ -1,0 +1,340 @@
+"""The KusciaJob controller: one handler per phase behind a dispatch table, like Kuscia's handler factory.
+
+Each reconcile of a job is one store transaction: the handler reads the job and its tasks, may create,
+stop or delete tasks, and the new job status is written in the same transaction, so a crash never leaves
+a task created without the job knowing it (or the reverse).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from reconciler.engine import jobcheck, stages
+from reconciler.engine.scheduler import schedule
+from reconciler.engine.store import Store
+from reconciler.engine.taskbuild import (
+    ANN_INITIATOR,
+    ANN_SELF_INITIATOR,
+    ANN_SELF_PARTIES,
+    LABEL_JOB_UID,
+    build_task,
+    generate_task_id,
+)
+from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, TaskPhase
+
+
+class Recorder(Protocol):
+    """Observer of scheduling decisions (``kgitops simulate`` records its timeline through it)."""
+
+    def scheduled(self, job: str, ready: Sequence[str]) -> None: ...
+    def created(self, job: str, alias: str) -> None: ...
+    def stopped(self, job: str, alias: str) -> None: ...
+
+
+class NullRecorder:
+    def scheduled(self, job: str, ready: Sequence[str]) -> None:
+        pass
+
+    def created(self, job: str, alias: str) -> None:
+        pass
+
+    def stopped(self, job: str, alias: str) -> None:
+        pass
+
+
+@dataclass
+class TaskRef:
+    """What the job controller needs of a task it owns; the full object is read only to change it."""
+
+    name: str
+    phase: TaskPhase
+
+
+@dataclass
+class JobRound:
+    """One reconcile of one job: the job, its tasks by alias, and the operations a handler may perform."""
+
+    store: Store
+    job: Resource
+    spec: JobSpec
+    tasks: dict[str, TaskRef]
+    now: str
+    recorder: Recorder
+    auto_approve: frozenset[str]
+
+    def phases(self) -> dict[str, TaskPhase]:
+        return {a: t.phase for a, t in self.tasks.items()}
+
+    def task(self, alias: str) -> Resource | None:
+        ref = self.tasks.get(alias)
+        return self.store.get(ObjectRef("KusciaTask", self.job.namespace, ref.name)) if ref else None
+
+    def refresh_task_status(self) -> None:
+        """``status.taskStatus`` is always rebuilt from the tasks that exist (§4.1 step 5)."""
+        self.job.status["taskStatus"] = {t.name: str(t.phase) for t in self.tasks.values()}
+
+    def set_stage_status(self, value: str) -> None:
+        stage = self.job.status.setdefault("stageStatus", {})
+        for d in self.spec.domains:
+            stage[d] = value
+
+    def fail_open_task_status(self) -> None:
+        ts = self.job.status.get("taskStatus") or {}
+        for k, v in ts.items():
+            if v in ("Pending", "Running", ""):
+                ts[k] = "Failed"
+
+    def stop_tasks(self) -> None:
+        """§5.1: unfinished tasks become Failed (reason KusciaJobStopped); the runtime then kills them."""
+        for t in self.spec.tasks:
+            ref = self.tasks.get(t.alias)
+            if ref is None or ref.phase.is_final:
+                continue
+            task = self.task(t.alias)
+            if task is None:
+                continue
+            st = task.status
+            st["phase"] = "Failed"
+            st["reason"] = "KusciaJobStopped"
+            st["message"] = "Job was stopped"
+            st.setdefault("startTime", self.now)
+            st["lastReconcileTime"] = self.now
+            parties = st.setdefault("partyTaskStatus", [])
+            for p in task.spec.get("parties") or ():
+                entry = next(
+                    (
+                        e
+                        for e in parties
+                        if e.get("domainID") == p.get("domainID") and e.get("role", "") == p.get("role", "")
+                    ),
+                    None,
+                )
+                if entry is None:
+                    entry = {"domainID": p.get("domainID"), "role": p.get("role", ""), "phase": "Failed"}
+                    parties.append(entry)
+                elif entry.get("phase") in ("Pending", "Running", "", None):
+                    entry["phase"] = "Failed"
+            self.store.put(task)
+            ref.phase = TaskPhase.FAILED
+            self.recorder.stopped(self.job.name, t.alias)
+        self.refresh_task_status()
+
+    def delete_unsucceeded_tasks(self) -> None:
+        """§4.5: Restart deletes every task that did not succeed; the runtime collects their processes."""
+        for alias, ref in list(self.tasks.items()):
+            if ref.phase is not TaskPhase.SUCCEEDED:
+                self.store.delete(ObjectRef("KusciaTask", self.job.namespace, ref.name))
+                del self.tasks[alias]
+        self.refresh_task_status()
+
+    def create_task(self, alias: str) -> bool:
+        template = next(t for t in self.job.spec.get("tasks", []) if t.get("alias") == alias)
+        task = build_task(self.job, template)
+        existing = self.store.get(task.ref)
+        if existing is not None:
+            if existing.labels.get(LABEL_JOB_UID) == self.job.uid:
+                return True
+            self.job.status["phase"] = str(JobPhase.FAILED)
+            self.job.status["reason"] = "CreateTaskFailed"
+            self.job.status["message"] = (
+                f"Failed to create task {task.name} because of a task with the same name already exists"
+            )
+            return False
+        stored = self.store.create(task, owner=self.job.uid)
+        self.tasks[alias] = TaskRef(stored.name, TaskPhase.PENDING)
+        self.recorder.created(self.job.name, alias)
+        return True
+
+
+Handler = Callable[[JobRound], None]
+
+
+def _initialized(rnd: JobRound) -> None:
+    job, status = rnd.job, rnd.job.status
+    err = jobcheck.check_job(job.spec)
+    conditions = status.setdefault("conditions", [])
+    if err:
+        conditions[:] = [c for c in conditions if c.get("type") != "JobValidated"]
+        conditions.append(
+            {
+                "type": "JobValidated",
+                "status": "False",
+                "reason": "ValidateFailed",
+                "message": f"Validate job failed, {err}",
+                "lastTransitionTime": rnd.now,
+            }
+        )
+        status.update(phase=str(JobPhase.FAILED), reason="ValidateFailed", message="")
+        return
+    if not any(c.get("type") == "JobValidated" for c in conditions):
+        conditions.append({"type": "JobValidated", "status": "True", "lastTransitionTime": rnd.now})
+    domains = rnd.spec.domains
+    job.annotations[ANN_SELF_INITIATOR] = "true"
+    job.annotations[ANN_INITIATOR] = rnd.spec.initiator
+    job.annotations[ANN_SELF_PARTIES] = "_".join(domains)
+    stage = status.setdefault("stageStatus", {})
+    approve = status.setdefault("approveStatus", {})
+    for d in domains:
+        stage.setdefault(d, "JobCreateStageSucceeded")
+        if d == rnd.spec.initiator or d in rnd.auto_approve:
+            approve.setdefault(d, "JobAccepted")
+    partners = [d for d in domains if d != rnd.spec.initiator]
+    waiting = any(approve.get(d) != "JobAccepted" for d in partners)
+    status["phase"] = str(JobPhase.AWAITING_APPROVAL if waiting else JobPhase.PENDING)
+
+
+def _awaiting_approval(rnd: JobRound) -> None:
+    if stages.handle_stage_command(rnd):
+        return
+    status = rnd.job.status
+    approve = status.get("approveStatus") or {}
+    partners = [d for d in rnd.spec.domains if d != rnd.spec.initiator]
+    for d in partners:
+        if approve.get(d) == "JobRejected":
+            status.update(phase=str(JobPhase.APPROVAL_REJECT), reason=f"Party: {d} approval reject.")
+            status.setdefault("completionTime", rnd.now)
+            return
+    if all(approve.get(d) == "JobAccepted" for d in partners):
+        status["phase"] = str(JobPhase.PENDING)
+
+
+def _pending(rnd: JobRound) -> None:
+    if stages.handle_stage_command(rnd):
+        return
+    # One cluster (D7): every party's create stage succeeded in Initialized, so the job starts at once.
+    stage = rnd.job.status.get("stageStatus") or {}
+    ok = ("JobCreateStageSucceeded", "JobStartStageSucceeded")
+    if all(stage.get(d) in ok for d in rnd.spec.domains):
+        rnd.job.status["phase"] = str(JobPhase.RUNNING)
+
+
+def _running(rnd: JobRound) -> None:
+    if stages.handle_stage_command(rnd):
+        return
+    tasks = rnd.job.spec.get("tasks") or []
+    if any(not t.get("taskID") for t in tasks):
+        for t in tasks:
+            if not t.get("taskID"):
+                t["taskID"] = generate_task_id(rnd.job.name)
+        rnd.spec = JobSpec.from_dict(rnd.job.spec)
+        return
+    decision = schedule(rnd.spec, rnd.phases())
+    rnd.refresh_task_status()
+    rnd.recorder.scheduled(rnd.job.name, decision.ready)
+    status = rnd.job.status
+    for alias in decision.start:
+        if not rnd.create_task(alias):
+            return
+    rnd.refresh_task_status()
+    if decision.phase is not JobPhase.RUNNING:
+        status["phase"] = str(decision.phase)
+        if decision.message:
+            status["message"] = decision.message + _failure_details(rnd)
+        if decision.phase is JobPhase.SUCCEEDED:
+            status.setdefault("completionTime", rnd.now)
+
+
+def _failure_details(rnd: JobRound) -> str:
+    """The failed critical tasks' own messages, so the job says why without opening each task."""
+    parts = []
+    for t in rnd.spec.tasks:
+        ref = rnd.tasks.get(t.alias)
+        if ref is None or t.tolerable or ref.phase is not TaskPhase.FAILED:
+            continue
+        task = rnd.task(t.alias)
+        if task is not None:
+            msg = str(task.status.get("message") or "")
+            if msg:
+                parts.append(f"{t.alias}: {msg}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _suspended(rnd: JobRound) -> None:
+    if stages.handle_stage_command(rnd):
+        return
+    rnd.refresh_task_status()
+    rnd.fail_open_task_status()
+
+
+def _failed(rnd: JobRound) -> None:
+    if stages.handle_stage_command(rnd):
+        return
+    if not rnd.job.status.get("completionTime"):
+        rnd.stop_tasks()
+        rnd.fail_open_task_status()
+        rnd.job.status["completionTime"] = rnd.now
+
+
+def _finished(rnd: JobRound) -> None:
+    rnd.job.status.setdefault("completionTime", rnd.now)
+
+
+HANDLERS: dict[JobPhase, Handler] = {
+    JobPhase.INITIALIZED: _initialized,
+    JobPhase.AWAITING_APPROVAL: _awaiting_approval,
+    JobPhase.PENDING: _pending,
+    JobPhase.RUNNING: _running,
+    JobPhase.SUSPENDED: _suspended,
+    JobPhase.FAILED: _failed,
+    JobPhase.SUCCEEDED: _finished,
+    JobPhase.APPROVAL_REJECT: _finished,
+    JobPhase.CANCELLED: _finished,
+}
+
+
+def should_reconcile(job: Resource) -> bool:
+    """§2.3: terminal phases with completionTime are left alone; Failed and Suspended stay (Restart)."""
+    phase = JobPhase.parse(job.status.get("phase"))
+    terminal = (JobPhase.SUCCEEDED, JobPhase.APPROVAL_REJECT, JobPhase.CANCELLED)
+    return not (phase in terminal and job.status.get("completionTime"))
+
+
+class JobController:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], str],
+        recorder: Recorder | None = None,
+        auto_approve: Iterable[str] = (),
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.recorder: Recorder = recorder or NullRecorder()
+        self.auto_approve = frozenset(auto_approve)
+
+    def reconcile(self, ref: ObjectRef) -> bool:
+        """Run the handler of the job's current phase once; True if anything was written."""
+        with self.store.transaction():
+            job = self.store.get(ref)
+            if job is None or not should_reconcile(job):
+                return False
+            before = json.dumps([job.labels, job.annotations, job.spec, job.status], sort_keys=True)
+            phase = JobPhase.parse(job.status.get("phase"))
+            job.status["phase"] = str(phase)
+            try:
+                spec = JobSpec.from_dict(job.spec)
+            except (ValueError, TypeError) as exc:
+                job.status.update(phase=str(JobPhase.FAILED), reason="ValidateFailed", message=str(exc))
+                spec = JobSpec(initiator=str(job.spec.get("initiator", "")), tasks=())
+            # §4.1 step 3: only tasks whose name is some template's taskID count, keyed by alias
+            ids = {(tt.alias, tt.task_id) for tt in spec.tasks}
+            by_alias = {
+                alias: TaskRef(name, TaskPhase.parse(phase))
+                for name, alias, phase in self.store.task_index(job.uid)
+                if (alias, name) in ids
+            }
+            rnd = JobRound(self.store, job, spec, by_alias, self.clock(), self.recorder, self.auto_approve)
+            if phase is not JobPhase.INITIALIZED and not spec.tasks:
+                return False
+            HANDLERS[phase](rnd)
+            after = json.dumps([job.labels, job.annotations, job.spec, job.status], sort_keys=True)
+            if after == before:
+                return False
+            job.status["lastReconcileTime"] = rnd.now
+            job.status.setdefault("startTime", rnd.now)
+            self.store.put(copy.copy(job))
+            return True

@@ -1,0 +1,369 @@
+"""The engine's state: KusciaJob, KusciaTask and AppImage objects, pods and inventories in one SQLite file.
+
+WAL mode so that readers (a `job list` in another terminal) never wait for the driver's writes; every
+state transition is one ``with store.transaction():`` block, so a kill -9 leaves either the old or the new
+state, never half of one. ``synchronous=NORMAL`` survives process crashes (not power loss), which is the
+failure the engine is designed for.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.model import ObjectRef, Resource
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    uid TEXT NOT NULL, rv INTEGER NOT NULL, created TEXT NOT NULL, seq INTEGER NOT NULL,
+    api_version TEXT NOT NULL, labels TEXT NOT NULL, annotations TEXT NOT NULL,
+    spec TEXT NOT NULL, status TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (kind, namespace, name)
+);
+CREATE INDEX IF NOT EXISTS objects_owner ON objects(owner);
+CREATE TABLE IF NOT EXISTS pods (
+    task TEXT NOT NULL, task_uid TEXT NOT NULL, pod TEXT NOT NULL, domain TEXT NOT NULL,
+    replica INTEGER NOT NULL, dir TEXT NOT NULL, state TEXT NOT NULL,
+    pid INTEGER NOT NULL DEFAULT 0, start_ticks INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER, message TEXT NOT NULL DEFAULT '', term_at REAL NOT NULL DEFAULT 0,
+    started TEXT NOT NULL DEFAULT '', finished TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (task, pod)
+);
+CREATE TABLE IF NOT EXISTS inventory (
+    source TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    PRIMARY KEY (source, kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+DB_NAME = "engine.db"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class PodRecord:
+    """One local process ("pod") of a task party, as the process runtime tracks it."""
+
+    task: str
+    task_uid: str
+    pod: str  # <domain>-<replica>
+    domain: str
+    replica: int
+    dir: str
+    state: str  # created | running | exited | terminating | gone
+    pid: int = 0
+    start_ticks: int = 0  # /proc/<pid>/stat start time: tells a live pod from a recycled pid
+    exit_code: int | None = None
+    message: str = ""
+    term_at: float = 0.0  # when SIGTERM was sent (monotonic wall clock seconds)
+    started: str = ""
+    finished: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    """Thread-compatible SQLite store; one connection per Store object."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        memory = self.path == ":memory:"
+        if not memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+        if not memory:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self.transaction():
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+
+    @classmethod
+    def open(cls, state_dir: str | Path) -> Store:
+        return cls(Path(state_dir) / DB_NAME)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- transactions -------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Nested use joins the outer transaction; BEGIN IMMEDIATE so writers queue instead of deadlocking."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._db.execute("COMMIT")
+
+    def _next(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        value = int(row[0]) + 1 if row else 1
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+        return value
+
+    def data_version(self) -> int:
+        """Changes whenever any connection commits: a cheap "did anything change?" for pollers."""
+        rows = self._query("SELECT value FROM meta WHERE key='rv'")
+        return int(rows[0][0]) if rows else 0
+
+    # -- objects ------------------------------------------------------------------------
+    @staticmethod
+    def _row(row: sqlite3.Row) -> Resource:
+        return Resource(
+            kind=row["kind"],
+            name=row["name"],
+            namespace=row["namespace"],
+            api_version=row["api_version"],
+            labels=json.loads(row["labels"]),
+            annotations=json.loads(row["annotations"]),
+            spec=json.loads(row["spec"]),
+            status=json.loads(row["status"]),
+            resource_version=str(row["rv"]),
+            uid=row["uid"],
+            creation_timestamp=row["created"],
+        )
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
+        """Reads share the connection with writers in other threads: serialise them."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def get(self, ref: ObjectRef) -> Resource | None:
+        rows = self._query(
+            "SELECT * FROM objects WHERE kind=? AND namespace=? AND name=?",
+            (ref.kind, ref.namespace, ref.name),
+        )
+        return self._row(rows[0]) if rows else None
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        owner: str | None = None,
+        order: str = "name",
+        where: str = "",
+    ) -> builtins.list[Resource]:
+        """``where`` is an extra SQL condition written by the engine itself (never user input)."""
+        sql = "SELECT * FROM objects WHERE kind=?"
+        args: list[Any] = [kind]
+        if where:
+            sql += f" AND ({where})"
+        if namespace is not None:
+            sql += " AND namespace=?"
+            args.append(namespace)
+        if owner is not None:
+            sql += " AND owner=?"
+            args.append(owner)
+        sql += " ORDER BY " + ("seq" if order == "created" else "name")
+        out = [self._row(r) for r in self._query(sql, args)]
+        if labels:
+            out = [o for o in out if all(o.labels.get(k) == v for k, v in labels.items())]
+        return out
+
+    def create(self, obj: Resource, owner: str = "") -> Resource:
+        """Insert; returns the stored object (uid, resource version, creation time filled in)."""
+        with self.transaction():
+            if self.get(obj.ref) is not None:
+                raise StoreError(f"{obj.ref} already exists")
+            rv = self._next("rv")
+            seq = self._next("seq")
+            uid = obj.uid or str(uuid.uuid4())
+            created = obj.creation_timestamp or utc_now()
+            self._db.execute(
+                "INSERT INTO objects(kind, namespace, name, uid, rv, created, seq, api_version, labels,"
+                " annotations, spec, status, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    obj.kind,
+                    obj.namespace,
+                    obj.name,
+                    uid,
+                    rv,
+                    created,
+                    seq,
+                    obj.api_version,
+                    json.dumps(obj.labels),
+                    json.dumps(obj.annotations),
+                    json.dumps(obj.spec),
+                    json.dumps(obj.status),
+                    owner,
+                ),
+            )
+            stored = self.get(obj.ref)
+        assert stored is not None
+        return stored
+
+    def put(self, obj: Resource, expect_rv: str | None = None) -> Resource:
+        """Replace labels, annotations, spec and status; ``expect_rv`` guards against lost updates."""
+        with self.transaction():
+            current = self.get(obj.ref)
+            if current is None:
+                raise StoreError(f"{obj.ref} does not exist")
+            if expect_rv is not None and current.resource_version != expect_rv:
+                raise StoreError(f"{obj.ref} changed (resource version {current.resource_version})")
+            rv = self._next("rv")
+            self._db.execute(
+                "UPDATE objects SET rv=?, labels=?, annotations=?, spec=?, status=?"
+                " WHERE kind=? AND namespace=? AND name=?",
+                (
+                    rv,
+                    json.dumps(obj.labels),
+                    json.dumps(obj.annotations),
+                    json.dumps(obj.spec),
+                    json.dumps(obj.status),
+                    obj.kind,
+                    obj.namespace,
+                    obj.name,
+                ),
+            )
+        obj.resource_version = str(rv)
+        return obj
+
+    def delete(self, ref: ObjectRef) -> bool:
+        with self.transaction():
+            cur = self._db.execute(
+                "DELETE FROM objects WHERE kind=? AND namespace=? AND name=?",
+                (ref.kind, ref.namespace, ref.name),
+            )
+            if cur.rowcount:
+                self._next("rv")
+            return cur.rowcount > 0
+
+    def refs(self, kind: str, where: str = "", order: str = "seq") -> builtins.list[ObjectRef]:
+        """Just the identities (no JSON decoding): what a controller pass iterates over."""
+        sql = "SELECT kind, namespace, name FROM objects WHERE kind=?"
+        if where:
+            sql += f" AND ({where})"
+        return [ObjectRef(r[0], r[1], r[2]) for r in self._query(sql + f" ORDER BY {order}", (kind,))]
+
+    def watch_list(self) -> builtins.list[tuple[ObjectRef, str, bool]]:
+        """Unfinished tasks as (ref, uid, launched-and-active): the task controller's work list."""
+        rows = self._query(
+            "SELECT namespace, name, uid, json_extract(status, '$.startTime') IS NOT NULL"
+            " AND json_extract(status, '$.phase') IN ('Pending', 'Running') FROM objects"
+            " WHERE kind='KusciaTask' AND json_extract(status, '$.completionTime') IS NULL ORDER BY seq"
+        )
+        return [(ObjectRef("KusciaTask", r[0], r[1]), str(r[2]), bool(r[3])) for r in rows]
+
+    def task_index(self, owner: str) -> builtins.list[tuple[str, str, str]]:
+        """(name, alias, phase) of the tasks a job owns, in creation order, without decoding them."""
+        rows = self._query(
+            "SELECT name, json_extract(annotations, '$.\"kuscia.secretflow/task-alias\"'),"
+            " json_extract(status, '$.phase') FROM objects WHERE kind='KusciaTask' AND owner=? ORDER BY seq",
+            (owner,),
+        )
+        return [(str(r[0]), str(r[1] or ""), str(r[2] or "")) for r in rows]
+
+    def uids(self, kind: str) -> dict[str, str]:
+        """name → uid of every object of a kind (all namespaces; names of tasks are unique in practice)."""
+        return {r[0]: r[1] for r in self._query("SELECT name, uid FROM objects WHERE kind=?", (kind,))}
+
+    def owner_of(self, ref: ObjectRef) -> str:
+        rows = self._query(
+            "SELECT owner FROM objects WHERE kind=? AND namespace=? AND name=?",
+            (ref.kind, ref.namespace, ref.name),
+        )
+        return str(rows[0][0]) if rows else ""
+
+    # -- pods -----------------------------------------------------------------------------
+    def pods(self, task: str | None = None, live_only: bool = False) -> builtins.list[PodRecord]:
+        sql = "SELECT * FROM pods"
+        args: list[Any] = []
+        cond = []
+        if task is not None:
+            cond.append("task=?")
+            args.append(task)
+        if live_only:
+            cond.append("state IN ('created', 'running', 'terminating')")
+        if cond:
+            sql += " WHERE " + " AND ".join(cond)
+        sql += " ORDER BY task, domain, replica"
+        return [
+            PodRecord(**{k: r[k] for k in r.keys()})  # noqa: SIM118 - sqlite3.Row
+            for r in self._query(sql, args)
+        ]
+
+    def put_pod(self, pod: PodRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO pods(task, task_uid, pod, domain, replica, dir, state, pid,"
+                " start_ticks, exit_code, message, term_at, started, finished)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    pod.task,
+                    pod.task_uid,
+                    pod.pod,
+                    pod.domain,
+                    pod.replica,
+                    pod.dir,
+                    pod.state,
+                    pod.pid,
+                    pod.start_ticks,
+                    pod.exit_code,
+                    pod.message,
+                    pod.term_at,
+                    pod.started,
+                    pod.finished,
+                ),
+            )
+            self._next("rv")
+
+    def delete_pods(self, task: str, task_uid: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM pods WHERE task=? AND task_uid=?", (task, task_uid))
+
+    # -- inventory ------------------------------------------------------------------------
+    def get_inventory(self, source: str) -> set[ObjectRef]:
+        rows = self._query("SELECT kind, namespace, name FROM inventory WHERE source=?", (source,))
+        return {ObjectRef(r[0], r[1], r[2]) for r in rows}
+
+    def set_inventory(self, source: str, refs: set[ObjectRef]) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM inventory WHERE source=?", (source,))
+            self._db.executemany(
+                "INSERT INTO inventory(source, kind, namespace, name) VALUES (?,?,?,?)",
+                [(source, r.kind, r.namespace, r.name) for r in sorted(refs)],
+            )
+
+    # -- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))

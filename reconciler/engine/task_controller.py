@@ -1,0 +1,257 @@
+"""The KusciaTask controller: launch the pods through the runtime, then derive the task status from them (§8).
+
+Party phase from its pods (minReservedPods), task phase from its parties (minReservedMembers); a final task
+has its remaining pods terminated; ``lifecycleSeconds`` is enforced. Each task update is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from reconciler.engine.runtime.base import FAILED, PENDING, RUNNING, SUCCEEDED, LaunchError, PodView, Runtime
+from reconciler.engine.store import Store
+from reconciler.model import ObjectRef, Resource, TaskPhase, TaskSpec
+
+_RANK = {PENDING: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
+
+
+def party_phase(pods: list[PodView], min_reserved_pods: int) -> str:
+    total = len(pods)
+    need = min_reserved_pods if 0 < min_reserved_pods <= total else total
+    failed = sum(p.phase == FAILED for p in pods)
+    if total == 0 or need > total - failed:
+        return FAILED
+    if sum(p.phase == SUCCEEDED for p in pods) >= need:
+        return SUCCEEDED
+    if any(p.phase == RUNNING for p in pods):
+        return RUNNING
+    return PENDING
+
+
+def task_phase(party_phases: list[str], min_reserved_members: int) -> tuple[str, int, int]:
+    """(phase, threshold, remaining non-failed) from the party phases."""
+    total = len(party_phases)
+    need = min_reserved_members if 0 < min_reserved_members <= total else total
+    failed = party_phases.count(FAILED)
+    if need > total - failed:
+        return FAILED, need, total - failed
+    if party_phases.count(SUCCEEDED) >= need:
+        return SUCCEEDED, need, total - failed
+    if RUNNING in party_phases or SUCCEEDED in party_phases:
+        return RUNNING, need, total - failed
+    return PENDING, need, total - failed
+
+
+def _seconds_since(ts: str, now: str) -> float:
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    try:
+        a = datetime.strptime(ts, fmt).replace(tzinfo=UTC)
+        b = datetime.strptime(now, fmt).replace(tzinfo=UTC)
+    except ValueError:
+        return 0.0
+    return (b - a).total_seconds()
+
+
+def _condition(status: dict, type_: str, value: str, now: str, reason: str = "", message: str = "") -> None:
+    conds = status.setdefault("conditions", [])
+    for c in conds:
+        if c.get("type") == type_:
+            if c.get("status") != value:
+                c.update(status=value, lastTransitionTime=now, reason=reason, message=message)
+            return
+    c = {"type": type_, "status": value, "lastTransitionTime": now}
+    if reason:
+        c["reason"] = reason
+    if message:
+        c["message"] = message
+    conds.append(c)
+
+
+class TaskController:
+    def __init__(self, store: Store, runtime: Runtime, clock: Callable[[], str]) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.clock = clock
+
+    def _lookup(self, name: str) -> Resource | None:
+        return self.store.get(ObjectRef.of("AppImage", name))
+
+    def reconcile(self, ref: ObjectRef) -> bool:
+        task = self.store.get(ref)
+        if task is None:
+            return False
+        status = task.status
+        phase = TaskPhase.parse(status.get("phase"))
+        now = self.clock()
+        if phase.is_final:
+            alive = self.runtime.terminate(task)
+            changed = False
+            if not alive and not status.get("completionTime"):
+                self._fail_open_pods(status)
+                status["completionTime"] = now
+                changed = True
+            if changed:
+                return self._write(task, ref, now)
+            return False
+        if not any(c.get("type") == "ResourceCreated" for c in status.get("conditions") or ()):
+            return self._launch(task, ref, now)
+        return self._observe(task, ref, now)
+
+    def _write(self, task: Resource, ref: ObjectRef, now: str) -> bool:
+        with self.store.transaction():
+            current = self.store.get(ref)
+            if current is None or current.uid != task.uid:
+                return False
+            # the job controller may have stopped the task meanwhile: its verdict wins
+            if (
+                TaskPhase.parse(current.status.get("phase")).is_final
+                and not TaskPhase.parse(task.status.get("phase")).is_final
+            ):
+                return False
+            # only the status is ours: labels or annotations written meanwhile by a user are kept
+            current.status = task.status
+            current.status["lastReconcileTime"] = now
+            self.store.put(current)
+        return True
+
+    def _launch(self, task: Resource, ref: ObjectRef, now: str) -> bool:
+        status = task.status
+        status["phase"] = PENDING
+        status.setdefault("startTime", now)
+        spec = TaskSpec.from_dict(task.spec)
+        try:
+            launched = self.runtime.launch(task, self._lookup)
+        except LaunchError as exc:
+            waited = _seconds_since(status["startTime"], now)
+            if exc.retry and waited < spec.schedule_config.resource_reserved_seconds:
+                # e.g. a sync that creates the AppImage after the job: wait resourceReservedSeconds
+                if status.get("message") == exc.message:
+                    return False
+                status.update(reason=exc.reason, message=exc.message)
+                return self._write(task, ref, now)
+            _condition(status, "ResourceCreated", "False", now, "KusciaTaskCreateFailed", exc.message)
+            status.update(phase=FAILED, reason=exc.reason, message=exc.message, completionTime=now)
+            status["partyTaskStatus"] = [
+                {"domainID": p.domain_id, "role": p.role, "phase": FAILED, "message": exc.message}
+                for p in spec.parties
+            ]
+            return self._write(task, ref, now)
+        status.pop("reason", None)
+        status.pop("message", None)
+        _condition(status, "PortsAllocated", "True", now)
+        _condition(status, "ResourceCreated", "True", now)
+        status["allocatedPorts"] = [
+            {"domainID": p.domain_id, "role": p.role, "namedPort": launched.ports.get(p.domain_id, {})}
+            for p in spec.parties
+            if launched.ports.get(p.domain_id)
+        ]
+        services: dict[str, dict] = {}
+        for p in spec.parties:
+            for name, port in (launched.ports.get(p.domain_id) or {}).items():
+                meta = (launched.port_meta.get(p.domain_id) or {}).get(name, {})
+                svc = f"{task.name}-{name}"
+                services[f"{p.domain_id}/{svc}"] = {
+                    "namespace": p.domain_id,
+                    "serviceName": svc,
+                    "portName": name,
+                    "portNumber": port,
+                    "scope": meta.get("scope", "Cluster"),
+                    "endpoints": [f"127.0.0.1:{port}"],
+                    "createTime": now,
+                    "readyTime": now,
+                }
+        status["serviceStatuses"] = services
+        status["partyTaskStatus"] = [
+            {"domainID": p.domain_id, "role": p.role, "phase": PENDING} for p in spec.parties
+        ]
+        self._apply_pods(task, spec, launched.pods, now)
+        return self._write(task, ref, now)
+
+    def _observe(self, task: Resource, ref: ObjectRef, now: str) -> bool:
+        spec = TaskSpec.from_dict(task.spec)
+        status = task.status
+        before = repr(status)
+        pods = self.runtime.observe(task)
+        self._apply_pods(task, spec, pods, now)
+        if (
+            self.runtime.enforces_lifecycle
+            and not TaskPhase.parse(status.get("phase")).is_final
+            and _seconds_since(status.get("startTime", now), now) > spec.schedule_config.lifecycle_seconds
+        ):
+            n = spec.schedule_config.lifecycle_seconds
+            status.update(
+                phase=FAILED,
+                reason="TaskLifecycleExceeded",
+                message=f"The task did not finish within its lifecycle of {n} seconds "
+                "(scheduleConfig.lifecycleSeconds); its processes were terminated",
+            )
+            for entry in status.get("partyTaskStatus") or ():
+                if entry.get("phase") in (PENDING, RUNNING):
+                    entry["phase"] = FAILED
+        if repr(status) == before:
+            return False
+        return self._write(task, ref, now)
+
+    def _apply_pods(self, task: Resource, spec: TaskSpec, pods: list[PodView], now: str) -> None:
+        status = task.status
+        pod_status = status.setdefault("podStatuses", {})
+        for p in pods:
+            key = f"{p.domain}/{p.name}"
+            entry = pod_status.setdefault(
+                key, {"podName": p.name, "namespace": p.domain, "nodeName": "localhost", "createTime": now}
+            )
+            entry["podPhase"] = p.phase
+            if p.start_time:
+                entry["startTime"] = p.start_time
+            if p.reason:
+                entry["reason"] = p.reason
+            if p.message:
+                entry["message"] = p.message
+        parties = []
+        messages: dict[str, str] = {}
+        for party in spec.parties:
+            mine = [p for p in pods if p.domain == party.domain_id]
+            ph = party_phase(mine, party.min_reserved_pods)
+            parties.append(ph)
+            msg = next((p.message for p in mine if p.phase == FAILED and p.message), "")
+            messages[party.domain_id] = msg
+        entries = status.setdefault("partyTaskStatus", [])
+        for party, ph in zip(spec.parties, parties, strict=True):
+            entry = next((e for e in entries if e.get("domainID") == party.domain_id), None)
+            if entry is None:
+                entry = {"domainID": party.domain_id, "role": party.role}
+                entries.append(entry)
+            entry["phase"] = ph
+            if messages.get(party.domain_id):
+                entry["message"] = messages[party.domain_id]
+        phase, need, remaining = task_phase(parties, spec.schedule_config.min_reserved_members)
+        current = status.get("phase") or PENDING
+        if _RANK[phase] < _RANK.get(current, 0):
+            phase = current
+        status["phase"] = phase
+        if phase in (RUNNING, SUCCEEDED):
+            _condition(status, "Running", "True", now)
+        if phase == SUCCEEDED:
+            _condition(status, "Success", "True", now)
+            status["progress"] = 1.0
+        if phase == FAILED and not status.get("reason"):
+            failed = [
+                d for d, ph in zip((p.domain_id for p in spec.parties), parties, strict=True) if ph == FAILED
+            ]
+            detail = "; ".join(f"{d}: {messages[d]}" for d in failed if messages.get(d))
+            status["reason"] = "PartyFailed"
+            status["message"] = (
+                f"The remaining no-failed party task counts {remaining} are less than the task "
+                f"success threshold "
+                f"{need}. failed party[{','.join(failed)}]" + (f": {detail}" if detail else "")
+            )
+
+    @staticmethod
+    def _fail_open_pods(status: dict) -> None:
+        for entry in (status.get("podStatuses") or {}).values():
+            if entry.get("podPhase") in (PENDING, RUNNING):
+                entry["podPhase"] = FAILED
+        for entry in status.get("partyTaskStatus") or ():
+            if entry.get("phase") in (PENDING, RUNNING):
+                entry["phase"] = FAILED

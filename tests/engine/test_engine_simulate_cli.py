@@ -1,0 +1,117 @@
+"""``kgitops simulate`` as a user runs it: the what-if view without events, text output, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from reconciler.cli import main
+
+JOB = """\
+apiVersion: kuscia.secretflow/v1alpha1
+kind: KusciaJob
+metadata:
+  name: demo
+spec:
+  initiator: alice
+  maxParallelism: 2
+  tasks:
+  - {alias: psi, taskID: psi, appImage: app, taskInputConfig: '{}',
+     parties: [{domainID: alice}, {domainID: bob}]}
+  - {alias: split, taskID: split, appImage: app, taskInputConfig: '{}', dependencies: [psi],
+     parties: [{domainID: alice}]}
+  - {alias: train, taskID: train, appImage: app, taskInputConfig: '{}', dependencies: [split],
+     parties: [{domainID: alice}]}
+  - {alias: stats, taskID: stats, appImage: app, taskInputConfig: '{}', tolerable: true, dependencies: [psi],
+     parties: [{domainID: alice}]}
+"""
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.output
+
+
+def test_engine_simulate_without_events_all_succeed(tmp_path: Path) -> None:
+    f = tmp_path / "job.yaml"
+    f.write_text(JOB)
+    code, out = invoke("simulate", str(f), "-o", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["steps"][-1]["phase"] == "Succeeded"
+    assert [s["created"] for s in data["steps"] if s["created"]] == [["psi"], ["split", "stats"], ["train"]]
+    assert data["never_created"] == []
+
+
+def test_engine_simulate_fail_shows_blocked_subtree(tmp_path: Path) -> None:
+    f = tmp_path / "job.yaml"
+    f.write_text(JOB)
+    code, out = invoke("simulate", str(f), "--fail", "split", "-o", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    last = data["steps"][-1]
+    assert last["phase"] == "Failed"
+    assert last["stopped"] == ["stats"]  # Strict: the running sibling is stopped
+    assert data["never_created"] == ["train"]
+    code, text = invoke("simulate", str(f), "--fail", "split")
+    assert code == 0
+    assert "train=Blocked" in text and "stopped: stats" in text and "never created: train" in text
+
+
+def test_engine_simulate_given_and_text(tmp_path: Path) -> None:
+    f = tmp_path / "job.yaml"
+    f.write_text(JOB)
+    code, out = invoke("simulate", str(f), "--given", "psi=Succeeded", "--fail", "stats")
+    assert code == 0, out
+    assert out.splitlines()[0] == "job demo"
+    assert "step 0: start (job Running)" in out
+    assert "ready:   split, stats" in out
+
+
+def test_engine_simulate_bad_input_is_explained(tmp_path: Path) -> None:
+    f = tmp_path / "job.yaml"
+    f.write_text(JOB)
+    code, out = invoke("simulate", str(f), "--given", "nope=Succeeded")
+    assert code == 1 and "no task with alias 'nope'" in out
+    code, out = invoke("simulate", str(f), "--given", "psi=Done")
+    assert code == 1 and "Pending, Running, Succeeded, Failed" in out
+    ev = tmp_path / "ev.yaml"
+    ev.write_text("- {task: psi, phase: Exploded}\n")
+    code, out = invoke("simulate", str(f), "--events", str(ev))
+    assert code == 1 and "event 1" in out and str(ev) in out
+    ev.write_text("- {stage: Stop\n")
+    code, out = invoke("simulate", str(f), "--events", str(ev))
+    assert code == 1 and "not valid YAML" in out
+    two = tmp_path / "two.yaml"
+    two.write_text(JOB + "---\n" + JOB.replace("name: demo", "name: other"))
+    code, out = invoke("simulate", str(two))
+    assert code == 1 and "--job" in out and "demo, other" in out
+    code, out = invoke("simulate", str(two), "--job", "other", "-o", "json")
+    assert code == 0 and json.loads(out)["job"] == "other"
+    code, out = invoke("simulate", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "cannot read" in out
+    assert "Traceback" not in out
+
+
+def test_engine_simulate_stage_that_does_not_apply_changes_nothing(tmp_path: Path) -> None:
+    f = tmp_path / "job.yaml"
+    f.write_text(JOB)
+    ev = tmp_path / "ev.yaml"
+    ev.write_text("- {stage: Restart}\n- {stage: Suspend}\n- {stage: Suspend}\n- {stage: Restart}\n")
+    code, out = invoke("simulate", str(f), "--events", str(ev), "-o", "json")
+    assert code == 0, out
+    steps = json.loads(out)["steps"]
+    assert [s["phase"] for s in steps] == ["Running", "Running", "Suspended", "Suspended", "Running"]
+    assert steps[1]["created"] == [] and steps[1]["stopped"] == []
+    assert steps[2]["stopped"] == ["psi"]
+    assert steps[4]["created"] == ["psi"]  # restarted: the failed psi is created again
+
+
+def test_engine_simulate_generates_missing_task_ids(tmp_path: Path) -> None:
+    f = tmp_path / "job.yaml"
+    f.write_text(JOB.replace("taskID: psi, ", "").replace("taskID: split, ", ""))
+    code, out = invoke("simulate", str(f), "-o", "json")
+    assert code == 0, out
+    assert json.loads(out)["steps"][-1]["phase"] == "Succeeded"
