@@ -140,7 +140,8 @@ class ApprovalsConfig:
             if value is None:
                 value = {}
             if not isinstance(value, dict):
-                raise ValueError(f"`approvals.domains.{domain}` must be a mapping, not {type(value).__name__}")
+                kind = type(value).__name__
+                raise ValueError(f"`approvals.domains.{domain}` must be a mapping, not {kind}")
             kwargs: dict[str, Any] = {}
             for key, item in value.items():
                 name = str(key).replace("-", "_")

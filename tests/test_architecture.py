@@ -12,8 +12,22 @@ PKG = Path(__file__).resolve().parents[1] / "reconciler"
 
 # package -> reconciler packages it must never import
 FORBIDDEN: dict[str, set[str]] = {
-    "model": {"load", "validate", "output", "source", "plan", "apply", "backends", "engine", "status",
-              "approvals", "cli", "client", "watch", "kusciaapi"},
+    "model": {
+        "load",
+        "validate",
+        "output",
+        "source",
+        "plan",
+        "apply",
+        "backends",
+        "engine",
+        "status",
+        "approvals",
+        "cli",
+        "client",
+        "watch",
+        "kusciaapi",
+    },
     "load": {"validate", "source", "plan", "apply", "backends", "engine", "status", "cli", "client", "watch"},
     "validate": {"source", "plan", "apply", "backends", "engine", "status", "cli", "client", "watch"},
     "plan": {"source", "apply", "engine", "status", "cli", "client", "watch"},

@@ -1,4 +1,4 @@
-"""Backends: one interface (``base.Backend``), implemented by the embedded engine, Kubernetes and KusciaAPI."""
+"""Backends: one interface (``base.Backend``), implemented by the embedded engine, Kubernetes, KusciaAPI."""
 
 from reconciler.backends.base import (
     AlreadyExists,
