@@ -152,17 +152,7 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
     assert isinstance(kind, str)
     ref = _identify(data, kind)
     result.documents.append(DocumentInfo(doc.index, kind, ref, doc))
-    issues: list[Issue] = []
-    api_version = data.get("apiVersion")
-    if api_version != API_VERSION:
-        shown = repr(api_version) if api_version is not None else "missing"
-        issues.append(
-            Issue(
-                "KIND002",
-                ("apiVersion",) if api_version is not None else (),
-                f"apiVersion is {shown}; a {kind} needs `apiVersion: {API_VERSION}`",
-            )
-        )
+    issues = _api_version_issues(data, kind, API_VERSION)
     body = {k: v for k, v in data.items() if k != "status"}
     checker(kind)(body, (), issues)
     issues += check_metadata(body, kind in CLUSTER_SCOPED)
@@ -194,22 +184,21 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
     result.facts.append(_facts(kind, ref, spec, doc, path))
 
 
+def _api_version_issues(data: dict[str, Any], kind: str, expected: str) -> list[Issue]:
+    api_version = data.get("apiVersion")
+    if api_version == expected:
+        return []
+    shown = repr(api_version) if api_version is not None else "missing"
+    where = ("apiVersion",) if api_version is not None else ()
+    return [Issue("KIND002", where, f"apiVersion is {shown}; a {kind} needs `apiVersion: {expected}`")]
+
+
 def _check_approval(doc: Document, data: dict[str, Any], path: str, result: FileResult) -> None:
     """A JobApproval record (approvals through Git): schema-checked here, judged by ``reconciler.approvals``.
 
     It is not a backend object, so it never joins ``result.objects``."""
     ref = _identify(data, APPROVAL_KIND)
-    issues: list[Issue] = []
-    api_version = data.get("apiVersion")
-    if api_version != APPROVAL_API_VERSION:
-        shown = repr(api_version) if api_version is not None else "missing"
-        issues.append(
-            Issue(
-                "KIND002",
-                ("apiVersion",) if api_version is not None else (),
-                f"apiVersion is {shown}; a {APPROVAL_KIND} needs `apiVersion: {APPROVAL_API_VERSION}`",
-            )
-        )
+    issues = _api_version_issues(data, APPROVAL_KIND, APPROVAL_API_VERSION)
     body = {k: v for k, v in data.items() if k != "status"}
     checker(APPROVAL_KIND)(body, (), issues)
     for issue in issues:
