@@ -1,0 +1,116 @@
+"""Wiring from a ``Config`` to the parts of a GitOps run: the source, the reconciler, the status write-back.
+
+The CLI and ``kgitops watch`` both go through here, so a setting means the same thing in every command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.apply.reconcile import Reconciler
+from reconciler.apply.sync import SyncResult
+from reconciler.backends.base import Backend
+from reconciler.config import Config
+from reconciler.plan.diff import PlanOptions
+from reconciler.source import DirectorySource, GitSource, SourceError, looks_like_url
+from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
+from reconciler.status.collect import records_of
+
+
+def open_source(config: Config) -> DirectorySource | GitSource:
+    """The configured source; a Git source for a URL or with ``source.git``, else a directory."""
+    sc = config.source
+    if not sc.path:
+        raise SourceError("no source given: pass SOURCE or set `source.path` in the config file")
+    if looks_like_url(sc.path) or sc.git:
+        location = sc.path if looks_like_url(sc.path) else str(config.resolve(sc.path))
+        return GitSource(
+            location,
+            ref=sc.ref,
+            subpath=sc.subpath,
+            cache_dir=config.state_dir / "git",
+            ssh_key=str(config.resolve(sc.ssh_key)) if sc.ssh_key else "",
+            source_id=sc.id,
+        )
+    root = config.resolve(sc.path)
+    if sc.subpath:
+        root = root / sc.subpath
+    ignore: list[str | Path] = [config.state_dir]
+    if config.status.dir:
+        ignore.append(config.resolve(config.status.dir))
+    return DirectorySource(root, ignore=ignore, source_id=sc.id)
+
+
+def plan_options(config: Config, recreate: tuple[str, ...] = ()) -> PlanOptions:
+    return PlanOptions(
+        prune=config.prune.enabled,
+        max_prune=config.prune.max,
+        recreate=frozenset(recreate),
+        recreate_drifted=config.sync.recreate_drifted,
+    )
+
+
+@dataclass
+class StatusWriteBack:
+    """Status files and/or status commits; either may be absent."""
+
+    files: StatusFiles | None = None
+    branch: StatusBranch | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def write(self, result: SyncResult) -> list[str]:
+        """Write the records of a sync; returns the transitions (empty when nothing changed)."""
+        if result.dry_run or result.plan.error:
+            return []
+        records = records_of(result)
+        lines: list[str] = []
+        self.errors = []
+        if self.files is not None:
+            lines = self.files.write(records)
+        if self.branch is not None:
+            try:
+                self.branch.commit(records)
+            except StatusCommitError as exc:
+                self.errors.append(str(exc))
+        return lines
+
+
+def status_write_back(config: Config, source: DirectorySource | GitSource) -> StatusWriteBack:
+    wb = StatusWriteBack()
+    if config.status.dir:
+        wb.files = StatusFiles(config.resolve(config.status.dir))
+    if isinstance(source, GitSource) and config.status.commit and config.status.branch:
+        try:
+            repo = source.repository
+            tracked = source.tracked_branch
+        except SourceError:
+            return wb
+        if config.status.branch.removeprefix("refs/heads/") == tracked:
+            raise SourceError(
+                f"the status branch `{config.status.branch}` is the branch kgitops reads manifests from; "
+                "choose another with --status-branch (default kgitops/status)"
+            )
+        wb.branch = StatusBranch(
+            repo,
+            config.status.branch,
+            push=source.remote and config.status.push,
+            callbacks=source.credentials.callbacks,
+        )
+    return wb
+
+
+@dataclass
+class Session:
+    config: Config
+    source: DirectorySource | GitSource
+    backend: Backend
+    reconciler: Reconciler
+    status: StatusWriteBack
+
+
+def open_session(config: Config, backend: Backend, recreate: tuple[str, ...] = ()) -> Session:
+    source = open_source(config)
+    approvals = config if isinstance(source, GitSource) else None
+    reconciler = Reconciler(source, backend, plan_options(config, recreate), approvals_config=approvals)
+    return Session(config, source, backend, reconciler, status_write_back(config, source))

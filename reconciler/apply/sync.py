@@ -1,0 +1,186 @@
+"""Carry a plan out against a backend: create, update, adopt, re-create, prune; then record the inventory.
+
+Everything risky was decided in the plan (``reconciler.plan.diff``); here an entry with ``blocked`` set is
+only reported. One object failing never stops the others: its error is recorded and the next one is
+applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reconciler.backends.base import Backend, BackendError, NotFound, PhaseError
+from reconciler.model import ObjectRef, Resource, Stage
+from reconciler.model.phases import FINAL_JOB_PHASES, JobPhase
+from reconciler.plan import ownership as own
+from reconciler.plan.model import Action, DesiredState, Plan, PlanEntry
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    RECREATED = "recreated"
+    ADOPTED = "adopted"
+    PRUNED = "pruned"
+    UNCHANGED = "unchanged"
+    OUT_OF_SYNC = "out-of-sync"  # blocked: reported, not applied
+    HELD = "held"
+    UNMANAGED = "unmanaged"
+    FAILED = "failed"
+
+
+@dataclass
+class Applied:
+    entry: PlanEntry
+    outcome: Outcome
+    message: str = ""
+    live: Resource | None = None  # the object as the backend returned it after the step
+
+    @property
+    def ref(self) -> ObjectRef:
+        return self.entry.ref
+
+
+@dataclass
+class SyncResult:
+    plan: Plan
+    applied: list[Applied] = field(default_factory=list)
+    inventory: set[ObjectRef] = field(default_factory=set)
+    dry_run: bool = False
+    approvals: Any = None  # reconciler.approvals.step.ApprovalsReport when the source is Git
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for a in self.applied if a.outcome == outcome)
+
+    @property
+    def failed(self) -> list[Applied]:
+        return [a for a in self.applied if a.outcome == Outcome.FAILED]
+
+
+# Create AppImages before the jobs that use them; prune jobs before the AppImages they use.
+_CREATE_ORDER = {"AppImage": 0, "KusciaTask": 1, "KusciaJob": 2}
+
+
+def sync(
+    backend: Backend,
+    plan: Plan,
+    desired: DesiredState,
+    inventory: set[ObjectRef],
+    dry_run: bool = False,
+    on_step: Callable[[Applied], None] | None = None,
+) -> SyncResult:
+    result = SyncResult(plan, dry_run=dry_run)
+    new_inventory: set[ObjectRef] = set()
+    entries = sorted(
+        plan.entries,
+        key=lambda e: (
+            e.action == Action.PRUNE,
+            -_CREATE_ORDER.get(e.ref.kind, 1)
+            if e.action == Action.PRUNE
+            else _CREATE_ORDER.get(e.ref.kind, 1),
+            e.ref,
+        ),
+    )
+    for entry in entries:
+        applied = _apply_one(backend, entry, desired, dry_run)
+        result.applied.append(applied)
+        if on_step is not None:
+            on_step(applied)
+        if _keeps_inventory(applied, entry.ref in inventory):
+            new_inventory.add(entry.ref)
+    result.inventory = new_inventory
+    if not dry_run and (new_inventory != inventory):
+        backend.set_inventory(desired.source_id, new_inventory)
+    return result
+
+
+def _keeps_inventory(a: Applied, was_inventoried: bool) -> bool:
+    e = a.entry
+    if a.outcome in (Outcome.CREATED, Outcome.RECREATED, Outcome.ADOPTED, Outcome.UPDATED):
+        return True
+    if a.outcome == Outcome.PRUNED or e.action == Action.UNMANAGED:
+        return False
+    if a.outcome == Outcome.UNCHANGED:
+        return True  # unchanged and not adopted: it already carries this source's labels
+    return was_inventoried  # held, blocked, failed: keep what we had
+
+
+def _owned_copy(entry: PlanEntry, desired: DesiredState) -> Resource:
+    want = entry.desired
+    assert want is not None
+    labels, annotations = own.ownership_metadata(
+        desired.source_id, entry.path, desired.spec_hashes.get(entry.ref, ""), desired.revision
+    )
+    obj = Resource(
+        kind=want.kind,
+        name=want.name,
+        namespace=want.namespace,
+        api_version=want.api_version,
+        labels={**want.labels, **labels},
+        annotations={**want.annotations, **annotations},
+        spec=copy.deepcopy(want.spec),
+        origin=want.origin,
+    )
+    return obj
+
+
+def _apply_one(backend: Backend, entry: PlanEntry, desired: DesiredState, dry_run: bool) -> Applied:
+    if entry.action == Action.HELD:
+        return Applied(entry, Outcome.HELD, entry.reason, entry.live)
+    if entry.action == Action.UNMANAGED:
+        return Applied(entry, Outcome.UNMANAGED, entry.reason, entry.live)
+    if entry.blocked:
+        return Applied(entry, Outcome.OUT_OF_SYNC, entry.blocked, entry.live)
+    if entry.action == Action.UNCHANGED and not entry.adopt:
+        return Applied(entry, Outcome.UNCHANGED, "", entry.live)
+    if dry_run:
+        return Applied(entry, _would(entry), "dry run", entry.live)
+    try:
+        return _carry_out(backend, entry, desired)
+    except BackendError as exc:
+        return Applied(entry, Outcome.FAILED, str(exc), entry.live)
+
+
+def _would(entry: PlanEntry) -> Outcome:
+    if entry.adopt:
+        return Outcome.ADOPTED
+    if entry.action == Action.CREATE:
+        return Outcome.CREATED
+    if entry.action == Action.PRUNE:
+        return Outcome.PRUNED
+    return Outcome.RECREATED if entry.recreate else Outcome.UPDATED
+
+
+def _carry_out(backend: Backend, entry: PlanEntry, desired: DesiredState) -> Applied:
+    ref = entry.ref
+    if entry.action == Action.PRUNE:
+        _stop_and_delete(backend, ref, entry.live, "pruned by kgitops: no longer in the source")
+        return Applied(entry, Outcome.PRUNED, entry.reason)
+    obj = _owned_copy(entry, desired)
+    if entry.action == Action.CREATE:
+        return Applied(entry, Outcome.CREATED, entry.reason, backend.create(obj))
+    if entry.adopt or entry.metadata_only:
+        live = backend.update_metadata(ref, labels=obj.labels, annotations=obj.annotations)
+        return Applied(entry, Outcome.ADOPTED if entry.adopt else Outcome.UPDATED, entry.reason, live)
+    if entry.recreate:
+        _stop_and_delete(backend, ref, entry.live, "re-created by kgitops: its spec changed")
+        return Applied(entry, Outcome.RECREATED, entry.reason, backend.create(obj))
+    if entry.live is not None:
+        obj.resource_version = entry.live.resource_version
+    return Applied(entry, Outcome.UPDATED, entry.reason, backend.update(obj))
+
+
+def _stop_and_delete(backend: Backend, ref: ObjectRef, live: Resource | None, reason: str) -> None:
+    """A running job is stopped first, so its tasks' processes are torn down before the object goes."""
+    if ref.kind == "KusciaJob" and live is not None:
+        phase = JobPhase.parse(str(live.status.get("phase") or ""))
+        if phase not in FINAL_JOB_PHASES:
+            with contextlib.suppress(PhaseError, NotFound):
+                backend.stage(ref, Stage.STOP, reason=reason)
+    with contextlib.suppress(NotFound):
+        backend.delete(ref)

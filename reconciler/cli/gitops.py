@@ -1,0 +1,430 @@
+"""``kgitops diff | sync | watch | status``: keep a backend in line with a directory or Git repository."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reconciler.cli.common import backend_options, load_cli_config
+from reconciler.config import Config
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_ERROR = 2
+
+
+class GitopsError(Exception):
+    """A usage, config, source or backend problem: one line on stderr, exit 2."""
+
+
+def source_options(func: F) -> F:
+    options = [
+        click.argument("source", required=False),
+        click.option(
+            "--git", "as_git", is_flag=True, help="Read SOURCE as a Git repository (committed tree)."
+        ),
+        click.option(
+            "--ref", default=None, help="Branch, tag or commit of a Git source (default: its default branch)."
+        ),
+        click.option(
+            "--path", "subpath", default=None, help="Sub-directory of the source holding the manifests."
+        ),
+        click.option(
+            "--status-dir", default=None, type=click.Path(file_okay=False), help="Write status files here."
+        ),
+        click.option(
+            "--status-branch", default=None, help="Branch for status commits (default: kgitops/status)."
+        ),
+        click.option("--no-status-commit", is_flag=True, help="Do not commit status to the status branch."),
+        click.option("--no-push", is_flag=True, help="Keep the status branch of a URL source local."),
+        click.option("--prune/--no-prune", default=None, help="Delete managed objects that left the source."),
+        click.option(
+            "--max-prune", type=click.IntRange(min=0), default=None, help="Refuse plans pruning more."
+        ),
+        click.option(
+            "--recreate", multiple=True, metavar="NAME", help="Re-run this changed job (repeatable)."
+        ),
+        click.option(
+            "--recreate-drifted/--no-recreate-drifted",
+            default=None,
+            help="Re-create managed objects deleted or changed outside kgitops (default: only report).",
+        ),
+        click.option(
+            "--ssh-key", default=None, type=click.Path(dir_okay=False), help="SSH key for a Git URL."
+        ),
+        click.option("--source-id", default=None, help="Name of the source in labels and the inventory."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return backend_options(func)
+
+
+def _configure(
+    config_path: str | None,
+    backend_kind: str | None,
+    state_dir: str | None,
+    source: str | None,
+    as_git: bool,
+    ref: str | None,
+    subpath: str | None,
+    status_dir: str | None,
+    status_branch: str | None,
+    no_status_commit: bool,
+    no_push: bool,
+    prune: bool | None,
+    max_prune: int | None,
+    recreate_drifted: bool | None = None,
+    ssh_key: str | None = None,
+    source_id: str | None = None,
+) -> Config:
+    """The config file with every flag applied on top (flags win)."""
+    cfg = load_cli_config(config_path, backend_kind, state_dir)
+    if source:
+        from reconciler.source import looks_like_url
+
+        cfg.source.path = source if looks_like_url(source) else str(Path(source).resolve())
+        cfg.source.git = as_git
+    elif as_git:
+        cfg.source.git = True
+    if ref is not None:
+        cfg.source.ref = ref
+    if subpath is not None:
+        cfg.source.subpath = subpath
+    if status_dir is not None:
+        cfg.status.dir = str(Path(status_dir).resolve())
+    if status_branch is not None:
+        cfg.status.branch = status_branch
+    if no_status_commit:
+        cfg.status.commit = False
+    if no_push:
+        cfg.status.push = False
+    if prune is not None:
+        cfg.prune.enabled = prune
+    if max_prune is not None:
+        cfg.prune.max = max_prune
+    if recreate_drifted is not None:
+        cfg.sync.recreate_drifted = recreate_drifted
+    if ssh_key is not None:
+        cfg.source.ssh_key = str(Path(ssh_key).expanduser().resolve())
+    if source_id is not None:
+        cfg.source.id = source_id
+    return cfg
+
+
+def _settings(kwargs: dict[str, Any]) -> tuple[Config, tuple[str, ...]]:
+    recreate = tuple(kwargs.pop("recreate", ()) or ())
+    return _configure(**kwargs), recreate
+
+
+@contextmanager
+def _session(cfg: Config, recreate: tuple[str, ...]) -> Iterator[Any]:
+    from reconciler.apply.session import open_session
+    from reconciler.backends.base import BackendError
+    from reconciler.backends.factory import open_backend
+    from reconciler.source import SourceError
+
+    try:
+        backend = open_backend(cfg)
+    except BackendError as exc:
+        raise GitopsError(f"cannot open the {cfg.backend.kind} backend: {exc}") from None
+    try:
+        try:
+            session = open_session(cfg, backend, recreate)
+        except SourceError as exc:
+            raise GitopsError(str(exc)) from None
+        yield session
+    finally:
+        backend.close()
+
+
+def _guard(func: F) -> F:
+    """Every expected failure becomes one line on stderr and exit 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from reconciler.backends.base import BackendError
+        from reconciler.source import SourceError
+        from reconciler.status import StatusCommitError
+
+        try:
+            return func(*args, **kwargs)
+        except (GitopsError, SourceError, BackendError, StatusCommitError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty()
+
+
+class Duration(click.ParamType):
+    """Seconds, or a duration with units (``90s``, ``10m``, ``1h30m``)."""
+
+    name = "duration"
+    _PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        parts = self._PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            self.fail(
+                f"{value!r} is not a duration; use seconds or units, e.g. 600, 90s, 10m, 1h30m", param, ctx
+            )
+        return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+DURATION = Duration()
+
+OUTPUT = click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+
+
+@click.command()
+@source_options
+@OUTPUT
+@click.option("-v", "--verbose", is_flag=True, help="List unchanged objects too.")
+@_guard
+def diff(fmt: str, verbose: bool, **kwargs: Any) -> None:
+    """Show what sync would do: create, unchanged, changed, prune, held, unmanaged.
+
+    Exit 0 when nothing would change, 1 when something would, 2 on error."""
+    from reconciler.plan.report import render
+
+    cfg, recreate = _settings(kwargs)
+    with _session(cfg, recreate) as session:
+        planned = session.reconciler.plan()
+    plan = planned.plan
+    click.echo(render(plan, fmt, colour=_colour() and fmt == "text", verbose=verbose), nl=False)
+    if plan.error:
+        click.echo(f"error: the source failed: {plan.error}", err=True)
+        sys.exit(EXIT_ERROR)
+    sys.exit(1 if plan.has_changes else 0)
+
+
+@click.command()
+@source_options
+@click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
+@click.option("--wait", is_flag=True, help="Follow the managed jobs to a final phase.")
+@click.option(
+    "--timeout", type=DURATION, default=None, help="How long to wait at most: 600, 90s, 10m, 1h30m."
+)
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guard
+def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: Any) -> None:
+    """Apply the plan: create new objects, update AppImages, prune (when enabled), write status.
+
+    Changed jobs are reported OutOfSync, not re-run (use --recreate NAME or the kgitops.io/on-change:
+    recreate annotation). Exit 0 when everything applied, 1 when something failed or was refused, 2 on
+    error."""
+    from reconciler.apply.sync import Outcome
+
+    cfg, recreate = _settings(kwargs)
+    with _session(cfg, recreate) as session:
+        if wait and not dry_run:
+            _drive_here(session.backend)
+        planned, result = session.reconciler.sync(dry_run=dry_run)
+        if planned.desired.error:
+            raise GitopsError(f"the source failed: {planned.desired.error}; nothing was changed")
+        transitions = session.status.write(result)
+        _print_sync(result, transitions, fmt, dry_run)
+        for err in session.status.errors:
+            click.echo(f"warning: {err}", err=True)
+        bad = bool(result.failed) or bool(result.plan.prune_refused and cfg.prune.enabled)
+        if wait and not dry_run:
+            jobs = [
+                a.ref
+                for a in result.applied
+                if a.ref.kind == "KusciaJob"
+                and a.outcome not in (Outcome.PRUNED, Outcome.UNMANAGED, Outcome.HELD)
+            ]
+            bad = _wait(session, jobs, timeout, fmt) or bad
+    sys.exit(1 if bad else 0)
+
+
+def _print_sync(result: Any, transitions: list[str], fmt: str, dry_run: bool) -> None:
+    from reconciler.apply.sync import Outcome
+
+    if fmt == "json":
+        doc = {
+            "source": result.plan.source_id,
+            "revision": result.plan.revision,
+            "dryRun": dry_run,
+            "pruneRefused": result.plan.prune_refused,
+            "objects": [
+                {
+                    "kind": a.ref.kind,
+                    "namespace": a.ref.namespace,
+                    "name": a.ref.name,
+                    "outcome": a.outcome.value,
+                    "message": a.message,
+                    "path": a.entry.path,
+                }
+                for a in result.applied
+            ],
+            "transitions": transitions,
+        }
+        if result.approvals is not None:
+            doc["approvals"] = result.approvals.to_dict()
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    prefix = "(dry run) " if dry_run else ""
+    for a in result.applied:
+        if a.outcome == Outcome.UNCHANGED:
+            continue
+        line = f"{prefix}{a.outcome.value:<11} {a.ref}"
+        if a.message and a.message != "dry run":
+            line += f": {a.message}"
+        click.echo(line)
+    if result.plan.prune_refused:
+        click.echo(f"prune refused: {result.plan.prune_refused}")
+    for line in result.approvals.lines(dry_run) if result.approvals is not None else ():
+        click.echo(line)
+    counts: dict[str, int] = {}
+    for a in result.applied:
+        counts[a.outcome.value] = counts.get(a.outcome.value, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no objects"
+    click.echo(f"{prefix}sync {result.plan.revision[:12] or '-'}: {summary}")
+
+
+def _progress_printer(quiet: bool) -> Callable[[Any], None]:
+    def show(progress: Any) -> None:
+        if not quiet:
+            click.echo(f"  {progress.line()}")
+
+    return show
+
+
+def _drive_here(backend: Any) -> None:
+    """The local engine: drive it in this process (no background driver is started for our writes)."""
+    drive = getattr(backend, "drive", None)
+    if callable(drive):
+        drive()
+
+
+def _wait(session: Any, jobs: list[Any], timeout: float | None, fmt: str) -> bool:
+    """True when something went wrong (a job ended badly, or the timeout passed)."""
+    from reconciler.apply.wait import wait_for_jobs
+
+    if not jobs:
+        return False
+    quiet = fmt == "json"
+    final, finished = wait_for_jobs(session.backend, jobs, timeout, _progress_printer(quiet))
+    bad = [p for p in final if p.bad]
+    if not quiet:
+        for p in bad:
+            click.echo(
+                f"job {p.ref.name} ended {p.phase}" + (f": {p.message}" if p.message else ""), err=True
+            )
+    if not finished:
+        click.echo(
+            f"timed out after {timeout:g}s waiting for {sum(not p.final for p in final)} job(s)", err=True
+        )
+    return bool(bad) or not finished
+
+
+@click.command()
+@source_options
+@click.option("--poll-interval", type=float, default=None, help="Seconds between Git fetches (default 30).")
+@click.option(
+    "--resync-interval", type=float, default=None, help="Seconds between full resyncs (default 300)."
+)
+@click.option(
+    "--status-interval", type=float, default=None, help="Seconds between status refreshes (default 5)."
+)
+@click.option("--debounce", type=float, default=None, help="Seconds of quiet ending a burst of file events.")
+@click.option("--metrics-addr", default=None, help="HOST:PORT serving /metrics and /healthz.")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log format (default text)."
+)
+@_guard
+def watch(
+    poll_interval: float | None,
+    resync_interval: float | None,
+    status_interval: float | None,
+    debounce: float | None,
+    metrics_addr: str | None,
+    log_format: str | None,
+    **kwargs: Any,
+) -> None:
+    """Reconcile continuously: on file changes (directory) or new commits (Git), on a resync timer, and write
+    status back. Stops cleanly on SIGTERM/SIGINT."""
+    from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
+
+    cfg, recreate = _settings(kwargs)
+    if poll_interval is not None:
+        cfg.source.poll_interval = poll_interval
+    if status_interval is not None:
+        cfg.status.interval = status_interval
+    if debounce is not None:
+        cfg.source.debounce = debounce
+    if resync_interval is not None:
+        cfg.sync.resync_interval = resync_interval
+    if metrics_addr is not None:
+        cfg.sync.metrics_addr = metrics_addr
+    if log_format is not None:
+        cfg.sync.log_format = log_format
+    configure_logging(cfg.sync.log_format)
+    settings = WatchSettings(
+        poll_interval=cfg.source.poll_interval,
+        resync_interval=cfg.sync.resync_interval,
+        status_interval=cfg.status.interval,
+        debounce=cfg.source.debounce,
+        metrics_addr=cfg.sync.metrics_addr,
+    )
+    with _session(cfg, recreate) as session:
+        watcher = Watcher(session, settings, cfg.state_dir)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: watcher.stop())
+        try:
+            watcher.run()
+        except WatchLockError as exc:
+            raise GitopsError(str(exc)) from None
+        except (ValueError, OSError) as exc:  # a bad or busy --metrics-addr
+            raise GitopsError(f"--metrics-addr: {exc}") from None
+
+
+@click.command()
+@source_options
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guard
+def status(fmt: str, **kwargs: Any) -> None:
+    """Managed objects with their sync state, live phase, revision and age."""
+    from reconciler.status.overview import overview_rows, render_rows
+
+    cfg, recreate = _settings(kwargs)
+    with _session(cfg, recreate) as session:
+        planned = session.reconciler.plan()
+    rows = overview_rows(planned.plan, datetime.now(UTC))
+    if fmt == "json":
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_rows(rows), nl=False)
+    if planned.plan.error:
+        click.echo(f"error: the source failed: {planned.plan.error}", err=True)
+        sys.exit(EXIT_ERROR)

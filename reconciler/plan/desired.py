@@ -1,0 +1,127 @@
+"""From a source's files to the desired state: load + validate each file, hold what fails.
+
+Parse results are cached by (path, blob id): between two revisions only the files whose content changed are
+parsed and validated again, which is what makes a plan after a one-file commit cheap. Cross-file checks
+(duplicate objects, taskIDs shared between jobs) run on every build; they work on the cached results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from reconciler.plan import ownership as own
+from reconciler.plan.crossfile_cache import CrossFileCache
+from reconciler.plan.model import DesiredState
+from reconciler.plan.validation_seam import Checked, check_file
+from reconciler.validate import Options
+
+
+class ManifestFile(Protocol):
+    """What a source hands over for each file (``reconciler.source.SourceFile`` is one)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def digest(self) -> str: ...
+
+    def read(self) -> bytes: ...
+
+
+FREEZE_AFTER = 500  # files parsed in one build
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Parsing and planning allocate many small objects that mostly live on (the cache, the plan): the cyclic
+    GC would rescan them over and over, which costs more than the work itself on a large source."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass(frozen=True)
+class _Cached:
+    checked: Checked
+    hashes: tuple[str, ...]
+
+
+class DesiredStateBuilder:
+    """Keeps the per-file cache between builds; one per source."""
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options
+        self._cache: dict[tuple[str, str], _Cached] = {}
+        self.parsed_last = 0  # files parsed (not served from the cache) by the last build
+        self.cross_file = CrossFileCache()
+
+    def build(
+        self,
+        source_id: str,
+        revision: str,
+        files: Iterable[ManifestFile],
+        problems: Iterable[tuple[str, str]] = (),
+    ) -> DesiredState:
+        state = DesiredState(source_id, revision)
+        cache: dict[tuple[str, str], _Cached] = {}
+        checked: list[Checked] = []
+        digests: list[str] = []
+        self.parsed_last = 0
+        with paused_gc():
+            self._collect(files, state, cache, checked, digests)
+            self._cache = cache
+            for path, message in problems:
+                state.held_paths[path] = message
+                state.file_count += 1
+            for ref, (path, why) in self.cross_file.errors(checked, digests, self.options).items():
+                state.held_refs[ref] = why
+                state.held_ref_paths[ref] = path
+            for ref in state.held_refs:
+                state.objects.pop(ref, None)
+                state.spec_hashes.pop(ref, None)
+        if self.parsed_last >= FREEZE_AFTER:
+            # The cache is long-lived: move it out of the GC's sight, so later (incremental) plans stay cheap.
+            gc.collect()
+            gc.freeze()
+        return state
+
+    def _collect(
+        self,
+        files: Iterable[ManifestFile],
+        state: DesiredState,
+        cache: dict[tuple[str, str], _Cached],
+        checked: list[Checked],
+        digests: list[str],
+    ) -> None:
+        for f in files:
+            key = (f.path, f.digest)
+            entry = self._cache.get(key)
+            if entry is None:
+                self.parsed_last += 1
+                try:
+                    data = f.read()
+                except OSError as exc:
+                    state.held_paths[f.path] = f"cannot read: {exc}"
+                    continue
+                c = check_file(f.path, data, self.options)
+                entry = _Cached(c, tuple(own.spec_hash(o.spec) for o in c.objects))
+            cache[key] = entry
+            checked.append(entry.checked)
+            digests.append(f.digest)
+            state.file_count += 1
+            for obj, digest in zip(entry.checked.objects, entry.hashes, strict=True):
+                state.objects[obj.ref] = obj
+                state.spec_hashes[obj.ref] = digest
+            for ref, why in entry.checked.held_refs.items():
+                state.held_refs[ref] = why
+                state.held_ref_paths[ref] = f.path
+            if entry.checked.file_error:
+                state.held_paths[f.path] = entry.checked.file_error

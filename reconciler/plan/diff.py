@@ -1,0 +1,206 @@
+"""The differ: desired state + live objects + inventory → plan. A pure function, no I/O.
+
+Safety lives here, where it can be tested as data: held objects are never touched, only inventoried objects
+are pruned, prune is refused when the source failed or yields nothing, and one-shot jobs are never silently
+re-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from reconciler.model import ObjectRef, Resource
+from reconciler.plan import ownership as own
+from reconciler.plan.compare import metadata_changes, spec_changes
+from reconciler.plan.model import Action, DesiredState, FieldChange, Plan, PlanEntry
+
+APP_IMAGE = "AppImage"
+ONE_SHOT_KINDS = frozenset({"KusciaJob", "KusciaTask"})
+# Kinds a source may hold; KusciaTasks that a job created belong to the job, not to anyone's source.
+PLANNED_KINDS = ("AppImage", "KusciaJob", "KusciaTask")
+TASK_OF_JOB_LABEL = "kuscia.secretflow/controller"
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: bool = False
+    max_prune: int = 0  # 0: no limit
+    recreate: frozenset[str] = field(default_factory=frozenset)  # names (or kind/name, or refs) to re-run
+    recreate_drifted: bool = False  # re-create managed objects deleted or changed behind kgitops's back
+
+
+def is_planned_live(obj: Resource) -> bool:
+    """Live objects the plan considers: not the KusciaTasks a job created for itself."""
+    return obj.kind in PLANNED_KINDS and not (
+        obj.kind == "KusciaTask" and obj.labels.get(TASK_OF_JOB_LABEL) == "kuscia-job"
+    )
+
+
+# ref -> (desired spec hash, live resourceVersion, the spec changes found for that pair)
+CompareMemo = dict[ObjectRef, tuple[str, str, list[FieldChange]]]
+
+
+def make_plan(
+    desired: DesiredState,
+    live: Iterable[Resource],
+    inventory: set[ObjectRef],
+    options: PlanOptions | None = None,
+    memo: CompareMemo | None = None,
+) -> Plan:
+    """``memo`` (optional, kept by the caller between plans) spares comparing specs again when neither the
+    desired spec nor the live object changed since the last plan: on a large source, most of them."""
+    options = options or PlanOptions()
+    live_by_ref = {o.ref: o for o in live if is_planned_live(o)}
+    plan = Plan(desired.source_id, desired.revision, error=desired.error, held_files=dict(desired.held_paths))
+    refs = set(desired.objects) | set(desired.held_refs) | set(live_by_ref) | inventory
+    for ref in sorted(refs, key=_ref_key):
+        entry = _entry(ref, desired, live_by_ref.get(ref), ref in inventory, options, memo)
+        if entry is not None:
+            plan.entries.append(entry)
+    _limit_prune(plan, desired, options)
+    return plan
+
+
+def _spec_changes(
+    ref: ObjectRef, want: Resource, live: Resource, digest: str, memo: CompareMemo | None
+) -> list[FieldChange]:
+    if memo is None or not digest or not live.resource_version:
+        return spec_changes(want.spec, live.spec)
+    known = memo.get(ref)
+    if known is not None and known[0] == digest and known[1] == live.resource_version:
+        return list(known[2])
+    changes = spec_changes(want.spec, live.spec)
+    memo[ref] = (digest, live.resource_version, changes)
+    return list(changes)
+
+
+def _ref_key(ref: ObjectRef) -> tuple[str, str, str]:
+    return (ref.kind, ref.namespace, ref.name)
+
+
+def _wants_recreate(ref: ObjectRef, obj: Resource | None, options: PlanOptions) -> bool:
+    if obj is not None and obj.annotations.get(own.ON_CHANGE) == "recreate":
+        return True
+    return bool({ref.name, f"{ref.kind}/{ref.name}", str(ref)} & options.recreate)
+
+
+def _entry(
+    ref: ObjectRef,
+    desired: DesiredState,
+    live: Resource | None,
+    inventoried: bool,
+    options: PlanOptions,
+    memo: CompareMemo | None = None,
+) -> PlanEntry | None:
+    if ref in desired.held_refs:
+        path = desired.held_ref_paths.get(ref) or _path(None, live)
+        return PlanEntry(ref, Action.HELD, desired.held_refs[ref], path=path, live=live)
+    want = desired.objects.get(ref)
+    if want is not None:
+        return _desired_entry(ref, want, desired, live, inventoried, options, memo)
+    if live is None:
+        return None  # inventoried but already gone: simply dropped from the inventory
+    path = live.annotations.get(own.SOURCE_PATH, "")
+    if not inventoried:
+        if own.owned_by(live, desired.source_id):
+            why = "carries this source's labels but is not in its inventory; never pruned"
+        elif own.is_managed(live):
+            why = f"managed by another source ({live.annotations.get(own.SOURCE_ID, '?')})"
+        else:
+            why = "not created by kgitops; left alone"
+        return PlanEntry(ref, Action.UNMANAGED, why, path=path, live=live)
+    if desired.error:
+        return PlanEntry(ref, Action.HELD, f"the source failed: {desired.error}", path=path, live=live)
+    if path in desired.held_paths:
+        return PlanEntry(ref, Action.HELD, f"{path}: {desired.held_paths[path]}", path=path, live=live)
+    entry = PlanEntry(ref, Action.PRUNE, "no longer in the source", path=path, live=live)
+    if not desired.usable_for_prune:
+        entry.blocked = "prune refused: " + (
+            f"the source failed ({desired.error})" if desired.error else "the source yields no objects at all"
+        )
+    elif live.annotations.get(own.PRUNE) == "disabled":
+        entry.blocked = f"annotated {own.PRUNE}: disabled"
+    elif not options.prune:
+        entry.blocked = "prune is not enabled (--prune)"
+    return entry
+
+
+def _desired_entry(
+    ref: ObjectRef,
+    want: Resource,
+    desired: DesiredState,
+    live: Resource | None,
+    inventoried: bool,
+    options: PlanOptions,
+    memo: CompareMemo | None,
+) -> PlanEntry:
+    path = want.origin.path if want.origin else ""
+    if live is None:
+        entry = PlanEntry(ref, Action.CREATE, "new in the source", path=path, desired=want)
+        if inventoried:
+            entry.drift = True
+            entry.reason = "deleted outside kgitops"
+            if not (options.recreate_drifted or _wants_recreate(ref, want, options)):
+                entry.blocked = "drift is only reported; re-created with sync.recreate_drifted or --recreate"
+        return entry
+    entry = PlanEntry(ref, Action.UNCHANGED, path=path, desired=want, live=live)
+    if own.is_managed(live) and not own.owned_by(live, desired.source_id):
+        entry.action = Action.UNMANAGED
+        entry.reason = (
+            f"also defined by another source ({live.annotations.get(own.SOURCE_ID, '?')}); not touched"
+        )
+        return entry
+    changes = _spec_changes(ref, want, live, desired.spec_hashes.get(ref, ""), memo)
+    meta = metadata_changes(own.user_keys(want.labels), live.labels, "metadata.labels")
+    meta += metadata_changes(own.user_keys(want.annotations), live.annotations, "metadata.annotations")
+    ours = own.owned_by(live, desired.source_id)
+    hash_changed = ours and live.annotations.get(own.SPEC_HASH) != desired.spec_hashes.get(ref)
+    if not ours:
+        entry.adopt = not changes
+        entry.reason = "exists, not created by kgitops" + ("; sync adopts it" if not changes else "")
+    if not changes and not hash_changed:
+        if meta:
+            entry.action, entry.changes, entry.metadata_only = Action.CHANGED, meta, True
+            entry.reason = "labels or annotations changed"
+        return entry
+    entry.action = Action.CHANGED
+    entry.changes = changes + meta
+    entry.drift = ours and not hash_changed
+    if entry.drift:
+        entry.reason = "changed outside kgitops"
+    elif ours:
+        entry.reason = "spec changed in the source"
+    if not changes:  # the source changed only in ways the live object already matches (e.g. a default)
+        entry.metadata_only = True
+        return entry
+    if ref.kind in ONE_SHOT_KINDS:
+        if _wants_recreate(ref, want, options) or (entry.drift and options.recreate_drifted):
+            entry.recreate = True
+        else:
+            entry.blocked = (
+                "OutOfSync: jobs are one-shot and not re-run silently; annotate "
+                f"{own.ON_CHANGE}: recreate or run sync --recreate {ref.name}"
+            )
+    elif entry.drift and not options.recreate_drifted:
+        entry.blocked = "drift is only reported; restored with sync.recreate_drifted"
+    return entry
+
+
+def _path(want: Resource | None, live: Resource | None) -> str:
+    if want is not None and want.origin is not None:
+        return want.origin.path
+    return live.annotations.get(own.SOURCE_PATH, "") if live is not None else ""
+
+
+def _limit_prune(plan: Plan, desired: DesiredState, options: PlanOptions) -> None:
+    prunes = [e for e in plan.entries if e.action == Action.PRUNE and not e.blocked]
+    if options.max_prune and len(prunes) > options.max_prune:
+        plan.prune_refused = (
+            f"the plan would prune {len(prunes)} objects, more than --max-prune {options.max_prune}; "
+            "nothing pruned"
+        )
+        for e in prunes:
+            e.blocked = plan.prune_refused
+    elif not desired.usable_for_prune and any(e.action == Action.PRUNE for e in plan.entries):
+        plan.prune_refused = next(e.blocked for e in plan.entries if e.action == Action.PRUNE)

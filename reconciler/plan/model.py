@@ -1,0 +1,112 @@
+"""What the differ consumes (the desired state) and produces (the plan); plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reconciler.model import ObjectRef, Resource
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    PRUNE = "prune"
+    HELD = "held"
+    UNMANAGED = "unmanaged"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a spec (or metadata) that differs; ``old``/``new`` is MISSING when absent on that side."""
+
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class DesiredState:
+    """Every object of one source revision that validates, and what is held back and why.
+
+    ``held_refs``: objects named by an error finding; ``held_paths``: files that failed as a whole (their
+    objects are unknown, so the live objects that came from them are kept until the file is fixed)."""
+
+    source_id: str
+    revision: str
+    objects: dict[ObjectRef, Resource] = field(default_factory=dict)
+    spec_hashes: dict[ObjectRef, str] = field(default_factory=dict)
+    held_refs: dict[ObjectRef, str] = field(default_factory=dict)
+    held_ref_paths: dict[ObjectRef, str] = field(default_factory=dict)  # the file a held object is in
+    held_paths: dict[str, str] = field(default_factory=dict)
+    file_count: int = 0
+    error: str = ""  # the source as a whole failed: nothing may be pruned
+
+    @property
+    def usable_for_prune(self) -> bool:
+        return (
+            not self.error and self.file_count > 0 and bool(self.objects or self.held_refs or self.held_paths)
+        )
+
+
+@dataclass
+class PlanEntry:
+    ref: ObjectRef
+    action: Action
+    reason: str = ""
+    path: str = ""  # the source file (desired) or the recorded source path (live)
+    changes: list[FieldChange] = field(default_factory=list)
+    desired: Resource | None = None
+    live: Resource | None = None
+    blocked: str = ""  # non-empty: sync will not carry the action out, and this says why
+    recreate: bool = False  # a changed one-shot object that sync deletes and creates again
+    adopt: bool = False  # an identical object created by someone else: sync labels and inventories it
+    drift: bool = False  # the live object was deleted or changed outside kgitops
+    metadata_only: bool = False
+
+    @property
+    def effective(self) -> bool:
+        """Whether sync would change anything for this entry."""
+        if self.blocked:
+            return False
+        return self.action in (Action.CREATE, Action.CHANGED, Action.PRUNE) or self.adopt
+
+
+@dataclass
+class Plan:
+    source_id: str
+    revision: str
+    entries: list[PlanEntry] = field(default_factory=list)
+    error: str = ""  # the source failed; the plan lists live objects but nothing is pruned
+    prune_refused: str = ""
+    held_files: dict[str, str] = field(default_factory=dict)  # files that failed as a whole: path -> why
+
+    def by_action(self, action: Action) -> list[PlanEntry]:
+        return [e for e in self.entries if e.action == action]
+
+    def counts(self) -> dict[str, int]:
+        out = {a.value: 0 for a in Action}
+        for e in self.entries:
+            out[e.action.value] += 1
+        out[Action.HELD.value] += len(self.held_files)
+        return out
+
+    @property
+    def has_changes(self) -> bool:
+        return any(e.effective for e in self.entries)
+
+    def entry(self, ref: ObjectRef) -> PlanEntry | None:
+        for e in self.entries:
+            if e.ref == ref:
+                return e
+        return None

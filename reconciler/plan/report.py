@@ -1,0 +1,176 @@
+"""A plan as text (terminal, coloured), JSON (machines) or Markdown (a pull-request comment or a GitHub
+Actions job summary, with each new or changed job's DAG as a Mermaid flowchart)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.plan.model import MISSING, Action, FieldChange, Plan, PlanEntry
+from reconciler.render.graph import graph_from_spec, to_mermaid
+
+SYMBOL = {
+    Action.CREATE: "+",
+    Action.UNCHANGED: "=",
+    Action.CHANGED: "~",
+    Action.PRUNE: "-",
+    Action.HELD: "!",
+    Action.UNMANAGED: "?",
+}
+COLOUR = {
+    Action.CREATE: "green",
+    Action.CHANGED: "yellow",
+    Action.PRUNE: "red",
+    Action.HELD: "magenta",
+    Action.UNMANAGED: "cyan",
+    Action.UNCHANGED: "",
+}
+
+
+def _style(text: str, colour: str, enabled: bool) -> str:
+    if not enabled or not colour:
+        return text
+    codes = {"red": 31, "green": 32, "yellow": 33, "magenta": 35, "cyan": 36, "dim": 2}
+    return f"\x1b[{codes[colour]}m{text}\x1b[0m"
+
+
+def _value(v: Any) -> str:
+    if v is MISSING:
+        return "<absent>"
+    if isinstance(v, dict | list):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else str(v)
+
+
+def change_lines(c: FieldChange) -> list[tuple[str, str]]:
+    """(sign, text) pairs: the old value as a removal, the new one as an addition."""
+    out = []
+    if c.old is not MISSING:
+        out.append(("-", f"{c.path}: {_value(c.old)}"))
+    if c.new is not MISSING:
+        out.append(("+", f"{c.path}: {_value(c.new)}"))
+    return out
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    parts = [f"{counts[a.value]} {a.value}" for a in Action if counts[a.value]]
+    return ", ".join(parts) or "no objects"
+
+
+def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
+    lines = [f"source {plan.source_id} @ {plan.revision[:12] or '-'}"]
+    if plan.error:
+        lines.append(_style(f"error: the source failed: {plan.error}", "red", colour))
+    for path, why in sorted(plan.held_files.items()):
+        lines.append(_style(f"! held      {path}", COLOUR[Action.HELD], colour))
+        lines.append(f"    {why}; its objects are not created, changed or pruned until it is fixed")
+    for e in plan.entries:
+        if e.action == Action.UNCHANGED and not e.adopt and not verbose:
+            continue
+        head = f"{SYMBOL[e.action]} {e.action.value:<9} {e.ref}"
+        if e.path:
+            head += f"  ({e.path})"
+        lines.append(_style(head, COLOUR[e.action], colour))
+        note = e.reason
+        if e.blocked and e.blocked != e.reason:
+            note = f"{note}; {e.blocked}" if note else e.blocked
+        if note:
+            lines.append(f"    {note}")
+        for c in e.changes:
+            for sign, text in change_lines(c):
+                lines.append(_style(f"    {sign} {text}", "red" if sign == "-" else "green", colour))
+    if plan.prune_refused:
+        lines.append(_style(f"prune refused: {plan.prune_refused}", "red", colour))
+    lines.append(f"plan: {summary_line(plan)}")
+    return "\n".join(lines) + "\n"
+
+
+def entry_dict(e: PlanEntry) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "kind": e.ref.kind,
+        "namespace": e.ref.namespace,
+        "name": e.ref.name,
+        "action": e.action.value,
+        "path": e.path,
+        "reason": e.reason,
+        "blocked": e.blocked,
+        "effective": e.effective,
+        "recreate": e.recreate,
+        "adopt": e.adopt,
+        "drift": e.drift,
+        "changes": [
+            {
+                "path": c.path,
+                **({"old": c.old} if c.old is not MISSING else {}),
+                **({"new": c.new} if c.new is not MISSING else {}),
+            }
+            for c in e.changes
+        ],
+    }
+    if e.live is not None and e.live.status.get("phase"):
+        d["phase"] = str(e.live.status["phase"])
+    return d
+
+
+def render_json(plan: Plan) -> str:
+    doc = {
+        "source": plan.source_id,
+        "revision": plan.revision,
+        "error": plan.error,
+        "pruneRefused": plan.prune_refused,
+        "hasChanges": plan.has_changes,
+        "counts": plan.counts(),
+        "heldFiles": [{"path": p, "reason": why} for p, why in sorted(plan.held_files.items())],
+        "entries": [entry_dict(e) for e in plan.entries],
+    }
+    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(plan: Plan) -> str:
+    out = [f"### kgitops plan for `{_md(plan.revision[:12] or '-')}`", ""]
+    if plan.error:
+        out += [f"> **The source failed:** {_md(plan.error)}", ""]
+    out += [f"**{summary_line(plan)}**", ""]
+    shown = [e for e in plan.entries if e.action != Action.UNCHANGED or e.adopt]
+    if shown or plan.held_files:
+        out += ["| | action | object | file | note |", "|---|---|---|---|---|"]
+        for path, why in sorted(plan.held_files.items()):
+            out.append(f"| ! | held | (file) | {_md(path)} | {_md(why)} |")
+        for e in shown:
+            note = e.blocked or e.reason
+            out.append(
+                f"| {SYMBOL[e.action]} | {e.action.value} | `{_md(str(e.ref))}` "
+                f"| {_md(e.path)} | {_md(note)} |"
+            )
+        out.append("")
+    if plan.prune_refused:
+        out += [f"> **Prune refused:** {_md(plan.prune_refused)}", ""]
+    for e in shown:
+        if e.changes:
+            out += [f"<details><summary>changes to <code>{_md(str(e.ref))}</code></summary>", "", "```diff"]
+            for c in e.changes:
+                out += [f"{sign} {text}" for sign, text in change_lines(c)]
+            out += ["```", "", "</details>", ""]
+        if (
+            e.ref.kind == "KusciaJob"
+            and e.desired is not None
+            and e.action in (Action.CREATE, Action.CHANGED)
+        ):
+            verb = "will run" if e.effective else "would run"
+            out += [f"**`{_md(e.ref.name)}`** {verb}:", "", "```mermaid"]
+            out.append(to_mermaid(graph_from_spec(e.ref.name, e.desired.spec)).rstrip("\n"))
+            out += ["```", ""]
+    return "\n".join(out) + "\n"
+
+
+def render(plan: Plan, fmt: str, colour: bool = False, verbose: bool = False) -> str:
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, colour=colour, verbose=verbose)

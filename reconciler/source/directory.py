@@ -1,0 +1,173 @@
+"""A directory of manifests, read as it is on disk, and watched with watchdog in ``kgitops watch``."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pygit2
+
+from reconciler.source.debounce import Debouncer
+from reconciler.source.snapshot import (
+    FileProblem,
+    Snapshot,
+    SourceError,
+    SourceFile,
+    content_revision,
+    is_manifest_name,
+)
+
+# Editors write these next to the file being saved; they must never trigger a reconcile.
+EDITOR_TEMP_PATTERNS = (
+    ".*",  # .#lockfiles (emacs), .file.swp (vim), .file.yaml.tmp (many), hidden files in general
+    "*~",
+    "*.swp",
+    "*.swx",
+    "*.swo",
+    "*.tmp",
+    "*.bak",
+    "4913",  # vim's write test
+    "#*#",
+    "*___jb_tmp___",
+    "*___jb_old___",
+)
+
+
+def _is_temp(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in EDITOR_TEMP_PATTERNS)
+
+
+class DirectorySource:
+    """Manifests under ``root`` (recursively, sorted). ``ignore`` lists directories (e.g. the status dir)
+    whose content is never read and whose changes never count as a source event."""
+
+    kind = "directory"
+
+    def __init__(self, root: str | Path, ignore: list[str | Path] | None = None, source_id: str = "") -> None:
+        self.root = Path(root).resolve()
+        self.ignore = [Path(p).resolve() for p in (ignore or [])]
+        self.source_id = source_id or f"dir:{self.root}"
+        # Unchanged files (same mtime, size and inode) keep their digest: a save re-reads one file, not all.
+        self._stamps: dict[str, tuple[tuple[int, int, int], str]] = {}
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def _ignored(self, path: Path) -> bool:
+        return any(path == ig or ig in path.parents for ig in self.ignore)
+
+    def snapshot(self) -> Snapshot:
+        if not self.root.is_dir():
+            raise SourceError(f"{self.root}: the source directory does not exist or is not a directory")
+        files: list[SourceFile] = []
+        problems: list[FileProblem] = []
+        stamps: dict[str, tuple[tuple[int, int, int], str]] = {}
+
+        def onerror(exc: OSError) -> None:
+            problems.append(
+                FileProblem(self._rel(Path(exc.filename or self.root)), f"cannot read: {exc.strerror}")
+            )
+
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise SourceError(f"{self.root}: the source directory is not readable")
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=onerror, followlinks=False):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not self._ignored(here / d))
+            for name in sorted(filenames):
+                if not is_manifest_name(name) or _is_temp(name):
+                    continue
+                full = here / name
+                rel = self._rel(full)
+                if full.is_symlink():
+                    target = full.resolve()
+                    if self.root not in target.parents:
+                        problems.append(
+                            FileProblem(rel, "a symlink that leaves the source directory; ignored")
+                        )
+                        continue
+                try:
+                    st = full.stat()
+                    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+                    known = self._stamps.get(rel)
+                    if known is not None and known[0] == stamp:
+                        digest = known[1]
+                        reader = _lazy(full)
+                    else:
+                        data = full.read_bytes()
+                        digest = str(pygit2.hash(data))
+                        reader = _const(data)
+                except OSError as exc:
+                    problems.append(FileProblem(rel, f"cannot read: {exc.strerror}"))
+                    continue
+                stamps[rel] = (stamp, digest)
+                files.append(SourceFile(rel, digest, reader))
+        self._stamps = stamps
+        revision = content_revision([(f.path, f.digest) for f in files] + [(p.path, "!") for p in problems])
+        return Snapshot(self.source_id, revision, tuple(files), tuple(problems))
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def watch(
+        self, on_change: Callable[[], None], quiet: float = 0.15, max_delay: float = 1.0
+    ) -> Callable[[], None]:
+        """Call ``on_change`` (from a background thread) once per burst of relevant file events.
+
+        Returns a function that stops watching."""
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        # watchdog's inotify backend warns when a new sub-directory is registered twice in a burst; harmless.
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
+        debouncer = Debouncer(on_change, quiet=quiet, max_delay=max_delay)
+        source = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                if event.is_directory and event.event_type in ("modified", "closed"):
+                    return  # a directory's mtime moves with any file in it; the file's own event counts
+                paths = [event.src_path, getattr(event, "dest_path", "")]
+                if any(p and source.relevant(os.fsdecode(p), event.is_directory) for p in paths):
+                    debouncer.poke()
+
+        observer = Observer()
+        observer.schedule(Handler(), str(self.root), recursive=True)
+        observer.start()
+
+        def stop() -> None:
+            observer.stop()
+            observer.join(timeout=5)
+            debouncer.close()
+
+        return stop
+
+    def relevant(self, path: str, is_directory: bool = False) -> bool:
+        """Whether a change at ``path`` can change the snapshot."""
+        p = Path(path)
+        if self._ignored(p) or self._ignored(p.parent):
+            return False
+        try:
+            rel = p.relative_to(self.root)
+        except ValueError:
+            return False
+        if any(part.startswith(".") for part in rel.parts[:-1]):
+            return False
+        if is_directory:
+            return not p.name.startswith(".")
+        return is_manifest_name(p.name) and not _is_temp(p.name)
+
+
+def _const(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+def _lazy(path: Path) -> Callable[[], bytes]:
+    return path.read_bytes

@@ -1,0 +1,49 @@
+"""From the outcome of a sync to the status record of every managed object."""
+
+from __future__ import annotations
+
+from reconciler.apply.sync import Applied, Outcome, SyncResult
+from reconciler.plan import ownership as own
+from reconciler.status.record import StatusRecord, SyncState, live_summary
+
+_STATE = {
+    Outcome.CREATED: SyncState.SYNCED,
+    Outcome.UPDATED: SyncState.SYNCED,
+    Outcome.RECREATED: SyncState.SYNCED,
+    Outcome.ADOPTED: SyncState.SYNCED,
+    Outcome.UNCHANGED: SyncState.SYNCED,
+    Outcome.OUT_OF_SYNC: SyncState.OUT_OF_SYNC,
+    Outcome.HELD: SyncState.HELD,
+    Outcome.FAILED: SyncState.FAILED,
+}
+
+
+def record_of(applied: Applied, revision: str) -> StatusRecord | None:
+    state = _STATE.get(applied.outcome)
+    if state is None:  # pruned or not ours: no status file
+        return None
+    entry = applied.entry
+    live = applied.live if applied.live is not None else entry.live
+    applied_revision = live.annotations.get(own.REVISION, "") if live is not None else ""
+    if state == SyncState.SYNCED:
+        applied_revision = applied_revision or revision
+    reason = "" if state == SyncState.SYNCED else entry.reason
+    message = "" if state == SyncState.SYNCED else (applied.message or entry.blocked)
+    return StatusRecord(
+        ref=entry.ref,
+        sync_state=state,
+        revision=applied_revision or revision,
+        source_path=entry.path,
+        reason=reason,
+        message=message,
+        live=live_summary(live),
+    )
+
+
+def records_of(result: SyncResult) -> list[StatusRecord]:
+    out = []
+    for applied in result.applied:
+        rec = record_of(applied, result.plan.revision)
+        if rec is not None:
+            out.append(rec)
+    return out

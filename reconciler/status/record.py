@@ -1,0 +1,145 @@
+"""The status of one managed object, as written to a status file and to the status branch.
+
+Deterministic by construction (sorted keys, no wall-clock time of the write), so a file's bytes change only
+when something a user cares about changed, and an unchanged reconcile writes nothing and commits nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from reconciler.approvals.provenance import party_approvals
+from reconciler.model import ObjectRef, Resource
+
+STATUS_API_VERSION = "kgitops.io/v1alpha1"
+CLUSTER_SCOPE_DIR = "_cluster"  # directory for cluster-scoped objects (AppImage), which have no namespace
+_SAFE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_SAFE_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
+
+
+class SyncState:
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    HELD = "Held"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    ref: ObjectRef
+    sync_state: str
+    revision: str = ""
+    source_path: str = ""
+    reason: str = ""
+    message: str = ""
+    live: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def phase(self) -> str:
+        return str(self.live.get("phase") or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": self.ref.name}
+        if self.ref.namespace:
+            meta["namespace"] = self.ref.namespace
+        sync: dict[str, Any] = {"state": self.sync_state, "revision": self.revision}
+        if self.source_path:
+            sync["path"] = self.source_path
+        if self.reason:
+            sync["reason"] = self.reason
+        if self.message:
+            sync["message"] = self.message
+        doc: dict[str, Any] = {
+            "apiVersion": STATUS_API_VERSION,
+            "kind": f"{self.ref.kind}Status",
+            "metadata": meta,
+            "sync": sync,
+        }
+        if self.live:
+            doc["live"] = self.live
+        return doc
+
+    def to_yaml(self) -> bytes:
+        text = yaml.safe_dump(self.to_dict(), sort_keys=True, default_flow_style=False, allow_unicode=True)
+        return text.encode("utf-8")
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> StatusRecord:
+        meta = doc.get("metadata") or {}
+        sync = doc.get("sync") or {}
+        kind = str(doc.get("kind", "")).removesuffix("Status")
+        return cls(
+            ObjectRef(kind, str(meta.get("namespace") or ""), str(meta.get("name", ""))),
+            str(sync.get("state", "")),
+            str(sync.get("revision", "")),
+            str(sync.get("path", "")),
+            str(sync.get("reason", "")),
+            str(sync.get("message", "")),
+            dict(doc.get("live") or {}),
+        )
+
+
+def live_summary(obj: Resource | None) -> dict[str, Any]:
+    """The parts of a live object's status worth recording: phase, reason, message, times, task phases."""
+    if obj is None:
+        return {}
+    st = obj.status or {}
+    out: dict[str, Any] = {}
+    phase = st.get("phase")
+    if phase:
+        out["phase"] = "Initialized" if str(phase).lower() == "initialized" else str(phase)
+    for key in ("reason", "message", "startTime", "completionTime"):
+        if st.get(key):
+            out[key] = str(st[key])
+    tasks = st.get("taskStatus")
+    if isinstance(tasks, dict) and tasks:
+        out["tasks"] = {str(k): str(v) for k, v in sorted(tasks.items())}
+    if obj.kind == "KusciaJob":  # per party: approveStatus, and who/when/which commit approved in Git
+        parties = [p.to_status() for p in party_approvals(obj) if not p.initiator]
+        if parties:
+            out["approvals"] = parties
+    return out
+
+
+def relative_path(ref: ObjectRef) -> str | None:
+    """``<namespace>/<kind>/<name>.yaml``, or None when any part could leave the status directory."""
+    ns = ref.namespace or CLUSTER_SCOPE_DIR
+    if not (
+        _SAFE_KIND.match(ref.kind) and _SAFE.match(ref.name) and (ns == CLUSTER_SCOPE_DIR or _SAFE.match(ns))
+    ):
+        return None
+    if ".." in ref.name or ".." in ns:
+        return None
+    return f"{ns}/{ref.kind}/{ref.name}.yaml"
+
+
+def label(record: StatusRecord | None) -> str:
+    if record is None:
+        return "absent"
+    if record.sync_state == SyncState.SYNCED and record.phase:
+        return record.phase
+    return f"{record.sync_state}" + (f" ({record.phase})" if record.phase else "")
+
+
+def transitions(old: dict[str, StatusRecord], new: dict[str, StatusRecord]) -> list[str]:
+    """Human lines for what changed between two sets of records keyed by relative path."""
+    lines = []
+    for path in sorted(set(old) | set(new)):
+        before, after = old.get(path), new.get(path)
+        if before == after:
+            continue
+        ref = (after or before).ref  # type: ignore[union-attr]
+        name = ref.name if ref.kind == "KusciaJob" else f"{ref.kind}/{ref.name}"
+        if after is None:
+            lines.append(f"{name}: {label(before)} → removed")
+        elif before is None:
+            lines.append(f"{name}: new, {label(after)}")
+        elif label(before) != label(after):
+            lines.append(f"{name}: {label(before)} → {label(after)}")
+        else:
+            lines.append(f"{name}: {label(after)} (details changed)")
+    return lines

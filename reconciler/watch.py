@@ -1,0 +1,279 @@
+"""``kgitops watch``: the long-running reconciler.
+
+One thread does all reconciling; everything else only wakes it: a burst of file events (directory source), a
+Git poll that finds a new revision, the periodic resync, the status refresh, a signal. Each wake-up is one
+step (source → plan → apply → status), and a stop request is honoured between steps, never in the middle
+of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from reconciler.apply.session import Session
+from reconciler.apply.sync import Outcome, SyncResult
+from reconciler.model import ObjectRef
+from reconciler.source import DirectorySource, GitSource, SourceError
+from reconciler.status.collect import records_of
+from reconciler.status.metrics import Metrics, MetricsServer
+
+LOCK_NAME = "watch.lock"
+log = logging.getLogger("kgitops.watch")
+
+
+class WatchLockError(Exception):
+    pass
+
+
+class StateLock:
+    """An exclusive, non-blocking lock on the state dir: a second watcher refuses to start, never races."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.path = Path(state_dir) / LOCK_NAME
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the watcher's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise WatchLockError(
+                f"another kgitops watch (pid {holder}) is already running on the state directory "
+                f"{self.path.parent}; stop it first, or use another --state-dir"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+@dataclass
+class WatchSettings:
+    poll_interval: float = 30.0
+    resync_interval: float = 300.0
+    status_interval: float = 5.0
+    debounce: float = 0.15
+    metrics_addr: str = ""
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
+        doc.update(getattr(record, "fields", {}) or {})
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def configure_logging(fmt: str = "text", stream: IO[str] | None = None) -> None:
+    handler = logging.StreamHandler(stream)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("kgitops")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def _info(msg: str, **fields: Any) -> None:
+    log.info(msg, extra={"fields": fields})
+
+
+class Watcher:
+    def __init__(
+        self,
+        session: Session,
+        settings: WatchSettings,
+        state_dir: str | Path,
+        on_result: Callable[[SyncResult], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.lock = StateLock(state_dir)
+        self.metrics = Metrics()
+        self.on_result = on_result
+        self.stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._source_changed = threading.Event()
+        self._last_revision = ""
+        self.reconciles = 0
+        self.metrics_server: MetricsServer | None = None
+        # The local engine's "one pass" hook: the watcher drives the engine between its own steps.
+        step = getattr(session.backend, "step", None)
+        self._drive: Callable[[], bool] | None = step if callable(step) else None
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current step (safe from a signal handler)."""
+        self.stop_event.set()
+        self._wake.set()
+
+    def _poke(self) -> None:
+        self._source_changed.set()
+        self._wake.set()
+
+    def run(self, ready: Callable[[], None] | None = None) -> int:
+        self.lock.acquire()
+        stop_watching: Callable[[], None] | None = None
+        try:
+            if self.settings.metrics_addr:
+                self.metrics_server = MetricsServer(self.metrics, self.settings.metrics_addr)
+                self.metrics_server.start()
+                _info(f"metrics on http://{self.metrics_server.address}/metrics")
+            source = self.session.source
+            if isinstance(source, DirectorySource):
+                stop_watching = source.watch(self._poke, quiet=self.settings.debounce)
+            _info(f"watching {source.describe()}", source=source.source_id)
+            if self._drive is not None:
+                self._drive()  # take the engine over before the first write (no background driver needed)
+            self._step(reread=True, why="start")
+            if ready is not None:
+                ready()
+            self._loop()
+            _info("stopped")
+            return 0
+        finally:
+            if stop_watching is not None:
+                stop_watching()
+            if self.metrics_server is not None:
+                self.metrics_server.stop()
+            self.lock.release()
+
+    def _loop(self) -> None:
+        s = self.settings
+        now = time.monotonic()
+        next_poll, next_resync, next_status = (
+            now + s.poll_interval,
+            now + s.resync_interval,
+            now + s.status_interval,
+        )
+        is_git = isinstance(self.session.source, GitSource)
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            deadline = min(next_resync, next_status, next_poll if is_git else next_resync)
+            if self._drive is not None:
+                try:
+                    busy = self._drive()
+                except Exception as exc:  # the engine's own errors are its to report; keep watching
+                    self.metrics.error("engine")
+                    log.error(f"engine pass failed: {exc}")
+                    busy = False
+                deadline = min(deadline, now if busy else now + 0.05)
+            if deadline > now:
+                self._wake.wait(deadline - now)
+            self._wake.clear()
+            if self.stop_event.is_set():
+                return
+            now = time.monotonic()
+            if self._source_changed.is_set():
+                self._source_changed.clear()
+                self._step(reread=True, why="source changed")
+                next_status = now + s.status_interval
+            if is_git and now >= next_poll:
+                next_poll = now + s.poll_interval
+                self._poll_git()
+            if now >= next_resync:
+                next_resync = now + s.resync_interval
+                next_status = now + s.status_interval
+                self._step(reread=True, why="resync")
+            elif now >= next_status:
+                next_status = now + s.status_interval
+                self._step(reread=False, why="status")
+
+    def _poll_git(self) -> None:
+        source = self.session.source
+        assert isinstance(source, GitSource)
+        try:
+            revision = source.fetch()
+        except SourceError as exc:
+            self.metrics.error("source")
+            log.warning(f"poll failed: {exc}")
+            return
+        if revision != self._last_revision:
+            self._step(reread=True, why=f"new revision {revision[:12]}", revision=revision)
+
+    def _step(self, reread: bool, why: str, revision: str | None = None) -> None:
+        t0 = time.perf_counter()
+        rec = self.session.reconciler
+        try:
+            if reread or self._cached is None:
+                planned = rec.plan(revision)
+                self._cached = planned.desired
+            else:
+                planned = rec.plan_with(self._cached)
+            _, result = rec.sync(planned=planned)
+        except Exception as exc:  # one failed step must not end the watcher; it is logged and retried
+            self.metrics.error(type(exc).__name__)
+            self.metrics.healthy = False
+            log.error(f"reconcile failed ({why}): {exc}")
+            return
+        self.metrics.healthy = True
+        self.reconciles += 1
+        if planned.desired.error:
+            self.metrics.error("source")
+            log.error(f"source failed: {planned.desired.error}; nothing is pruned")
+        else:
+            self._last_revision = planned.desired.revision
+        self._report(result, why)
+        transitions = self.session.status.write(result)
+        for err in self.session.status.errors:
+            self.metrics.error("status")
+            log.error(err)
+        for line in transitions:
+            _info(f"status: {line}")
+        self.metrics.observe_reconcile(time.perf_counter() - t0)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    _cached: Any = None
+    _drift_logged: set[ObjectRef] = set()  # noqa: RUF012 - replaced per instance on the first report
+
+    def _report(self, result: SyncResult, why: str) -> None:
+        drifted: set[ObjectRef] = set()
+        for a in result.applied:
+            if a.outcome in (
+                Outcome.CREATED,
+                Outcome.UPDATED,
+                Outcome.RECREATED,
+                Outcome.PRUNED,
+                Outcome.ADOPTED,
+            ):
+                _info(f"{a.outcome.value} {a.ref}", object=str(a.ref), outcome=a.outcome.value, trigger=why)
+            elif a.outcome == Outcome.FAILED:
+                self.metrics.error("apply")
+                log.error(f"{a.ref}: {a.message}")
+            elif a.outcome == Outcome.OUT_OF_SYNC and a.entry.drift:
+                if a.ref not in self._drift_logged:
+                    log.warning(f"drift: {a.ref}: {a.entry.reason}; {a.message}")
+                drifted.add(a.ref)
+        self._drift_logged = drifted
+        records = records_of(result)
+        self.metrics.set_objects(
+            dict(Counter(r.sync_state for r in records)), dict(Counter(r.phase or "None" for r in records))
+        )
