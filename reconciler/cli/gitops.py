@@ -264,7 +264,29 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: A
                 and a.outcome not in (Outcome.PRUNED, Outcome.UNMANAGED, Outcome.HELD)
             ]
             bad = _wait(session, jobs, timeout, fmt) or bad
+            # the jobs have moved on since the sync: write their final state back too
+            _, after = session.reconciler.sync(dry_run=False)
+            session.status.write(after)
+            if fmt == "text":
+                _print_outputs(session.backend, jobs)
     sys.exit(1 if bad else 0)
+
+
+def _print_outputs(backend: Any, jobs: list[Any]) -> None:
+    """Where each party's data and outputs live, for the embedded engine (other backends keep them remote)."""
+    state_dir = getattr(backend, "state_dir", None)
+    if state_dir is None or not jobs:
+        return
+    domains: dict[str, None] = {}
+    for ref in jobs:
+        job = backend.get(ref)
+        for task in (job.spec.get("tasks") or []) if job is not None else []:
+            for party in task.get("parties") or []:
+                domains.setdefault(str(party.get("domainID", "")), None)
+    lines = [f"  {d}: {Path(state_dir) / 'storage' / d / 'data'}" for d in domains if d]
+    if lines:
+        click.echo("party data and outputs:")
+        click.echo("\n".join(lines))
 
 
 def _print_sync(result: Any, transitions: list[str], fmt: str, dry_run: bool) -> None:

@@ -52,8 +52,7 @@ def sync_wait(root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def job_status(root: Path, job: str) -> dict[str, Any]:
-    """The job's status file, after one more sync (every sync writes the live status of managed objects)."""
-    kgitops(root, "sync", "examples", "--config", "examples/kgitops.yaml")
+    """The job's status file, as ``sync --wait`` left it (it writes status again when the jobs end)."""
     doc: dict[str, Any] = yaml.safe_load(
         (root / ".kgitops" / "status" / "cross-domain" / "KusciaJob" / f"{job}.yaml").read_text()
     )
@@ -72,6 +71,9 @@ def test_quickstart_job_runs_psi_then_split_between_alice_and_bob(
     result = sync_wait(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "job-best-effort-linear: Succeeded (2/2 tasks)" in result.stdout
+    # the user is told where each party's outputs are
+    assert "party data and outputs:" in result.stdout
+    assert f"alice: {tmp_path / '.kgitops' / 'storage' / 'alice' / 'data'}" in result.stdout
 
     storage = {
         d: tmp_path / ".kgitops" / "storage" / d / "data" / "job-best-effort-linear" for d in ("alice", "bob")
