@@ -13,12 +13,14 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 LOCK_NAME = "engine.lock"
 LOG_NAME = "engine.log"
 STARTING_NAME = "engine.starting"  # pid of a driver started but maybe not yet holding the lock
+_STARTING_GRACE_SECONDS = 10.0
 
 
 class EngineLock:
@@ -119,15 +121,18 @@ def ensure_driver(
 
 def _starting(state: Path) -> int | None:
     """The pid in ``engine.starting`` if that process is still alive and is a driver."""
+    marker = state / STARTING_NAME
     try:
-        pid = int((state / STARTING_NAME).read_text().strip())
+        pid = int(marker.read_text().strip())
+        fresh = time.time() - marker.stat().st_mtime < _STARTING_GRACE_SECONDS
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
         with open(f"/proc/{pid}/stat", "rb") as f:
             zombie = f.read().rsplit(b")", 1)[-1].split()[0] in (b"Z", b"X")
     except (OSError, ValueError, IndexError):
         return None
-    return pid if b"engine\0run" in cmdline and not zombie else None
+    # Right after the fork the child still shows its parent's command line, until it execs.
+    return pid if (fresh or b"engine\0run" in cmdline) and not zombie else None
 
 
 def idle_notice(state_dir: str | Path) -> str:
