@@ -74,6 +74,12 @@ def test_quickstart_job_runs_psi_then_split_between_alice_and_bob(
     # the user is told where each party's outputs are
     assert "party data and outputs:" in result.stdout
     assert f"alice: {tmp_path / '.kgitops' / 'storage' / 'alice' / 'data'}" in result.stdout
+    # the README's next steps: look at the job with the same config
+    listed = kgitops(tmp_path, "job", "list", "--config", "examples/kgitops.yaml")
+    assert listed.returncode == 0, listed.stderr
+    assert "job-best-effort-linear" in listed.stdout and "Succeeded" in listed.stdout
+    shown = kgitops(tmp_path, "job", "show", "job-best-effort-linear", "--config", "examples/kgitops.yaml")
+    assert shown.returncode == 0 and "job-best-effort-linear-split" in shown.stdout
 
     storage = {
         d: tmp_path / ".kgitops" / "storage" / d / "data" / "job-best-effort-linear" for d in ("alice", "bob")
