@@ -32,6 +32,7 @@ _RULES = [
     Rule("YAML004", Severity.ERROR, "a document is not a mapping (a list or a plain value)"),
     Rule("YAML005", Severity.ERROR, "aliases expand far beyond the file's size (an alias bomb)"),
     Rule("YAML006", Severity.ERROR, "nesting deeper than 100 levels"),
+    Rule("YAML007", Severity.ERROR, "a document holds more than 200,000 values"),
     Rule("YAML008", Severity.ERROR, "the same key twice in one mapping"),
     Rule("KIND001", Severity.NOTE, "not a Kuscia kind: skipped (an error with `--reject-unknown-kinds`)"),
     Rule("KIND002", Severity.ERROR, "a Kuscia kind with a wrong or missing `apiVersion`"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,7 @@ def test_alias_bomb_is_refused_quickly() -> None:
         b"- " * 200_000 + b"x",
         b"a:\n" + b"".join(b" " * i + b"a:\n" for i in range(1, 150)),
     ],
+    ids=["flow", "block-sequence", "block-mapping"],
 )
 def test_deep_nesting_is_refused_without_crashing(text: bytes) -> None:
     assert rules(text) == ["YAML006"]
@@ -110,3 +113,88 @@ def test_cli_missing_path_is_a_usage_error_and_stdin_works() -> None:
     assert "did you mean `dependencies`?" in bad.output
     too_big = runner.invoke(validate_cmd, ["-", "--max-file-size", "1KiB"], input=JOB * 2)
     assert too_big.exit_code == 1 and "IO003" in too_big.output
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1:0:0", "1:0:0"),  # YAML 1.1 sexagesimal is not Kubernetes': a string
+        ("190:20:30", "190:20:30"),
+        ("0x1f", 31),
+        ("0o17", 15),
+        ("017", 15),  # Go's base 0: a leading zero is octal
+        ("08", 8.0),  # not octal, but float-style: ParseFloat takes it
+        ("1_000", 1000),
+        ("+5", 5),
+        ("-0b101", -5),
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("9223372036854775808", 9223372036854775808),  # ParseUint
+        ("18446744073709551616", 1.8446744073709552e19),  # past uint64: a float
+        ("1e400", "1e400"),  # ErrRange: go-yaml keeps the string
+        ("1" * 5000, "1" * 5000),
+        ("0x" + "f" * 5000, "0x" + "f" * 5000),
+        ("-x", "-x"),
+        ("1.2.3", "1.2.3"),
+    ],
+)
+def test_numbers_are_read_as_kubernetes_reads_them(text: str, value: object) -> None:
+    doc = next(iter_documents(f"v: {text}\n".encode()))
+    assert doc.data["v"] == value and type(doc.data["v"]) is type(value)
+
+
+def test_huge_integers_are_findings_not_tracebacks_and_never_stop_other_files(tmp_path: Path) -> None:
+    big = "1:" + "0:" * 3000 + "0"
+    (tmp_path / "a.yaml").write_text(JOB.replace("maxParallelism: 2", f"maxParallelism: {big}"))
+    (tmp_path / "b.yaml").write_text(JOB.replace("maxParallelism: 2", "maxParallelism: 0x" + "f" * 5000))
+    (tmp_path / "c.yaml").write_text(APPIMAGE)
+    result = CliRunner().invoke(validate_cmd, [str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "a.yaml" in result.output and "b.yaml" in result.output and "maxParallelism" in result.output
+    report = validate_paths([str(tmp_path)])
+    assert "AppImage/secretflow-image" in [str(ref) for ref, _ in report.objects]
+
+
+def test_merge_keys_override_and_real_duplicates_are_still_refused() -> None:
+    text = b"base: &base {a: 1, b: 2}\nx:\n  <<: *base\n  b: 3\n"
+    text += b"z:\n  c: 0\n  <<: [*base, {a: 9, d: 4}]\n  a: 5\n"
+    data = next(iter_documents(text)).data
+    assert data["x"] == {"a": 1, "b": 3}
+    assert data["z"] == {"c": 0, "a": 5, "b": 2, "d": 4}
+    assert rules(b"kind: KusciaJob\nspec:\n  <<: {a: 1}\n  a: 2\n  a: 3\n") == ["YAML008"]
+
+
+def test_a_huge_flow_list_is_refused_within_a_memory_bound(tmp_path: Path) -> None:
+    """4.9 MB of ``[1, 1, ...]``: refused as too many values, in a process that stays small."""
+    path = tmp_path / "flow.yaml"
+    path.write_bytes(b"[" + b"1, " * 1_600_000 + b"1]\n")
+    script = (
+        "import resource, sys\n"
+        "from reconciler.validate import validate_file\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "rules = [f.rule for f in validate_file('flow.yaml', data).findings]\n"
+        "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
+        "print(rules, grown // 1024)\n"
+    )
+    argv = [sys.executable, "-c", script, str(path)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
+    found, grown_mib = out.stdout.rsplit(" ", 1)
+    assert found == "['YAML007']"
+    assert int(grown_mib) < 64, f"loading grew the process by {grown_mib} MiB"
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        (b"[" * 2000 + b"]" * 2000, (1, 101)),
+        (b"a: " + b"{b: " * 1500 + b"1" + b"}" * 1500 + b"\n", (1, 400)),  # the mapping is level 1
+        (b"s: '[[[['\nt: " + b"[" * 1200 + b"]" * 1200 + b"\n", (2, 103)),
+    ],
+    ids=["flow-sequence", "flow-mapping-in-block", "flow-after-quoted-brackets"],
+)
+def test_nesting_limit_is_ours_whatever_libyaml_release(text: bytes, position: tuple[int, int]) -> None:
+    """Newer libyaml refuses nesting past 1,000 levels itself, as a syntax error; we refuse at 100, first."""
+    findings = validate_file("m.yaml", text).findings
+    assert [(f.rule, f.line, f.column) for f in findings] == [("YAML006", *position)]
