@@ -19,8 +19,13 @@ GOOD = (ROOT / "examples" / "jobs" / "job-best-effort-linear.yaml").read_text()
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True)
 
 
@@ -79,7 +84,7 @@ def test_action_uses_only_declared_inputs_and_never_interpolates_them_into_a_she
     runs = "\n".join(s.get("run", "") for s in steps)
     assert 'pip" install -q "$GITHUB_ACTION_PATH"' in runs  # installs from its own checkout, no index
     assert "kgitops validate --output github" in runs
-    assert "-o markdown >> \"$GITHUB_STEP_SUMMARY\"" in runs
+    assert '-o markdown >> "$GITHUB_STEP_SUMMARY"' in runs
 
 
 def test_example_workflows_install_kgitops_as_the_docs_say() -> None:

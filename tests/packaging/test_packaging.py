@@ -91,7 +91,11 @@ def test_the_wheel_alone_validates_and_simulates(dist: Path, tmp_path: Path) -> 
 
     where = subprocess.run(
         [str(python), "-c", "import reconciler; print(reconciler.__file__)"],
-        cwd=work, env=env, check=True, capture_output=True, text=True,
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert where.startswith(str(env_dir)), where
 

@@ -78,7 +78,8 @@ def test_readme_plain_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_readme_workflow_example_is_the_shipped_file() -> None:
     shipped = (REPO / "examples" / "ci" / "validate-pr.yml").read_text(encoding="utf-8")
     assert shipped in _blocks("yaml")
-    assert "kgitops validate --output github" in shipped
+    assert "uses: OWNER/kgitops@" in shipped  # the composite action at the root, which runs:
+    assert "kgitops validate --output github" in (REPO / "action.yml").read_text(encoding="utf-8")
 
 
 def test_readme_rule_table_lists_every_rule() -> None:
