@@ -52,9 +52,13 @@ def _outcomes(sources: list[SourceFile], options: Options, jobs: int) -> Iterato
                 if isinstance(data, tuple)
                 else check_source(s, options, data)
             )
-    ctx = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    )
+    # Never plain fork: a process with threads (watch, serve, an SDK caller's) can fork while another thread
+    # holds a lock, and the child waits on it forever. forkserver forks from a clean single-threaded server
+    # that has imported the validator once.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        ctx.set_forkserver_preload([__name__])
     with ctx.Pool(jobs) as pool:
         yield from pool.imap(_worker, [(s, options) for s in on_disk], chunksize=_CHUNK)
 
