@@ -1,8 +1,18 @@
 """Reading approval records and their provenance out of a Git repository (pygit2).
 
-A record is attributed to the commit that last changed its file: following history back while some parent
-holds the same blob, so a merge of bob's branch still counts as bob's commit, while anyone who edits,
-deletes and re-adds, or copies the file becomes its author and is judged instead.
+A record is credited to the commit that put its current content at its path (``last_change``). History is
+followed back from a commit to a parent only while that parent holds the same content at the same path *and*
+the commit took it from that parent unchanged:
+
+- a one-parent commit that holds the same content as its parent did not change the record: go back;
+- a merge goes back to a parent with the same content only if every other parent left the path as it was at
+  their fork point (``merge-base``), i.e. the merge took that side's change against no change on the others.
+  That is the ordinary merge of bob's branch: it still counts as bob's commit.
+- otherwise the commit itself made the content: an edit, a copy, a delete and re-add, and also a merge that
+  brings the content back against a side that deleted or changed it (an "evil" or conflict-resolving merge).
+  The merge commit is then credited, and judged by who made it, never the record's original author.
+
+So whoever edits, re-adds, copies or resurrects a record becomes its author and is judged instead.
 """
 
 from __future__ import annotations
@@ -103,19 +113,50 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> list[tuple
     return found
 
 
-def last_change(commit: pygit2.Commit, path: str) -> pygit2.Commit | None:
-    """The commit that put the file's current content at ``path`` (None if the file is not there)."""
+def last_change(repo: pygit2.Repository, commit: pygit2.Commit, path: str) -> pygit2.Commit | None:
+    """The commit that put the file's current content at ``path`` (None if the file is not there).
+
+    See the module docstring for the rule; merges are credited when they (re)introduce the content."""
     blob = blob_at(commit, path)
     if blob is None:
         return None
     current = commit
     while True:
-        for parent in current.parents:
-            if blob_at(parent, path) == blob:
-                current = parent
-                break
-        else:
+        parent = _taken_from(repo, current, path, blob)
+        if parent is None:
             return current
+        current = parent
+
+
+def _taken_from(
+    repo: pygit2.Repository, commit: pygit2.Commit, path: str, blob: pygit2.Oid
+) -> pygit2.Commit | None:
+    """The parent ``commit`` took ``blob`` at ``path`` from unchanged, or None if ``commit`` made it."""
+    parents = list(commit.parents)
+    same = [p for p in parents if blob_at(p, path) == blob]
+    if not same:
+        return None
+    others = [p for p in parents if blob_at(p, path) != blob]
+    for side in same:
+        if all(_untouched_since_fork(repo, side, other, path) for other in others):
+            return side
+    return None
+
+
+def _untouched_since_fork(
+    repo: pygit2.Repository, side: pygit2.Commit, other: pygit2.Commit, path: str
+) -> bool:
+    """Whether ``other`` holds at ``path`` what the fork point of ``side`` and ``other`` held."""
+    base = repo.merge_base(side.id, other.id)
+    base_blob = blob_at(repo[base].peel(pygit2.Commit), path) if base is not None else None
+    return blob_at(other, path) == base_blob
+
+
+def descends(repo: pygit2.Repository, later: str, earlier: str) -> bool:
+    """Whether commit ``later`` has ``earlier`` in its history (a commit does not descend from itself)."""
+    if later == earlier:
+        return False
+    return bool(repo.descendant_of(pygit2.Oid(hex=later), pygit2.Oid(hex=earlier)))
 
 
 def commit_time(commit: pygit2.Commit) -> str:

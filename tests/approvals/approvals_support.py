@@ -8,6 +8,7 @@ from typing import Any
 import pygit2
 import yaml
 
+from reconciler.approvals.digest import job_digest
 from reconciler.approvals.signatures import SigningSpec, sign_payload
 from reconciler.config import ApprovalsConfig, Config, DomainTrust
 
@@ -45,8 +46,16 @@ def job_manifest(
     )
 
 
-def approval(job: str, domain: str, decision: str = "Approve", reason: str = "") -> str:
+def spec_digest(manifest: str) -> str:
+    """The jobSpecDigest of a KusciaJob manifest (as ``kgitops approve`` records it)."""
+    doc = yaml.safe_load(manifest)
+    return job_digest(doc["metadata"]["name"], doc["spec"])
+
+
+def approval(job: str, domain: str, decision: str = "Approve", reason: str = "", digest: str = "") -> str:
+    """A JobApproval; by default for the spec ``job_manifest(job)`` has."""
     spec = {"job": job, "domain": domain, "decision": decision}
+    spec["jobSpecDigest"] = digest or spec_digest(job_manifest(job))
     if reason:
         spec["reason"] = reason
     return yaml.safe_dump(
