@@ -85,8 +85,11 @@ class Repo:
         branch: str = "main",
         signing: SigningSpec | None = None,
         parents: list[str] | None = None,
+        when: int | None = None,
     ) -> str:
-        """Write (or with None, delete) files on ``branch``; returns the commit id."""
+        """Write (or with None, delete) files on ``branch``; returns the commit id.
+
+        ``when`` fixes the commit time (seconds since the epoch); by default each commit is a minute later."""
         ref = f"refs/heads/{branch}"
         if parents is None:
             parents = [str(self.repo.references[ref].target)] if ref in self.repo.references else []
@@ -102,7 +105,7 @@ class Repo:
                 )
         tree = index.write_tree(self.repo)
         self.clock += 60
-        sig = pygit2.Signature(who[0], who[1], self.clock, 0)
+        sig = pygit2.Signature(who[0], who[1], self.clock if when is None else when, 0)
         parent_ids = [pygit2.Oid(hex=p) for p in parents]
         if signing is None:
             oid = self.repo.create_commit(None, sig, sig, message, tree, parent_ids)
