@@ -173,7 +173,8 @@ def test_approvals_hand_made_merge_with_either_parent_order(repo: Repo, tmp_path
 
 def test_approvals_honest_merges_keep_the_approvers_commit(repo: Repo, tmp_path: Path) -> None:
     base = repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
-    bobs = repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB, branch="approve/bob")
+    bobs = repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB, branch="approve/bob",
+                       parents=[base])  # fmt: skip
     carols = repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol")}, CAROL,
                          branch="approve/carol", parents=[base])  # fmt: skip
     repo.commit({"README": "unrelated\n"}, ALICE)
