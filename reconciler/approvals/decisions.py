@@ -7,7 +7,7 @@ when it has no effect, ``why_not``; a trusted record whose job is not in the rep
 In order, a record counts only if
 
 1. it parses, and sits in its domain's folder;
-2. the commit credited with its content (``history.last_change``: merges that bring content back are credited
+2. the commit credited with its content (``history.Credits``: merges that bring content back are credited
    themselves) speaks for the domain (``trust.judge``: a good signature by a listed key, or, with no signature
    at all and none required, a listed committer e-mail);
 3. it is the latest such record of its job and domain by history (``_latest_per_party``);
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.approvals.history import (
+    Credits,
     commit_facts,
     descends,
-    last_change,
     open_repo,
     read_records,
     resolve_commit,
@@ -142,12 +142,13 @@ def collect(
     if jobs is None:
         jobs = jobs_at(repo, str(head.id), under=subpath)
     decisions: list[ApprovalDecision] = []
+    credits = Credits(repo)
     with Verifier(approvals.domains, config.base_dir) as verifier:
         for rec in records:
             if isinstance(rec, RecordProblem):
                 decisions.append(_broken(rec, folder))
                 continue
-            decisions.append(_judge_record(repo, head, rec, folder, config, verifier))
+            decisions.append(_judge_record(credits, head, rec, folder, config, verifier))
     latest = _latest_per_party(repo, decisions)
     by_ref = index_jobs(jobs)
     at = str(head.id)[:12]
@@ -171,7 +172,7 @@ def _broken(problem: RecordProblem, folder: str) -> ApprovalDecision:
 
 
 def _judge_record(
-    repo: Any, head: Any, rec: ApprovalRecord, folder: str, config: Config, verifier: Verifier
+    credits: Credits, head: Any, rec: ApprovalRecord, folder: str, config: Config, verifier: Verifier
 ) -> ApprovalDecision:
     base = ApprovalDecision(
         job=rec.job_ref,
@@ -195,7 +196,7 @@ def _judge_record(
             f"{rec.domain}'s reviewers change it; move the file there"
         )
         return replace(base, why_not=msg)
-    changed = last_change(repo, head, rec.path)
+    changed = credits.last_change(head, rec.path)
     if changed is None:
         msg = f"{rec.path} is not in commit {str(head.id)[:12]}; only committed records count"
         return replace(base, why_not=msg)
