@@ -1,8 +1,11 @@
 """Applying judged decisions to a backend: ``approveStatus`` for trusted records, a reason for the rest.
 
-Runs on every sync and is idempotent: a decision the job already carries is not sent again. A record for a job
-that does not exist yet waits (it takes effect on the sync that creates the job), so approvals may be merged
-before, with, or after the job itself.
+Whether a record counts is decided in ``decisions.collect`` alone (the same answer ``approvals list`` prints);
+this module adds only what the live job says: it does not exist yet (the record waits and takes effect on the
+sync that creates it, so approvals may be merged before, with, or after the job), it already carries the
+decision, it left the phases where approval matters, or it runs another spec than the one approved (a spec
+change that sync holds back). Runs on every sync and is idempotent: a decision the job already carries is not
+sent again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.approvals.decisions import ApprovalDecision
-from reconciler.approvals.provenance import ACCEPTED, REJECTED, annotation_key, encode, job_parties
+from reconciler.approvals.digest import job_digest
+from reconciler.approvals.provenance import ACCEPTED, REJECTED, annotation_key, encode
 from reconciler.backends.base import Backend, BackendError
 from reconciler.model import JobPhase, Resource
 
@@ -66,21 +70,21 @@ def _apply_one(backend: Backend, d: ApprovalDecision, job: Resource | None) -> A
         return ApprovalOutcome(d, Effect.IGNORED, d.why_not)
     assert d.job is not None and d.decision is not None
     name = d.job.name
+    if d.waiting:
+        return ApprovalOutcome(d, Effect.WAITING, d.waiting)
     if job is None:
         return ApprovalOutcome(
             d,
             Effect.WAITING,
             f"job {name} does not exist (yet); the {d.decision} takes effect when it is created",
         )
-    initiator, parties = job_parties(job)
-    if d.domain == initiator:
+    live = job_digest(job.name, job.spec)
+    if live != d.digest:
         return ApprovalOutcome(
-            d, Effect.IGNORED, f"{d.domain} is the initiator of job {name} and approves it implicitly"
-        )
-    if d.domain not in parties:
-        listed = ", ".join(parties) or "none"
-        return ApprovalOutcome(
-            d, Effect.IGNORED, f"{d.domain} is not a party of job {name} (parties: {listed})"
+            d,
+            Effect.IGNORED,
+            f"the live job {name} has another spec ({live}) than the one {d.domain} decided on "
+            f"({d.digest}, as in {d.job_path or 'Git'}); nothing is sent until they agree",
         )
     wanted = ACCEPTED if d.decision.accept else REJECTED
     current = (job.status.get("approveStatus") or {}).get(d.domain, "")
@@ -115,6 +119,7 @@ def _note_provenance(backend: Backend, job: Resource, outcome: ApprovalOutcome) 
         "when": d.when,
         "commit": d.commit,
         "path": d.path,
+        "jobSpecDigest": d.digest,
         "effective": effective,
         "whyNot": "" if effective else outcome.message,
     }

@@ -1,7 +1,18 @@
 """From the records in a commit to decisions: who made each one, whether they may, and which one counts.
 
-``collect`` reads; it never touches a backend. Its result is the whole story for status files: every record
-appears once, with ``trusted`` and, when it has no effect, ``why_not``.
+``collect`` is the one decision function: ``kgitops sync`` (and its dry run) applies what it returns, and
+``kgitops approvals list`` prints it, so both always say the same. It reads Git only, never a backend; the
+jobs it checks records against are those of the same commit. Every record appears once, with ``trusted`` and,
+when it has no effect, ``why_not``; a trusted record whose job is not in the repository yet has ``waiting``.
+In order, a record counts only if
+
+1. it parses, and sits in its domain's folder;
+2. the commit credited with its content (``history.Credits``: merges that bring content back are credited
+   themselves) speaks for the domain (``trust.judge``: a good signature by a listed key, or, with no signature
+   at all and none required, a listed committer e-mail);
+3. it is the latest such record of its job and domain by history (``_latest_per_party``);
+4. the job of the same commit has the domain as a party other than the initiator, and the spec digest the
+   record names (``spec.jobSpecDigest``) is the job's (``digest.job_digest``).
 """
 
 from __future__ import annotations
@@ -12,12 +23,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.approvals.history import (
+    Credits,
     commit_facts,
-    last_change,
+    descends,
     open_repo,
     read_records,
     resolve_commit,
 )
+from reconciler.approvals.jobs import JobSummary, index_jobs, jobs_at
 from reconciler.approvals.records import (
     KIND,
     ApprovalRecord,
@@ -34,7 +47,8 @@ from reconciler.model import ObjectRef, Resource
 
 @dataclass(frozen=True)
 class ApprovalDecision:
-    """One record, judged. ``trusted`` means it takes effect; otherwise ``why_not`` says why not.
+    """One record, judged. ``trusted`` means it counts; otherwise ``why_not`` says why not. A trusted record
+    with ``waiting`` set counts once its job is in the repository (``waiting`` says so).
 
     ``job`` is None only for a record too broken to name its job."""
 
@@ -52,6 +66,18 @@ class ApprovalDecision:
     signed_by: str = ""  # fingerprint of the verifying key, when signed by a key of the domain
     record: str = ""  # the JobApproval's metadata.name
     timestamp: int = field(default=0, compare=False)  # commit time, seconds since the epoch
+    digest: str = ""  # spec.jobSpecDigest: the job spec decided on
+    waiting: str = ""  # trusted, but the job is not in the repository at this commit (yet)
+    job_path: str = ""  # the file of the job it was checked against
+
+    @property
+    def verdict(self) -> str:
+        """What ``approvals list`` prints: OK, WAITING, IGNORED or INVALID (a record too broken to judge)."""
+        if self.job is None:
+            return "INVALID"
+        if not self.trusted:
+            return "IGNORED"
+        return "WAITING" if self.waiting else "OK"
 
     @property
     def where(self) -> str:
@@ -70,8 +96,11 @@ class ApprovalDecision:
             "path": self.path,
             "line": self.line,
             "trusted": self.trusted,
+            "verdict": self.verdict,
             "whyNot": self.why_not,
+            "waiting": self.waiting,
             "signedBy": self.signed_by,
+            "jobSpecDigest": self.digest,
         }
 
 
@@ -96,8 +125,11 @@ def collect(
     config: Config,
     *,
     subpath: str = "",
+    jobs: Sequence[JobSummary] | None = None,
 ) -> list[ApprovalDecision]:
-    """Judge every record at ``commit_id``. ``records=None`` reads them from ``<subpath>/<approvals.dir>/``.
+    """Judge every record at ``commit_id``: the one decision that ``sync``, ``sync --dry-run`` and
+    ``approvals list`` all show. ``records=None`` reads them from ``<subpath>/<approvals.dir>/``;
+    ``jobs=None`` reads the KusciaJobs of the same commit below ``subpath`` (what sync creates from).
 
     Raises HistoryError when the repository or commit cannot be read.
     """
@@ -107,14 +139,20 @@ def collect(
     head = resolve_commit(repo, commit_id)
     if records is None:
         records = read_records(repo, head, folder)
+    if jobs is None:
+        jobs = jobs_at(repo, str(head.id), under=subpath)
     decisions: list[ApprovalDecision] = []
+    credits = Credits(repo)
     with Verifier(approvals.domains, config.base_dir) as verifier:
         for rec in records:
             if isinstance(rec, RecordProblem):
                 decisions.append(_broken(rec, folder))
                 continue
-            decisions.append(_judge_record(head, rec, folder, config, verifier))
-    return _mark_duplicates(decisions)
+            decisions.append(_judge_record(credits, head, rec, folder, config, verifier))
+    latest = _latest_per_party(repo, decisions)
+    by_ref = index_jobs(jobs)
+    at = str(head.id)[:12]
+    return [_against_job(d, by_ref, at) if d.trusted else d for d in latest]
 
 
 def _broken(problem: RecordProblem, folder: str) -> ApprovalDecision:
@@ -134,7 +172,7 @@ def _broken(problem: RecordProblem, folder: str) -> ApprovalDecision:
 
 
 def _judge_record(
-    head: Any, rec: ApprovalRecord, folder: str, config: Config, verifier: Verifier
+    credits: Credits, head: Any, rec: ApprovalRecord, folder: str, config: Config, verifier: Verifier
 ) -> ApprovalDecision:
     base = ApprovalDecision(
         job=rec.job_ref,
@@ -148,6 +186,7 @@ def _judge_record(
         line=rec.line,
         trusted=False,
         record=rec.name,
+        digest=rec.job_digest,
     )
     folder_domain = domain_of_path(rec.path, folder)
     if folder_domain != rec.domain:
@@ -157,7 +196,7 @@ def _judge_record(
             f"{rec.domain}'s reviewers change it; move the file there"
         )
         return replace(base, why_not=msg)
-    changed = last_change(head, rec.path)
+    changed = credits.last_change(head, rec.path)
     if changed is None:
         msg = f"{rec.path} is not in commit {str(head.id)[:12]}; only committed records count"
         return replace(base, why_not=msg)
@@ -175,24 +214,88 @@ def _judge_record(
     )
 
 
-def _mark_duplicates(decisions: list[ApprovalDecision]) -> list[ApprovalDecision]:
-    """One record per job and domain: among trusted ones the oldest commit counts, later ones are reported.
+def _latest_per_party(repo: Any, decisions: list[ApprovalDecision]) -> list[ApprovalDecision]:
+    """One record per job and domain counts: the latest *by history* among those the domain really made.
 
-    Untrusted records are left out of the contest so that a forged record can never push out a real one.
+    Record B is later than record A when the commit credited with B has A's commit in its history; time stamps
+    and file names never decide (a commit's time is whatever its author typed). Records that no other one
+    follows are the latest; when there are several (made on parallel branches, or in one commit), a Reject
+    among them counts, since a party's "no" is never overruled by a "yes" it made without seeing it; if they
+    agree, which one is credited changes nothing (the first by path is). Untrusted records are left out of the
+    contest, so a forged record can never push out a real one.
     """
-    first: dict[tuple[ObjectRef, str], ApprovalDecision] = {}
-    for d in sorted((d for d in decisions if d.trusted and d.job), key=lambda d: (d.timestamp, d.path)):
-        assert d.job is not None
-        first.setdefault((d.job, d.domain), d)
-    out: list[ApprovalDecision] = []
+    groups: dict[tuple[ObjectRef, str], list[ApprovalDecision]] = {}
     for d in decisions:
-        if d.trusted and d.job and first[(d.job, d.domain)] is not d:
-            winner = first[(d.job, d.domain)]
-            why = (
-                f"{d.where}: a second record for job {d.job.name} and domain {d.domain}; "
-                f"{winner.where} (commit {winner.commit[:12]}) came first and counts. Keep one record per "
-                "job and domain: edit that file instead"
-            )
-            d = replace(d, trusted=False, why_not=why)
-        out.append(d)
-    return out
+        if d.trusted and d.job is not None:
+            groups.setdefault((d.job, d.domain), []).append(d)
+    verdicts: dict[int, ApprovalDecision] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        latest = [d for d in group if not any(descends(repo, o.commit, d.commit) for o in group)]
+        rejects = [d for d in latest if d.decision is Decision.REJECT]
+        winner = (rejects or latest)[0]
+        for d in group:
+            if d is winner:
+                continue
+            verdicts[id(d)] = replace(d, trusted=False, why_not=_lost_to(repo, d, winner, latest))
+    return [verdicts.get(id(d), d) for d in decisions]
+
+
+def _lost_to(repo: Any, d: ApprovalDecision, winner: ApprovalDecision, latest: list[ApprovalDecision]) -> str:
+    assert d.job is not None
+    what = f"job {d.job.name} and domain {d.domain}"
+    later = next((m for m in [winner, *latest] if descends(repo, m.commit, d.commit)), None)
+    if later is not None:
+        head = (
+            f"{d.where}: superseded by the later record {later.where} (commit {later.commit[:12]}) "
+            f"for {what}"
+        )
+        if later is not winner:
+            head += f", and that one by {winner.where} (commit {winner.commit[:12]})"
+    else:
+        head = (
+            f"{d.where}: made on a parallel branch or in the same commit as {winner.where} "
+            f"(commit {winner.commit[:12]}), another record for {what}; "
+            + ("the Reject counts" if winner.decision is Decision.REJECT and d.decision is not winner.decision
+               else "that one counts")
+        )  # fmt: skip
+    return head + ". Keep one record per job and domain: edit that file instead"
+
+
+def _against_job(d: ApprovalDecision, jobs: dict[ObjectRef, list[JobSummary]], at: str) -> ApprovalDecision:
+    """The record that counts for its party, checked against the job of the same commit."""
+    assert d.job is not None
+    name = d.job.name
+    found = jobs.get(d.job, [])
+    if not found:
+        return replace(
+            d,
+            waiting=f"job {name} is not in the repository at {at} (yet); the {d.decision} takes effect "
+            "once it is",
+        )
+    if len({j.digest for j in found}) > 1:
+        paths = ", ".join(sorted({j.path for j in found}))
+        why = f"job {name} is defined more than once ({paths}); fix that first"
+        return replace(d, trusted=False, why_not=why)
+    job = found[0]
+    if d.domain == job.initiator:
+        return replace(
+            d, trusted=False, why_not=f"{d.domain} is the initiator of job {name} and approves it implicitly"
+        )
+    if d.domain not in job.parties:
+        listed = ", ".join(job.parties) or "none"
+        return replace(
+            d, trusted=False, why_not=f"{d.domain} is not a party of job {name} (parties: {listed})"
+        )
+    if d.digest != job.digest:
+        return replace(
+            d,
+            trusted=False,
+            why_not=(
+                f"the {d.decision} is for another spec of job {name} (jobSpecDigest {d.digest}); {job.path} "
+                f"now holds {job.digest}: the job changed after the decision, so {d.domain} must decide "
+                f"again (kgitops approve {name} --domain {d.domain})"
+            ),
+        )
+    return replace(d, job_path=job.path)

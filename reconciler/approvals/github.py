@@ -2,7 +2,8 @@
 
 ``approved`` becomes Approve and ``changes_requested`` becomes Reject, for every domain the reviewer's login
 maps to (``approvals.domains.<d>.github_logins``) and every job of the pull request that domain is a party of.
-Comments and dismissals carry no decision and produce no record.
+Each record names the spec digest of the job as it is at the reviewed commit (``review.commit_id``), so it
+approves what the reviewer saw. Comments and dismissals carry no decision and produce no record.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def records_for_review(
                     reason=reason[:MAX_REASON],
                     namespace=job.namespace,
                     path=record_path(approvals.dir, domain, job.name),
+                    job_digest=job.digest,
                     annotations=dict(annotations),
                 )
             )

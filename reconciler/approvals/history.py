@@ -1,8 +1,18 @@
 """Reading approval records and their provenance out of a Git repository (pygit2).
 
-A record is attributed to the commit that last changed its file: following history back while some parent
-holds the same blob, so a merge of bob's branch still counts as bob's commit, while anyone who edits,
-deletes and re-adds, or copies the file becomes its author and is judged instead.
+A record is credited to the commit that put its current content at its path (``last_change``). History is
+followed back from a commit to a parent only while that parent holds the same content at the same path *and*
+the commit took it from that parent unchanged:
+
+- a one-parent commit that holds the same content as its parent did not change the record: go back;
+- a merge goes back to a parent with the same content only if every other parent left the path as it was at
+  their fork point (``merge-base``), i.e. the merge took that side's change against no change on the others.
+  That is the ordinary merge of bob's branch: it still counts as bob's commit.
+- otherwise the commit itself made the content: an edit, a copy, a delete and re-add, and also a merge that
+  brings the content back against a side that deleted or changed it (an "evil" or conflict-resolving merge).
+  The merge commit is then credited, and judged by who made it, never the record's original author.
+
+So whoever edits, re-adds, copies or resurrects a record becomes its author and is judged instead.
 """
 
 from __future__ import annotations
@@ -103,19 +113,89 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> list[tuple
     return found
 
 
-def last_change(commit: pygit2.Commit, path: str) -> pygit2.Commit | None:
-    """The commit that put the file's current content at ``path`` (None if the file is not there)."""
-    blob = blob_at(commit, path)
-    if blob is None:
-        return None
-    current = commit
-    while True:
-        for parent in current.parents:
-            if blob_at(parent, path) == blob:
-                current = parent
-                break
+class Credits:
+    """Finds the commit credited with a record's content (the rule in the module docstring), for many records
+    of one repository: fork points and folder listings are read once and shared by every record, so judging
+    all records costs about one walk of the history, not one per record."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+        self._forks: dict[tuple[pygit2.Oid, pygit2.Oid], pygit2.Oid | None] = {}
+        self._folders: dict[tuple[pygit2.Oid, str], pygit2.Oid | None] = {}  # (commit, folder) -> tree
+        self._listings: dict[pygit2.Oid, dict[str, pygit2.Oid]] = {}  # tree -> {file name: blob}
+        self._parents: dict[pygit2.Oid, list[pygit2.Commit]] = {}
+
+    def blob(self, commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
+        """The blob at ``path`` in ``commit`` (None if absent or not a file)."""
+        folder, _, name = path.rpartition("/")
+        key = (commit.id, folder)
+        if key in self._folders:
+            tree_id = self._folders[key]
         else:
-            return current
+            tree_id = commit.tree_id
+            if folder:
+                try:
+                    entry = commit.tree[folder]
+                    tree_id = entry.id if entry.type_str == "tree" else None
+                except KeyError:
+                    tree_id = None
+            self._folders[key] = tree_id
+        if tree_id is None:
+            return None
+        listing = self._listings.get(tree_id)
+        if listing is None:
+            tree = self.repo[tree_id]
+            assert isinstance(tree, pygit2.Tree)
+            listing = {e.name or "": e.id for e in tree if e.type_str == "blob"}
+            self._listings[tree_id] = listing
+        return listing.get(name)
+
+    def last_change(self, commit: pygit2.Commit, path: str) -> pygit2.Commit | None:
+        """The commit that put the file's current content at ``path`` (None if the file is not there)."""
+        blob = self.blob(commit, path)
+        if blob is None:
+            return None
+        current = commit
+        while True:
+            parent = self._taken_from(current, path, blob)
+            if parent is None:
+                return current
+            current = parent
+
+    def _taken_from(self, commit: pygit2.Commit, path: str, blob: pygit2.Oid) -> pygit2.Commit | None:
+        """The parent ``commit`` took ``blob`` at ``path`` from unchanged, or None if ``commit`` made it."""
+        parents = self._parents.get(commit.id)
+        if parents is None:
+            parents = self._parents[commit.id] = list(commit.parents)
+        same = [p for p in parents if self.blob(p, path) == blob]
+        if not same or len(parents) == 1:
+            return same[0] if same else None
+        others = [p for p in parents if self.blob(p, path) != blob]
+        for side in same:
+            if all(self._untouched_since_fork(side, other, path) for other in others):
+                return side
+        return None
+
+    def _untouched_since_fork(self, side: pygit2.Commit, other: pygit2.Commit, path: str) -> bool:
+        """Whether ``other`` holds at ``path`` what the fork point of ``side`` and ``other`` held."""
+        key = (side.id, other.id)
+        if key not in self._forks:
+            self._forks[key] = self.repo.merge_base(side.id, other.id)
+        base = self._forks[key]
+        base_blob = self.blob(self.repo[base].peel(pygit2.Commit), path) if base is not None else None
+        return self.blob(other, path) == base_blob
+
+
+def last_change(repo: pygit2.Repository, commit: pygit2.Commit, path: str) -> pygit2.Commit | None:
+    """The commit credited with the content at ``path`` in ``commit`` (one record; see ``Credits``)."""
+    return Credits(repo).last_change(commit, path)
+
+
+def descends(repo: pygit2.Repository, later: str, earlier: str) -> bool:
+    """Whether commit ``later`` has ``earlier`` in its history (a commit does not descend from itself)."""
+    if later == earlier:
+        return False
+    return bool(repo.descendant_of(pygit2.Oid(hex=later), pygit2.Oid(hex=earlier)))
 
 
 def commit_time(commit: pygit2.Commit) -> str:

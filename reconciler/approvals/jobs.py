@@ -1,23 +1,30 @@
-"""The KusciaJobs a commit (or a pull request) holds, just enough to know their parties.
+"""The KusciaJobs a commit (or a pull request) holds: their parties and the digest of their spec.
 
-``kgitops approve`` uses this to warn about a domain that is not a party, and ``from-github-event`` to find
-the jobs a reviewed pull request adds or changes. Files that do not parse are skipped here;
-``kgitops validate`` is where they get reported.
+The approvals decision (``decisions.collect``) reads the jobs of the synced commit from here,
+``kgitops approve`` reads the job it approves (to record its spec digest and warn about a domain that is not
+a party), and ``from-github-event`` finds the jobs a reviewed pull request adds or changes. Files are read
+with the same YAML loader as sync (so a job reads the same in both): ``.yaml``/``.yml`` files whose names do
+not start with a dot, no symlinks. Files that do not load are skipped here; ``kgitops validate`` reports them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pygit2
-import yaml
 
+from reconciler.approvals.digest import job_digest
 from reconciler.approvals.history import MAX_RECORD_BYTES, resolve_commit
-from reconciler.model import DEFAULT_NAMESPACE, JobSpec
+from reconciler.load.documents import iter_documents
+from reconciler.model import DEFAULT_NAMESPACE, JobSpec, ObjectRef
 
 JOB_KIND = "KusciaJob"
 _SUFFIXES = (".yaml", ".yml")
 MAX_MANIFEST_BYTES = 16 * MAX_RECORD_BYTES
+_CACHE_LIMIT = 8192
+# blob id -> the jobs its text holds (without the path): a watch loop re-reads unchanged files for free
+_parsed: dict[str, tuple[JobSummary, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -27,67 +34,96 @@ class JobSummary:
     initiator: str
     parties: tuple[str, ...]
     path: str
+    digest: str = ""  # reconciler.approvals.digest.job_digest of its spec
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef(JOB_KIND, self.namespace, self.name)
 
 
-def jobs_in_text(text: str, path: str) -> list[JobSummary]:
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError:
-        return []
+def jobs_in_text(text: str | bytes, path: str) -> list[JobSummary]:
+    """Every well-formed KusciaJob document of one file (one that fails to load yields those before it)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     out = []
-    for doc in docs:
-        if not isinstance(doc, dict) or doc.get("kind") != JOB_KIND:
-            continue
-        meta = doc.get("metadata") or {}
-        spec = doc.get("spec") or {}
-        if not isinstance(meta, dict) or not isinstance(spec, dict) or not meta.get("name"):
-            continue
-        try:
-            js = JobSpec.from_dict(spec)
-        except (TypeError, ValueError, AttributeError):
-            continue
-        out.append(
-            JobSummary(
-                name=str(meta["name"]),
-                namespace=str(meta.get("namespace") or DEFAULT_NAMESPACE),
-                initiator=js.initiator,
-                parties=tuple(d for d in js.domains if d),
-                path=path,
-            )
-        )
+    try:
+        for doc in iter_documents(data):
+            summary = _summary(doc.data, path)
+            if summary is not None:
+                out.append(summary)
+    except Exception:  # noqa: BLE001 - any loader failure: the file is reported by validate, never here
+        pass
     return out
 
 
-def _blob_text(repo: pygit2.Repository, oid: pygit2.Oid) -> str | None:
-    blob = repo[oid]
-    if not isinstance(blob, pygit2.Blob) or blob.size > MAX_MANIFEST_BYTES or blob.is_binary:
+def _summary(doc: object, path: str) -> JobSummary | None:
+    if not isinstance(doc, dict) or doc.get("kind") != JOB_KIND:
+        return None
+    meta = doc.get("metadata") or {}
+    spec = doc.get("spec") or {}
+    if not isinstance(meta, dict) or not isinstance(spec, dict) or not meta.get("name"):
         return None
     try:
-        return blob.data.decode("utf-8")
-    except UnicodeDecodeError:
+        js = JobSpec.from_dict(spec)
+    except (TypeError, ValueError, AttributeError):
         return None
+    name = str(meta["name"])
+    return JobSummary(
+        name=name,
+        namespace=str(meta.get("namespace") or DEFAULT_NAMESPACE),
+        initiator=js.initiator,
+        parties=tuple(d for d in js.domains if d),
+        path=path,
+        digest=job_digest(name, spec),
+    )
 
 
-def jobs_at(repo: pygit2.Repository, revision: str, skip_dir: str = "") -> list[JobSummary]:
-    """Every KusciaJob in the commit's tree (outside ``skip_dir``, the approvals folder)."""
+def _blob_jobs(repo: pygit2.Repository, oid: pygit2.Oid, path: str) -> list[JobSummary]:
+    key = str(oid)
+    known = _parsed.get(key)
+    if known is None:
+        blob = repo[oid]
+        if not isinstance(blob, pygit2.Blob) or blob.size > MAX_MANIFEST_BYTES or blob.is_binary:
+            known = ()
+        else:
+            known = tuple(jobs_in_text(blob.data, ""))
+        if len(_parsed) >= _CACHE_LIMIT:
+            _parsed.clear()
+        _parsed[key] = known
+    return [JobSummary(j.name, j.namespace, j.initiator, j.parties, path, j.digest) for j in known]
+
+
+def jobs_at(repo: pygit2.Repository, revision: str, skip_dir: str = "", under: str = "") -> list[JobSummary]:
+    """Every KusciaJob in the commit's tree below ``under`` (all of it by default), outside ``skip_dir``."""
     commit = resolve_commit(repo, revision)
     out: list[JobSummary] = []
+    top = under.strip("/")
+    tree: object = commit.tree
+    if top and top != ".":
+        try:
+            tree = commit.tree[top]
+        except KeyError:
+            return []
+    if not isinstance(tree, pygit2.Tree):
+        return []
 
     def walk(tree: pygit2.Tree, prefix: str) -> None:
         for entry in tree:
             name = entry.name or ""
             path = f"{prefix}{name}"
-            if skip_dir and path == skip_dir.strip("/"):
+            if name.startswith(".") or (skip_dir and path == skip_dir.strip("/")):
                 continue
-            obj = repo[entry.id]
-            if isinstance(obj, pygit2.Tree):
-                walk(obj, path + "/")
-            elif name.endswith(_SUFFIXES):
-                text = _blob_text(repo, entry.id)
-                if text is not None:
-                    out.extend(jobs_in_text(text, path))
+            if entry.type_str == "tree":
+                sub = repo[entry.id]
+                assert isinstance(sub, pygit2.Tree)
+                walk(sub, path + "/")
+            elif (
+                entry.type_str == "blob"
+                and entry.filemode != pygit2.enums.FileMode.LINK
+                and name.endswith(_SUFFIXES)
+            ):
+                out.extend(_blob_jobs(repo, entry.id, path))
 
-    walk(commit.tree, "")
+    walk(tree, f"{top}/" if top and top != "." else "")
     return out
 
 
@@ -102,7 +138,13 @@ def jobs_changed(repo: pygit2.Repository, base: str, head: str) -> list[JobSumma
         new = delta.new_file
         if delta.status_char() == "D" or not (new.path or "").endswith(_SUFFIXES):
             continue
-        text = _blob_text(repo, new.id)
-        if text is not None:
-            out.extend(jobs_in_text(text, new.path))
+        out.extend(_blob_jobs(repo, new.id, new.path))
+    return out
+
+
+def index_jobs(jobs: Iterable[JobSummary]) -> dict[ObjectRef, list[JobSummary]]:
+    """Jobs by reference; more than one entry means the job is defined more than once."""
+    out: dict[ObjectRef, list[JobSummary]] = {}
+    for j in jobs:
+        out.setdefault(j.ref, []).append(j)
     return out

@@ -2,6 +2,8 @@
 
 The folder is part of the record's meaning: CODEOWNERS protects ``approvals/bob/`` with bob's reviewers, so a
 record whose ``spec.domain`` differs from its folder would let one team speak for another and has no effect.
+``spec.jobSpecDigest`` names the job spec the decision is about (``reconciler.approvals.digest``): the record
+applies to that spec only, so a changed job needs a new decision.
 Parsing is pure (a mapping in, a record or a problem out) so the validator and the collector share it.
 """
 
@@ -24,6 +26,8 @@ JOB_KIND = "KusciaJob"
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_REASON = 1024
+SPEC_FIELDS = ("job", "domain", "decision", "jobSpecDigest", "reason")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class Decision(StrEnum):
@@ -47,6 +51,7 @@ class ApprovalRecord:
     namespace: str = DEFAULT_NAMESPACE
     path: str = ""
     line: int = 0
+    job_digest: str = ""  # spec.jobSpecDigest: sha256:<hex> of the job spec decided on
     annotations: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -64,6 +69,8 @@ class ApprovalRecord:
         if self.annotations:
             meta["annotations"] = dict(self.annotations)
         spec: dict[str, Any] = {"job": self.job, "domain": self.domain, "decision": str(self.decision)}
+        if self.job_digest:
+            spec["jobSpecDigest"] = self.job_digest
         if self.reason:
             spec["reason"] = self.reason
         return {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta, "spec": spec}
@@ -85,6 +92,11 @@ class RecordProblem:
 def valid_name(name: str) -> bool:
     """A job name (DNS name, no slashes): safe as a file name in a record path."""
     return bool(_NAME.match(name)) and ".." not in name
+
+
+def valid_digest(value: object) -> bool:
+    """A ``spec.jobSpecDigest`` value: ``sha256:`` and 64 lower-case hex digits."""
+    return isinstance(value, str) and bool(_DIGEST.match(value))
 
 
 def valid_domain(domain: str) -> bool:
@@ -129,7 +141,10 @@ def parse_record(doc: Any, path: str, line: int = 0) -> ApprovalRecord | RecordP
     if not isinstance(meta, dict):
         return problem("metadata must be a mapping")
     if not isinstance(spec, dict):
-        return problem("spec is missing: give spec.job, spec.domain and spec.decision (Approve or Reject)")
+        return problem(
+            "spec is missing: give spec.job, spec.domain, spec.decision (Approve or Reject) and "
+            "spec.jobSpecDigest"
+        )
     job, domain, decision = spec.get("job"), spec.get("domain"), spec.get("decision")
     if not isinstance(job, str) or not _NAME.match(job):
         return problem(f"spec.job must be the name of a KusciaJob (lower-case DNS name), not {job!r}")
@@ -142,9 +157,19 @@ def parse_record(doc: Any, path: str, line: int = 0) -> ApprovalRecord | RecordP
         return problem("spec.reason must be a string")
     if len(reason) > MAX_REASON:
         return problem(f"spec.reason is longer than {MAX_REASON} characters; shorten it")
-    unknown = sorted(set(spec) - {"job", "domain", "decision", "reason"})
+    unknown = sorted(set(spec) - set(SPEC_FIELDS))
     if unknown:
-        return problem(f"unknown field spec.{unknown[0]}; a {KIND} has job, domain, decision and reason")
+        return problem(
+            f"unknown field spec.{unknown[0]}; a {KIND} has job, domain, decision, jobSpecDigest and reason"
+        )
+    digest = spec.get("jobSpecDigest")
+    if digest is None:
+        return problem(
+            "spec.jobSpecDigest is missing: a decision names the job spec it is about (sha256:<64 hex>); "
+            f"`kgitops approve` writes it, `kgitops approvals digest {job}` prints it"
+        )
+    if not valid_digest(digest):
+        return problem(f"spec.jobSpecDigest must be sha256: and 64 lower-case hex digits, not {digest!r}")
     namespace = meta.get("namespace") or DEFAULT_NAMESPACE
     if not isinstance(namespace, str) or not _DOMAIN.match(namespace):
         return problem(f"metadata.namespace must be a DNS label, not {namespace!r}")
@@ -160,6 +185,7 @@ def parse_record(doc: Any, path: str, line: int = 0) -> ApprovalRecord | RecordP
         namespace=namespace,
         path=path,
         line=line,
+        job_digest=str(digest),
         annotations={str(k): str(v) for k, v in annotations.items()},
     )
 
@@ -169,13 +195,17 @@ def parse_file(text: str, path: str) -> list[ApprovalRecord | RecordProblem]:
     out: list[ApprovalRecord | RecordProblem] = []
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         return [RecordProblem(path, mark.line + 1 if mark else 0, f"not valid YAML: {exc}")]
     for node in nodes:
         if node is None:
             continue
-        doc = yaml.safe_load(yaml.serialize(node))
+        try:
+            doc = yaml.safe_load(yaml.serialize(node))
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:  # e.g. an integer too long to convert
+            out.append(RecordProblem(path, node.start_mark.line + 1, f"cannot be read: {exc}"))
+            continue
         if isinstance(doc, dict) and doc.get("kind") not in (KIND, None):
             continue
         out.append(parse_record(doc, path, node.start_mark.line + 1))

@@ -50,9 +50,11 @@ class ApprovalsReport:
         out = []
         for d in self.decisions:
             what = f"{d.decision} {d.job.name} for {d.domain}" if d.job else d.path
-            out.append(
-                f"(dry run) approval {what}: " + ("would apply" if d.trusted else f"ignored: {d.why_not}")
-            )
+            if not d.trusted:
+                verdict = f"ignored: {d.why_not}"
+            else:
+                verdict = f"waits: {d.waiting}" if d.waiting else "would apply"
+            out.append(f"(dry run) approval {what}: {verdict}")
         for o in self.outcomes:
             if o.effect is Effect.UNCHANGED:
                 continue

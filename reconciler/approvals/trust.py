@@ -1,8 +1,11 @@
 """Whether a record's commit speaks for the record's domain: a pure judgement over facts gathered from Git.
 
 A valid signature by one of the domain's keys is the strong proof; a committer e-mail is the weak one (anyone
-can type an e-mail), accepted only where the domain does not require signatures. Every "no" carries the reason
-that status files and ``kgitops job show`` print.
+can type an e-mail), accepted only where the domain does not require signatures and the commit carries no
+signature at all. A signature that is present but does not verify with one of the domain's keys (another key,
+a tampered commit, a kind kgitops cannot check, a missing tool) voids the record whatever the e-mail says: the
+commit claims a signer, and that claim failed. Every "no" carries the reason that status files and
+``kgitops job show`` print.
 """
 
 from __future__ import annotations
@@ -70,28 +73,26 @@ def judge(domain: str, facts: CommitFacts, approvals: ApprovalsConfig) -> tuple[
     sig = facts.signature
     if sig.status is SigStatus.GOOD:
         return True, ""
+    if sig.status is not SigStatus.NONE:
+        return False, (
+            f"commit {short} by {facts.who} is signed, but {_sig_problem(sig, domain)}; a signature that "
+            "does not verify voids the record whatever the committer e-mail (list the key under "
+            f"approvals.domains.{domain}, or commit the record again, signed with a listed key or unsigned)"
+        )
     if requires_signature(trust, approvals):
         if not (trust.ssh_keys or trust.gpg_keys):
             return (
                 False,
                 f"domain {domain} requires signed commits but approvals.domains.{domain} lists no keys",
             )
-        if sig.status is SigStatus.NONE:
-            return (
-                False,
-                f"commit {short} by {facts.who} is not signed, and domain {domain} requires signatures",
-            )
-        return False, f"commit {short} by {facts.who}: {_sig_problem(sig, domain)}"
+        return False, f"commit {short} by {facts.who} is not signed, and domain {domain} requires signatures"
     allowed = {e.lower() for e in trust.emails}
     if facts.committer_email.lower() in allowed:
         return True, ""
-    why = (
+    return False, (
         f"commit {short} was committed by {facts.who}, which is not an allowed identity of domain {domain}"
         f" (allowed e-mails: {', '.join(sorted(trust.emails)) or 'none'})"
     )
-    if sig.status is not SigStatus.NONE:
-        why += f"; {_sig_problem(sig, domain)}"
-    return False, why
 
 
 def _sig_problem(sig: SignatureCheck, domain: str) -> str:
@@ -100,4 +101,4 @@ def _sig_problem(sig: SignatureCheck, domain: str) -> str:
     if sig.status is SigStatus.UNSUPPORTED:
         return f"its {sig.format or 'unknown'} signature is of a kind kgitops does not verify"
     detail = f" ({sig.detail})" if sig.detail else ""
-    return f"its {sig.format} signature is not by a key of domain {domain}{detail}"
+    return f"its {sig.format or 'unknown'} signature is not by a key of domain {domain}{detail}"

@@ -77,6 +77,15 @@ def _approvals_dir(cfg: Config) -> str:
     "--signing-key", default="", help="SSH private key file or OpenPGP key id (overrides git config)."
 )
 @click.option("--signing-format", type=click.Choice(["ssh", "openpgp"]), default=None, help="Signature kind.")
+@click.option(
+    "--job-at",
+    default="",
+    help="Branch or commit whose version of the job you decide on (default: --base); its spec digest is "
+    "recorded, and the decision applies to that spec only.",
+)
+@click.option(
+    "--digest", default="", help="Record this jobSpecDigest instead of reading the job (sha256:...)."
+)
 @click.option("--author-name", default="", help="Committer name (default: git's user.name).")
 @click.option("--author-email", default="", help="Committer e-mail (default: git's user.email).")
 @_config_option
@@ -92,11 +101,17 @@ def approve(
     sign: bool,
     signing_key: str,
     signing_format: str | None,
+    job_at: str,
+    digest: str,
     author_name: str,
     author_email: str,
     config_path: str | None,
 ) -> None:
-    """Approve (or --reject) JOB for a domain: commit a JobApproval on a new branch, ready for a PR."""
+    """Approve (or --reject) JOB for a domain: commit a JobApproval on a new branch, ready for a PR.
+
+    The record names the digest of the job's spec as it is at --job-at (default --base), so it decides on
+    exactly that spec: if the job changes, the record stops counting and a new decision is needed.
+    """
     cfg = _config(config_path)
     folder = _approvals_dir(cfg)
     record = ApprovalRecord(
@@ -107,6 +122,7 @@ def approve(
         reason=reason,
         namespace=namespace,
         path=record_path(folder, domain, job),
+        job_digest=digest or "sha256:" + "0" * 64,  # a stand-in until the job is read: the fields check first
     )
     checked = parse_record(record.to_manifest(), record.path)
     if not isinstance(checked, ApprovalRecord):
@@ -115,7 +131,22 @@ def approve(
         repo = open_repo(repo_path)
         who = identity(repo, author_name, author_email)
         signing = signing_from_git(repo, signing_format or "", signing_key) if sign else None
-        for note in _party_notes(jobs_at(repo, base, skip_dir=folder), record):
+        found = _the_job(repo, job_at or base, job, namespace, cfg)
+        if found is None and not digest:
+            raise click.ClickException(
+                f"job {job} (namespace {namespace}) is not at {job_at or base}, so there is no spec to "
+                "decide on: pass --job-at with the branch or commit that holds it (e.g. the pull request's "
+                "branch), or --digest"
+            )
+        if found is not None and not digest:
+            record = replace(record, job_digest=found.digest)
+        elif found is not None and digest != found.digest:
+            click.echo(
+                f"note: --digest differs from job {job} at {job_at or base} ({found.digest}); the record "
+                "counts only for the spec you named",
+                err=True,
+            )
+        for note in _party_notes(found, record):
             click.echo(f"note: {note}", err=True)
         written = commit_record(
             repo,
@@ -130,16 +161,26 @@ def approve(
     verb = "rejection" if reject else "approval"
     click.echo(
         f"committed the {verb} of job {job} for {domain} as {written.path} on branch {written.branch} "
-        f"(commit {written.commit[:12]}{', signed' if written.signed else ''})"
+        f"(commit {written.commit[:12]}{', signed' if written.signed else ''}; job spec {record.job_digest})"
     )
     click.echo(f"next: git push origin {written.branch}, then open a pull request")
 
 
-def _party_notes(jobs: list[JobSummary], record: ApprovalRecord) -> list[str]:
-    found = [j for j in jobs if j.name == record.job and j.namespace == record.namespace]
-    if not found:
+def _the_job(repo: Any, revision: str, name: str, namespace: str, cfg: Config) -> JobSummary | None:
+    """The job as sync would read it at ``revision`` (below the source's subpath)."""
+    sub = cfg.source.subpath.strip("/")
+    found = [j for j in jobs_at(repo, revision, under=sub) if j.name == name and j.namespace == namespace]
+    if len({j.digest for j in found}) > 1:
+        paths = ", ".join(sorted(j.path for j in found))
+        raise click.ClickException(
+            f"job {name} is defined more than once at {revision} ({paths}); fix that first"
+        )
+    return found[0] if found else None
+
+
+def _party_notes(job: JobSummary | None, record: ApprovalRecord) -> list[str]:
+    if job is None:
         return [f"job {record.job} is not in the repository yet; the record waits until it arrives"]
-    job = found[0]
     if record.domain == job.initiator:
         return [f"{record.domain} is the initiator of job {job.name}; its approval is implicit"]
     if record.domain not in job.parties:
@@ -158,7 +199,11 @@ def approvals() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_config_option
 def list_(repo_path: str, revision: str, as_json: bool, config_path: str | None) -> None:
-    """Every JobApproval in the repository, who committed it, and whether it counts (and if not, why)."""
+    """Every JobApproval in the repository, who committed it, and whether it counts (and if not, why).
+
+    The verdicts are the very decisions ``kgitops sync`` applies at the same commit: OK (counts), WAITING
+    (counts once its job is in the repository), IGNORED (with why) or INVALID (a broken file).
+    """
     cfg = _config(config_path)
     try:
         decisions = collect(repo_path, revision, None, cfg, subpath=cfg.source.subpath.strip("/"))
@@ -173,11 +218,30 @@ def list_(repo_path: str, revision: str, as_json: bool, config_path: str | None)
         if d.job is None:
             click.echo(f"INVALID  {d.why_not}")
             continue
-        mark = "OK     " if d.trusted else "IGNORED"
-        line = f"{mark}  {d.decision} {d.job.name} for {d.domain} by {d.who} ({d.commit[:12]}, {d.path})"
-        click.echo(line)
+        by = f" by {d.who} ({d.commit[:12]}, {d.path})" if d.commit else f" ({d.path})"
+        click.echo(f"{d.verdict:<7}  {d.decision} {d.job.name} for {d.domain}{by}")
         if not d.trusted:
             click.echo(f"         why: {d.why_not}")
+        elif d.waiting:
+            click.echo(f"         note: {d.waiting}")
+
+
+@approvals.command("digest")
+@click.argument("job")
+@click.option("--namespace", default="cross-domain", show_default=True, help="The job's namespace.")
+@_repo_option
+@click.option("--revision", default="HEAD", show_default=True, help="Commit to read the job at.")
+@_config_option
+def digest_(job: str, namespace: str, repo_path: str, revision: str, config_path: str | None) -> None:
+    """Print the jobSpecDigest of JOB at a commit: what a JobApproval for this version of it must name."""
+    cfg = _config(config_path)
+    try:
+        found = _the_job(open_repo(repo_path), revision, job, namespace, cfg)
+    except HistoryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if found is None:
+        raise click.ClickException(f"no KusciaJob {job} in namespace {namespace} at {revision}")
+    click.echo(found.digest)
 
 
 @approvals.command("from-github-event")
@@ -201,18 +265,18 @@ def from_github_event(
         event = parse_review_event(data)
     except GitHubEventError as exc:
         raise click.ClickException(f"{event_file}: {exc}") from None
+    reviewed = event.reviewed_commit or event.head_sha  # the records bind to the specs the reviewer saw
     try:
         repo = open_repo(repo_path)
         folder = _approvals_dir(cfg)
         if jobs:
-            found = [j for j in jobs_at(repo, event.head_sha, skip_dir=folder) if j.name in jobs]
+            sub = cfg.source.subpath.strip("/")
+            found = [j for j in jobs_at(repo, reviewed, under=sub) if j.name in jobs]
             missing = sorted(set(jobs) - {j.name for j in found})
             if missing:
-                raise click.ClickException(
-                    f"no KusciaJob named {', '.join(missing)} at {event.head_sha[:12]}"
-                )
+                raise click.ClickException(f"no KusciaJob named {', '.join(missing)} at {reviewed[:12]}")
         else:
-            found = [j for j in jobs_changed(repo, event.base_sha, event.head_sha) if j.path]
+            found = [j for j in jobs_changed(repo, event.base_sha, reviewed) if j.path]
     except HistoryError as exc:
         raise click.ClickException(
             f"{exc}. Check out the pull request with its history (actions/checkout with fetch-depth: 0)"

@@ -8,6 +8,7 @@ from typing import Any
 import pygit2
 import yaml
 
+from reconciler.approvals.digest import job_digest
 from reconciler.approvals.signatures import SigningSpec, sign_payload
 from reconciler.config import ApprovalsConfig, Config, DomainTrust
 
@@ -45,8 +46,16 @@ def job_manifest(
     )
 
 
-def approval(job: str, domain: str, decision: str = "Approve", reason: str = "") -> str:
+def spec_digest(manifest: str) -> str:
+    """The jobSpecDigest of a KusciaJob manifest (as ``kgitops approve`` records it)."""
+    doc = yaml.safe_load(manifest)
+    return job_digest(doc["metadata"]["name"], doc["spec"])
+
+
+def approval(job: str, domain: str, decision: str = "Approve", reason: str = "", digest: str = "") -> str:
+    """A JobApproval; by default for the spec ``job_manifest(job)`` has."""
     spec = {"job": job, "domain": domain, "decision": decision}
+    spec["jobSpecDigest"] = digest or spec_digest(job_manifest(job))
     if reason:
         spec["reason"] = reason
     return yaml.safe_dump(
@@ -76,8 +85,11 @@ class Repo:
         branch: str = "main",
         signing: SigningSpec | None = None,
         parents: list[str] | None = None,
+        when: int | None = None,
     ) -> str:
-        """Write (or with None, delete) files on ``branch``; returns the commit id."""
+        """Write (or with None, delete) files on ``branch``; returns the commit id.
+
+        ``when`` fixes the commit time (seconds since the epoch); by default each commit is a minute later."""
         ref = f"refs/heads/{branch}"
         if parents is None:
             parents = [str(self.repo.references[ref].target)] if ref in self.repo.references else []
@@ -93,7 +105,7 @@ class Repo:
                 )
         tree = index.write_tree(self.repo)
         self.clock += 60
-        sig = pygit2.Signature(who[0], who[1], self.clock, 0)
+        sig = pygit2.Signature(who[0], who[1], self.clock if when is None else when, 0)
         parent_ids = [pygit2.Oid(hex=p) for p in parents]
         if signing is None:
             oid = self.repo.create_commit(None, sig, sig, message, tree, parent_ids)

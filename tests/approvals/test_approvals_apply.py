@@ -76,6 +76,7 @@ def test_approvals_job_waits_until_the_last_party_approves(
 
 
 def test_approvals_rejection_ends_the_job(repo: Repo, tmp_path: Path, local_backend: Any) -> None:
+    repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
     _create_job(local_backend)
     head = repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol", "Reject", "no")}, CAROL)
     out = _sync(local_backend, repo, head, _cfg(tmp_path))
@@ -117,7 +118,7 @@ def test_approvals_recorded_before_the_job_exists(repo: Repo, tmp_path: Path, lo
     head = repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol")}, CAROL)
     out = _sync(local_backend, repo, head, cfg)
     assert {o.effect for o in out.values()} == {Effect.WAITING}
-    assert "job job-psi does not exist (yet)" in out["approvals/bob/job-psi.yaml"].message
+    assert "job job-psi is not in the repository at " in out["approvals/bob/job-psi.yaml"].message
 
     head = repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
     _create_job(local_backend)  # the sync that creates the job ...
@@ -129,6 +130,7 @@ def test_approvals_recorded_before_the_job_exists(repo: Repo, tmp_path: Path, lo
 def test_approvals_not_a_party_and_initiator(repo: Repo, tmp_path: Path, local_backend: Any) -> None:
     cfg = _cfg(tmp_path)
     cfg.approvals.domains["dave"] = DomainTrust(emails=["dave@dave.example"])
+    repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
     _create_job(local_backend)
     repo.commit({"approvals/alice/job-psi.yaml": approval("job-psi", "alice")}, ALICE)
     head = repo.commit(
@@ -150,6 +152,7 @@ def test_approvals_sync_step_with_a_git_source(repo: Repo, tmp_path: Path, local
 
     cfg = _cfg(tmp_path)
     _create_job(local_backend)
+    repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
     repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB)
     head = repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol")}, MALLORY)
     source = GitSource(str(repo.path), cache_dir=tmp_path / "cache")

@@ -90,11 +90,20 @@ def test_approvals_approve_reject_and_existing_branch(repo: Repo, tmp_path: Path
 
 def test_approvals_approve_notes_and_errors(repo: Repo, tmp_path: Path, run: Runner) -> None:
     _bob_repo(repo)
+    # no job, no spec to decide on: say where to find it, or take an explicit digest
     result = run(["approve", "job-later", "--domain", "bob"], repo.path)
-    assert result.exit_code == 0
+    assert result.exit_code == 1
+    assert "job job-later (namespace cross-domain) is not at HEAD, so there is no spec to" in (
+        result.output
+    )
+    result = run(["approve", "job-later", "--domain", "bob", "--digest", "sha256:" + "ab" * 32], repo.path)
+    assert result.exit_code == 0, result.output
     assert (
         "note: job job-later is not in the repository yet; the record waits until it arrives" in result.output
     )
+    args = ["approve", "job-later", "--domain", "bob", "--digest", "md5:x", "--branch", "b2"]
+    result = run(args, repo.path)
+    assert result.exit_code == 1 and "spec.jobSpecDigest must be sha256:" in result.output
     result = run(["approve", "job-psi", "--domain", "dave"], repo.path)
     assert "note: dave is not a party of job job-psi (parties: alice, bob, carol)" in result.output
     result = run(["approve", "Job_PSI", "--domain", "bob"], repo.path)
@@ -115,12 +124,13 @@ def test_approvals_approve_signed_with_ssh(
             "--signing-key", str(ssh_keys["bob"])]  # fmt: skip
     result = run(args, repo.path)
     assert result.exit_code == 0, result.output
-    assert ", signed)" in result.output
+    assert ", signed; job spec sha256:" in result.output
     [d] = collect(str(repo.path), "approve/bob/job-psi", None, load_config(config))
     assert d.trusted and d.signed_by.startswith("SHA256:")
 
 
 def test_approvals_list_shows_verdicts(repo: Repo, tmp_path: Path, run: Runner) -> None:
+    repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
     repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB)
     repo.commit({"approvals/bob/job-two.yaml": approval("job-two", "bob")}, MALLORY)
     config = _config(tmp_path)

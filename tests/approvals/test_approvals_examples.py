@@ -45,6 +45,7 @@ def test_approvals_example_workflow_runs_the_command(repo: Repo, tmp_path: Path)
     event = copy.deepcopy(EVENT)
     event["review"]["user"]["login"] = "carol-reviewer"
     event["pull_request"]["base"]["sha"], event["pull_request"]["head"]["sha"] = base, head
+    event["review"]["commit_id"] = head
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
     args = ["approvals", "from-github-event", str(path), "--repo", str(repo.path),

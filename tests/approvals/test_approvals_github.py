@@ -97,6 +97,7 @@ def test_approvals_from_github_event_command(repo: Repo, tmp_path: Path) -> None
     base, head = _pr_repo(repo)
     ev = copy.deepcopy(EVENT)
     ev["pull_request"]["base"]["sha"], ev["pull_request"]["head"]["sha"] = base, head
+    ev["review"]["commit_id"] = head
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(ev))
     args = ["approvals", "from-github-event", str(event_file), "--repo", str(repo.path),

@@ -131,3 +131,100 @@ def test_approvals_unreadable_gpg_key_is_reported(
     )
     [d] = collect(str(repo.path), head, None, cfg)
     assert not d.trusted and "cannot read the OpenPGP public key" in d.why_not
+
+
+# -- a signature that is present but does not verify voids the record, whatever the e-mail says -------------
+def _email_and_key(tmp_path: Path, ssh_keys: dict[str, Path]):  # type: ignore[no-untyped-def]
+    key_line = Path(f"{ssh_keys['bob']}.pub").read_text().strip()
+    # an allowed e-mail and a key, signatures not required
+    return make_config(tmp_path, bob=DomainTrust(emails=[BOB[1]], ssh_keys=[key_line]))
+
+
+def _commit_with_signature(repo: Repo, signature: str, tamper: bool = False, key: Path | None = None) -> str:
+    """A commit of RECORD by bob's e-mail carrying ``signature`` (or a real one by ``key``, made over other
+    content when ``tamper``), as a forger would make it."""
+    import pygit2
+
+    main = repo.repo.references.get("refs/heads/main")
+    parents = [main.target] if main is not None else []
+    index = pygit2.Index()
+    if parents:
+        index.read_tree(repo.repo[parents[0]].peel(pygit2.Commit).tree)
+    for path, text in RECORD.items():
+        index.add(pygit2.IndexEntry(path, repo.repo.create_blob(text.encode()), pygit2.enums.FileMode.BLOB))
+    tree = index.write_tree(repo.repo)
+    sig = pygit2.Signature(BOB[0], BOB[1], 1_700_000_000, 0)
+    content = str(repo.repo.create_commit_string(sig, sig, "approve", tree, parents))
+    if key is not None:
+        from reconciler.approvals.signatures import sign_payload
+
+        signed = content.replace("approve", "something else") if tamper else content
+        signature = sign_payload(signed.encode(), SigningSpec("ssh", str(key))).decode()
+    oid = repo.repo.create_commit_with_signature(content, signature)
+    if main is None:
+        repo.repo.references.create("refs/heads/main", oid)
+    else:
+        main.set_target(oid)
+    return str(oid)
+
+
+def test_approvals_untrusted_key_voids_the_allowed_email(
+    repo: Repo, tmp_path: Path, ssh_keys: dict[str, Path]
+) -> None:
+    # right e-mail, right folder, signatures not required: but the commit is signed with mallory's key
+    head = repo.commit(RECORD, BOB, signing=SigningSpec("ssh", str(ssh_keys["mallory"])))
+    [d] = collect(str(repo.path), head, None, _email_and_key(tmp_path, ssh_keys))
+    assert not d.trusted
+    assert "is signed, but its ssh signature is not by a key of domain bob" in d.why_not
+    assert "voids the record whatever the committer e-mail" in d.why_not
+    # the same content, unsigned, by the same e-mail counts: it is the failed signature that voids it
+    head = repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob", reason="unsigned")}, BOB)
+    [d] = collect(str(repo.path), head, None, _email_and_key(tmp_path, ssh_keys))
+    assert d.trusted, d.why_not
+
+
+def test_approvals_signature_of_a_domain_without_keys_voids_the_email(
+    repo: Repo, tmp_path: Path, ssh_keys: dict[str, Path]
+) -> None:
+    head = repo.commit(RECORD, BOB, signing=SigningSpec("ssh", str(ssh_keys["bob"])))
+    cfg = make_config(tmp_path, bob=DomainTrust(emails=[BOB[1]]))  # e-mails only, no keys listed
+    [d] = collect(str(repo.path), head, None, cfg)
+    assert not d.trusted and "no SSH keys are configured for bob" in d.why_not
+
+
+def test_approvals_untrusted_openpgp_key_voids_the_email(
+    repo: Repo, tmp_path: Path, gnupg_home: tuple[str, str], ssh_keys: dict[str, Path]
+) -> None:
+    _, fpr = gnupg_home
+    head = repo.commit(RECORD, BOB, signing=SigningSpec("openpgp", fpr))
+    [d] = collect(str(repo.path), head, None, _email_and_key(tmp_path, ssh_keys))
+    assert not d.trusted and "openpgp signature is not by a key of domain bob" in d.why_not
+
+
+@pytest.mark.parametrize(
+    ("signature", "said"),
+    [
+        ("-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n", "ssh signature is not by"),
+        ("-----BEGIN SIGNED MESSAGE-----\nAAAA\n-----END SIGNED MESSAGE-----\n", "x509 signature is of"),
+        ("garbage\n", "unknown signature is of a kind"),
+    ],
+)
+def test_approvals_broken_or_unknown_signature_voids_the_email(
+    repo: Repo, tmp_path: Path, ssh_keys: dict[str, Path], signature: str, said: str
+) -> None:
+    head = _commit_with_signature(repo, signature)
+    [d] = collect(str(repo.path), head, None, _email_and_key(tmp_path, ssh_keys))
+    assert not d.trusted and said in d.why_not
+
+
+def test_approvals_signature_over_other_content_voids_the_email(
+    repo: Repo, tmp_path: Path, ssh_keys: dict[str, Path]
+) -> None:
+    # bob's real key, but the signature was made over another commit (a signature copied onto a forgery)
+    head = _commit_with_signature(repo, "", tamper=True, key=ssh_keys["bob"])
+    [d] = collect(str(repo.path), head, None, _email_and_key(tmp_path, ssh_keys))
+    assert not d.trusted and "ssh signature is not by a key of domain bob" in d.why_not
+    twin = Repo(tmp_path / "twin")
+    good = _commit_with_signature(twin, "", key=ssh_keys["bob"])  # the honest twin verifies
+    [d] = collect(str(twin.path), good, None, _email_and_key(tmp_path, ssh_keys))
+    assert d.trusted and d.signed_by.startswith("SHA256:")

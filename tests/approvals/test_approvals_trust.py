@@ -85,14 +85,15 @@ def test_approvals_record_outside_its_domain_folder_has_no_effect(repo: Repo, tm
     assert not d.trusted and "must live in approvals/bob/" in d.why_not
 
 
-def test_approvals_duplicate_job_and_domain_reported(repo: Repo, tmp_path: Path) -> None:
+def test_approvals_duplicate_job_and_domain_the_later_counts(repo: Repo, tmp_path: Path) -> None:
+    repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
     repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB)
     head = repo.commit({"approvals/bob/again.yaml": approval("job-psi", "bob", "Reject")}, BOB)
     by_path = {d.path: d for d in collect(str(repo.path), head, None, _cfg(tmp_path))}
-    assert by_path["approvals/bob/job-psi.yaml"].trusted
-    dup = by_path["approvals/bob/again.yaml"]
-    assert not dup.trusted and "a second record for job job-psi and domain bob" in dup.why_not
-    assert "approvals/bob/job-psi.yaml" in dup.why_not
+    assert by_path["approvals/bob/again.yaml"].trusted
+    old = by_path["approvals/bob/job-psi.yaml"]
+    assert not old.trusted and "superseded by the later record approvals/bob/again.yaml" in old.why_not
+    assert "for job job-psi and domain bob" in old.why_not
 
 
 def test_approvals_forged_record_cannot_push_out_the_real_one(repo: Repo, tmp_path: Path) -> None:

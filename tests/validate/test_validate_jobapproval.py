@@ -12,6 +12,7 @@ spec:
   job: job-a
   domain: bob
   decision: Approve
+  jobSpecDigest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 """
 
 
