@@ -51,12 +51,24 @@ def backend_options(func: F) -> F:
     return func
 
 
-def load_cli_config(config_path: str | None, backend_kind: str | None, state_dir: str | None) -> Config:
-    """The config file with the command-line flags applied; a config problem becomes a click error."""
+class ConfigFailure(click.ClickException):
+    """A config file that cannot be used: exit 2 (a usage problem, as in the exit-code table), with every
+    problem as ``file:line:column: message and fix`` and never a traceback."""
+
+    exit_code = 2
+
+
+def read_config(config_path: str | None) -> Config:
+    """``load_config`` for a command: a ConfigError becomes ConfigFailure (exit 2)."""
     try:
-        cfg = load_config(config_path)
+        return load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise ConfigFailure(str(exc)) from None
+
+
+def load_cli_config(config_path: str | None, backend_kind: str | None, state_dir: str | None) -> Config:
+    """The config file with the command-line flags applied; a config problem exits 2 (ConfigFailure)."""
+    cfg = read_config(config_path)
     if backend_kind:
         cfg.backend.kind = backend_kind
     if state_dir:

@@ -194,6 +194,7 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+SECONDS = click.FloatRange(0, 86400, min_open=True)  # the ranges of schemas/config.json
 
 OUTPUT = click.option(
     "-o",
@@ -372,14 +373,16 @@ def _wait(session: Any, jobs: list[Any], timeout: float | None, fmt: str) -> boo
 
 @click.command()
 @source_options
-@click.option("--poll-interval", type=float, default=None, help="Seconds between Git fetches (default 30).")
+@click.option("--poll-interval", type=SECONDS, default=None, help="Seconds between Git fetches (default 30).")
 @click.option(
-    "--resync-interval", type=float, default=None, help="Seconds between full resyncs (default 300)."
+    "--resync-interval", type=SECONDS, default=None, help="Seconds between full resyncs (default 300)."
 )
 @click.option(
-    "--status-interval", type=float, default=None, help="Seconds between status refreshes (default 5)."
+    "--status-interval", type=SECONDS, default=None, help="Seconds between status refreshes (default 5)."
 )
-@click.option("--debounce", type=float, default=None, help="Seconds of quiet ending a burst of file events.")
+@click.option(
+    "--debounce", type=click.FloatRange(0, 60), default=None, help="Seconds of quiet ending a burst of events."
+)
 @click.option("--metrics-addr", default=None, help="HOST:PORT serving /metrics and /healthz.")
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log format (default text)."

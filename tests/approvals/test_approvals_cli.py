@@ -138,8 +138,9 @@ def test_approvals_config_errors_are_clear(tmp_path: Path, run: Runner) -> None:
     bad = tmp_path / "kgitops.yaml"
     bad.write_text("approvals:\n  domains:\n    bob:\n      emial: [bob@bob.example]\n")
     result = run(["approvals", "list", "--config", str(bad)], tmp_path)
-    assert result.exit_code == 1
-    assert f"{bad}: unknown setting `approvals.domains.bob.emial`" in result.output
+    assert result.exit_code == 2  # a config problem is a usage error
+    expected = f"{bad}:4:7: unknown setting `approvals.domains.bob.emial`; did you mean `emails`?"
+    assert expected in result.output
 
 
 def test_approvals_approve_over_a_forged_identical_record(repo: Repo, tmp_path: Path, run: Runner) -> None:
