@@ -381,7 +381,7 @@ def _wait(session: Any, jobs: list[Any], timeout: float | None, fmt: str) -> boo
     "--status-interval", type=SECONDS, default=None, help="Seconds between status refreshes (default 5)."
 )
 @click.option(
-    "--debounce", type=click.FloatRange(0, 60), default=None, help="Seconds of quiet ending a burst of events."
+    "--debounce", type=click.FloatRange(0, 60), default=None, help="Seconds of quiet ending an event burst."
 )
 @click.option("--metrics-addr", default=None, help="HOST:PORT serving /metrics and /healthz.")
 @click.option(
