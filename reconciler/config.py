@@ -181,6 +181,8 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     # Directory of the config file: relative paths in it are relative to this.
     base_dir: str = "."
+    # The config file read ("" when none was): commands name it when they say what they read.
+    file: str = ""
 
     def resolve(self, path: str) -> Path:
         p = Path(os.path.expanduser(path))
@@ -197,7 +199,7 @@ def _build(cls: Any, data: dict[str, Any]) -> Any:
     """The dataclass ``cls`` from data the schema has accepted (so every key is known and well typed)."""
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
-    for name, value in data.items():
+    for name, value in data.items():  # never base_dir or file: the schema has no such keys
         f = known[name]
         default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
         if is_dataclass(default):
@@ -245,22 +247,25 @@ def parse_config(data: bytes, file: str = "kgitops.yaml") -> Config:
     return built
 
 
+def find_config(path: str | Path | None = None) -> Path | None:
+    """The config file ``load_config(path)`` reads: ``path``, else ./kgitops.yaml (or .yml) if present."""
+    if path is not None:
+        return Path(path)
+    return next((Path(n) for n in DEFAULT_CONFIG_NAMES if Path(n).is_file()), None)
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load ``path``, or ``kgitops.yaml`` in the working directory if present, or the defaults.
 
     Raises ConfigError (file, line, column, the key and the fix) for an unreadable or invalid file."""
-    if path is None:
-        for name in DEFAULT_CONFIG_NAMES:
-            if Path(name).is_file():
-                path = name
-                break
-        else:
-            return Config()
-    p = Path(path)
+    p = find_config(path)
+    if p is None:
+        return Config()
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the config file ({exc.strerror})") from None
     cfg = parse_config(data, str(p))
     cfg.base_dir = str(p.resolve().parent)
+    cfg.file = str(p)
     return cfg

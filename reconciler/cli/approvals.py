@@ -158,6 +158,8 @@ def approvals() -> None:
 def list_(repo_path: str, revision: str, as_json: bool, config_path: str | None) -> None:
     """Every JobApproval in the repository, who committed it, and whether it counts (and if not, why)."""
     cfg = _config(config_path)
+    root = Path(repo_path).resolve()
+    click.echo(f"reading: approval records in {_approvals_dir(cfg)}/ of {root} at {revision}", err=True)
     try:
         decisions = collect(repo_path, revision, None, cfg, subpath=cfg.source.subpath.strip("/"))
     except HistoryError as exc:

@@ -126,11 +126,12 @@ def test_approvals_list_shows_verdicts(repo: Repo, tmp_path: Path, run: Runner) 
     config = _config(tmp_path)
     result = run(["approvals", "list", "--config", str(config)], repo.path)
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    assert result.stderr == f"reading: approval records in approvals/ of {repo.path.resolve()} at HEAD\n"
+    lines = result.stdout.splitlines()
     assert lines[0].startswith("OK       Approve job-psi for bob by Bob <bob@bob.example>")
     assert lines[1].startswith("IGNORED  Approve job-two for bob by Mallory <mallory@evil.example>")
     assert "not an allowed identity of domain bob" in lines[2]
-    data = json.loads(run(["approvals", "list", "--json", "--config", str(config)], repo.path).output)
+    data = json.loads(run(["approvals", "list", "--json", "--config", str(config)], repo.path).stdout)
     assert [d["trusted"] for d in data] == [True, False]
 
 

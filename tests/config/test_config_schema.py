@@ -224,7 +224,7 @@ def test_an_empty_file_is_the_defaults(tmp_path: Path) -> None:
 def _fields(cls: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
     out: dict[tuple[str, ...], Any] = {}
     for f in dataclasses.fields(cls):
-        if f.name == "base_dir":
+        if f.name in ("base_dir", "file"):
             continue
         default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
         if dataclasses.is_dataclass(default):
