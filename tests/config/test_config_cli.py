@@ -59,3 +59,16 @@ def test_flags_have_the_ranges_of_the_settings(tmp_path: Path, args: list[str]) 
     assert result.exit_code == 2, result.output
     assert "is not in the range" in result.output or "is not a valid float" in result.output
     assert not (tmp_path / "state").exists()
+
+
+def test_the_example_in_docs_config_md_is_what_kgitops_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text(encoding="utf-8")
+    config = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = doc.split("$ kgitops job list --config kgitops.yaml\n", 1)[1].split("$ echo $?", 1)[0]
+    (tmp_path / "kgitops.yaml").write_text(config, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["job", "list", "--config", "kgitops.yaml"])
+    assert result.exit_code == 2
+    assert result.output == shown
