@@ -103,11 +103,28 @@ def _problems(error: ValidationError, document: Document) -> list[ConfigProblem]
     return [ConfigProblem(line, column, key, _message(error, key, path, schema))]
 
 
+@cache
+def _homes() -> dict[str, list[str]]:
+    """Setting name -> the dotted paths of the sections that have it (``state_dir`` -> ``[engine]``)."""
+    out: dict[str, list[str]] = {}
+
+    def walk(schema: dict[str, Any], prefix: str) -> None:
+        for name, sub in schema.get("properties", {}).items():
+            out.setdefault(name, []).append(prefix)
+            walk(sub, f"{prefix}.{name}" if prefix else name)
+
+    walk(load_config_schema(), "")
+    return out
+
+
 def _unknown(path: tuple[str | int, ...], key: str, known: list[str]) -> str:
     where = _dotted((*path, key))
     guess = key.replace("-", "_").lower()
     close = [guess] if guess in known else difflib.get_close_matches(guess, known, n=1, cutoff=0.6)
     hint = f"did you mean `{close[0]}`? " if close else ""
+    homes = [h for h in _homes().get(guess, []) if h and not h.startswith("approvals.domains")]
+    if not close and homes:  # a known setting in the wrong section
+        hint = f"`{guess}` belongs under `{homes[0]}` (`{homes[0]}.{guess}`); "
     here = f"under `{_dotted(path)}`" if path else "at the top level"
     return f"unknown setting `{where}`; {hint}known settings {here}: {', '.join(known)}"
 

@@ -266,3 +266,22 @@ def test_the_schema_ships_in_the_package() -> None:
     assert "config.json" in (REPO / "pyproject.toml").read_text() or "schemas/*.json" in (
         REPO / "pyproject.toml"
     ).read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("state_dir: x\n", ":1:1: unknown setting `state_dir`; `state_dir` belongs under `engine`"),
+        ("backend:\n  endpoint: x\n", "belongs under `backend.kusciaapi` (`backend.kusciaapi.endpoint`)"),
+    ],
+)
+def test_a_setting_in_the_wrong_section_is_pointed_to_its_section(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    assert expected in problems_of(text, tmp_path)
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(load_config_schema())
