@@ -83,7 +83,9 @@ class GitSource:
         self._warned: set[tuple[str, tuple[str, ...]]] = set()
         self.shown = redact(location)
         where = self.shown if self.remote else str(Path(location).resolve())
-        self.source_id = source_id or f"git:{where}#{ref or 'HEAD'}:{self.subpath or '.'}"
+        # `main`, `refs/heads/main` (and a tag's two spellings) name one source: one id, one inventory
+        short = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        self.source_id = source_id or f"git:{where}#{short or 'HEAD'}:{self.subpath or '.'}"
 
     def describe(self) -> str:
         extra = f" @ {self.ref}" if self.ref else ""

@@ -134,3 +134,13 @@ def test_diff_of_a_remote_at_an_ambiguous_ref_warns_and_reads_the_tag(tmp_path: 
     missing = kgitops("diff", url, "--ref", "v2", "--state-dir", state)
     assert missing.returncode == 2
     assert "ref `v2` not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_short_and_a_full_spelling_of_a_ref_are_one_source(tmp_path: Path) -> None:
+    """Switching `--ref main` to `--ref refs/heads/main` keeps the inventory (nothing is orphaned)."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"job-a.yaml": job_doc("job-a")})
+    ids = {GitSource(str(repo.path), ref=r).source_id for r in ("main", "refs/heads/main")}
+    assert ids == {f"git:{repo.path.resolve()}#main:."}
+    tag = GitSource(str(repo.path), ref="refs/tags/v1")
+    assert tag.source_id == GitSource(str(repo.path), ref="v1").source_id
