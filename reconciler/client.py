@@ -106,14 +106,20 @@ class Client:
 
     @classmethod
     def from_config(
-        cls, config: Config | str | Path | None = None, namespace: str = DEFAULT_NAMESPACE
+        cls,
+        config: Config | str | Path | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        readonly: bool = False,
     ) -> Client:
-        """Open the backend a config names (a ``Config``, a path, or None for ./kgitops.yaml or defaults)."""
+        """Open the backend a config names (a ``Config``, a path, or None for ./kgitops.yaml or defaults).
+
+        ``readonly``: only look; the embedded engine then creates no state directory or store (a missing one
+        reads as empty) and starts no driver, and writes raise ClientError."""
         from reconciler.backends.factory import open_backend
 
         cfg = config if isinstance(config, Config) else load_config(config)
         try:
-            backend = open_backend(cfg)
+            backend = open_backend(cfg, readonly=readonly)
         except BackendError as exc:
             raise ClientError(str(exc)) from None
         except OSError as exc:  # e.g. a state directory that can not be created

@@ -1,7 +1,9 @@
 """The config file (``kgitops.yaml``): source, backend, engine, status, prune, approval and trust settings.
 
-Every setting also has a command-line flag; flags win. Each section is a dataclass so that a typo in the
-file is reported with its position instead of being ignored.
+Every setting also has a command-line flag; flags win. The file is checked against the JSON Schema
+``schemas/config.json`` (types, ranges, known keys; see ``reconciler.config_schema`` and docs/config.md)
+before these dataclasses are built, so a typo or a bad value is reported with its position and fix instead
+of being ignored.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 DEFAULT_CONFIG_NAMES = ("kgitops.yaml", "kgitops.yml")
 DEFAULT_STATE_DIR = ".kgitops"
 
 
 class ConfigError(Exception):
-    """A config file problem, with the file and the fix in the message."""
+    """A config file problem, with the file, position and fix in the message (one line per problem).
+
+    ``problems`` holds the structured findings (``reconciler.config_schema.ConfigProblem``) when the file
+    parsed but broke the schema."""
+
+    def __init__(self, message: str, problems: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 @dataclass
@@ -174,6 +181,8 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     # Directory of the config file: relative paths in it are relative to this.
     base_dir: str = "."
+    # The config file read ("" when none was): commands name it when they say what they read.
+    file: str = ""
 
     def resolve(self, path: str) -> Path:
         p = Path(os.path.expanduser(path))
@@ -186,50 +195,77 @@ class Config:
         return Path(os.environ.get("KGITOPS_STATE_DIR") or DEFAULT_STATE_DIR)
 
 
-def _build(cls: Any, data: Any, where: str, file: str) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file}: `{where}` must be a mapping, not {type(data).__name__}")
+def _build(cls: Any, data: dict[str, Any]) -> Any:
+    """The dataclass ``cls`` from data the schema has accepted (so every key is known and well typed)."""
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        name = str(key).replace("-", "_")
-        if name not in known or name == "base_dir":
-            choices = ", ".join(sorted(n for n in known if n != "base_dir"))
-            raise ConfigError(f"{file}: unknown setting `{where}.{key}`; known settings here: {choices}")
+    for name, value in data.items():  # never base_dir or file: the schema has no such keys
         f = known[name]
         default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
         if is_dataclass(default):
-            kwargs[name] = _build(type(default), value, f"{where}.{key}", file)
+            kwargs[name] = _build(type(default), value)
+        elif f.type == "float":
+            kwargs[name] = float(value)
+        elif f.type == "int":
+            kwargs[name] = int(value)
         else:
             kwargs[name] = value
+    return cls(**kwargs)
+
+
+def parse_config(data: bytes, file: str = "kgitops.yaml") -> Config:
+    """A ``Config`` from the bytes of a config file, checked against ``schemas/config.json``.
+
+    YAML is read as Kubernetes reads manifests (``reconciler.load.documents``: a null value means "the
+    default"). Raises ConfigError listing every problem as ``file:line:column: message`` with its fix.
+    """
+    from reconciler.config_schema import ConfigProblem, check
+    from reconciler.load.documents import LoadError, iter_documents
+
     try:
-        return cls(**kwargs)
-    except ValueError as exc:  # a section's own check (e.g. approvals.domains)
+        documents = list(iter_documents(data))
+    except LoadError as exc:
+        where = f"{file}:{exc.line}:{exc.column}" if exc.line else file
+        raise ConfigError(f"{where}: the config file is not valid YAML: {exc.message}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: the config file is not UTF-8 text ({exc.reason})") from None
+    if not documents:
+        return Config()
+    if len(documents) > 1:
+        extra = documents[1]
+        raise ConfigError(
+            f"{file}:{extra.line}:{extra.column}: the config file holds more than one YAML document; "
+            "keep one (remove this `---` and what follows, or merge it into the first)"
+        )
+    problems: list[ConfigProblem] = check(documents[0])
+    if problems:
+        raise ConfigError("\n".join(p.render(file) for p in problems), problems)
+    try:
+        built: Config = _build(Config, documents[0].data)
+    except ValueError as exc:  # pragma: no cover - a section's own check; the schema catches these first
         raise ConfigError(f"{file}: {exc}") from None
+    return built
+
+
+def find_config(path: str | Path | None = None) -> Path | None:
+    """The config file ``load_config(path)`` reads: ``path``, else ./kgitops.yaml (or .yml) if present."""
+    if path is not None:
+        return Path(path)
+    return next((Path(n) for n in DEFAULT_CONFIG_NAMES if Path(n).is_file()), None)
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load ``path``, or ``kgitops.yaml`` in the working directory if present, or the defaults."""
-    if path is None:
-        for name in DEFAULT_CONFIG_NAMES:
-            if Path(name).is_file():
-                path = name
-                break
-        else:
-            return Config()
-    p = Path(path)
+    """Load ``path``, or ``kgitops.yaml`` in the working directory if present, or the defaults.
+
+    Raises ConfigError (file, line, column, the key and the fix) for an unreadable or invalid file."""
+    p = find_config(path)
+    if p is None:
+        return Config()
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the config file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}{pos}: the config file is not valid YAML ({exc})") from None
-    cfg: Config = _build(Config, data or {}, "config", str(p))
+    cfg = parse_config(data, str(p))
     cfg.base_dir = str(p.resolve().parent)
+    cfg.file = str(p)
     return cfg

@@ -6,12 +6,14 @@ from reconciler.backends.base import Backend, BackendError
 from reconciler.config import Config
 
 
-def open_backend(config: Config) -> Backend:
+def open_backend(config: Config, readonly: bool = False) -> Backend:
+    """``readonly`` (for commands that only look): the local engine creates nothing on disk and starts no
+    driver (see ``LocalBackend``); the remote backends hold no local state, so it changes nothing there."""
     kind = config.backend.kind or "local"
     if kind == "local":
         from reconciler.backends.local import LocalBackend
 
-        return LocalBackend.from_config(config)
+        return LocalBackend.from_config(config, readonly=readonly)
     if kind == "kubernetes":
         from reconciler.backends.kubernetes import KubernetesBackend
 

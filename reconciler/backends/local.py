@@ -21,9 +21,14 @@ from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle
 from reconciler.engine.engine import OPEN, Engine
 from reconciler.engine.runtime.process import ProcessRuntime
 from reconciler.engine.stages import ALLOWED, check_stage, set_stage_label
-from reconciler.engine.store import Store, StoreError
+from reconciler.engine.store import DB_NAME, Store, StoreError
 from reconciler.engine.taskbuild import ANN_TASK_ALIAS
 from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
+
+
+def state_exists(state_dir: str | Path) -> bool:
+    """True when ``state_dir`` holds an engine store (something was synced or created there)."""
+    return (Path(state_dir) / DB_NAME).is_file()
 
 
 class LocalBackend(Backend):
@@ -38,14 +43,26 @@ class LocalBackend(Backend):
         workspace: str | Path | None = None,
         kill_grace_seconds: float = 5.0,
         autostart: bool = True,
+        readonly: bool = False,
     ) -> None:
+        """``readonly``: for commands that only look (``job list``, ``diff``, ...): nothing is created on
+        disk (a state directory without an engine store reads as an empty engine), no driver is started and
+        this process never drives; a write raises BackendError."""
         self.state_dir = Path(state_dir).resolve()
         self.trusted = list(trusted_appimages)
         self.auto_approve = list(auto_approve)
         self.workspace = Path(workspace).resolve() if workspace else Path.cwd()
-        self.autostart = autostart
+        self.readonly = readonly
+        self.autostart = autostart and not readonly
         self.kill_grace = kill_grace_seconds
-        self.store = Store.open(self.state_dir)
+        self.exists = state_exists(self.state_dir)
+        if readonly and not self.exists:
+            present = next(p for p in (self.state_dir, *self.state_dir.parents) if p.exists())
+            if not present.is_dir():
+                raise BackendError(
+                    f"cannot read the engine state {self.state_dir}: {present} is not a directory"
+                )
+        self.store = Store.open(self.state_dir) if self.exists or not readonly else Store(":memory:")
         self.lock = EngineLock(self.state_dir)
         self.runtime = ProcessRuntime(
             self.store, self.state_dir, self.trusted, self.workspace, kill_grace_seconds
@@ -54,7 +71,7 @@ class LocalBackend(Backend):
         self._closed = False
 
     @classmethod
-    def from_config(cls, config: Config) -> LocalBackend:
+    def from_config(cls, config: Config, readonly: bool = False) -> LocalBackend:
         eng: EngineConfig = config.engine
         base = Path(config.base_dir).resolve()
         return cls(
@@ -64,7 +81,12 @@ class LocalBackend(Backend):
             workspace=base,
             kill_grace_seconds=eng.kill_grace_seconds,
             autostart=eng.autostart,
+            readonly=readonly,
         )
+
+    def _writable(self, what: str) -> None:
+        if self.readonly:
+            raise BackendError(f"cannot {what}: the local engine at {self.state_dir} was opened read-only")
 
     # -- driving the engine -------------------------------------------------------------
     @property
@@ -74,8 +96,9 @@ class LocalBackend(Backend):
         return self._engine
 
     def drive(self) -> bool:
-        """Take the engine lock if free; True if this process now drives the controllers."""
-        return self.lock.acquire()
+        """Take the engine lock if free; True if this process now drives the controllers (never when
+        read-only)."""
+        return not self.readonly and self.lock.acquire()
 
     def step(self) -> bool:
         """One engine pass if this process drives (taking the lock if free); True if anything changed."""
@@ -144,6 +167,7 @@ class LocalBackend(Backend):
 
     # -- objects --------------------------------------------------------------------------
     def create(self, obj: Resource) -> Resource:
+        self._writable(f"create {obj.ref}")
         if obj.kind not in KINDS:
             raise BackendError(f"the local engine stores {', '.join(KINDS)}, not {obj.kind!r}")
         if not obj.name:
@@ -163,6 +187,7 @@ class LocalBackend(Backend):
         return stored
 
     def update(self, obj: Resource) -> Resource:
+        self._writable(f"update {obj.ref}")
         with self.store.transaction():
             current = self.store.get(obj.ref)
             if current is None:
@@ -184,6 +209,7 @@ class LocalBackend(Backend):
         return self.store.list(kind, namespace, labels)
 
     def delete(self, ref: ObjectRef) -> None:
+        self._writable(f"delete {ref}")
         names: set[str] = set()
         with self.store.transaction():
             obj = self.store.get(ref)
@@ -213,6 +239,7 @@ class LocalBackend(Backend):
         labels: Mapping[str, str | None] | None = None,
         annotations: Mapping[str, str | None] | None = None,
     ) -> Resource:
+        self._writable(f"update {ref}")
         with self.store.transaction():
             obj = self.store.get(ref)
             if obj is None:
@@ -235,6 +262,7 @@ class LocalBackend(Backend):
         return job
 
     def stage(self, ref: ObjectRef, stage: Stage, domain: str = "", reason: str = "") -> None:
+        self._writable(f"{stage.value.lower()} {ref}")
         with self.store.transaction():
             job = self._job(ref)
             refusal = check_stage(job, stage)
@@ -246,6 +274,7 @@ class LocalBackend(Backend):
         self.kick()
 
     def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+        self._writable(f"record an approval of {ref}")
         with self.store.transaction():
             job = self._job(ref)
             spec = JobSpec.from_dict(job.spec)
@@ -270,6 +299,7 @@ class LocalBackend(Backend):
         return self.store.get_inventory(source_id)
 
     def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
+        self._writable("record the inventory")
         self.store.set_inventory(source_id, refs)
 
     # -- logs -------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from reconciler.approvals.records import (
 )
 from reconciler.approvals.signatures import SigningError
 from reconciler.approvals.writer import WriteError, commit_record, identity, signing_from_git
-from reconciler.config import Config, ConfigError, load_config
+from reconciler.cli.common import read_config
+from reconciler.config import Config
 
 _config_option = click.option(
     "--config",
@@ -45,10 +46,7 @@ _repo_option = click.option(
 
 
 def _config(path: str | None) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return read_config(path)
 
 
 def _approvals_dir(cfg: Config) -> str:
@@ -205,6 +203,8 @@ def list_(repo_path: str, revision: str, as_json: bool, config_path: str | None)
     (counts once its job is in the repository), IGNORED (with why) or INVALID (a broken file).
     """
     cfg = _config(config_path)
+    root = Path(repo_path).resolve()
+    click.echo(f"reading: approval records in {_approvals_dir(cfg)}/ of {root} at {revision}", err=True)
     try:
         decisions = collect(repo_path, revision, None, cfg, subpath=cfg.source.subpath.strip("/"))
     except HistoryError as exc:

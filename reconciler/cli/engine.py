@@ -11,7 +11,7 @@ from types import FrameType
 import click
 
 from reconciler.backends.local import LocalBackend
-from reconciler.config import ConfigError, load_config
+from reconciler.cli.common import read_config
 from reconciler.engine.store import DB_NAME
 
 
@@ -25,10 +25,7 @@ def _backend(
     kill_grace: float | None = None,
     must_exist: bool = False,
 ) -> LocalBackend:
-    try:
-        cfg = load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    cfg = read_config(config_path)
     state = state_dir or cfg.state_dir
     if must_exist and not (Path(state) / DB_NAME).is_file():
         raise click.ClickException(
@@ -77,8 +74,10 @@ def engine() -> None:
     "--auto-approve", multiple=True, metavar="DOMAIN", help="Accept jobs for this domain automatically."
 )
 @click.option("--workspace", type=click.Path(file_okay=False), help="KGITOPS_WORKSPACE for the processes.")
-@click.option("--timeout", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--kill-grace", type=float, default=None, help="Seconds between SIGTERM and SIGKILL.")
+@click.option("--timeout", type=click.FloatRange(0), default=None, help="Stop after this many seconds.")
+@click.option(
+    "--kill-grace", type=click.FloatRange(0, 3600), default=None, help="Seconds between SIGTERM and SIGKILL."
+)
 def run(
     config_path: str | None,
     state_dir: str | None,

@@ -7,15 +7,17 @@ import json
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from reconciler.cli.common import backend_options, load_cli_config
+from reconciler.cli.common import backend_options, load_cli_config, say_what_is_read
 from reconciler.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,24 +128,30 @@ def _settings(kwargs: dict[str, Any]) -> tuple[Config, tuple[str, ...]]:
 
 
 @contextmanager
-def _session(cfg: Config, recreate: tuple[str, ...]) -> Iterator[Any]:
+def _session(cfg: Config, recreate: tuple[str, ...], readonly: bool = False) -> Iterator[Any]:
+    """The source and the backend. ``readonly`` (diff, status): say what is read, and create no state (the
+    engine is opened read-only; without engine state, a Git URL is cloned into a temporary directory)."""
     from reconciler.apply.session import open_session
     from reconciler.backends.base import BackendError
     from reconciler.backends.factory import open_backend
     from reconciler.source import SourceError
 
+    if readonly:
+        say_what_is_read(cfg)
     try:
-        backend = open_backend(cfg)
+        backend = open_backend(cfg, readonly=readonly)
     except BackendError as exc:
         raise GitopsError(f"cannot open the {cfg.backend.kind} backend: {exc}") from None
-    try:
+    with ExitStack() as stack:
+        stack.callback(backend.close)
+        if readonly and not cfg.state_dir.is_dir():
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="kgitops-"))
+            cfg = replace(cfg, engine=replace(cfg.engine, state_dir=scratch))
         try:
             session = open_session(cfg, backend, recreate)
         except SourceError as exc:
             raise GitopsError(str(exc)) from None
         yield session
-    finally:
-        backend.close()
 
 
 def _guard(func: F) -> F:
@@ -194,6 +202,7 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+SECONDS = click.FloatRange(0, 86400, min_open=True)  # the ranges of schemas/config.json
 
 OUTPUT = click.option(
     "-o",
@@ -217,7 +226,7 @@ def diff(fmt: str, verbose: bool, **kwargs: Any) -> None:
     from reconciler.plan.report import render
 
     cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate) as session:
+    with _session(cfg, recreate, readonly=True) as session:
         planned = session.reconciler.plan()
     plan = planned.plan
     click.echo(render(plan, fmt, colour=_colour() and fmt == "text", verbose=verbose), nl=False)
@@ -372,14 +381,16 @@ def _wait(session: Any, jobs: list[Any], timeout: float | None, fmt: str) -> boo
 
 @click.command()
 @source_options
-@click.option("--poll-interval", type=float, default=None, help="Seconds between Git fetches (default 30).")
+@click.option("--poll-interval", type=SECONDS, default=None, help="Seconds between Git fetches (default 30).")
 @click.option(
-    "--resync-interval", type=float, default=None, help="Seconds between full resyncs (default 300)."
+    "--resync-interval", type=SECONDS, default=None, help="Seconds between full resyncs (default 300)."
 )
 @click.option(
-    "--status-interval", type=float, default=None, help="Seconds between status refreshes (default 5)."
+    "--status-interval", type=SECONDS, default=None, help="Seconds between status refreshes (default 5)."
 )
-@click.option("--debounce", type=float, default=None, help="Seconds of quiet ending a burst of file events.")
+@click.option(
+    "--debounce", type=click.FloatRange(0, 60), default=None, help="Seconds of quiet ending an event burst."
+)
 @click.option("--metrics-addr", default=None, help="HOST:PORT serving /metrics and /healthz.")
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log format (default text)."
@@ -440,7 +451,7 @@ def status(fmt: str, **kwargs: Any) -> None:
     from reconciler.status.overview import overview_rows, render_rows
 
     cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate) as session:
+    with _session(cfg, recreate, readonly=True) as session:
         planned = session.reconciler.plan()
     rows = overview_rows(planned.plan, datetime.now(UTC))
     if fmt == "json":

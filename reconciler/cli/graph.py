@@ -1,8 +1,8 @@
 """``kgitops graph FILE|JOB``: a job's DAG as Mermaid (for pull requests), dot or terminal text.
 
 From a file, the DAG is the spec's; when the backend also has a job of that name, every task is coloured
-by its live phase. A local backend is consulted only if its state directory exists, so rendering in CI
-never creates one; other backends only with ``--live``.
+by its live phase. A local backend is consulted only if its engine state exists, and read-only, so rendering
+in CI never creates one; other backends only with ``--live``. When a backend is read, stderr says which.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from reconciler.backends.base import BackendError
-from reconciler.cli.common import backend_options, load_cli_config
+from reconciler.cli.common import backend_options, load_cli_config, say_what_is_read
 from reconciler.cli.jobfile import load_job_file
 from reconciler.cli.output import emit_text, use_colour
 from reconciler.client import Client, ClientError, JobNotFound
@@ -26,10 +26,13 @@ def _open_client(cfg: Config, namespace: str, live: bool | None) -> Client | Non
         return None
     if live is None and (cfg.backend.kind or "local") != "local":
         return None
-    if live is None and not cfg.state_dir.is_dir():
+    from reconciler.backends.local import state_exists
+
+    if live is None and not state_exists(cfg.state_dir):
         return None
+    say_what_is_read(cfg)
     try:
-        return Client.from_config(cfg, namespace)
+        return Client.from_config(cfg, namespace, readonly=True)
     except (ClientError, BackendError) as exc:
         if live:
             raise click.ClickException(str(exc)) from None
@@ -110,8 +113,9 @@ def graph(
         raise click.ClickException(
             f"`{target}` is not a file, and --no-live forbids looking up a job by name"
         )
+    say_what_is_read(cfg)
     try:
-        with Client.from_config(cfg, namespace) as client:
+        with Client.from_config(cfg, namespace, readonly=True) as client:
             info = client.show_job(target)
     except (ClientError, BackendError) as exc:
         hint = "" if path.suffix not in (".yaml", ".yml") else f" (and there is no file {target})"

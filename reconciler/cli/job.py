@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import client_command
+from reconciler.cli.common import client_command, reader_command
 from reconciler.cli.jobfile import load_job_file
 from reconciler.cli.output import emit_data, emit_text, output_option, use_colour
 from reconciler.client import Client, ClientError
@@ -83,7 +83,7 @@ def job() -> None:
     help="List the fields --fields accepts.",
 )
 @output_option
-@client_command
+@reader_command
 def list_jobs(
     client: Client,
     statuses: tuple[str, ...],
@@ -138,7 +138,7 @@ def _show(info: JobInfo, fields: list[str] | None, output: str, graph: bool) -> 
 @click.option("--fields", "fields_spec", help=FIELDS_HELP)
 @click.option("--graph", is_flag=True, help="Draw the task DAG, coloured by phase.")
 @output_option
-@client_command
+@reader_command
 def show_job(client: Client, name: str, fields_spec: str | None, graph: bool, output: str) -> None:
     """Show a job: phase, reason, approvals and stages per party, and every task (also those never run)."""
     _show(client.show_job(name), _fields(fields_spec, output), output, graph)

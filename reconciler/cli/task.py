@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from reconciler.cli.common import client_command
+from reconciler.cli.common import reader_command
 from reconciler.cli.output import emit_data, emit_text, output_option, use_colour
 from reconciler.client import Client
 from reconciler.render.detail import task_detail
@@ -26,7 +26,7 @@ def task() -> None:
 )
 @click.option("--marker", help="Continue after this marker (printed under the previous page).")
 @output_option
-@client_command
+@reader_command
 def list_tasks(
     client: Client, job: str | None, statuses: tuple[str, ...], max_keys: int, marker: str | None, output: str
 ) -> None:
@@ -46,7 +46,7 @@ def list_tasks(
 @task.command("show")
 @click.argument("name")
 @output_option
-@client_command
+@reader_command
 def show_task(client: Client, name: str, output: str) -> None:
     """Show a task's status: phase, reason, parties with endpoints, conditions and times."""
     info = client.show_task(name)

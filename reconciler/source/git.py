@@ -7,7 +7,9 @@ listing the files of a revision after a one-file commit only walks the trees on 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ _TREE = pygit2.enums.FileMode.TREE
 _LINK = pygit2.enums.FileMode.LINK
 _COMMIT = pygit2.enums.FileMode.COMMIT
 _Listing = tuple[list[SourceFile], list[str]]
+log = logging.getLogger("kgitops.source")
 
 
 def looks_like_url(location: str) -> bool:
@@ -77,9 +80,12 @@ class GitSource:
         self._repo: pygit2.Repository | None = None
         self._default_branch = ""
         self._memo: dict[tuple[str, str], _Listing] = {}
+        self._warned: set[tuple[str, tuple[str, ...]]] = set()
         self.shown = redact(location)
         where = self.shown if self.remote else str(Path(location).resolve())
-        self.source_id = source_id or f"git:{where}#{ref or 'HEAD'}:{self.subpath or '.'}"
+        # `main`, `refs/heads/main` (and a tag's two spellings) name one source: one id, one inventory
+        short = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        self.source_id = source_id or f"git:{where}#{short or 'HEAD'}:{self.subpath or '.'}"
 
     def describe(self) -> str:
         extra = f" @ {self.ref}" if self.ref else ""
@@ -166,25 +172,96 @@ class GitSource:
         return name
 
     def _resolve(self) -> pygit2.Commit:
-        repo = self.repository
-        ref = self.ref or self._default()
-        candidates = (
-            [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", ref]
-            if self.remote
-            else [f"refs/heads/{ref}", f"refs/tags/{ref}", ref]
-        )
-        for name in candidates:
-            reference = repo.references.get(name) if name.startswith("refs/") else None
-            if reference is not None:
-                return reference.peel(pygit2.Commit)
+        return self.resolve_ref(self.ref or self._default())[1]
+
+    def _local_name(self, refname: str) -> str:
+        """Where a ref of the repository kgitops reads lives here: a URL source's branches are fetched to
+        refs/remotes/origin/ of the cache (its refs/heads/ is a stale copy from the clone and never read)."""
+        if not self.remote:
+            return refname
+        if refname.startswith("refs/heads/"):
+            return "refs/remotes/origin/" + refname.removeprefix("refs/heads/")
+        return refname if refname.startswith("refs/tags/") else ""
+
+    def _ref_exists(self, refname: str) -> bool:
+        local = self._local_name(refname)
         try:
-            return repo.revparse_single(ref).peel(pygit2.Commit)
+            return bool(local) and self.repository.references.get(local) is not None
+        except (pygit2.InvalidSpecError, ValueError):
+            return False
+
+    def resolve_ref(self, name: str) -> tuple[str, pygit2.Commit]:
+        """The full ref name (as the source repository names it, e.g. ``refs/tags/v1``; "" for a commit id)
+        and the commit that ``name`` means, resolved as ``git rev-parse`` does (gitrevisions(7)).
+
+        The first of these that exists wins: NAME itself (``HEAD``, a fully qualified ``refs/heads/main``),
+        refs/NAME, refs/tags/NAME, refs/heads/NAME, refs/remotes/NAME, refs/remotes/NAME/HEAD; then a commit
+        id (for a local repository, any revision expression such as ``main~1``). When more than one ref
+        matches (a branch and a tag of the same name), the one git picks is used and a warning says so, as
+        git warns "refname is ambiguous". Raises SourceError naming the branches and tags that do exist."""
+        if self.remote and name == "HEAD":
+            name = f"refs/heads/{self._default()}"
+        rules = [name] if name.startswith("refs/") or name.endswith("HEAD") else []
+        rules += [f"refs/{name}", f"refs/tags/{name}", f"refs/heads/{name}"]
+        rules += [f"refs/remotes/{name}", f"refs/remotes/{name}/HEAD"]
+        found = list(dict.fromkeys(r for r in rules if self._ref_exists(r)))
+        if found:
+            if len(found) > 1:
+                self._warn_ambiguous(name, found)
+            local = self.repository.references[self._local_name(found[0])]
+            return found[0], local.peel(pygit2.Commit)
+        commit = self._commit_id(name)
+        if commit is not None:
+            return "", commit
+        raise SourceError(self._not_found(name))
+
+    def _commit_id(self, name: str) -> pygit2.Commit | None:
+        """A commit id (full or abbreviated); for a local repository any revision expression too."""
+        if self.remote and not re.fullmatch(r"[0-9a-fA-F]{4,64}", name):
+            return None  # the cache's own branches are stale copies: only ids are meaningful there
+        try:
+            return self.repository.revparse_single(name).peel(pygit2.Commit)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
-            raise SourceError(f"{self.shown}: ref `{ref}` not found (check --ref)") from None
+            return None
+
+    def _warn_ambiguous(self, name: str, found: list[str]) -> None:
+        key = (name, tuple(found))
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        others = ", ".join(found[1:])
+        log.warning(
+            "warning: %s: ref `%s` is ambiguous: it names %s and also %s; using %s, as git does "
+            "(give the full name, e.g. --ref %s, to choose)",
+            self.shown,
+            name,
+            _kind(found[0]),
+            others,
+            found[0],
+            found[-1],
+        )
+
+    def _not_found(self, name: str) -> str:
+        prefix = "refs/remotes/origin/" if self.remote else "refs/heads/"
+        names = list(self.repository.references)
+        branches = sorted(n.removeprefix(prefix) for n in names if n.startswith(prefix))
+        branches = [b for b in branches if b != "HEAD"]
+        tags = sorted(n.removeprefix("refs/tags/") for n in names if n.startswith("refs/tags/"))
+        short = name.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        close = difflib.get_close_matches(short, branches + tags, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        listed = f" (branches: {', '.join(branches[:10]) or 'none'}; tags: {', '.join(tags[:10]) or 'none'})"
+        return f"{self.shown}: ref `{name}` not found: no branch, tag or commit of that name{hint}{listed}"
 
     @property
     def tracked_branch(self) -> str:
-        return self.ref or self._default()
+        """The branch kgitops reads (short name), or the ref as given when it is a tag or a commit."""
+        ref = self.ref or self._default()
+        try:
+            full, _ = self.resolve_ref(ref)
+        except SourceError:
+            return ref
+        return full.removeprefix("refs/heads/") if full.startswith("refs/heads/") else ref
 
     # -- reading ------------------------------------------------------------------------------------------
     def snapshot(self, revision: str | None = None) -> Snapshot:
@@ -245,6 +322,14 @@ class GitSource:
             return bytes(repo[oid].peel(pygit2.Blob).data)
 
         return read
+
+
+def _kind(refname: str) -> str:
+    if refname.startswith("refs/tags/"):
+        return f"the tag {refname}"
+    if refname.startswith("refs/heads/"):
+        return f"the branch {refname}"
+    return refname
 
 
 def _clean(exc: BaseException, location: str) -> str:

@@ -136,11 +136,12 @@ def test_approvals_list_shows_verdicts(repo: Repo, tmp_path: Path, run: Runner) 
     config = _config(tmp_path)
     result = run(["approvals", "list", "--config", str(config)], repo.path)
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    assert result.stderr == f"reading: approval records in approvals/ of {repo.path.resolve()} at HEAD\n"
+    lines = result.stdout.splitlines()
     assert lines[0].startswith("OK       Approve job-psi for bob by Bob <bob@bob.example>")
     assert lines[1].startswith("IGNORED  Approve job-two for bob by Mallory <mallory@evil.example>")
     assert "not an allowed identity of domain bob" in lines[2]
-    data = json.loads(run(["approvals", "list", "--json", "--config", str(config)], repo.path).output)
+    data = json.loads(run(["approvals", "list", "--json", "--config", str(config)], repo.path).stdout)
     assert [d["trusted"] for d in data] == [True, False]
 
 
@@ -148,8 +149,9 @@ def test_approvals_config_errors_are_clear(tmp_path: Path, run: Runner) -> None:
     bad = tmp_path / "kgitops.yaml"
     bad.write_text("approvals:\n  domains:\n    bob:\n      emial: [bob@bob.example]\n")
     result = run(["approvals", "list", "--config", str(bad)], tmp_path)
-    assert result.exit_code == 1
-    assert f"{bad}: unknown setting `approvals.domains.bob.emial`" in result.output
+    assert result.exit_code == 2  # a config problem is a usage error
+    expected = f"{bad}:4:7: unknown setting `approvals.domains.bob.emial`; did you mean `emails`?"
+    assert expected in result.output
 
 
 def test_approvals_approve_over_a_forged_identical_record(repo: Repo, tmp_path: Path, run: Runner) -> None:

@@ -96,7 +96,7 @@ def _run_watch(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
 def _settings(cls: Any, prefix: str) -> set[str]:
     out = set()
     for f in dataclasses.fields(cls):
-        if f.name == "base_dir":
+        if f.name in ("base_dir", "file"):
             continue
         default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
         out.add(prefix + f.name)

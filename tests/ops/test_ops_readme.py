@@ -108,7 +108,7 @@ def test_readme_ascii_graph_is_what_is_printed(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("NO_COLOR", "1")
     backend = _prepare(tmp_path, ("graph", ""))
     try:
-        assert CliRunner().invoke(main, ["graph", "job-psi"]).output == example.group(1)
+        assert CliRunner().invoke(main, ["graph", "job-psi"]).stdout == example.group(1)
     finally:
         backend.close()
 
