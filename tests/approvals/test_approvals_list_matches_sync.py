@@ -31,7 +31,7 @@ def config(tmp_path: Path) -> Path:
 def _kgitops(*args: str) -> Any:
     result = CliRunner().invoke(main, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def _story(repo: Repo) -> str:

@@ -155,10 +155,10 @@ def test_approvals_approve_records_the_spec_it_read(
     # at main's version it does not count, once the pull request is merged it does
     args = ["approvals", "list", "--revision", "approve/bob/job-psi", "--config", str(config)]
     listed = run(args, repo.path)
-    assert listed.output.startswith("IGNORED  Approve job-psi for bob") and "decide again" in listed.output
+    assert listed.stdout.startswith("IGNORED  Approve job-psi for bob") and "decide again" in listed.output
     repo.merge("approve/bob/job-psi", ALICE, into="pr")
     listed = run(["approvals", "list", "--revision", "pr", "--config", str(config)], repo.path)
-    assert listed.output.startswith("OK       Approve job-psi for bob by Bob"), listed.output
+    assert listed.stdout.startswith("OK       Approve job-psi for bob by Bob"), listed.output
 
 
 def test_approvals_github_review_binds_to_the_reviewed_commit(repo: Repo, tmp_path: Path) -> None:
