@@ -48,7 +48,10 @@ def source_options(func: F) -> F:
         click.option("--no-push", is_flag=True, help="Keep the status branch of a URL source local."),
         click.option("--prune/--no-prune", default=None, help="Delete managed objects that left the source."),
         click.option(
-            "--max-prune", type=click.IntRange(min=0), default=None, help="Refuse plans pruning more."
+            "--max-prune",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Refuse plans pruning more than this many objects (0: prune nothing; default: no limit).",
         ),
         click.option(
             "--recreate", multiple=True, metavar="NAME", help="Re-run this changed job (repeatable)."
