@@ -18,6 +18,7 @@ from reconciler.plan.diff import PlanOptions
 from reconciler.source import DirectorySource, GitSource, SourceError, looks_like_url
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
 from reconciler.status.collect import records_of
+from reconciler.validate import Options
 
 
 def open_source(config: Config) -> DirectorySource | GitSource:
@@ -125,10 +126,16 @@ class Session:
 
 
 def open_session(
-    config: Config, backend: Backend, recreate: tuple[str, ...] = (), command: str = "kgitops"
+    config: Config,
+    backend: Backend,
+    recreate: tuple[str, ...] = (),
+    command: str = "kgitops",
+    validate_options: Options | None = None,
 ) -> Session:
     source = open_source(config)
     approvals = config if isinstance(source, GitSource) else None
-    reconciler = Reconciler(source, backend, plan_options(config, recreate), approvals_config=approvals)
+    reconciler = Reconciler(
+        source, backend, plan_options(config, recreate), validate_options, approvals_config=approvals
+    )
     writer = WriterLock(config.state_dir, command)
     return Session(config, source, backend, reconciler, status_write_back(config, source), writer)

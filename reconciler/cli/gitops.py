@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,6 +67,12 @@ def source_options(func: F) -> F:
             "--ssh-key", default=None, type=click.Path(dir_okay=False), help="SSH key for a Git URL."
         ),
         click.option("--source-id", default=None, help="Name of the source in labels and the inventory."),
+        click.option(
+            "--max-file-size",
+            default=None,
+            metavar="SIZE",
+            help="Larger manifest files are held, not parsed (bytes, or e.g. 512KiB, 5MiB; default 5MiB).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -124,17 +131,29 @@ def _configure(
     return cfg
 
 
-def _settings(kwargs: dict[str, Any]) -> tuple[Config, tuple[str, ...]]:
+@dataclass(frozen=True)
+class RunFlags:
+    """Flags of one run that are not config settings."""
+
+    recreate: tuple[str, ...] = ()
+    max_file_size: int | None = None
+
+
+def _settings(kwargs: dict[str, Any]) -> tuple[Config, RunFlags]:
+    from reconciler.cli.validate import parse_size
+
     recreate = tuple(kwargs.pop("recreate", ()) or ())
-    return _configure(**kwargs), recreate
+    size = kwargs.pop("max_file_size", None)
+    return _configure(**kwargs), RunFlags(recreate, parse_size(size) if size else None)
 
 
 @contextmanager
-def _session(cfg: Config, recreate: tuple[str, ...], command: str = "kgitops") -> Iterator[Any]:
+def _session(cfg: Config, flags: RunFlags, command: str = "kgitops") -> Iterator[Any]:
     from reconciler.apply.session import open_session
     from reconciler.backends.base import BackendError
     from reconciler.backends.factory import open_backend
     from reconciler.source import SourceError
+    from reconciler.validate import Options
 
     try:
         backend = open_backend(cfg)
@@ -142,7 +161,8 @@ def _session(cfg: Config, recreate: tuple[str, ...], command: str = "kgitops") -
         raise GitopsError(f"cannot open the {cfg.backend.kind} backend: {exc}") from None
     try:
         try:
-            session = open_session(cfg, backend, recreate, command)
+            options = Options(max_file_size=flags.max_file_size) if flags.max_file_size else None
+            session = open_session(cfg, backend, flags.recreate, command, options)
         except SourceError as exc:
             raise GitopsError(str(exc)) from None
         yield session
@@ -176,11 +196,8 @@ def _guard(func: F) -> F:
 
 def interrupted_message(command: str, kwargs: dict[str, Any]) -> str:
     """What Ctrl-C leaves behind, and how to follow it: the jobs keep running in the backend."""
-    flags = "".join(
-        f" {flag} {kwargs[key]}"
-        for key, flag in (("config_path", "--config"), ("state_dir", "--state-dir"), ("backend_kind", "-b"))
-        if kwargs.get(key)
-    )
+    named = (("config_path", "--config"), ("state_dir", "--state-dir"), ("backend_kind", "--backend"))
+    flags = "".join(f" {flag} {kwargs[key]}" for key, flag in named if kwargs.get(key))
     if command in ("diff", "status"):
         return "interrupted (SIGINT); nothing was changed"
     return (
@@ -239,8 +256,8 @@ def diff(fmt: str, verbose: bool, **kwargs: Any) -> None:
     Exit 0 when in sync; 1 on any difference (create, change, prune, OutOfSync, held); 2 on error."""
     from reconciler.plan.report import render
 
-    cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate) as session:
+    cfg, flags = _settings(kwargs)
+    with _session(cfg, flags) as session:
         planned = session.reconciler.plan()
     plan = planned.plan
     click.echo(render(plan, fmt, colour=_colour() and fmt == "text", verbose=verbose), nl=False)
@@ -275,8 +292,8 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: A
     )
     from reconciler.source import GitSource
 
-    cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate, "kgitops sync") as session:
+    cfg, flags = _settings(kwargs)
+    with _session(cfg, flags, "kgitops sync") as session:
         if wait and not dry_run:
             _drive_here(session.backend)
         planned, result, transitions = session.sync_and_write(dry_run, on_wait=_say)
@@ -337,7 +354,7 @@ def watch(
     status back. Stops cleanly between two reconciles: exit 0 on SIGTERM, 130 on SIGINT (Ctrl-C)."""
     from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
 
-    cfg, recreate = _settings(kwargs)
+    cfg, flags = _settings(kwargs)
     if poll_interval is not None:
         cfg.source.poll_interval = poll_interval
     if status_interval is not None:
@@ -364,7 +381,7 @@ def watch(
         interrupted.append(signum)
         watcher.stop()
 
-    with _session(cfg, recreate, "kgitops watch") as session:
+    with _session(cfg, flags, "kgitops watch") as session:
         watcher = Watcher(session, settings, cfg.state_dir)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, stop)
@@ -387,8 +404,8 @@ def status(fmt: str, **kwargs: Any) -> None:
     """Managed objects with their sync state, live phase, revision and age."""
     from reconciler.status.overview import overview_rows, render_rows
 
-    cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate) as session:
+    cfg, flags = _settings(kwargs)
+    with _session(cfg, flags) as session:
         planned = session.reconciler.plan()
     rows = overview_rows(planned.plan, datetime.now(UTC))
     if fmt == "json":
