@@ -270,7 +270,7 @@ def test_gitops_guard_after_a_real_sync(cli_backend: LocalBackend, tmp_path: Pat
     assert "if you update it here, the next sync reports team as drift from Git" in out
     assert run("job", "update", "synced", "-a", "note=checked").output == "job synced updated\n"
     assert run("job", "delete", "synced", "--force").output == "job synced deleted\n"
-    assert "out-of-sync" in run("sync", "src").output  # as the warning said
+    assert "out-of-sync" in run("sync", "src", ok=False).output  # as the warning said (and sync exits 1)
 
 
 def test_job_delete(jobs: LocalBackend) -> None:
