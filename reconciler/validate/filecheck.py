@@ -207,8 +207,8 @@ def _unknown_kind(doc: Document, data: dict[str, Any], path: str, options: Optio
             severity=Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE,
         )
     if isinstance(api_version, str) and api_version.split("/")[0] == API_GROUP:
-        hint = closest(kind, KINDS)
-        known = f"did you mean `{hint}`?" if hint else f"the group's kinds are {', '.join(KINDS)}"
+        guess = closest(kind, KINDS)
+        known = f"did you mean `{guess}`?" if guess else f"the group's kinds are {', '.join(KINDS)}"
         return _finding(
             "KIND003", f"kind {kind!r} is not a kind of {API_GROUP}; {known}", path, line, column
         )
