@@ -102,7 +102,7 @@ class StatusConfig:
 @dataclass
 class PruneConfig:
     enabled: bool = False
-    max: int = 0  # 0: no limit
+    max: int | None = None  # None: no limit; 0: prune nothing
 
 
 @dataclass

@@ -165,6 +165,9 @@ def _yaml(value: Any) -> str:
 def expected(schema: dict[str, Any]) -> str:
     """What a value of this schema is, in words: ``a number > 0 and ≤ 3600``, ``a list of strings``, ..."""
     kind = schema.get("type")
+    if isinstance(kind, list):  # ["integer", "null"]: null is the same as leaving the key out
+        others = [k for k in kind if k != "null"]
+        return expected({**schema, "type": others[0] if len(others) == 1 else others})
     if "enum" in schema:
         return "one of " + ", ".join(str(v) for v in schema["enum"])
     if kind == "boolean":

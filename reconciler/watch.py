@@ -222,12 +222,16 @@ class Watcher:
         t0 = time.perf_counter()
         rec = self.session.reconciler
         try:
-            if reread or self._cached is None:
-                planned = rec.plan(revision)
-                self._cached = planned.desired
-            else:
-                planned = rec.plan_with(self._cached)
-            _, result = rec.sync(planned=planned)
+            # one writer per state directory: a manual `kgitops sync` waits for this step, and this step
+            # for it (the live state and the inventory are read only once the lock is ours)
+            with self.session.writer.hold(lambda message: log.warning(message)):
+                if reread or self._cached is None:
+                    planned = rec.plan(revision)
+                    self._cached = planned.desired
+                else:
+                    planned = rec.plan_with(self._cached)
+                _, result = rec.sync(planned=planned)
+                transitions = self.session.status.write(result)
         except Exception as exc:  # one failed step must not end the watcher; it is logged and retried
             self.metrics.error(type(exc).__name__)
             self.metrics.healthy = False
@@ -241,7 +245,6 @@ class Watcher:
         else:
             self._last_revision = planned.desired.revision
         self._report(result, why)
-        transitions = self.session.status.write(result)
         for err in self.session.status.errors:
             self.metrics.error("status")
             log.error(err)
@@ -273,7 +276,26 @@ class Watcher:
                     log.warning(f"drift: {a.ref}: {a.entry.reason}; {a.message}")
                 drifted.add(a.ref)
         self._drift_logged = drifted
+        self._report_held(result)
         records = records_of(result)
         self.metrics.set_objects(
             dict(Counter(r.sync_state for r in records)), dict(Counter(r.phase or "None" for r in records))
         )
+        self.metrics.set_held(len(result.plan.held_files), bool(result.plan.prune_refused))
+
+    _held_logged: dict[str, str] = {}  # noqa: RUF012 - replaced per instance on the first report
+
+    def _report_held(self, result: SyncResult) -> None:
+        """Held files and objects, with file:line:col and rule, and a refused prune: logged when they
+        change (not at every status refresh)."""
+        held = {f"file {path}": why for path, why in result.plan.held_files.items()}
+        held.update({str(a.ref): a.message for a in result.applied if a.outcome == Outcome.HELD})
+        if result.plan.prune_refused:
+            held["prune"] = result.plan.prune_refused
+        for key, why in sorted(held.items()):
+            if self._held_logged.get(key) != why:
+                what = "prune refused" if key == "prune" else f"held {key}"
+                log.warning(f"{what}: {why}", extra={"fields": {"held": key, "reason": why}})
+        for key in sorted(set(self._held_logged) - set(held)):
+            _info(f"no longer held: {key}" if key != "prune" else "prune no longer refused")
+        self._held_logged = held

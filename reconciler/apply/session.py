@@ -5,10 +5,12 @@ The CLI and ``kgitops watch`` both go through here, so a setting means the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.apply.reconcile import Reconciler
+from reconciler.apply.lock import WriterLock
+from reconciler.apply.reconcile import Planned, Reconciler
 from reconciler.apply.sync import SyncResult
 from reconciler.backends.base import Backend
 from reconciler.config import Config
@@ -16,6 +18,7 @@ from reconciler.plan.diff import PlanOptions
 from reconciler.source import DirectorySource, GitSource, SourceError, looks_like_url
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
 from reconciler.status.collect import records_of
+from reconciler.validate import Options
 
 
 def open_source(config: Config) -> DirectorySource | GitSource:
@@ -107,10 +110,32 @@ class Session:
     backend: Backend
     reconciler: Reconciler
     status: StatusWriteBack
+    writer: WriterLock  # held by each sync, from reading the live state to writing status
+
+    def sync_and_write(
+        self, dry_run: bool = False, on_wait: Callable[[str], None] | None = None
+    ) -> tuple[Planned, SyncResult, list[str]]:
+        """One sync under the writer lock: plan, apply, write status back. A dry run writes nothing and
+        takes no lock. Returns the plan, the result and the status transitions."""
+        if dry_run:
+            planned, result = self.reconciler.sync(dry_run=True)
+            return planned, result, []
+        with self.writer.hold(on_wait):
+            planned, result = self.reconciler.sync()
+            return planned, result, self.status.write(result)
 
 
-def open_session(config: Config, backend: Backend, recreate: tuple[str, ...] = ()) -> Session:
+def open_session(
+    config: Config,
+    backend: Backend,
+    recreate: tuple[str, ...] = (),
+    command: str = "kgitops",
+    validate_options: Options | None = None,
+) -> Session:
     source = open_source(config)
     approvals = config if isinstance(source, GitSource) else None
-    reconciler = Reconciler(source, backend, plan_options(config, recreate), approvals_config=approvals)
-    return Session(config, source, backend, reconciler, status_write_back(config, source))
+    reconciler = Reconciler(
+        source, backend, plan_options(config, recreate), validate_options, approvals_config=approvals
+    )
+    writer = WriterLock(config.state_dir, command)
+    return Session(config, source, backend, reconciler, status_write_back(config, source), writer)

@@ -1,4 +1,8 @@
-"""Carry a plan out against a backend: create, update, adopt, re-create, prune; then record the inventory.
+"""Carry a plan out against a backend: create, update, adopt, re-create, prune, keeping the inventory.
+
+Each create records its object in the source's inventory in the same step (one transaction on the embedded
+engine), each prune removes it; the inventory is only ever edited entry by entry, never replaced, so a crash
+mid-sync or a concurrent writer cannot orphan or forget an object.
 
 Everything risky was decided in the plan (``reconciler.plan.diff``); here an entry with ``blocked`` set is
 only reported. One object failing never stops the others: its error is recorded and the next one is
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.backends.base import Backend, BackendError, NotFound, PhaseError
+from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.phases import FINAL_JOB_PHASES, JobPhase
 from reconciler.plan import ownership as own
@@ -76,6 +80,7 @@ def sync(
 ) -> SyncResult:
     result = SyncResult(plan, dry_run=dry_run)
     new_inventory: set[ObjectRef] = set()
+    source_id = desired.source_id
     entries = sorted(
         plan.entries,
         key=lambda e: (
@@ -94,8 +99,9 @@ def sync(
         if _keeps_inventory(applied, entry.ref in inventory):
             new_inventory.add(entry.ref)
     result.inventory = new_inventory
-    if not dry_run and (new_inventory != inventory):
-        backend.set_inventory(desired.source_id, new_inventory)
+    if not dry_run:
+        # Only what this sync decided changes; entries another writer added meanwhile stay.
+        backend.update_inventory(source_id, add=new_inventory - inventory, remove=inventory - new_inventory)
     return result
 
 
@@ -160,19 +166,41 @@ def _carry_out(backend: Backend, entry: PlanEntry, desired: DesiredState) -> App
     ref = entry.ref
     if entry.action == Action.PRUNE:
         _stop_and_delete(backend, ref, entry.live, "pruned by kgitops: no longer in the source")
+        backend.update_inventory(desired.source_id, remove={ref})
         return Applied(entry, Outcome.PRUNED, entry.reason)
     obj = _owned_copy(entry, desired)
+    source_id = desired.source_id
     if entry.action == Action.CREATE:
-        return Applied(entry, Outcome.CREATED, entry.reason, backend.create(obj))
+        try:
+            return Applied(entry, Outcome.CREATED, entry.reason, backend.create_managed(obj, source_id))
+        except AlreadyExists:
+            same = _created_meanwhile(backend, obj, source_id)
+            if same is None:
+                raise
+            return Applied(entry, Outcome.UNCHANGED, "", same)
     if entry.adopt or entry.metadata_only:
         live = backend.update_metadata(ref, labels=obj.labels, annotations=obj.annotations)
+        if entry.adopt:
+            backend.update_inventory(source_id, add={ref})
         return Applied(entry, Outcome.ADOPTED if entry.adopt else Outcome.UPDATED, entry.reason, live)
     if entry.recreate:
         _stop_and_delete(backend, ref, entry.live, "re-created by kgitops: its spec changed")
-        return Applied(entry, Outcome.RECREATED, entry.reason, backend.create(obj))
+        return Applied(entry, Outcome.RECREATED, entry.reason, backend.create_managed(obj, source_id))
     if entry.live is not None:
         obj.resource_version = entry.live.resource_version
     return Applied(entry, Outcome.UPDATED, entry.reason, backend.update(obj))
+
+
+def _created_meanwhile(backend: Backend, obj: Resource, source_id: str) -> Resource | None:
+    """The live object when another run of this source created exactly ``obj`` since the plan was made
+    (then there is nothing to do, not a failure), else None."""
+    live = backend.get(obj.ref)
+    if live is None or not own.owned_by(live, source_id):
+        return None
+    if live.annotations.get(own.SPEC_HASH) != obj.annotations.get(own.SPEC_HASH):
+        return None
+    backend.update_inventory(source_id, add={obj.ref})
+    return live
 
 
 def _stop_and_delete(backend: Backend, ref: ObjectRef, live: Resource | None, reason: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 
 from reconciler.model import ObjectRef, Resource, Stage
 
@@ -103,6 +104,29 @@ class Backend(ABC):
     @abstractmethod
     def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
         """Replace the inventory of a source."""
+
+    def update_inventory(
+        self,
+        source_id: str,
+        add: AbstractSet[ObjectRef] = frozenset(),
+        remove: AbstractSet[ObjectRef] = frozenset(),
+    ) -> None:
+        """Add and remove entries of a source's inventory, leaving every other entry as it is (so two writers
+        never undo each other's entries). Here a read-modify-write; backends that can do it atomically do."""
+        if not add and not remove:
+            return
+        current = self.get_inventory(source_id)
+        wanted = (current | set(add)) - set(remove)
+        if wanted != current:
+            self.set_inventory(source_id, wanted)
+
+    def create_managed(self, obj: Resource, source_id: str) -> Resource:
+        """Create ``obj`` and record it in the inventory of ``source_id``. The embedded engine does both in
+        one transaction, so a crash (kill -9) between the two can never leave an object no sync may prune;
+        elsewhere the entry is written right after the create."""
+        stored = self.create(obj)
+        self.update_inventory(source_id, add={obj.ref})
+        return stored
 
     # -- optional --------------------------------------------------------------------------
     def logs(

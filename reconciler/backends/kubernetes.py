@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from functools import partial
 from typing import Any
 
@@ -356,13 +357,27 @@ class KubernetesBackend(Backend):
         return inventory.decode(name, cm.data)
 
     def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
+        self._edit_inventory(source_id, lambda _current: set(refs))
+
+    def update_inventory(
+        self,
+        source_id: str,
+        add: AbstractSet[ObjectRef] = frozenset(),
+        remove: AbstractSet[ObjectRef] = frozenset(),
+    ) -> None:
+        """Merged into the ConfigMap as it is now, guarded by its resourceVersion (retried on a conflict),
+        so a concurrent writer's entries are never lost."""
+        if add or remove:
+            self._edit_inventory(source_id, lambda current: (current | set(add)) - set(remove))
+
+    def _edit_inventory(self, source_id: str, change: Callable[[set[ObjectRef]], set[ObjectRef]]) -> None:
         name = inventory.configmap_name(source_id)
         what = f"ConfigMap/{self.namespace}/{name}"
-        data = inventory.encode(source_id, refs)
         for _attempt in range(self.policy.conflict_attempts):
             try:
                 cm = self._call(self.core.read_namespaced_config_map, what, name, self.namespace)
             except NotFound:
+                data = inventory.encode(source_id, change(set()))
                 body = k8s_client.V1ConfigMap(
                     metadata=k8s_client.V1ObjectMeta(
                         name=name, namespace=self.namespace, labels=dict(inventory.MANAGED_BY)
@@ -376,6 +391,7 @@ class KubernetesBackend(Backend):
                     if "already exists" in str(exc):
                         continue
                     raise
+            data = inventory.encode(source_id, change(inventory.decode(name, cm.data)))
             if cm.data == data:
                 return
             cm.data = data

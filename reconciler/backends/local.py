@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError
@@ -167,6 +168,13 @@ class LocalBackend(Backend):
 
     # -- objects --------------------------------------------------------------------------
     def create(self, obj: Resource) -> Resource:
+        return self._create(obj, "")
+
+    def create_managed(self, obj: Resource, source_id: str) -> Resource:
+        """The object and its inventory entry in one SQLite transaction: a kill -9 leaves both or neither."""
+        return self._create(obj, source_id)
+
+    def _create(self, obj: Resource, inventory: str) -> Resource:
         self._writable(f"create {obj.ref}")
         if obj.kind not in KINDS:
             raise BackendError(f"the local engine stores {', '.join(KINDS)}, not {obj.kind!r}")
@@ -178,7 +186,7 @@ class LocalBackend(Backend):
         new.uid = ""
         new.creation_timestamp = ""
         try:
-            stored = self.store.create(new)
+            stored = self.store.create(new, inventory=inventory)
         except StoreError:
             raise AlreadyExists(f"{obj.ref} already exists") from None
         stored.origin = obj.origin
@@ -301,6 +309,15 @@ class LocalBackend(Backend):
     def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
         self._writable("record the inventory")
         self.store.set_inventory(source_id, refs)
+
+    def update_inventory(
+        self,
+        source_id: str,
+        add: AbstractSet[ObjectRef] = frozenset(),
+        remove: AbstractSet[ObjectRef] = frozenset(),
+    ) -> None:
+        self._writable("record the inventory")
+        self.store.update_inventory(source_id, add, remove)
 
     # -- logs -------------------------------------------------------------------------------
     def _log_files(

@@ -9,6 +9,8 @@ import click
 
 from reconciler import __version__
 
+INTERRUPTED = 130  # reconciler.cli.exitcodes.INTERRUPTED (not imported here: it pulls in the reconciler)
+
 # command name -> "module:attribute"; a module that is not there yet is simply not offered.
 COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate:validate",
@@ -48,6 +50,15 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         return _load(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Ctrl-C ends any command with 130 (128 + SIGINT), as shells report it, not click's "Aborted!" and 1.
+        ``sync`` and ``watch`` say first what keeps running (``reconciler.cli.exitcodes``)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted (SIGINT)", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,18 +10,19 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from reconciler.cli import exitcodes
 from reconciler.cli.common import backend_options, load_cli_config, say_what_is_read
 from reconciler.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_ERROR = 2
+EXIT_ERROR = exitcodes.ERROR
 
 
 class GitopsError(Exception):
@@ -50,7 +51,10 @@ def source_options(func: F) -> F:
         click.option("--no-push", is_flag=True, help="Keep the status branch of a URL source local."),
         click.option("--prune/--no-prune", default=None, help="Delete managed objects that left the source."),
         click.option(
-            "--max-prune", type=click.IntRange(min=0), default=None, help="Refuse plans pruning more."
+            "--max-prune",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Refuse plans pruning more than this many objects (0: prune nothing; default: no limit).",
         ),
         click.option(
             "--recreate", multiple=True, metavar="NAME", help="Re-run this changed job (repeatable)."
@@ -64,6 +68,12 @@ def source_options(func: F) -> F:
             "--ssh-key", default=None, type=click.Path(dir_okay=False), help="SSH key for a Git URL."
         ),
         click.option("--source-id", default=None, help="Name of the source in labels and the inventory."),
+        click.option(
+            "--max-file-size",
+            default=None,
+            metavar="SIZE",
+            help="Larger manifest files are held, not parsed (bytes, or e.g. 512KiB, 5MiB; default 5MiB).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -122,19 +132,31 @@ def _configure(
     return cfg
 
 
-def _settings(kwargs: dict[str, Any]) -> tuple[Config, tuple[str, ...]]:
+@dataclass(frozen=True)
+class RunFlags:
+    """Flags of one run that are not config settings."""
+
+    recreate: tuple[str, ...] = ()
+    max_file_size: int | None = None
+
+
+def _settings(kwargs: dict[str, Any]) -> tuple[Config, RunFlags]:
+    from reconciler.cli.validate import parse_size
+
     recreate = tuple(kwargs.pop("recreate", ()) or ())
-    return _configure(**kwargs), recreate
+    size = kwargs.pop("max_file_size", None)
+    return _configure(**kwargs), RunFlags(recreate, parse_size(size) if size else None)
 
 
 @contextmanager
-def _session(cfg: Config, recreate: tuple[str, ...], readonly: bool = False) -> Iterator[Any]:
+def _session(cfg: Config, flags: RunFlags, command: str = "kgitops", readonly: bool = False) -> Iterator[Any]:
     """The source and the backend. ``readonly`` (diff, status): say what is read, and create no state (the
     engine is opened read-only; without engine state, a Git URL is cloned into a temporary directory)."""
     from reconciler.apply.session import open_session
     from reconciler.backends.base import BackendError
     from reconciler.backends.factory import open_backend
     from reconciler.source import SourceError
+    from reconciler.validate import Options
 
     if readonly:
         say_what_is_read(cfg)
@@ -148,7 +170,8 @@ def _session(cfg: Config, recreate: tuple[str, ...], readonly: bool = False) -> 
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="kgitops-"))
             cfg = replace(cfg, engine=replace(cfg.engine, state_dir=scratch))
         try:
-            session = open_session(cfg, backend, recreate)
+            options = Options(max_file_size=flags.max_file_size) if flags.max_file_size else None
+            session = open_session(cfg, backend, flags.recreate, command, options)
         except SourceError as exc:
             raise GitopsError(str(exc)) from None
         yield session
@@ -171,8 +194,24 @@ def _guard(func: F) -> F:
         except click.ClickException as exc:
             click.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo(interrupted_message(func.__name__, kwargs), err=True)
+            sys.exit(exitcodes.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def interrupted_message(command: str, kwargs: dict[str, Any]) -> str:
+    """What Ctrl-C leaves behind, and how to follow it: the jobs keep running in the backend."""
+    named = (("config_path", "--config"), ("state_dir", "--state-dir"), ("backend_kind", "--backend"))
+    flags = "".join(f" {flag} {kwargs[key]}" for key, flag in named if kwargs.get(key))
+    if command in ("diff", "status"):
+        return "interrupted (SIGINT); nothing was changed"
+    return (
+        f"interrupted (SIGINT): kgitops {command} stopped, but what it applied stays and the jobs keep "
+        f"running in the backend. Follow them with `kgitops job list{flags}`, "
+        f"`kgitops job show NAME{flags}` or `kgitops status{flags}`"
+    )
 
 
 def _colour() -> bool:
@@ -222,18 +261,17 @@ OUTPUT = click.option(
 def diff(fmt: str, verbose: bool, **kwargs: Any) -> None:
     """Show what sync would do: create, unchanged, changed, prune, held, unmanaged.
 
-    Exit 0 when nothing would change, 1 when something would, 2 on error."""
+    Exit 0 when in sync; 1 on any difference (create, change, prune, OutOfSync, held); 2 on error."""
     from reconciler.plan.report import render
 
-    cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate, readonly=True) as session:
+    cfg, flags = _settings(kwargs)
+    with _session(cfg, flags, readonly=True) as session:
         planned = session.reconciler.plan()
     plan = planned.plan
     click.echo(render(plan, fmt, colour=_colour() and fmt == "text", verbose=verbose), nl=False)
     if plan.error:
         click.echo(f"error: the source failed: {plan.error}", err=True)
-        sys.exit(EXIT_ERROR)
-    sys.exit(1 if plan.has_changes else 0)
+    sys.exit(exitcodes.diff_code(plan))
 
 
 @click.command()
@@ -249,134 +287,51 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: A
     """Apply the plan: create new objects, update AppImages, prune (when enabled), write status.
 
     Changed jobs are reported OutOfSync, not re-run (use --recreate NAME or the kgitops.io/on-change:
-    recreate annotation). Exit 0 when everything applied, 1 when something failed or was refused, 2 on
-    error."""
-    from reconciler.apply.sync import Outcome
+    recreate annotation). One writer at a time per state directory: a second sync (or a watch) waits.
+    Exit 0 when everything was applied or unchanged; 1 when anything is held, OutOfSync, failed or
+    refused (or, with --wait, a job failed or the timeout passed); 2 on a usage or I/O error; 130 on
+    Ctrl-C."""
+    from reconciler.cli.sync_output import (
+        approve_hint,
+        followed,
+        print_outputs,
+        print_sync,
+        wait_and_report,
+    )
+    from reconciler.source import GitSource
 
-    cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate) as session:
+    cfg, flags = _settings(kwargs)
+    with _session(cfg, flags, "kgitops sync") as session:
         if wait and not dry_run:
             _drive_here(session.backend)
-        planned, result = session.reconciler.sync(dry_run=dry_run)
+        planned, result, transitions = session.sync_and_write(dry_run, on_wait=_say)
         if planned.desired.error:
             raise GitopsError(f"the source failed: {planned.desired.error}; nothing was changed")
-        transitions = session.status.write(result)
-        _print_sync(result, transitions, fmt, dry_run)
+        print_sync(result, transitions, fmt, dry_run)
         for err in session.status.errors:
             click.echo(f"warning: {err}", err=True)
-        bad = bool(result.failed) or bool(result.plan.prune_refused and cfg.prune.enabled)
+        waited_ok = True
         if wait and not dry_run:
-            jobs = [
-                a.ref
-                for a in result.applied
-                if a.ref.kind == "KusciaJob"
-                and a.outcome not in (Outcome.PRUNED, Outcome.UNMANAGED, Outcome.HELD)
-            ]
-            bad = _wait(session, jobs, timeout, fmt) or bad
+            refs = followed(result)
+            hint = approve_hint(isinstance(session.source, GitSource))
+            waited_ok = wait_and_report(session.backend, refs, timeout, fmt, hint)
             # the jobs have moved on since the sync: write their final state back too
-            _, after = session.reconciler.sync(dry_run=False)
-            session.status.write(after)
+            session.sync_and_write(on_wait=_say)
             if fmt == "text":
-                _print_outputs(session.backend, jobs)
-    sys.exit(1 if bad else 0)
-
-
-def _print_outputs(backend: Any, jobs: list[Any]) -> None:
-    """Where each party's data and outputs live, for the embedded engine (other backends keep them remote)."""
-    state_dir = getattr(backend, "state_dir", None)
-    if state_dir is None or not jobs:
-        return
-    domains: dict[str, None] = {}
-    for ref in jobs:
-        job = backend.get(ref)
-        for task in (job.spec.get("tasks") or []) if job is not None else []:
-            for party in task.get("parties") or []:
-                domains.setdefault(str(party.get("domainID", "")), None)
-    lines = [f"  {d}: {Path(state_dir) / 'storage' / d / 'data'}" for d in domains if d]
-    if lines:
-        click.echo("party data and outputs:")
-        click.echo("\n".join(lines))
-
-
-def _print_sync(result: Any, transitions: list[str], fmt: str, dry_run: bool) -> None:
-    from reconciler.apply.sync import Outcome
-
-    if fmt == "json":
-        doc = {
-            "source": result.plan.source_id,
-            "revision": result.plan.revision,
-            "dryRun": dry_run,
-            "pruneRefused": result.plan.prune_refused,
-            "objects": [
-                {
-                    "kind": a.ref.kind,
-                    "namespace": a.ref.namespace,
-                    "name": a.ref.name,
-                    "outcome": a.outcome.value,
-                    "message": a.message,
-                    "path": a.entry.path,
-                }
-                for a in result.applied
-            ],
-            "transitions": transitions,
-        }
-        if result.approvals is not None:
-            doc["approvals"] = result.approvals.to_dict()
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-        return
-    prefix = "(dry run) " if dry_run else ""
-    for a in result.applied:
-        if a.outcome == Outcome.UNCHANGED:
-            continue
-        line = f"{prefix}{a.outcome.value:<11} {a.ref}"
-        if a.message and a.message != "dry run":
-            line += f": {a.message}"
-        click.echo(line)
-    if result.plan.prune_refused:
-        click.echo(f"prune refused: {result.plan.prune_refused}")
-    for line in result.approvals.lines(dry_run) if result.approvals is not None else ():
-        click.echo(line)
-    counts: dict[str, int] = {}
-    for a in result.applied:
-        counts[a.outcome.value] = counts.get(a.outcome.value, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no objects"
-    click.echo(f"{prefix}sync {result.plan.revision[:12] or '-'}: {summary}")
-
-
-def _progress_printer(quiet: bool) -> Callable[[Any], None]:
-    def show(progress: Any) -> None:
-        if not quiet:
-            click.echo(f"  {progress.line()}")
-
-    return show
+                print_outputs(session.backend, refs)
+    sys.exit(exitcodes.sync_code(result, waited_ok))
 
 
 def _drive_here(backend: Any) -> None:
     """The local engine: drive it in this process (no background driver is started for our writes)."""
-    drive = getattr(backend, "drive", None)
-    if callable(drive):
-        drive()
+    from reconciler.backends.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        backend.drive()
 
 
-def _wait(session: Any, jobs: list[Any], timeout: float | None, fmt: str) -> bool:
-    """True when something went wrong (a job ended badly, or the timeout passed)."""
-    from reconciler.apply.wait import wait_for_jobs
-
-    if not jobs:
-        return False
-    quiet = fmt == "json"
-    final, finished = wait_for_jobs(session.backend, jobs, timeout, _progress_printer(quiet))
-    bad = [p for p in final if p.bad]
-    if not quiet:
-        for p in bad:
-            click.echo(
-                f"job {p.ref.name} ended {p.phase}" + (f": {p.message}" if p.message else ""), err=True
-            )
-    if not finished:
-        click.echo(
-            f"timed out after {timeout:g}s waiting for {sum(not p.final for p in final)} job(s)", err=True
-        )
-    return bool(bad) or not finished
+def _say(message: str) -> None:
+    click.echo(message, err=True)
 
 
 @click.command()
@@ -406,10 +361,10 @@ def watch(
     **kwargs: Any,
 ) -> None:
     """Reconcile continuously: on file changes (directory) or new commits (Git), on a resync timer, and write
-    status back. Stops cleanly on SIGTERM/SIGINT."""
+    status back. Stops cleanly between two reconciles: exit 0 on SIGTERM, 130 on SIGINT (Ctrl-C)."""
     from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
 
-    cfg, recreate = _settings(kwargs)
+    cfg, flags = _settings(kwargs)
     if poll_interval is not None:
         cfg.source.poll_interval = poll_interval
     if status_interval is not None:
@@ -430,16 +385,25 @@ def watch(
         debounce=cfg.source.debounce,
         metrics_addr=cfg.sync.metrics_addr,
     )
-    with _session(cfg, recreate) as session:
+    interrupted: list[int] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        interrupted.append(signum)
+        watcher.stop()
+
+    with _session(cfg, flags, "kgitops watch") as session:
         watcher = Watcher(session, settings, cfg.state_dir)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: watcher.stop())
+            signal.signal(sig, stop)
         try:
             watcher.run()
         except WatchLockError as exc:
             raise GitopsError(str(exc)) from None
         except (ValueError, OSError) as exc:  # a bad or busy --metrics-addr
             raise GitopsError(f"--metrics-addr: {exc}") from None
+    if signal.SIGINT in interrupted:
+        click.echo(interrupted_message("watch", kwargs), err=True)
+        sys.exit(exitcodes.INTERRUPTED)
 
 
 @click.command()
@@ -450,14 +414,20 @@ def status(fmt: str, **kwargs: Any) -> None:
     """Managed objects with their sync state, live phase, revision and age."""
     from reconciler.status.overview import overview_rows, render_rows
 
-    cfg, recreate = _settings(kwargs)
-    with _session(cfg, recreate, readonly=True) as session:
+    cfg, flags = _settings(kwargs)
+    with _session(cfg, flags, readonly=True) as session:
         planned = session.reconciler.plan()
     rows = overview_rows(planned.plan, datetime.now(UTC))
     if fmt == "json":
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
     else:
+        from reconciler.cli.sync_output import held_file_lines
+
         click.echo(render_rows(rows), nl=False)
+        for line in held_file_lines(planned.plan.held_files):
+            click.echo(f"held file: {line}")
+        if planned.plan.prune_refused:
+            click.echo(f"prune refused: {planned.plan.prune_refused}")
     if planned.plan.error:
         click.echo(f"error: the source failed: {planned.plan.error}", err=True)
         sys.exit(EXIT_ERROR)

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -195,11 +196,14 @@ class Store:
             out = [o for o in out if all(o.labels.get(k) == v for k, v in labels.items())]
         return out
 
-    def create(self, obj: Resource, owner: str = "") -> Resource:
-        """Insert; returns the stored object (uid, resource version, creation time filled in)."""
+    def create(self, obj: Resource, owner: str = "", inventory: str = "") -> Resource:
+        """Insert; returns the stored object (uid, resource version, creation time filled in). With
+        ``inventory`` (a source id) the object joins that source's inventory in the same transaction."""
         with self.transaction():
             if self.get(obj.ref) is not None:
                 raise StoreError(f"{obj.ref} already exists")
+            if inventory:
+                self.update_inventory(inventory, add={obj.ref})
             rv = self._next("rv")
             seq = self._next("seq")
             uid = obj.uid or str(uuid.uuid4())
@@ -357,6 +361,23 @@ class Store:
             self._db.executemany(
                 "INSERT INTO inventory(source, kind, namespace, name) VALUES (?,?,?,?)",
                 [(source, r.kind, r.namespace, r.name) for r in sorted(refs)],
+            )
+
+    def update_inventory(
+        self,
+        source: str,
+        add: AbstractSet[ObjectRef] = frozenset(),
+        remove: AbstractSet[ObjectRef] = frozenset(),
+    ) -> None:
+        """Add and remove entries in one transaction; every other entry stays."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO inventory(source, kind, namespace, name) VALUES (?,?,?,?)",
+                [(source, r.kind, r.namespace, r.name) for r in sorted(add)],
+            )
+            self._db.executemany(
+                "DELETE FROM inventory WHERE source=? AND kind=? AND namespace=? AND name=?",
+                [(source, r.kind, r.namespace, r.name) for r in sorted(remove)],
             )
 
     # -- meta -----------------------------------------------------------------------------

@@ -81,6 +81,7 @@ class DesiredStateBuilder:
             for path, message in problems:
                 state.held_paths[path] = message
                 state.file_count += 1
+                state.yields.pop(path, None)
             for ref, (path, why) in self.cross_file.errors(checked, digests, self.options).items():
                 state.held_refs[ref] = why
                 state.held_ref_paths[ref] = path
@@ -109,7 +110,8 @@ class DesiredStateBuilder:
                 try:
                     data = f.read()
                 except OSError as exc:
-                    state.held_paths[f.path] = f"cannot read: {exc}"
+                    state.held_paths[f.path] = f"cannot read: {exc.strerror or exc}"
+                    state.file_count += 1
                     continue
                 c = check_file(f.path, data, self.options)
                 entry = _Cached(c, tuple(own.spec_hash(o.spec) for o in c.objects))
@@ -123,5 +125,6 @@ class DesiredStateBuilder:
             for ref, why in entry.checked.held_refs.items():
                 state.held_refs[ref] = why
                 state.held_ref_paths[ref] = f.path
+            state.yields[f.path] = len(entry.checked.objects) + len(entry.checked.held_refs)
             if entry.checked.file_error:
                 state.held_paths[f.path] = entry.checked.file_error

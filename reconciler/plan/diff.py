@@ -25,7 +25,7 @@ TASK_OF_JOB_LABEL = "kuscia.secretflow/controller"
 @dataclass(frozen=True)
 class PlanOptions:
     prune: bool = False
-    max_prune: int = 0  # 0: no limit
+    max_prune: int | None = None  # None: no limit; 0: prune nothing
     recreate: frozenset[str] = field(default_factory=frozenset)  # names (or kind/name, or refs) to re-run
     recreate_drifted: bool = False  # re-create managed objects deleted or changed behind kgitops's back
 
@@ -54,12 +54,26 @@ def make_plan(
     live_by_ref = {o.ref: o for o in live if is_planned_live(o)}
     plan = Plan(desired.source_id, desired.revision, error=desired.error, held_files=dict(desired.held_paths))
     refs = set(desired.objects) | set(desired.held_refs) | set(live_by_ref) | inventory
+    blockers = desired.prune_blockers()
+    not_understood = _not_understood(blockers)
     for ref in sorted(refs, key=_ref_key):
-        entry = _entry(ref, desired, live_by_ref.get(ref), ref in inventory, options, memo)
+        entry = _entry(ref, desired, live_by_ref.get(ref), ref in inventory, options, memo, not_understood)
         if entry is not None:
             plan.entries.append(entry)
+    if any(e.action == Action.HELD and e.reason == not_understood for e in plan.entries):
+        plan.prune_refused = not_understood
     _limit_prune(plan, desired, options)
     return plan
+
+
+def _not_understood(blockers: list[str]) -> str:
+    if not blockers:
+        return ""
+    shown = "; ".join(blockers[:3]) + (f"; and {len(blockers) - 3} more" if len(blockers) > 3 else "")
+    return (
+        f"nothing is pruned while {len(blockers)} file(s) or object(s) of the source fail to load or "
+        f"validate (an object may have moved into one of them): {shown}"
+    )
 
 
 def _spec_changes(
@@ -92,6 +106,7 @@ def _entry(
     inventoried: bool,
     options: PlanOptions,
     memo: CompareMemo | None = None,
+    not_understood: str = "",
 ) -> PlanEntry | None:
     if ref in desired.held_refs:
         path = desired.held_ref_paths.get(ref) or _path(None, live)
@@ -113,7 +128,17 @@ def _entry(
     if desired.error:
         return PlanEntry(ref, Action.HELD, f"the source failed: {desired.error}", path=path, live=live)
     if path in desired.held_paths:
-        return PlanEntry(ref, Action.HELD, f"{path}: {desired.held_paths[path]}", path=path, live=live)
+        why = desired.held_paths[path]
+        why = why if why.startswith(path) else f"{path}: {why}"
+        return PlanEntry(ref, Action.HELD, why, path=path, live=live)
+    if path and desired.yields.get(path) == 0:
+        why = (
+            f"{path} is still in the source but yields no objects now (emptied or truncated?); "
+            "delete the file to prune what it defined"
+        )
+        return PlanEntry(ref, Action.HELD, why, path=path, live=live)
+    if not_understood:
+        return PlanEntry(ref, Action.HELD, not_understood, path=path, live=live)
     entry = PlanEntry(ref, Action.PRUNE, "no longer in the source", path=path, live=live)
     if not desired.usable_for_prune:
         entry.blocked = "prune refused: " + (
@@ -195,9 +220,9 @@ def _path(want: Resource | None, live: Resource | None) -> str:
 
 def _limit_prune(plan: Plan, desired: DesiredState, options: PlanOptions) -> None:
     prunes = [e for e in plan.entries if e.action == Action.PRUNE and not e.blocked]
-    if options.max_prune and len(prunes) > options.max_prune:
+    if options.max_prune is not None and len(prunes) > options.max_prune:
         plan.prune_refused = (
-            f"the plan would prune {len(prunes)} objects, more than --max-prune {options.max_prune}; "
+            f"the plan would prune {len(prunes)} object(s), more than --max-prune {options.max_prune}; "
             "nothing pruned"
         )
         for e in prunes:

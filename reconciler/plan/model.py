@@ -51,12 +51,29 @@ class DesiredState:
     held_paths: dict[str, str] = field(default_factory=dict)
     file_count: int = 0
     error: str = ""  # the source as a whole failed: nothing may be pruned
+    # every file read, with how many objects it yields (desired or held): a file that yields none now holds
+    # the live objects that came from it (a file truncated to 0 bytes is not a deletion)
+    yields: dict[str, int] = field(default_factory=dict)
 
     @property
     def usable_for_prune(self) -> bool:
         return (
             not self.error and self.file_count > 0 and bool(self.objects or self.held_refs or self.held_paths)
         )
+
+    def prune_blockers(self) -> list[str]:
+        """Why nothing may be pruned: each file, entry or object of the source that failed to load or to
+        validate, as ``path[:line:col]: [RULE] message``. Prune is computed only from what was read and
+        understood: a job may have moved into the broken file (as Flux and Argo CD refuse to prune when a
+        build fails)."""
+        out = [w if w.startswith(p) else f"{p}: {w}" for p, w in sorted(self.held_paths.items())]
+        seen = set(self.held_paths)
+        for ref, why in sorted(self.held_refs.items()):
+            path = self.held_ref_paths.get(ref, "")
+            if path in seen and path:
+                continue  # the whole file is already listed
+            out.append(why if not path or why.startswith(path) else f"{path}: {why}")
+        return out
 
 
 @dataclass
@@ -103,7 +120,21 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
+        """Whether sync would change anything."""
         return any(e.effective for e in self.entries)
+
+    @property
+    def differences(self) -> list[PlanEntry]:
+        """Every entry where the source and the live state differ, whether sync acts on it or not: a create,
+        a change (a changed one-shot job left OutOfSync too), a prune (refused or not), a held object."""
+        return [
+            e for e in self.entries if e.action not in (Action.UNCHANGED, Action.UNMANAGED) or e.adopt
+        ]
+
+    @property
+    def in_sync(self) -> bool:
+        """Nothing differs and nothing is held: what ``kgitops diff`` exits 0 for."""
+        return not (self.error or self.held_files or self.prune_refused or self.differences)
 
     def entry(self, ref: ObjectRef) -> PlanEntry | None:
         for e in self.entries:

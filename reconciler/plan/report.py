@@ -119,7 +119,9 @@ def render_json(plan: Plan) -> str:
         "revision": plan.revision,
         "error": plan.error,
         "pruneRefused": plan.prune_refused,
-        "hasChanges": plan.has_changes,
+        "hasChanges": not plan.in_sync,  # any difference: what `kgitops diff` exits 1 for
+        "inSync": plan.in_sync,
+        "willChange": plan.has_changes,  # whether sync would change anything (a blocked change would not)
         "counts": plan.counts(),
         "heldFiles": [{"path": p, "reason": why} for p, why in sorted(plan.held_files.items())],
         "entries": [entry_dict(e) for e in plan.entries],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -76,7 +77,17 @@ class DirectorySource:
         for dirpath, dirnames, filenames in os.walk(self.root, onerror=onerror, followlinks=False):
             here = Path(dirpath)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not self._ignored(here / d))
+            for d in list(dirnames):
+                problem = self._directory_problem(here / d)
+                if problem is not None:
+                    problems.append(problem)
+                if (here / d).is_symlink():
+                    dirnames.remove(d)  # never followed; inside the root, its files are read where they are
             for name in sorted(filenames):
+                if not name.startswith(".") and "." not in name and not (here / name).exists():
+                    # a broken link without a suffix: it may well have been a directory of manifests
+                    problems.append(FileProblem(self._rel(here / name), "a broken symbolic link"))
+                    continue
                 if not is_manifest_name(name) or _is_temp(name):
                     continue
                 full = here / name
@@ -85,11 +96,14 @@ class DirectorySource:
                     target = full.resolve()
                     if self.root not in target.parents:
                         problems.append(
-                            FileProblem(rel, "a symlink that leaves the source directory; ignored")
+                            FileProblem(rel, "a symlink that leaves the source directory; not read")
                         )
                         continue
                 try:
                     st = full.stat()
+                    if not stat.S_ISREG(st.st_mode):
+                        problems.append(FileProblem(rel, "not a regular file (a pipe, socket or device)"))
+                        continue
                     stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
                     known = self._stamps.get(rel)
                     if known is not None and known[0] == stamp:
@@ -107,6 +121,23 @@ class DirectorySource:
         self._stamps = stamps
         revision = content_revision([(f.path, f.digest) for f in files] + [(p.path, "!") for p in problems])
         return Snapshot(self.source_id, revision, tuple(files), tuple(problems))
+
+    def _directory_problem(self, path: Path) -> FileProblem | None:
+        """A directory the source cannot read as manifests: a link leading outside the root (its files would
+        silently be missing), or a directory named like a manifest file (a file replaced by a directory)."""
+        rel = self._rel(path)
+        if path.is_symlink():
+            target = path.resolve()
+            if target != self.root and self.root not in target.parents:
+                return FileProblem(
+                    rel, f"a directory link leading outside the source (to {target}); not followed"
+                )
+            return None
+        if is_manifest_name(path.name):
+            return FileProblem(
+                rel, "a directory where a manifest file is expected (a file replaced by a directory?)"
+            )
+        return None
 
     def _rel(self, path: Path) -> str:
         try:

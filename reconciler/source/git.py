@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _TREE = pygit2.enums.FileMode.TREE
 _LINK = pygit2.enums.FileMode.LINK
 _COMMIT = pygit2.enums.FileMode.COMMIT
-_Listing = tuple[list[SourceFile], list[str]]
+_Listing = tuple[list[SourceFile], list[tuple[str, str]]]  # files, (path, "tree" | "submodule" | "link")
 log = logging.getLogger("kgitops.source")
 
 
@@ -279,39 +280,60 @@ class GitSource:
                 raise SourceError(f"{self.shown}: `{self.subpath}` is not a directory")
             tree = repo[entry.id]
         memo: dict[tuple[str, str], _Listing] = {}
-        found, links = self._walk(tree, "", memo)
+        found, odd = self._walk(tree, "", memo)
         self._memo = memo
         files = tuple(found)
-        problems = tuple(FileProblem(p, "a symlink in the repository; not followed") for p in links)
+        problems = tuple(p for p in (self._judge(tree, path, what) for path, what in odd) if p is not None)
         return Snapshot(self.source_id, str(commit.id), files, problems)
 
+    def _judge(self, root: pygit2.Tree, path: str, what: str) -> FileProblem | None:
+        """Whether an entry the source does not read as a manifest hides manifests: a submodule, a tree named
+        like a manifest file, a link named like one, or a link (perhaps to a directory) that leads outside
+        the source or nowhere. A link to a directory inside the source is harmless: its files are read
+        where they really are."""
+        if what == "submodule":
+            return FileProblem(path, "a Git submodule; its files are not read")
+        if what == "tree":
+            return FileProblem(path, "a directory where a manifest file is expected (a replaced file?)")
+        if is_manifest_name(path.rsplit("/", 1)[-1]):
+            return FileProblem(path, "a symbolic link in the repository; not followed")
+        target = _link_target(self.repository, root, path)
+        if target is None:
+            return FileProblem(path, "a symbolic link leading outside the source or nowhere; not followed")
+        return None
+
     def _walk(self, tree: pygit2.Tree, prefix: str, memo: dict[tuple[str, str], _Listing]) -> _Listing:
-        """(files, symlink paths) under ``tree``; memoised by (tree id, prefix) across snapshots, so an
-        unchanged sub-tree costs one dictionary look-up, and its files are the very same objects."""
+        """(files, entries that may hide manifests) under ``tree``; memoised by (tree id, prefix) across
+        snapshots, so an unchanged sub-tree costs one dictionary look-up, and its files are the very same
+        objects."""
         key = (str(tree.id), prefix)
         cached = memo.get(key) or self._memo.get(key)
         if cached is not None:
             memo[key] = cached
             return cached
         files: list[SourceFile] = []
-        links: list[str] = []
+        odd: list[tuple[str, str]] = []
         for entry in sorted(tree, key=lambda e: e.name or ""):
             name = entry.name or ""
+            if name.startswith("."):
+                continue
             if entry.filemode == _TREE:
-                if name.startswith("."):
-                    continue
-                sub_files, sub_links = self._walk(
+                if is_manifest_name(name):
+                    odd.append((prefix + name, "tree"))
+                sub_files, sub_odd = self._walk(
                     self.repository[entry.id].peel(pygit2.Tree), f"{prefix}{name}/", memo
                 )
                 files.extend(sub_files)
-                links.extend(sub_links)
+                odd.extend(sub_odd)
+            elif entry.filemode == _COMMIT:
+                odd.append((prefix + name, "submodule"))
+            elif entry.filemode == _LINK:
+                if is_manifest_name(name) or "." not in name:  # named like a manifest, or like a directory
+                    odd.append((prefix + name, "link"))
             elif is_manifest_name(name):
-                if entry.filemode == _LINK:
-                    links.append(prefix + name)
-                elif entry.filemode != _COMMIT:
-                    oid = str(entry.id)
-                    files.append(SourceFile(prefix + name, oid, self._reader(oid)))
-        listing = (files, links)
+                oid = str(entry.id)
+                files.append(SourceFile(prefix + name, oid, self._reader(oid)))
+        listing = (files, odd)
         memo[key] = listing
         return listing
 
@@ -330,6 +352,26 @@ def _kind(refname: str) -> str:
     if refname.startswith("refs/heads/"):
         return f"the branch {refname}"
     return refname
+
+
+def _link_target(repo: pygit2.Repository, root: pygit2.Tree, path: str) -> str | None:
+    """Where the link at ``path`` leads inside ``root`` (a path), or None when outside or nowhere."""
+    try:
+        target = bytes(repo[root[path].id].peel(pygit2.Blob).data).decode("utf-8")
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
+    if target.startswith("/"):
+        return None
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    if resolved == ".." or resolved.startswith("../"):
+        return None
+    if resolved == ".":
+        return resolved
+    try:
+        root[resolved]
+    except KeyError:
+        return None
+    return resolved
 
 
 def _clean(exc: BaseException, location: str) -> str:

@@ -104,19 +104,33 @@ class StatusBranch:
             sig = pygit2.Signature("kgitops", "kgitops@localhost")
             parents = [parent.id] if parent is not None else []
             oid = self.repo.create_commit(None, sig, sig, message, tree_id, parents)
-            self._move_ref(oid, parent)
+            if not self._move_ref(oid, parent):
+                continue  # another writer moved the branch since we read it: rebuild on top of theirs
             if not self.push_enabled or self._push():
                 self.last_commit = str(oid)
                 return str(oid)
             self._fetch_branch()  # someone else moved it: rebuild on top of theirs
-        raise StatusCommitError(f"could not push {self.branch}: the remote branch kept moving")
+        raise StatusCommitError(f"could not move or push {self.branch}: the branch kept moving")
 
-    def _move_ref(self, oid: pygit2.Oid, parent: pygit2.Commit | None) -> None:
+    def _move_ref(self, oid: pygit2.Oid, parent: pygit2.Commit | None) -> bool:
+        """Move the branch from ``parent`` to ``oid`` only if it is still at ``parent`` (compare and swap):
+        the branch only ever moves forward, never back over a commit someone else made meanwhile."""
         ref = self.repo.references.get(self.ref_name)
         if ref is None:
-            self.repo.references.create(self.ref_name, oid)
-        else:
-            ref.set_target(oid, "kgitops: status commit")
+            if parent is not None:
+                return False
+            try:
+                self.repo.references.create(self.ref_name, oid)  # fails if it appeared meanwhile
+            except (ValueError, pygit2.AlreadyExistsError, pygit2.GitError):
+                return False
+            return True
+        if parent is None or ref.target != parent.id:
+            return False
+        try:
+            ref.set_target(oid, "kgitops: status commit")  # libgit2 refuses if the ref moved since read
+        except (ValueError, pygit2.GitError):
+            return False
+        return True
 
     def _push(self) -> bool:
         try:

@@ -21,6 +21,8 @@ class Metrics:
         self.errors: Counter[str] = Counter()
         self.last_success = 0.0
         self.healthy = True
+        self.held_files = 0
+        self.prune_refused = False
 
     def observe_reconcile(self, seconds: float) -> None:
         with self._lock:
@@ -34,6 +36,11 @@ class Metrics:
         with self._lock:
             self.by_sync_state = dict(by_sync_state)
             self.by_phase = dict(by_phase)
+
+    def set_held(self, files: int, prune_refused: bool) -> None:
+        with self._lock:
+            self.held_files = files
+            self.prune_refused = prune_refused
 
     def error(self, kind: str) -> None:
         with self._lock:
@@ -57,6 +64,14 @@ class Metrics:
                 "# TYPE kgitops_objects_phase gauge",
             ]
             out += [f'kgitops_objects_phase{{phase="{k}"}} {v}' for k, v in sorted(self.by_phase.items())]
+            out += [
+                "# HELP kgitops_held_files Source files held: they fail to load or validate.",
+                "# TYPE kgitops_held_files gauge",
+                f"kgitops_held_files {self.held_files}",
+                "# HELP kgitops_prune_refused 1 when the last reconcile refused to prune anything.",
+                "# TYPE kgitops_prune_refused gauge",
+                f"kgitops_prune_refused {int(self.prune_refused)}",
+            ]
             out += ["# HELP kgitops_errors_total Errors by kind.", "# TYPE kgitops_errors_total counter"]
             out += [f'kgitops_errors_total{{kind="{k}"}} {v}' for k, v in sorted(self.errors.items())]
             return "\n".join(out) + "\n"

@@ -8,7 +8,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from reconciler.load.documents import Document, LoadError, iter_documents
 from reconciler.model import API_VERSION, KINDS, ObjectRef, Origin, Resource
-from reconciler.model.objects import CLUSTER_SCOPED
+from reconciler.model.objects import API_GROUP, CLUSTER_SCOPED
 from reconciler.validate.findings import RULES, Finding, Severity
 from reconciler.validate.graph import check_job_graph
 from reconciler.validate.metadata import check_metadata
@@ -19,6 +19,7 @@ from reconciler.validate.references import (
 )
 from reconciler.validate.result import DocumentInfo, Facts, FileResult, Options, Place
 from reconciler.validate.schema import Issue, checker
+from reconciler.validate.suggest import closest
 
 _DEFAULT_OPTIONS = Options()
 APPROVAL_KIND = "JobApproval"
@@ -135,19 +136,7 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
         _check_approval(doc, data, path, result)
         return
     if kind not in KINDS:
-        what = f"kind {kind!r}" if isinstance(kind, str) else "a document without `kind`"
-        kind_severity = Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE
-        line, column = doc.locate(("kind",))
-        result.findings.append(
-            _finding(
-                "KIND001",
-                f"{what} is not a Kuscia kind ({', '.join(KINDS)}); skipped",
-                path,
-                line,
-                column,
-                severity=kind_severity,
-            )
-        )
+        result.findings.append(_unknown_kind(doc, data, path, options))
         return
     assert isinstance(kind, str)
     ref = _identify(data, kind)
@@ -182,6 +171,56 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
     assert isinstance(meta, dict)
     result.objects.append(_resource(kind, ref, body, meta, spec, origin))
     result.facts.append(_facts(kind, ref, spec, doc, path))
+
+
+def _object_shaped(data: dict[str, Any]) -> bool:
+    """Whether a document is meant as a Kubernetes object (so a missing ``kind`` is a mistake)."""
+    return any(k in data for k in ("kind", "apiVersion", "metadata", "spec"))
+
+
+def _unknown_kind(doc: Document, data: dict[str, Any], path: str, options: Options) -> Finding:
+    """A document that is not a Kuscia object. Another API group's kind (a ConfigMap, a kustomization) is
+    only a note; but a document with no ``kind``, or an unknown kind under ``apiVersion:
+    kuscia.secretflow/...``, is a mistake whose objects would silently vanish (and be pruned): an error."""
+    api_version = data.get("apiVersion")
+    kind = data.get("kind")
+    if (not isinstance(kind, str) or not kind) and _object_shaped(data):
+        line, column = doc.locate(("kind",)) if "kind" in data else (doc.line, doc.column)
+        meta = data.get("metadata")
+        nested = [k for k in ("apiVersion", "kind") if isinstance(meta, dict) and k in meta]
+        hint = (
+            f"; `metadata` holds {' and '.join(f'`{k}`' for k in nested)}: indent them as top-level keys"
+            if nested
+            else f"; set `kind` to one of {', '.join(KINDS)}"
+        )
+        what = f"`kind` is {kind!r}, not a kind name" if "kind" in data else "the document has no `kind`"
+        return _finding("KIND004", f"{what}{hint}", path, line, column)
+    line, column = doc.locate(("kind",)) if "kind" in data else (doc.line, doc.column)
+    if not isinstance(kind, str) or not kind:  # not an object at all: a config file, a CI workflow
+        return _finding(
+            "KIND001",
+            "a document without `kind`, `apiVersion`, `metadata` or `spec` is not a Kubernetes object;"
+            " skipped",
+            path,
+            line,
+            column,
+            severity=Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE,
+        )
+    if isinstance(api_version, str) and api_version.split("/")[0] == API_GROUP:
+        guess = closest(kind, KINDS)
+        known = f"did you mean `{guess}`?" if guess else f"the group's kinds are {', '.join(KINDS)}"
+        return _finding(
+            "KIND003", f"kind {kind!r} is not a kind of {API_GROUP}; {known}", path, line, column
+        )
+    severity = Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE
+    return _finding(
+        "KIND001",
+        f"kind {kind!r} is not a Kuscia kind ({', '.join(KINDS)}); skipped",
+        path,
+        line,
+        column,
+        severity=severity,
+    )
 
 
 def _api_version_issues(data: dict[str, Any], kind: str, expected: str) -> list[Issue]:

@@ -36,6 +36,10 @@ _RULES = [
     Rule("YAML008", Severity.ERROR, "the same key twice in one mapping"),
     Rule("KIND001", Severity.NOTE, "not a Kuscia kind: skipped (an error with `--reject-unknown-kinds`)"),
     Rule("KIND002", Severity.ERROR, "a Kuscia kind with a wrong or missing `apiVersion`"),
+    Rule(
+        "KIND003", Severity.ERROR, "an unknown kind in the Kuscia API group (`kuscia.secretflow/…`): a typo"
+    ),
+    Rule("KIND004", Severity.ERROR, "an object (it has `apiVersion`, `metadata` or `spec`) without `kind`"),
     # CRD schema
     Rule("SCHEMA001", Severity.ERROR, "a required field is missing"),
     Rule("SCHEMA002", Severity.ERROR, "a value has the wrong type"),

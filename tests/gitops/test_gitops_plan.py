@@ -94,8 +94,11 @@ def test_prune_only_inventoried_only_when_enabled_and_respecting_the_annotation(
     assert actions["job-gone"] == (Action.PRUNE, "")
     assert actions["job-pinned"][0] == Action.PRUNE and "disabled" in actions["job-pinned"][1]
     assert actions["job-stranger"][0] == Action.UNMANAGED
-    limited = make_plan(desired(keep), live, inv, PlanOptions(prune=True, max_prune=0))
-    assert limited.entry(ref("job-gone")).effective  # type: ignore[union-attr]
+    unlimited = make_plan(desired(keep), live, inv, PlanOptions(prune=True, max_prune=None))
+    assert unlimited.entry(ref("job-gone")).effective  # type: ignore[union-attr]
+    nothing = make_plan(desired(keep), live, inv, PlanOptions(prune=True, max_prune=0))
+    assert not nothing.entry(ref("job-gone")).effective  # type: ignore[union-attr]
+    assert "more than --max-prune 0" in nothing.prune_refused
 
 
 def test_max_prune_refuses_the_whole_prune() -> None:
