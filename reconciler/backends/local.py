@@ -143,7 +143,7 @@ class LocalBackend(Backend):
         return os.getpid() if self.lock.held else driver_pid(self.state_dir)
 
     # -- objects --------------------------------------------------------------------------
-    def create(self, obj: Resource) -> Resource:
+    def _create(self, obj: Resource) -> Resource:
         if obj.kind not in KINDS:
             raise BackendError(f"the local engine stores {', '.join(KINDS)}, not {obj.kind!r}")
         if not obj.name:
@@ -162,7 +162,7 @@ class LocalBackend(Backend):
             self.kick()
         return stored
 
-    def update(self, obj: Resource) -> Resource:
+    def _update(self, obj: Resource) -> Resource:
         with self.store.transaction():
             current = self.store.get(obj.ref)
             if current is None:
@@ -207,7 +207,7 @@ class LocalBackend(Backend):
                     time.sleep(0.02)
             self.runtime.purge(names)
 
-    def update_metadata(
+    def _update_metadata(
         self,
         ref: ObjectRef,
         labels: Mapping[str, str | None] | None = None,
@@ -245,7 +245,7 @@ class LocalBackend(Backend):
             self.store.put(job)
         self.kick()
 
-    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+    def _approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
         with self.store.transaction():
             job = self._job(ref)
             spec = JobSpec.from_dict(job.spec)
