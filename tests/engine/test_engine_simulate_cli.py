@@ -49,14 +49,15 @@ def test_engine_simulate_fail_shows_blocked_subtree(tmp_path: Path) -> None:
     f = tmp_path / "job.yaml"
     f.write_text(JOB)
     code, out = invoke("simulate", str(f), "--fail", "split", "-o", "json")
-    assert code == 0, out
-    data = json.loads(out)
+    assert code == 1, out  # the job ends Failed
+    data = json.loads(out.split("\nkgitops simulate:")[0])
     last = data["steps"][-1]
     assert last["phase"] == "Failed"
     assert last["stopped"] == ["stats"]  # Strict: the running sibling is stopped
     assert data["never_created"] == ["train"]
     code, text = invoke("simulate", str(f), "--fail", "split")
-    assert code == 0
+    assert code == 1
+    assert text.rstrip().endswith("kgitops simulate: job demo ends Failed")
     assert "train=Blocked" in text and "stopped: stats" in text and "never created: train" in text
 
 
@@ -71,27 +72,30 @@ def test_engine_simulate_given_and_text(tmp_path: Path) -> None:
 
 
 def test_engine_simulate_bad_input_is_explained(tmp_path: Path) -> None:
+    """Usage errors and unreadable files exit 2 (as in validate); the job's own problems exit 1."""
     f = tmp_path / "job.yaml"
     f.write_text(JOB)
     code, out = invoke("simulate", str(f), "--given", "nope=Succeeded")
-    assert code == 1 and "no task with alias 'nope'" in out
+    assert code == 2 and "no task with alias 'nope'" in out
     code, out = invoke("simulate", str(f), "--given", "psi=Done")
-    assert code == 1 and "Pending, Running, Succeeded, Failed" in out
+    assert code == 2 and "Pending, Running, Succeeded, Failed" in out
     ev = tmp_path / "ev.yaml"
     ev.write_text("- {task: psi, phase: Exploded}\n")
     code, out = invoke("simulate", str(f), "--events", str(ev))
-    assert code == 1 and "event 1" in out and str(ev) in out
+    assert code == 2 and "event 1" in out and str(ev) in out
     ev.write_text("- {stage: Stop\n")
     code, out = invoke("simulate", str(f), "--events", str(ev))
-    assert code == 1 and "not valid YAML" in out
+    assert code == 2 and "not valid YAML" in out
     two = tmp_path / "two.yaml"
-    two.write_text(JOB + "---\n" + JOB.replace("name: demo", "name: other"))
+    two.write_text(JOB + "---\n" + JOB.replace("name: demo", "name: other").replace("taskID: ", "taskID: o-"))
     code, out = invoke("simulate", str(two))
-    assert code == 1 and "--job" in out and "demo, other" in out
+    assert code == 2 and "--job" in out and "demo, other" in out
     code, out = invoke("simulate", str(two), "--job", "other", "-o", "json")
     assert code == 0 and json.loads(out)["job"] == "other"
+    code, out = invoke("simulate", str(two), "--job", "nope")
+    assert code == 2 and "no KusciaJob named 'nope'" in out
     code, out = invoke("simulate", str(tmp_path / "missing.yaml"))
-    assert code == 1 and "cannot read" in out
+    assert code == 2 and "cannot read" in out
     assert "Traceback" not in out
 
 
