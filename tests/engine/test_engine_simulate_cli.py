@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import main
@@ -119,3 +120,53 @@ def test_engine_simulate_generates_missing_task_ids(tmp_path: Path) -> None:
     code, out = invoke("simulate", str(f), "-o", "json")
     assert code == 0, out
     assert json.loads(out)["steps"][-1]["phase"] == "Succeeded"
+
+
+def test_engine_simulate_validates_first_cycles_and_names(tmp_path: Path) -> None:
+    """An invalid job is never simulated: validate's findings, with file:line:col, and exit 1."""
+    f = tmp_path / "job.yaml"
+    cyclic = JOB.replace("{alias: psi, taskID: psi,", "{alias: psi, taskID: psi, dependencies: [train],")
+    f.write_text(cyclic)
+    code, out = invoke("simulate", str(f))
+    assert code == 1, out
+    assert f"{f}:9:45: error KJ005 dependencies form a cycle" in out
+    assert "nothing was simulated" in out and "step 0" not in out
+
+    f.write_text(JOB.replace("name: demo", "name: ../demo"))
+    code, out = invoke("simulate", str(f))
+    assert code == 1 and f"{f}:4:9: error META001 metadata.name '../demo'" in out, out
+
+    f.write_text(JOB.replace("maxParallelism: 2", "maxParallelism: 129"))
+    code, out = invoke("simulate", str(f), "-o", "json")
+    assert code == 1
+    findings = json.loads(out.split("\nkgitops simulate:")[0])["findings"]
+    assert [(x["rule"], x["line"]) for x in findings if x["severity"] == "error"] == [("SCHEMA004", 7)]
+
+    f.write_text(JOB.replace("initiator: alice", "initiator: [alice"))
+    code, out = invoke("simulate", str(f))
+    assert code == 1 and f"{f}:" in out and "YAML001" in out, out
+    assert "Traceback" not in out
+
+
+def test_engine_simulate_checks_the_picked_job_and_the_file(tmp_path: Path) -> None:
+    """Another job's problems do not stop a simulation; a taskID claimed before in the file does (XF002 holds
+    the later claim, as in validate)."""
+    f = tmp_path / "two.yaml"
+    other = JOB.replace("name: demo", "name: other").replace("maxParallelism: 2", "maxParallelism: 0")
+    f.write_text(JOB + "---\n" + other)
+    code, out = invoke("simulate", str(f), "--job", "other")
+    assert code == 1 and "SCHEMA004" in out and "XF002 KusciaTask name 'psi'" in out
+    code, out = invoke("simulate", str(f), "--job", "demo", "-o", "json")
+    assert code == 0 and json.loads(out)["job"] == "demo"
+
+
+def test_engine_simulate_library_refuses_an_invalid_job() -> None:
+    import yaml
+
+    from reconciler.engine.simulate import InvalidJob, simulate
+
+    doc = yaml.safe_load(
+        JOB.replace("{alias: psi, taskID: psi,", "{alias: psi, taskID: psi, dependencies: [train],")
+    )
+    with pytest.raises(InvalidJob, match="KJ005"):
+        simulate(doc)
