@@ -41,7 +41,10 @@ def test_an_approval_record_passes_validates_schema_checks() -> None:
 
     doc = yaml.safe_load(approval("job-psi", "bob"))
     assert not isinstance(parse_record(doc, "approvals/bob/job-psi.yaml"), RecordProblem)
-    doc["metadata"]["lables"] = {"a": "b"}  # validate reports it; the record must not count either
-    problem = parse_record(doc, "approvals/bob/job-psi.yaml", 3)
+    typo = {**doc, "metdata": {}}  # validate reports it; the record must not count either
+    problem = parse_record(typo, "approvals/bob/job-psi.yaml", 3)
     assert isinstance(problem, RecordProblem)
-    assert "SCHEMA008" in problem.message and "did you mean `labels`" in problem.message
+    assert "SCHEMA008" in problem.message and "did you mean `metadata`" in problem.message
+    escape = {**doc, "metadata": {"name": "../job-psi-bob"}}
+    problem = parse_record(escape, "approvals/bob/job-psi.yaml", 3)
+    assert isinstance(problem, RecordProblem) and "metadata.name" in problem.message
