@@ -147,3 +147,20 @@ def test_engine_inventory_and_metadata(backend: LocalBackend) -> None:
     assert updated.labels == {}
     with pytest.raises(BackendError, match="already exists"):
         backend.create(appimage("app", "true"))
+
+
+def test_engine_runs_a_job_outside_cross_domain_which_kuscia_would_not(backend: LocalBackend) -> None:
+    """Documented in the README ("Namespaces"): validation warns (META005), the embedded engine runs it."""
+    backend.create(appimage("app", "true"))
+    job = kjob("elsewhere", [{"alias": "a"}])
+    job.namespace = "team-a"
+    backend.create(job)  # admitted: a warning, not an error
+    ref = ObjectRef.of("KusciaJob", "elsewhere", "team-a")
+
+    def done() -> bool:
+        live = backend.get(ref)
+        return live is not None and live.status.get("phase") == "Succeeded"
+
+    assert backend.run_until(done, timeout=15)
+    task = backend.get(ObjectRef.of("KusciaTask", "elsewhere-a", "team-a"))
+    assert task is not None and task.status["phase"] == "Succeeded"
