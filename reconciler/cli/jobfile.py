@@ -28,7 +28,7 @@ def load_job_file(path: Path, validate: bool = True) -> list[Resource]:
     errors += [why for ref, why in crossed.items() if ref not in checked.held_refs]
     if errors and validate:
         raise click.ClickException(f"{path} is not valid, nothing was created:\n  " + "\n  ".join(errors))
-    jobs = [o for o in checked.objects if o.kind == JOB_KIND and o.ref not in crossed]
+    jobs = [o for o in checked.objects if o.kind == JOB_KIND]
     others = sorted({o.kind for o in checked.objects if o.kind != JOB_KIND})
     if others and validate:
         raise click.ClickException(
