@@ -231,12 +231,13 @@ def spec_from_query(data: Mapping[str, Any]) -> dict[str, Any]:
     for t in data.get("tasks") or ():
         tpl: dict[str, Any] = {
             "alias": str(t.get("alias") or ""),
-            "taskID": str(t.get("task_id") or ""),
             "appImage": str(t.get("app_image") or ""),
             "taskInputConfig": str(t.get("task_input_config") or ""),
             "parties": [_party_from_api(p) for p in t.get("parties") or ()],
             "priority": _int(t.get("priority")),
         }
+        if t.get("task_id"):  # `taskID,omitempty`: not generated yet
+            tpl["taskID"] = str(t["task_id"])
         if t.get("dependencies"):
             tpl["dependencies"] = [str(d) for d in t["dependencies"]]
         if "tolerable" in t:
