@@ -31,14 +31,17 @@ from reconciler.backends.base import (
     AlreadyExists,
     Backend,
     BackendError,
+    Invalid,
     NotFound,
     NotSupported,
     PhaseError,
+    admit_new,
 )
 from reconciler.config import Config, load_config
 from reconciler.jobops import (
     ClientError,
     InvalidArgument,
+    InvalidObject,
     JobExists,
     JobNotFound,
     ManagedObject,
@@ -63,6 +66,7 @@ from reconciler.paging import (
     parse_task_states,
 )
 from reconciler.render.graph import Graph, graph_from_job
+from reconciler.validate import admission
 from reconciler.views import (
     PRIORITY_ANNOTATION,
     JobInfo,
@@ -79,6 +83,7 @@ __all__ = [
     "Client",
     "ClientError",
     "InvalidArgument",
+    "InvalidObject",
     "JobExists",
     "JobInfo",
     "JobNotFound",
@@ -152,7 +157,7 @@ class Client:
             raise ClientError(f"{what}: {exc}") from None
         except PhaseError:
             raise
-        except (NotFound, AlreadyExists):
+        except (NotFound, AlreadyExists, Invalid):
             raise
         except BackendError as exc:
             raise ClientError(f"{what}: {exc}") from None
@@ -271,19 +276,32 @@ class Client:
     # -- writing ----------------------------------------------------------------------------------------
 
     def create_job(self, manifest: Mapping[str, Any] | Resource) -> JobInfo:
-        """Create a KusciaJob from a manifest mapping or a ``Resource`` (validate it first; see the CLI)."""
+        """Create a KusciaJob from a manifest mapping or a ``Resource``.
+
+        Raises ``InvalidObject`` when admission refuses it: ``kgitops validate``'s checks, and no taskID that
+        a live job or task of the namespace already claims (XF002)."""
         obj = manifest if isinstance(manifest, Resource) else Resource.from_manifest(dict(manifest))
         if obj.kind != JOB:
             raise InvalidArgument(f"{obj.kind or 'an object without a kind'} is not a KusciaJob")
         if not obj.name:
             raise InvalidArgument("the job has no metadata.name")
+        if not isinstance(manifest, Resource):
+            # the mapping as given: a Resource would silently drop unknown top-level and metadata fields
+            verdict = admission.check_manifest(manifest)
+            if not verdict.ok:
+                raise InvalidObject(verdict)
         if not obj.namespace or obj.namespace == DEFAULT_NAMESPACE:
             obj.namespace = self.namespace
         obj.status = {}
         try:
+            admit_new(self.backend, obj)
             created = self._call(f"cannot create job {obj.name}", self.backend.create, obj)
+        except Invalid as exc:
+            raise InvalidObject(exc.verdict) from None
         except AlreadyExists:
             raise JobExists(obj.name, self.namespace) from None
+        except BackendError as exc:
+            raise ClientError(f"cannot create job {obj.name}: {exc}") from None
         return job_info(created)
 
     def delete_job(self, name: str, force: bool = False) -> None:
@@ -343,13 +361,16 @@ class Client:
             force,
             only_if=bool(touched),
         )
-        self._call(
-            f"cannot update job {name}",
-            self.backend.update_metadata,
-            job.ref,
-            new_labels or None,
-            new_ann or None,
-        )
+        try:
+            self._call(
+                f"cannot update job {name}",
+                self.backend.update_metadata,
+                job.ref,
+                new_labels or None,
+                new_ann or None,
+            )
+        except Invalid as exc:  # the backend's admission: e.g. annotations over 256 KiB together
+            raise InvalidObject(exc.verdict, "updated") from None
         return self.show_job(name)
 
     def _stage(self, name: str, stage: Stage, reason: str, domain: str, wait: float) -> JobInfo:
@@ -433,6 +454,8 @@ class Client:
         before = job_phase_of(job)
         try:
             self._call(f"cannot {verb} job {name}", self.backend.approve, job.ref, domain, accept, reason)
+        except Invalid as exc:  # an approval lets the job run: it must pass admission as it is stored
+            raise InvalidObject(exc.verdict, "approved") from None
         except PhaseError as exc:
             raise PhaseNotAllowed.from_backend(name, verb, exc) from None
         except NotFound:

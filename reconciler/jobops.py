@@ -14,6 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from reconciler.backends.base import PhaseError
 from reconciler.model import JobPhase, Resource, Stage
 from reconciler.plan.ownership import SOURCE_ID, SOURCE_PATH, is_managed
+from reconciler.validate.admission import Verdict
 from reconciler.views import PRIORITIES, job_phase_of, spec_of
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -35,6 +36,16 @@ def _did_you_mean(name: str, known: Iterable[str], kind: str) -> str:
     if close:
         return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
     return f"{len(known)} {kind}(s) exist; see `kgitops {kind} list`"
+
+
+class InvalidObject(InvalidArgument):
+    """Admission (the checks of ``kgitops validate``) refused the object; ``verdict`` lists every error."""
+
+    def __init__(self, verdict: Verdict, action: str = "created") -> None:
+        super().__init__(
+            f"{verdict.what} is not valid, nothing was {action}:\n  " + "\n  ".join(verdict.lines())
+        )
+        self.verdict = verdict
 
 
 class JobNotFound(ClientError):

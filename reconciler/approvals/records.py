@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef
+from reconciler.validate import admission
 
 API_VERSION = "kgitops.io/v1alpha1"
 KIND = "JobApproval"
@@ -176,6 +177,9 @@ def parse_record(doc: Any, path: str, line: int = 0) -> ApprovalRecord | RecordP
     annotations = meta.get("annotations") or {}
     if not isinstance(annotations, dict):
         return problem("metadata.annotations must be a mapping")
+    verdict = admission.check_manifest(doc)  # and whatever else `kgitops validate` finds in it
+    if not verdict.ok:
+        return problem(str(verdict.errors[0]))
     return ApprovalRecord(
         name=str(meta.get("name") or record_name(job, domain)),
         job=job,

@@ -4,6 +4,13 @@ Objects cross it as ``Resource`` (plain spec/status dicts), so that the embedded
 Kubernetes and KusciaAPI are interchangeable. Status dicts use the CRD's field names
 (``phase``, ``reason``, ``message``, ``taskStatus``, ``approveStatus``, ``stageStatus``,
 ``startTime``, ``completionTime``, ``lastReconcileTime``, ...).
+
+The writes that let an object in or make it run (``create``, ``create_managed``, ``update``,
+``update_metadata``, ``approve``) are implemented here, once: each runs admission
+(``reconciler.validate.admission``, the checks of ``kgitops validate``) and raises ``Invalid`` before the
+backend's own ``_create``/``_create_managed``/``_update``/``_update_metadata``/``_approve`` is called. A
+backend class may not override the public methods (``__init_subclass__`` refuses it), so no backend can skip
+admission.
 """
 
 from __future__ import annotations
@@ -13,6 +20,9 @@ from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 
 from reconciler.model import ObjectRef, Resource, Stage
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
+from reconciler.validate import admission
+from reconciler.validate.admission import Verdict
 
 
 class BackendError(Exception):
@@ -44,19 +54,105 @@ class NotSupported(BackendError):
     pass
 
 
+class Invalid(BackendError):
+    """Admission refused the object: ``verdict`` lists every error (rule, field, message)."""
+
+    def __init__(self, verdict: Verdict, action: str = "") -> None:
+        text = verdict.message() if not action else f"cannot {action}: {verdict.message()}"
+        super().__init__(text)
+        self.verdict = verdict
+
+
+def admit(obj: Resource) -> Verdict:
+    """Raise ``Invalid`` unless ``obj`` passes admission; returns the verdict (it may hold warnings)."""
+    verdict = admission.check_resource(obj)
+    if not verdict.ok:
+        raise Invalid(verdict)
+    return verdict
+
+
+def admit_new(backend: Backend, obj: Resource) -> Verdict:
+    """``admit``, then validate's cross-object rules (XF002: a taskID another job or task already claims)
+    against the live KusciaJobs and KusciaTasks of the object's namespace. For the ways one object arrives
+    (``job create``, KusciaAPI create); sync checks its whole source at once instead."""
+    verdict = admit(obj)
+    if obj.kind not in (KUSCIA_JOB, KUSCIA_TASK):
+        return verdict
+    live = [*backend.list(KUSCIA_JOB, obj.namespace), *backend.list(KUSCIA_TASK, obj.namespace)]
+    crossed = admission.check_against(obj, live, where=f"the {backend.name} backend")
+    if not crossed.ok:
+        raise Invalid(crossed)
+    return verdict + crossed
+
+
+GUARDED = ("create", "create_managed", "update", "update_metadata", "approve")
+
+
 class Backend(ABC):
     """Live state of Kuscia objects, and the commands Kuscia accepts on them."""
 
     name: str = "backend"
 
-    # -- objects -------------------------------------------------------------------------
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        overridden = [m for m in GUARDED if m in vars(cls)]
+        if overridden:
+            raise TypeError(
+                f"{cls.__name__} overrides {', '.join(overridden)}: a backend implements _{overridden[0]}; "
+                "the public method runs admission first and must stay Backend's own"
+            )
+
+    # -- objects (admitted here, carried out by the backend) -----------------------------------
     def create(self, obj: Resource) -> Resource:
-        """Create the object; raise AlreadyExists if it is there. Returns the stored object."""
+        """Create the object; raise Invalid if admission refuses it, AlreadyExists if it is there.
+
+        Returns the stored object."""
+        admit(obj)
+        return self._create(obj)
+
+    def update(self, obj: Resource) -> Resource:
+        """Replace spec, labels and annotations (for AppImages; jobs are one-shot); Invalid if refused."""
+        admit(obj)
+        return self._update(obj)
+
+    def update_metadata(
+        self,
+        ref: ObjectRef,
+        labels: Mapping[str, str | None] | None = None,
+        annotations: Mapping[str, str | None] | None = None,
+    ) -> Resource:
+        """Merge labels/annotations into the object; a value of None removes the key. Invalid if the
+        object's labels and annotations after the merge break validate's metadata rules (META003)."""
+        verdict = admission.check_metadata_change(ref, labels, annotations)
+        if verdict.ok and annotations:  # the size limit is on all annotations together
+            current = self.get(ref)
+            if current is not None:
+                merged = {**current.annotations, **annotations}
+                verdict = admission.check_metadata_change(ref, None, merged)
+        if not verdict.ok:
+            raise Invalid(verdict)
+        return self._update_metadata(ref, labels, annotations)
+
+    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+        """Record a party's approval or rejection of a job (§7).
+
+        An approval lets a job run, so the job must pass admission as it is stored now (a job created
+        around kgitops, e.g. by another party's node, may not); a rejection is always recorded."""
+        if accept and ref.kind == KUSCIA_JOB:
+            job = self.get(ref)
+            if job is not None:
+                verdict = admission.check_resource(job)
+                if not verdict.ok:
+                    raise Invalid(verdict, f"approve {ref}")
+        self._approve(ref, domain, accept, reason)
 
     @abstractmethod
-    def update(self, obj: Resource) -> Resource:
-        """Replace spec, labels and annotations (used for AppImages; jobs are one-shot)."""
+    def _create(self, obj: Resource) -> Resource:
+        """Store a new, admitted object; raise AlreadyExists if it is there."""
+
+    @abstractmethod
+    def _update(self, obj: Resource) -> Resource:
+        """Replace spec, labels and annotations of an admitted object."""
 
     @abstractmethod
     def get(self, ref: ObjectRef) -> Resource | None:
@@ -76,13 +172,13 @@ class Backend(ABC):
         """Delete; a job's tasks (and their processes) go with it. Raise NotFound if absent."""
 
     @abstractmethod
-    def update_metadata(
+    def _update_metadata(
         self,
         ref: ObjectRef,
         labels: Mapping[str, str | None] | None = None,
         annotations: Mapping[str, str | None] | None = None,
     ) -> Resource:
-        """Merge labels/annotations into the object; a value of None removes the key."""
+        """Merge admitted labels/annotations into the object; a value of None removes the key."""
 
     # -- job commands --------------------------------------------------------------------
     @abstractmethod
@@ -93,8 +189,8 @@ class Backend(ABC):
         restart needs Failed or Suspended, ...)."""
 
     @abstractmethod
-    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
-        """Record a party's approval or rejection of a job (§7)."""
+    def _approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+        """Record a party's approval or rejection of an admitted job (§7)."""
 
     # -- inventory of managed objects, per source ----------------------------------------
     @abstractmethod
@@ -124,7 +220,11 @@ class Backend(ABC):
         """Create ``obj`` and record it in the inventory of ``source_id``. The embedded engine does both in
         one transaction, so a crash (kill -9) between the two can never leave an object no sync may prune;
         elsewhere the entry is written right after the create."""
-        stored = self.create(obj)
+        admit(obj)
+        return self._create_managed(obj, source_id)
+
+    def _create_managed(self, obj: Resource, source_id: str) -> Resource:
+        stored = self._create(obj)
         self.update_inventory(source_id, add={obj.ref})
         return stored
 

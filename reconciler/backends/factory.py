@@ -1,4 +1,6 @@
-"""Open the backend named by the config (``local`` by default)."""
+"""Open the backend named by the config (``local`` by default).
+
+Nothing here guards writes: ``base.Backend`` itself runs admission in every backend, however it was built."""
 
 from __future__ import annotations
 

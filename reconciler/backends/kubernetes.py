@@ -178,7 +178,7 @@ class KubernetesBackend(Backend):
         )
 
     # -- objects --------------------------------------------------------------------------------
-    def create(self, obj: Resource) -> Resource:
+    def _create(self, obj: Resource) -> Resource:
         info = kind_info(obj.kind)
         body = to_body(obj)
         if info.namespaced:
@@ -199,7 +199,7 @@ class KubernetesBackend(Backend):
             )
         return from_body(doc)
 
-    def update(self, obj: Resource) -> Resource:
+    def _update(self, obj: Resource) -> Resource:
         def mutate(doc: Doc) -> Doc:
             meta = doc.setdefault("metadata", {})
             meta["labels"] = dict(obj.labels)
@@ -269,7 +269,7 @@ class KubernetesBackend(Backend):
                 propagation_policy="Background",
             )
 
-    def update_metadata(
+    def _update_metadata(
         self,
         ref: ObjectRef,
         labels: Mapping[str, str | None] | None = None,
@@ -324,7 +324,7 @@ class KubernetesBackend(Backend):
             f" ({reason})" if reason else "",
         )
 
-    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+    def _approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
         if ref.kind != KUSCIA_JOB:
             raise BackendError(f"approvals apply to KusciaJobs, not to {ref}")
         if not domain:

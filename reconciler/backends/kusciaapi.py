@@ -192,7 +192,7 @@ class KusciaAPIBackend(Backend):
                 f"KusciaAPI cannot {what} {kind} objects; Kuscia creates KusciaTasks from jobs"
             )
 
-    def create(self, obj: Resource) -> Resource:
+    def _create(self, obj: Resource) -> Resource:
         self._jobs_only(obj.kind, "create")
         try:
             self.call("create", create_request(obj))
@@ -213,7 +213,7 @@ class KusciaAPIBackend(Backend):
         )
         return self._with_applied(live)
 
-    def update(self, obj: Resource) -> Resource:
+    def _update(self, obj: Resource) -> Resource:
         self._jobs_only(obj.kind, "update")
         raise NotSupported("KusciaAPI cannot change a job once created; delete it and create it again")
 
@@ -297,7 +297,7 @@ class KusciaAPIBackend(Backend):
             raise
         self.records.forget(ref.name)
 
-    def update_metadata(
+    def _update_metadata(
         self,
         ref: ObjectRef,
         labels: Mapping[str, str | None] | None = None,
@@ -341,7 +341,7 @@ class KusciaAPIBackend(Backend):
                 raise NotFound(f"{ref} not found") from None
             raise
 
-    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+    def _approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
         if self.domain and domain and domain != self.domain:
             raise BackendError(
                 f"this KusciaAPI speaks for domain {self.domain}; {domain} must approve through its own node"

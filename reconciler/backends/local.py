@@ -167,14 +167,14 @@ class LocalBackend(Backend):
         return os.getpid() if self.lock.held else driver_pid(self.state_dir)
 
     # -- objects --------------------------------------------------------------------------
-    def create(self, obj: Resource) -> Resource:
-        return self._create(obj, "")
+    def _create(self, obj: Resource) -> Resource:
+        return self._insert(obj, "")
 
-    def create_managed(self, obj: Resource, source_id: str) -> Resource:
+    def _create_managed(self, obj: Resource, source_id: str) -> Resource:
         """The object and its inventory entry in one SQLite transaction: a kill -9 leaves both or neither."""
-        return self._create(obj, source_id)
+        return self._insert(obj, source_id)
 
-    def _create(self, obj: Resource, inventory: str) -> Resource:
+    def _insert(self, obj: Resource, inventory: str) -> Resource:
         self._writable(f"create {obj.ref}")
         if obj.kind not in KINDS:
             raise BackendError(f"the local engine stores {', '.join(KINDS)}, not {obj.kind!r}")
@@ -194,7 +194,7 @@ class LocalBackend(Backend):
             self.kick()
         return stored
 
-    def update(self, obj: Resource) -> Resource:
+    def _update(self, obj: Resource) -> Resource:
         self._writable(f"update {obj.ref}")
         with self.store.transaction():
             current = self.store.get(obj.ref)
@@ -241,7 +241,7 @@ class LocalBackend(Backend):
                     time.sleep(0.02)
             self.runtime.purge(names)
 
-    def update_metadata(
+    def _update_metadata(
         self,
         ref: ObjectRef,
         labels: Mapping[str, str | None] | None = None,
@@ -281,7 +281,7 @@ class LocalBackend(Backend):
             self.store.put(job)
         self.kick()
 
-    def approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
+    def _approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
         self._writable(f"record an approval of {ref}")
         with self.store.transaction():
             job = self._job(ref)

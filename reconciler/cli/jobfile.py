@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from reconciler.model import Resource
-from reconciler.plan.validation_seam import check_file
+from reconciler.plan.validation_seam import check_file, cross_file_errors_by_path
 
 JOB_KIND = "KusciaJob"
 
@@ -23,7 +23,9 @@ def _read(path: Path) -> bytes:
 def load_job_file(path: Path, validate: bool = True) -> list[Resource]:
     """The KusciaJobs of a manifest file; any validation error stops here with every message listed."""
     checked = check_file(str(path), _read(path), None)
+    crossed = cross_file_errors_by_path([checked], None).get(str(path), {})  # e.g. two jobs, one taskID
     errors = ([checked.file_error] if checked.file_error else []) + list(checked.held_refs.values())
+    errors += [why for ref, why in crossed.items() if ref not in checked.held_refs]
     if errors and validate:
         raise click.ClickException(f"{path} is not valid, nothing was created:\n  " + "\n  ".join(errors))
     jobs = [o for o in checked.objects if o.kind == JOB_KIND]

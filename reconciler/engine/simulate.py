@@ -25,6 +25,8 @@ from reconciler.engine.taskbuild import (
     generate_task_id,
 )
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
+from reconciler.validate import admission
+from reconciler.validate.admission import Verdict
 
 TASK_PHASES = ("Pending", "Running", "Succeeded", "Failed")
 EVENT_PHASES = ("Running", "Succeeded", "Failed")
@@ -33,6 +35,16 @@ STAGES = ("Stop", "Cancel", "Suspend", "Restart")
 
 class SimulationError(Exception):
     """Bad simulation input; the message names what is wrong and how to fix it."""
+
+
+class InvalidJob(SimulationError):
+    """Admission refused the job (the checks of ``kgitops validate``): nothing is simulated.
+
+    ``verdict`` lists every error by field; ``kgitops simulate`` shows them with file positions instead."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(f"{verdict.message()}; nothing was simulated")
+        self.verdict = verdict
 
 
 @dataclass
@@ -118,7 +130,13 @@ class Simulator:
         self.runtime = SimulatedRuntime()
         self.recorder = _StepRecorder()
         self.engine = Engine(self.store, self.runtime, recorder=self.recorder)
+        # simulate stores the job without a backend, so it runs the admission every backend runs on create
+        verdict = admission.check_manifest(manifest)
+        if not verdict.ok:
+            raise InvalidJob(verdict)
         job = Resource.from_manifest(copy.deepcopy(manifest))
+        if job.kind != "KusciaJob":
+            raise SimulationError(f"simulate runs a KusciaJob, not a {job.kind}")
         try:
             JobSpec.from_dict(job.spec)
         except (ValueError, TypeError) as exc:

@@ -31,7 +31,7 @@ SCHEDULE_FIELDS = (
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's 1e999 is an infinite float
         return default
 
 
@@ -119,13 +119,14 @@ def job_from_create_request(req: Mapping[str, Any], namespace: str, self_domain:
     for t in tasks:
         tpl: dict[str, Any] = {
             "alias": str(t["alias"]),
-            "taskID": str(t.get("task_id") or ""),
             "appImage": str(t.get("app_image") or ""),
             "taskInputConfig": str(t.get("task_input_config") or ""),
             "parties": [_party_to_crd(p) for p in t["parties"]],
             "priority": _int(t.get("priority")),
             "tolerable": bool(t.get("tolerable") or False),
         }
+        if t.get("task_id"):  # Go's `taskID,omitempty`: an empty task_id never reaches the API server
+            tpl["taskID"] = str(t["task_id"])
         if t.get("dependencies"):
             tpl["dependencies"] = [str(d) for d in t["dependencies"]]
         sc = t.get("schedule_config") or {}
@@ -230,12 +231,13 @@ def spec_from_query(data: Mapping[str, Any]) -> dict[str, Any]:
     for t in data.get("tasks") or ():
         tpl: dict[str, Any] = {
             "alias": str(t.get("alias") or ""),
-            "taskID": str(t.get("task_id") or ""),
             "appImage": str(t.get("app_image") or ""),
             "taskInputConfig": str(t.get("task_input_config") or ""),
             "parties": [_party_from_api(p) for p in t.get("parties") or ()],
             "priority": _int(t.get("priority")),
         }
+        if t.get("task_id"):  # `taskID,omitempty`: not generated yet
+            tpl["taskID"] = str(t["task_id"])
         if t.get("dependencies"):
             tpl["dependencies"] = [str(d) for d in t["dependencies"]]
         if "tolerable" in t:

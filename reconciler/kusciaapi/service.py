@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError
+from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError, admit_new
 from reconciler.backends.stages import check_stage
 from reconciler.kusciaapi import errors as ec
 from reconciler.kusciaapi.errors import APIError, ok
@@ -112,8 +112,13 @@ class JobService:
 
     def create(self, req: Mapping[str, Any]) -> dict[str, Any]:
         job = job_from_create_request(req, self.namespace, self.domain)
+
+        def work(b: Backend) -> None:
+            admit_new(b, job)  # validate's checks; Kuscia's API server would refuse the create: 11201
+            b.create(job)
+
         try:
-            self.run(lambda b: b.create(job))
+            self.run(work)
         except AlreadyExists as exc:
             raise APIError(ec.CREATE_JOB, str(exc)) from None
         except BackendError as exc:

@@ -25,7 +25,7 @@ def _finding(rule: str, message: str, place: Place, ref: ObjectRef) -> Finding:
 
 
 def _at(place: Place) -> str:
-    return f"{place.path}:{place.line}:{place.column}"
+    return f"{place.path}:{place.line}:{place.column}" if place.line else place.path
 
 
 def check_facts(facts: Iterable[Facts]) -> list[Finding]:

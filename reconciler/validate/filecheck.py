@@ -8,22 +8,13 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from reconciler.load.documents import Document, LoadError, iter_documents
 from reconciler.model import API_VERSION, KINDS, ObjectRef, Origin, Resource
-from reconciler.model.objects import API_GROUP, CLUSTER_SCOPED
+from reconciler.model.objects import API_GROUP
 from reconciler.validate.findings import RULES, Finding, Severity
-from reconciler.validate.graph import check_job_graph
-from reconciler.validate.metadata import check_metadata
-from reconciler.validate.references import (
-    check_appimage_references,
-    check_job_references,
-    check_task_references,
-)
+from reconciler.validate.objectcheck import APPROVAL_KIND, approval_issues, object_issues
 from reconciler.validate.result import DocumentInfo, Facts, FileResult, Options, Place
-from reconciler.validate.schema import Issue, checker
 from reconciler.validate.suggest import closest
 
 _DEFAULT_OPTIONS = Options()
-APPROVAL_KIND = "JobApproval"
-APPROVAL_API_VERSION = "kgitops.io/v1alpha1"
 
 
 def _finding(
@@ -141,19 +132,9 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
     assert isinstance(kind, str)
     ref = _identify(data, kind)
     result.documents.append(DocumentInfo(doc.index, kind, ref, doc))
-    issues = _api_version_issues(data, kind, API_VERSION)
+    issues = object_issues(data, kind)
     body = {k: v for k, v in data.items() if k != "status"}
-    checker(kind)(body, (), issues)
-    issues += check_metadata(body, kind in CLUSTER_SCOPED)
     spec = body.get("spec")
-    if isinstance(spec, dict):
-        if kind == "KusciaJob":
-            issues += check_job_graph(spec)
-            issues += check_job_references(spec)
-        elif kind == "KusciaTask":
-            issues += check_task_references(spec)
-        else:
-            issues += check_appimage_references(spec)
     for issue in issues:
         line, column = doc.locate(issue.path, issue.at_key)
         severity: Severity | None = None
@@ -223,23 +204,12 @@ def _unknown_kind(doc: Document, data: dict[str, Any], path: str, options: Optio
     )
 
 
-def _api_version_issues(data: dict[str, Any], kind: str, expected: str) -> list[Issue]:
-    api_version = data.get("apiVersion")
-    if api_version == expected:
-        return []
-    shown = repr(api_version) if api_version is not None else "missing"
-    where = ("apiVersion",) if api_version is not None else ()
-    return [Issue("KIND002", where, f"apiVersion is {shown}; a {kind} needs `apiVersion: {expected}`")]
-
-
 def _check_approval(doc: Document, data: dict[str, Any], path: str, result: FileResult) -> None:
     """A JobApproval record (approvals through Git): schema-checked here, judged by ``reconciler.approvals``.
 
     It is not a backend object, so it never joins ``result.objects``."""
     ref = _identify(data, APPROVAL_KIND)
-    issues = _api_version_issues(data, APPROVAL_KIND, APPROVAL_API_VERSION)
-    body = {k: v for k, v in data.items() if k != "status"}
-    checker(APPROVAL_KIND)(body, (), issues)
+    issues = approval_issues(data)
     for issue in issues:
         line, column = doc.locate(issue.path, issue.at_key)
         result.findings.append(_finding(issue.rule, issue.message, path, line, column, ref))

@@ -56,6 +56,11 @@ _RULES = [
     Rule("META002", Severity.ERROR, "`metadata.namespace` not a DNS-1123 label"),
     Rule("META003", Severity.ERROR, "a label key or value, or an annotation key, is not valid"),
     Rule("META004", Severity.ERROR, "an ownerReference lacks apiVersion, kind, name or uid"),
+    Rule(
+        "META005",
+        Severity.WARNING,
+        "a KusciaJob or KusciaTask outside namespace `cross-domain`, which Kuscia never runs (kuscia#276)",
+    ),
     # KusciaJob
     Rule("KJ001", Severity.ERROR, "two tasks of a job share an alias"),
     Rule("KJ002", Severity.ERROR, "a taskID is not a DNS-1123 label (the CRD's own pattern is unanchored)"),

@@ -34,6 +34,12 @@ class Issue:
 
 Check = Callable[[Any, Path, list[Issue]], None]
 
+# An integer's `format` (from the CRD's Go types) -> (name, lowest, highest value the API server accepts).
+INT_FORMATS: dict[str, tuple[str, int, int]] = {
+    "int32": ("int32", -(2**31), 2**31 - 1),
+    "int64": ("int64", -(2**63), 2**63 - 1),
+}
+
 SCHEMA_FILES = {
     "KusciaJob": "kusciajob.json",
     "KusciaTask": "kusciatask.json",
@@ -56,6 +62,8 @@ def _show(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if type(value) is int and value.bit_length() > 192:  # repr() of a huge integer is slow, or refused
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -131,18 +139,33 @@ def compile_schema(schema: dict[str, Any]) -> Check:  # noqa: C901 - one branch 
         extra.append(check_pattern)
 
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
-    if minimum is not None or maximum is not None:
+    # The API server decodes every JSON integer into a Go int64, and refuses one outside its field's `format`
+    # (go-openapi's "must be of type int32"): an integer without a format is still bounded by int64.
+    fmt_bounds = INT_FORMATS.get(str(schema.get("format") or "int64")) if type_name == "integer" else None
+    if minimum is not None or maximum is not None or fmt_bounds is not None:
 
         def check_range(v: Any, path: Path, out: list[Issue]) -> None:
             if type(v) not in (int, float):
                 return
-            if minimum is not None and v < minimum:
+            if fmt_bounds is not None and not fmt_bounds[1] <= v <= fmt_bounds[2]:
+                name, low, high = fmt_bounds
                 out.append(
-                    Issue("SCHEMA004", path, f"`{show_path(path)}` must be at least {minimum}, not {v}")
+                    Issue(
+                        "SCHEMA004",
+                        path,
+                        f"`{show_path(path)}` is {_show(v)}, outside the {name} range of the field "
+                        f"({low} to {high})",
+                    )
+                )
+            elif minimum is not None and v < minimum:
+                out.append(
+                    Issue(
+                        "SCHEMA004", path, f"`{show_path(path)}` must be at least {minimum}, not {_show(v)}"
+                    )
                 )
             elif maximum is not None and v > maximum:
                 out.append(
-                    Issue("SCHEMA004", path, f"`{show_path(path)}` must be at most {maximum}, not {v}")
+                    Issue("SCHEMA004", path, f"`{show_path(path)}` must be at most {maximum}, not {_show(v)}")
                 )
 
         extra.append(check_range)

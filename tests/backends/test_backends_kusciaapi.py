@@ -29,6 +29,18 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+APP_IMAGE = Resource(
+    kind="AppImage",
+    name="secretflow-image",
+    spec={
+        "image": {"name": "secretflow/secretflow", "tag": "1.0"},
+        "deployTemplates": [
+            {"name": "app", "spec": {"containers": [{"name": "app", "command": ["true"], "workingDir": "/"}]}}
+        ],
+    },
+)
+
+
 def linear_job(labels: dict[str, str] | None = None) -> Resource:
     def task(alias: str, deps: list[str]) -> dict[str, Any]:
         t: dict[str, Any] = {
@@ -115,7 +127,17 @@ def test_status_and_tasks_are_read_back(served: Served) -> None:
             "approveStatus": {"alice": "JobAccepted"},
         },
     )
-    served.direct.create(Resource(kind="KusciaTask", name="job-psi", spec={"initiator": "alice"}))
+    served.direct.create(
+        Resource(
+            kind="KusciaTask",
+            name="job-psi",
+            spec={
+                "initiator": "alice",
+                "taskInputConfig": "{}",
+                "parties": [{"domainID": "alice", "appImageRef": "secretflow-image"}],
+            },
+        )
+    )
     served.standin.set_status(
         "kusciatasks",
         "cross-domain",
@@ -176,7 +198,7 @@ def test_approve_as_master_and_as_a_domain(served: Served) -> None:
 def test_appimages_and_job_changes_are_not_supported(served: Served) -> None:
     api = served.client()
     with pytest.raises(NotSupported, match="AppImages"):
-        api.create(Resource(kind="AppImage", name="secretflow-image"))
+        api.create(APP_IMAGE)
     assert api.list("AppImage") == []
     api.create(linear_job())
     with pytest.raises(NotSupported, match="delete it and create it again"):
@@ -206,7 +228,7 @@ def test_applied_spec_and_annotations_are_remembered_for_sync(served: Served) ->
 
     # Re-created outside kgitops: the record no longer applies.
     again.delete(JOB)
-    served.direct.create(Resource(kind="KusciaJob", name=JOB.name, spec={"initiator": "alice", "tasks": []}))
+    served.direct.create(linear_job())
     assert api.get(JOB).annotations == {}  # type: ignore[union-attr]
 
 

@@ -43,7 +43,7 @@ def test_create_request_becomes_a_best_effort_job_with_kuscia_defaults() -> None
     job = job_from_create_request(request(), "cross-domain")
     assert job.spec["scheduleMode"] == "BestEffort" and job.spec["maxParallelism"] == 1
     task = job.spec["tasks"][0]
-    assert task["taskID"] == ""  # passed through; the controller generates one
+    assert "taskID" not in task  # omitted, as Go's omitempty does; the controller generates one
     assert task["scheduleConfig"] == {
         "lifecycleSeconds": 60,
         "resourceReservedSeconds": 30,

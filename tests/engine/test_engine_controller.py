@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.backends.base import BackendError, NotFound, PhaseError
+from reconciler.backends.base import BackendError, Invalid, NotFound, PhaseError
 from reconciler.backends.local import LocalBackend
 from reconciler.model import ObjectRef, Stage
 
-from .engine_fixtures import appimage, kjob
+from .engine_fixtures import appimage, kjob, store_legacy
 
 
 def phase(b: LocalBackend, name: str) -> str:
@@ -83,9 +83,10 @@ def test_engine_stage_refusals_name_phase_and_allowed(backend: LocalBackend) -> 
 
 def test_engine_validation_failure_and_d6_restart_refused(backend: LocalBackend) -> None:
     backend.create(appimage("app", "true"))
-    job = backend.create(
-        kjob("j", [{"alias": "a", "dependencies": ["b"]}, {"alias": "b", "dependencies": ["a"]}])
-    )
+    cyclic = kjob("j", [{"alias": "a", "dependencies": ["b"]}, {"alias": "b", "dependencies": ["a"]}])
+    with pytest.raises(Invalid, match="KJ005 dependencies form a cycle: a → b → a"):
+        backend.create(cyclic)  # admission refuses it; one stored before admission is failed by the engine
+    job = store_legacy(backend, cyclic)
     drive_until_phase(backend, "j", "Failed")
     live = backend.get(job.ref)
     assert live is not None
@@ -101,7 +102,10 @@ def test_engine_validation_failure_and_d6_restart_refused(backend: LocalBackend)
 
 def test_engine_tolerable_dependency_rejected(backend: LocalBackend) -> None:
     backend.create(appimage("app", "true"))
-    backend.create(kjob("j", [{"alias": "a", "tolerable": True}, {"alias": "b", "dependencies": ["a"]}]))
+    tolerable_dep = kjob("j", [{"alias": "a", "tolerable": True}, {"alias": "b", "dependencies": ["a"]}])
+    with pytest.raises(Invalid, match="KJ006"):
+        backend.create(tolerable_dep)
+    store_legacy(backend, tolerable_dep)
     drive_until_phase(backend, "j", "Failed")
     live = backend.get(ObjectRef.of("KusciaJob", "j"))
     assert live is not None and "depends on tolerable task a" in live.status["conditions"][0]["message"]
@@ -109,7 +113,9 @@ def test_engine_tolerable_dependency_rejected(backend: LocalBackend) -> None:
 
 def test_engine_created_tasks_carry_kuscia_metadata(backend: LocalBackend) -> None:
     backend.create(appimage("app", "true"))
-    job = backend.create(kjob("gen", [{"alias": "a", "taskID": ""}, {"alias": "b", "dependencies": ["a"]}]))
+    without_id = kjob("gen", [{"alias": "a"}, {"alias": "b", "dependencies": ["a"]}])
+    del without_id.spec["tasks"][0]["taskID"]
+    job = backend.create(without_id)
     drive_until_phase(backend, "gen", "Succeeded")
     live = backend.get(job.ref)
     assert live is not None
@@ -141,3 +147,20 @@ def test_engine_inventory_and_metadata(backend: LocalBackend) -> None:
     assert updated.labels == {}
     with pytest.raises(BackendError, match="already exists"):
         backend.create(appimage("app", "true"))
+
+
+def test_engine_runs_a_job_outside_cross_domain_which_kuscia_would_not(backend: LocalBackend) -> None:
+    """Documented in the README ("Namespaces"): validation warns (META005), the embedded engine runs it."""
+    backend.create(appimage("app", "true"))
+    job = kjob("elsewhere", [{"alias": "a"}])
+    job.namespace = "team-a"
+    backend.create(job)  # admitted: a warning, not an error
+    ref = ObjectRef.of("KusciaJob", "elsewhere", "team-a")
+
+    def done() -> bool:
+        live = backend.get(ref)
+        return live is not None and live.status.get("phase") == "Succeeded"
+
+    assert backend.run_until(done, timeout=15)
+    task = backend.get(ObjectRef.of("KusciaTask", "elsewhere-a", "team-a"))
+    assert task is not None and task.status["phase"] == "Succeeded"

@@ -12,7 +12,7 @@ from reconciler.backends.local import LocalBackend
 from reconciler.engine.runtime import procfs
 from reconciler.model import ObjectRef, Stage
 
-from .engine_fixtures import appimage, kjob
+from .engine_fixtures import appimage, kjob, store_legacy
 
 TWO = [{"domainID": "alice"}, {"domainID": "bob"}]
 
@@ -130,7 +130,9 @@ def test_engine_party_that_never_starts(backend: LocalBackend) -> None:
         {
             "name": "guest",
             "role": "guest",
-            "spec": {"containers": [{"name": "main", "command": ["no-such-binary-x"]}]},
+            "spec": {
+                "containers": [{"name": "main", "command": ["no-such-binary-x"], "workingDir": "/work"}]
+            },
         }
     )
     backend.create(app)
@@ -208,7 +210,7 @@ def test_engine_delete_job_kills_its_processes(backend: LocalBackend) -> None:
 def test_engine_malformed_appimage_fails_the_task_not_the_engine(backend: LocalBackend) -> None:
     app = appimage("app", "true")
     app.spec["deployTemplates"][0]["spec"]["containers"] = "not-a-list"
-    backend.create(app)
+    store_legacy(backend, app)  # admission refuses it today
     backend.create(kjob("mal", [{"alias": "a"}]))
     settle(backend, "mal", "Failed")
     assert task(backend, "mal-a")["message"].startswith("KusciaTask failed after 3x retry, last error:")

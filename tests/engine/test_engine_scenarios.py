@@ -35,8 +35,11 @@ def run_scenario(tmp_path: Path, scenario: dict[str, Any]) -> dict[str, Any]:
     for alias, phase in (scenario.get("given") or {}).items():
         args += ["--given", f"{alias}={phase}"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    assert result.exit_code in (0, 1), result.output
+    out: dict[str, Any] = json.loads(result.stdout)
+    # exit 1 exactly when the job ends Failed
+    assert result.exit_code == (1 if out["steps"][-1]["phase"] == "Failed" else 0), result.output
+    return out
 
 
 @pytest.mark.skipif(not SCENARIOS, reason=f"reference scenarios not found at {SCENARIOS_FILE}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import main
@@ -49,14 +50,15 @@ def test_engine_simulate_fail_shows_blocked_subtree(tmp_path: Path) -> None:
     f = tmp_path / "job.yaml"
     f.write_text(JOB)
     code, out = invoke("simulate", str(f), "--fail", "split", "-o", "json")
-    assert code == 0, out
-    data = json.loads(out)
+    assert code == 1, out  # the job ends Failed
+    data = json.loads(out.split("\nkgitops simulate:")[0])
     last = data["steps"][-1]
     assert last["phase"] == "Failed"
     assert last["stopped"] == ["stats"]  # Strict: the running sibling is stopped
     assert data["never_created"] == ["train"]
     code, text = invoke("simulate", str(f), "--fail", "split")
-    assert code == 0
+    assert code == 1
+    assert text.rstrip().endswith("kgitops simulate: job demo ends Failed")
     assert "train=Blocked" in text and "stopped: stats" in text and "never created: train" in text
 
 
@@ -71,27 +73,30 @@ def test_engine_simulate_given_and_text(tmp_path: Path) -> None:
 
 
 def test_engine_simulate_bad_input_is_explained(tmp_path: Path) -> None:
+    """Usage errors and unreadable files exit 2 (as in validate); the job's own problems exit 1."""
     f = tmp_path / "job.yaml"
     f.write_text(JOB)
     code, out = invoke("simulate", str(f), "--given", "nope=Succeeded")
-    assert code == 1 and "no task with alias 'nope'" in out
+    assert code == 2 and "no task with alias 'nope'" in out
     code, out = invoke("simulate", str(f), "--given", "psi=Done")
-    assert code == 1 and "Pending, Running, Succeeded, Failed" in out
+    assert code == 2 and "Pending, Running, Succeeded, Failed" in out
     ev = tmp_path / "ev.yaml"
     ev.write_text("- {task: psi, phase: Exploded}\n")
     code, out = invoke("simulate", str(f), "--events", str(ev))
-    assert code == 1 and "event 1" in out and str(ev) in out
+    assert code == 2 and "event 1" in out and str(ev) in out
     ev.write_text("- {stage: Stop\n")
     code, out = invoke("simulate", str(f), "--events", str(ev))
-    assert code == 1 and "not valid YAML" in out
+    assert code == 2 and "not valid YAML" in out
     two = tmp_path / "two.yaml"
-    two.write_text(JOB + "---\n" + JOB.replace("name: demo", "name: other"))
+    two.write_text(JOB + "---\n" + JOB.replace("name: demo", "name: other").replace("taskID: ", "taskID: o-"))
     code, out = invoke("simulate", str(two))
-    assert code == 1 and "--job" in out and "demo, other" in out
+    assert code == 2 and "--job" in out and "demo, other" in out
     code, out = invoke("simulate", str(two), "--job", "other", "-o", "json")
     assert code == 0 and json.loads(out)["job"] == "other"
+    code, out = invoke("simulate", str(two), "--job", "nope")
+    assert code == 2 and "no KusciaJob named 'nope'" in out
     code, out = invoke("simulate", str(tmp_path / "missing.yaml"))
-    assert code == 1 and "cannot read" in out
+    assert code == 2 and "cannot read" in out
     assert "Traceback" not in out
 
 
@@ -115,3 +120,53 @@ def test_engine_simulate_generates_missing_task_ids(tmp_path: Path) -> None:
     code, out = invoke("simulate", str(f), "-o", "json")
     assert code == 0, out
     assert json.loads(out)["steps"][-1]["phase"] == "Succeeded"
+
+
+def test_engine_simulate_validates_first_cycles_and_names(tmp_path: Path) -> None:
+    """An invalid job is never simulated: validate's findings, with file:line:col, and exit 1."""
+    f = tmp_path / "job.yaml"
+    cyclic = JOB.replace("{alias: psi, taskID: psi,", "{alias: psi, taskID: psi, dependencies: [train],")
+    f.write_text(cyclic)
+    code, out = invoke("simulate", str(f))
+    assert code == 1, out
+    assert f"{f}:9:45: error KJ005 dependencies form a cycle" in out
+    assert "nothing was simulated" in out and "step 0" not in out
+
+    f.write_text(JOB.replace("name: demo", "name: ../demo"))
+    code, out = invoke("simulate", str(f))
+    assert code == 1 and f"{f}:4:9: error META001 metadata.name '../demo'" in out, out
+
+    f.write_text(JOB.replace("maxParallelism: 2", "maxParallelism: 129"))
+    code, out = invoke("simulate", str(f), "-o", "json")
+    assert code == 1
+    findings = json.loads(out.split("\nkgitops simulate:")[0])["findings"]
+    assert [(x["rule"], x["line"]) for x in findings if x["severity"] == "error"] == [("SCHEMA004", 7)]
+
+    f.write_text(JOB.replace("initiator: alice", "initiator: [alice"))
+    code, out = invoke("simulate", str(f))
+    assert code == 1 and f"{f}:" in out and "YAML001" in out, out
+    assert "Traceback" not in out
+
+
+def test_engine_simulate_checks_the_picked_job_and_the_file(tmp_path: Path) -> None:
+    """Another job's problems do not stop a simulation; a taskID claimed before in the file does (XF002 holds
+    the later claim, as in validate)."""
+    f = tmp_path / "two.yaml"
+    other = JOB.replace("name: demo", "name: other").replace("maxParallelism: 2", "maxParallelism: 0")
+    f.write_text(JOB + "---\n" + other)
+    code, out = invoke("simulate", str(f), "--job", "other")
+    assert code == 1 and "SCHEMA004" in out and "XF002 KusciaTask name 'psi'" in out
+    code, out = invoke("simulate", str(f), "--job", "demo", "-o", "json")
+    assert code == 0 and json.loads(out)["job"] == "demo"
+
+
+def test_engine_simulate_library_refuses_an_invalid_job() -> None:
+    import yaml
+
+    from reconciler.engine.simulate import InvalidJob, simulate
+
+    doc = yaml.safe_load(
+        JOB.replace("{alias: psi, taskID: psi,", "{alias: psi, taskID: psi, dependencies: [train],")
+    )
+    with pytest.raises(InvalidJob, match="KJ005"):
+        simulate(doc)

@@ -269,10 +269,8 @@ def test_gitops_guard_after_a_real_sync(cli_backend: LocalBackend, tmp_path: Pat
     assert "if you delete it here, the next sync reports it as out of sync" in out and "--force" in out
     out = run("job", "update", "synced", "-l", "team=fraud", ok=False).output
     assert "if you update it here, the next sync reports team as drift from Git" in out
-    assert run("job", "update", "synced", "-a", "note=checked").stdout == "job synced updated
-"
-    assert run("job", "delete", "synced", "--force").stdout == "job synced deleted
-"
+    assert run("job", "update", "synced", "-a", "note=checked").stdout == "job synced updated\n"
+    assert run("job", "delete", "synced", "--force").stdout == "job synced deleted\n"
     assert "out-of-sync" in run("sync", "src", ok=False).stdout  # as the warning said (and sync exits 1)
 
 
