@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from approvals_support import BOB, Repo, approval, job_manifest, make_config
+from approvals_support import BOB, Repo, approval, job_manifest, make_config, spec_digest
 
 from reconciler.approvals import Effect, apply_decisions, collect
 from reconciler.config import DomainTrust
@@ -24,13 +24,16 @@ def test_an_approval_from_git_is_refused_for_a_job_that_fails_admission(
     legacy = Resource.from_manifest(doc)
     legacy.status = {"phase": "AwaitingApproval"}
     local_backend.store.create(legacy)
-    head = repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB)
+    manifest = yaml.safe_dump(doc)  # the same job in Git, so the record binds to what is live
+    record = approval("job-psi", "bob", digest=spec_digest(manifest))
+    head = repo.commit({"jobs/job-psi.yaml": manifest, "approvals/bob/job-psi.yaml": record}, BOB)
     (out,) = apply_decisions(local_backend, collect(str(repo.path), head, None, cfg))
     assert out.effect is Effect.FAILED
     assert "SCHEMA004" in out.message and "spec.maxParallelism" in out.message
     assert local_backend.get(JOB).status.get("approveStatus") in (None, {})
 
-    head = repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob", "Reject")}, BOB)
+    reject = approval("job-psi", "bob", "Reject", digest=spec_digest(manifest))
+    head = repo.commit({"approvals/bob/job-psi.yaml": reject}, BOB)
     outcomes = apply_decisions(local_backend, collect(str(repo.path), head, None, cfg))
     assert [o.effect for o in outcomes] == [Effect.APPLIED]  # a rejection is always recorded
     assert local_backend.get(JOB).status["approveStatus"] == {"bob": "JobRejected"}
