@@ -16,7 +16,7 @@ _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{}`]+")
 
 
 def _mask_query(query: str) -> str:
-    parts = []
+    parts: list[str] = []
     for item in query.split("&"):
         if not item:
             parts.append(item)

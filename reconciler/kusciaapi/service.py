@@ -110,7 +110,9 @@ class JobService:
             raise APIError(code, f'kusciajobs.kuscia.secretflow "{job_id}" not found')
         if not self.visible(job):
             verb = change or "retrieve"
-            message = f"domain's KusciaAPI could only {verb} the job that the domain as a participant in the job"
+            message = (
+                f"domain's KusciaAPI could only {verb} the job that the domain as a participant in the job"
+            )
             raise APIError(ec.AUTH_FAILED if change else code, message)
         return job
 

@@ -31,7 +31,7 @@ def kgitops(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
 
 
 def every_object_of(repo: pygit2.Repository, ref: str) -> list[bytes]:
-    """The bytes of every commit, tree and blob reachable from ``ref`` (the whole history, not just the tip)."""
+    """The bytes of every commit, tree and blob reachable from ``ref`` (all of its history)."""
     seen: set[str] = set()
     out: list[bytes] = []
     tip = repo.references[ref].peel(pygit2.Commit)
@@ -57,9 +57,8 @@ def test_a_secret_a_task_prints_reaches_no_status_file_and_no_status_commit(tmp_
     repo.commit({"apps/noop.yaml": appimage_doc(script), "jobs/job-a.yaml": job_doc("job-a")})
     cfg = write_config(tmp_path / "kgitops.yaml", tmp_path / "state")
     status_dir = tmp_path / "status"
-    out = kgitops(
-        "sync", tmp_path / "repo", "--git", "--config", cfg, "--status-dir", status_dir, "--wait", "--timeout", "90"
-    )
+    repo_dir = tmp_path / "repo"
+    out = kgitops("sync", repo_dir, "--git", f"--config={cfg}", f"--status-dir={status_dir}", "--wait")
     assert "Traceback" not in out.stderr, out.stderr
     job_file = status_dir / "cross-domain" / "KusciaJob" / "job-a.yaml"
     text = job_file.read_text(encoding="utf-8")
