@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from reconciler.engine.outputs import claim_output_dir, owner_of
 from reconciler.engine.podplan import ContainerPlan, plan_containers, plan_parties
 from reconciler.engine.ports import PortAllocator
 from reconciler.engine.runtime import procfs
@@ -108,6 +109,9 @@ class ProcessRuntime(Runtime):
         ports = {p.domain: {m["name"]: next(free) for m in p.ports} for p in parties}
         meta = {p.domain: {m["name"]: m for m in p.ports} for p in parties}
         plans = plan_containers(task, parties, ports, lookup, self.state_dir, self.workspace)
+        name, uid = owner_of(task)
+        for domain in sorted({plan.domain for plan in plans}):  # a recreated job starts with empty folders
+            claim_output_dir(self.state_dir / "storage" / domain / "data", name, uid)
         for plan in plans:
             self._prepare(plan)
         task_dir.mkdir(parents=True, exist_ok=True)
