@@ -2,8 +2,8 @@
 
 A job writes its outputs under a folder named after it (``KGITOPS_OUTPUT_DIR``; the example apps' output URIs
 ``<job>/psi-output.csv`` name the same folder). Job names are reused: a job deleted and created again
-(``sync --recreate``) is a new job, and its folder must not still hold the earlier job's outputs — a re-run that
-fails would otherwise show them as its own. So the folder records the uid of the job that owns it
+(``sync --recreate``) is a new job, and its folder must not still hold the earlier job's outputs — a re-run
+that fails would otherwise show them as its own. So the folder records the uid of the job that owns it
 (``.kgitops-job``); when a task of a job with another uid starts, the earlier job's folder moves to
 ``data/.previous/<job>-<uid prefix>-<time>/`` (hidden names are out of reach of the apps' storage paths) and
 the new job starts with an empty one. A Restart keeps the job's uid, so its succeeded tasks' outputs stay. A
@@ -25,7 +25,7 @@ PREVIOUS = ".previous"
 
 
 def owner_of(task: Resource) -> tuple[str, str]:
-    """(name, uid) of the job that owns the task's outputs: its job, or the task itself when no job owns it."""
+    """(name, uid) of the job that owns the task's outputs: its job, or the task itself if no job owns it."""
     job = task.annotations.get(ANN_JOB_ID, "")
     uid = task.labels.get(LABEL_JOB_UID, "")
     return (job, uid) if job and uid else (task.name, task.uid)

@@ -36,10 +36,11 @@ class PinnedAppImage:
 
 
 def appimages_of(obj: Resource) -> list[str]:
-    """The AppImage names a KusciaJob (``tasks[].appImage``) or KusciaTask (``parties[].appImageRef``) uses."""
+    """The AppImages a KusciaJob (``tasks[].appImage``) or a KusciaTask (``parties[].appImageRef``) names."""
     names: list[str] = []
     if obj.kind == "KusciaJob":
         names = [str(t.get("appImage") or "") for t in obj.spec.get("tasks") or () if isinstance(t, dict)]
     elif obj.kind == "KusciaTask":
-        names = [str(p.get("appImageRef") or "") for p in obj.spec.get("parties") or () if isinstance(p, dict)]
+        parties = obj.spec.get("parties") or ()
+        names = [str(p.get("appImageRef") or "") for p in parties if isinstance(p, dict)]
     return sorted({n for n in names if n})

@@ -418,7 +418,8 @@ class Store:
         return PinnedAppImage(name, str(rows[0][0]), json.loads(rows[0][1])) if rows else None
 
     def pins(self, owner: str) -> builtins.list[PinnedAppImage]:
-        rows = self._query("SELECT name, digest, spec FROM appimage_pins WHERE owner=? ORDER BY name", (owner,))
+        sql = "SELECT name, digest, spec FROM appimage_pins WHERE owner=? ORDER BY name"
+        rows = self._query(sql, (owner,))
         return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
     # -- meta -----------------------------------------------------------------------------

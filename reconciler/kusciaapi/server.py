@@ -182,6 +182,16 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self._reply(code, failure(ec.REQUEST_VALIDATE, message or short))
 
+    def handle_expect_100(self) -> bool:
+        """No ``100 Continue`` for a request that will be refused for its size or its credentials: the refusal
+        is the answer, and the client need not send the body at all."""
+        length = self._length()
+        if length is None or length > self.api.limits.max_body:
+            return True
+        if length > UNAUTHENTICATED_DRAIN and self._auth_failure() is not None:
+            return True
+        return super().handle_expect_100()
+
     def _auth_failure(self) -> str | None:
         """Why the request is refused (None if it is not): no client certificate, or a wrong token."""
         if self.api.tls is not None:

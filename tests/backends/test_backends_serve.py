@@ -245,3 +245,32 @@ def test_the_kusciaapi_backend_drives_serve_over_the_engine(serve: int, certs: P
     assert [j.name for j in api.list("KusciaJob")] == ["job-best-effort-linear"]
     api.delete(ref)
     api.close()
+
+
+def test_refusals_of_large_bodies_reach_curl_intact(serve: int, certs: PKI, tmp_path: Path) -> None:
+    """413 (over 8 MiB), 401 (no client certificate) and 501 (a method KusciaAPI has not) with big bodies:
+    curl gets the reply, never "connection reset" (curl sends `Expect: 100-continue` for large bodies; the
+    refusal comes instead of the 100)."""
+    d = certs.ca.parent
+    big = tmp_path / "big.json"
+    big.write_bytes(b'{"job_id": "' + b"x" * (9 * 1024 * 1024) + b'"}')
+    mid = tmp_path / "mid.json"
+    mid.write_bytes(b'{"job_id": "' + b"x" * (4 * 1024 * 1024) + b'"}')
+    auth = ["--cert", str(d / "kusciaapi-server.crt"), "--key", str(d / "kusciaapi-server.key")]
+    cases = [
+        (["-X", "POST", "--data-binary", f"@{big}", *auth, "--header", f"Token: {TOKEN}"], 413, 11100),
+        (["-X", "POST", "--data-binary", f"@{mid}", "--header", f"Token: {TOKEN}"], 401, 11102),
+        (["-X", "PUT", "--data-binary", f"@{mid}", *auth, "--header", f"Token: {TOKEN}"], 501, 11100),
+        # no Expect: the body is sent at once, and read away after the reply
+        (["-X", "POST", "--data-binary", f"@{big}", *auth, "--header", "Expect:"], 413, 11100),
+    ]
+    for extra, want, code in cases:
+        out = subprocess.run(
+            ["curl", "-sSk", f"https://localhost:{serve}/api/v1/job/query", *extra, "-w", "\n%{http_code}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, (extra, out.stderr)
+        text, _, status = out.stdout.rpartition("\n")
+        assert int(status) == want and json.loads(text)["status"]["code"] == code, (extra, out.stdout[:300])

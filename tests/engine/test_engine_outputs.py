@@ -53,7 +53,8 @@ def test_a_recreated_job_that_fails_does_not_show_the_earlier_outputs(backend: L
     backend.delete(job.ref)
     backend.create(kjob("job-x", [{"alias": "a", "parties": TWO, "taskInputConfig": "FAIL"}]))
     assert finished(backend, "job-x") == "Failed"
-    assert outputs(backend, "job-x") == outputs(backend, "job-x", "bob") == []  # fresh: nothing of the first run
+    # fresh: nothing of the first run
+    assert outputs(backend, "job-x") == outputs(backend, "job-x", "bob") == []
     # the earlier job's outputs are kept aside, out of the apps' reach (a hidden folder)
     (previous,) = (backend.state_dir / "storage" / "alice" / "data" / ".previous").iterdir()
     assert previous.name.startswith(f"job-x-{job.uid[:8]}-") and (previous / "job-x-a.csv").is_file()
