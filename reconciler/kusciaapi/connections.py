@@ -175,6 +175,8 @@ class CappedHTTPServer(ThreadingHTTPServer):
         self._active = 0
         self._count_lock = threading.Lock()
         self._local = threading.local()
+        self._refused = 0
+        self._warned = -10.0
 
     @property
     def active_connections(self) -> int:
@@ -187,12 +189,17 @@ class CappedHTTPServer(ThreadingHTTPServer):
             if not full:
                 self._active += 1
         if full:
-            log.warning(
-                "refused a connection from %s: %d connections already open (the limit)",
-                client_address[0],
-                self.limits.max_connections,
-            )
             request.close()
+            self._refused += 1
+            now = time.monotonic()
+            if now - self._warned >= 10:  # under a flood, one line per 10 s, not one per connection
+                log.warning(
+                    "refused %d connection(s), the last from %s: %d connections are open (the limit)",
+                    self._refused,
+                    client_address[0],
+                    self.limits.max_connections,
+                )
+                self._warned, self._refused = now, 0
             return
         try:
             super().process_request(request, client_address)
@@ -216,7 +223,7 @@ class CappedHTTPServer(ThreadingHTTPServer):
             try:
                 request = self._local.tls = handshake(self.tls, request, self.limits.handshake_seconds)
             except (ssl.SSLError, OSError) as exc:  # TimeoutError is an OSError
-                log.info("TLS handshake with %s failed: %s", client_address[0], exc)
+                log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
                 return
         super().finish_request(request, client_address)
 
