@@ -173,7 +173,7 @@ def serve(
     def _stop(*_args: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _stop)
+    previous = signal.signal(signal.SIGTERM, _stop)
     scheme = "https" if tls else "http"
     click.echo(
         f"serving KusciaAPI for the {cfg.backend.kind} backend on {scheme}://{host}:{server.port}"
@@ -185,5 +185,6 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.stop()
         service.close()
