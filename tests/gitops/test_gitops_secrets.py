@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
+import yaml
 
 from reconciler.model import ObjectRef
 from reconciler.source import GitSource, SourceError
@@ -61,9 +62,10 @@ def test_a_secret_a_task_prints_reaches_no_status_file_and_no_status_commit(tmp_
     out = kgitops("sync", repo_dir, "--git", f"--config={cfg}", f"--status-dir={status_dir}", "--wait")
     assert "Traceback" not in out.stderr, out.stderr
     job_file = status_dir / "cross-domain" / "KusciaJob" / "job-a.yaml"
-    text = job_file.read_text(encoding="utf-8")
-    assert "phase: Failed" in text, text
-    assert "exit code 4" in text and "kgitops job logs job-a" in text  # why, and where to look
+    live = yaml.safe_load(job_file.read_text(encoding="utf-8"))["live"]
+    assert live["phase"] == "Failed", live
+    # why it failed, and where to look
+    assert "exit code 4" in live["message"] and "kgitops job logs job-a" in live["message"]
     for path in status_dir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
