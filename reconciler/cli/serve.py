@@ -57,8 +57,8 @@ def _split_listen(listen: str) -> tuple[str, int]:
 @click.option(
     "--domain",
     default=None,
-    help="Serve as this domain's KusciaAPI (P2P): jobs must have it as "
-    "initiator, approvals are given for it alone.",
+    help="Serve as this domain's KusciaAPI (P2P): jobs it creates must have it as initiator, approvals are "
+    "given for it alone, and every endpoint sees only the jobs it initiates or is a party of.",
 )
 @click.option("--context", default=None, help="kubeconfig context (kubernetes backend).")
 @click.option("-n", "--namespace", default=None, help="Namespace of the jobs (default: cross-domain).")
