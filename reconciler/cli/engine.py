@@ -107,8 +107,9 @@ def run(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # restored when the command ends, so running it in-process (tests, embedding) leaves no handler behind:
+    # a forked child (a multiprocessing pool) would inherit it and ignore its SIGTERM
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     click.echo(f"driving the engine in {backend.state_dir} (pid {backend.driver_pid()})", err=True)
     try:
         idle = backend.engine.run(stop=stop, until_idle=until_idle, timeout=timeout)
@@ -120,6 +121,8 @@ def run(
                 break
             idle = backend.engine.run(stop=stop, until_idle=True, timeout=timeout)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         backend.runtime.close()
         backend.lock.release()
         backend.store.close()

@@ -57,8 +57,8 @@ def _split_listen(listen: str) -> tuple[str, int]:
 @click.option(
     "--domain",
     default=None,
-    help="Serve as this domain's KusciaAPI (P2P): jobs must have it as "
-    "initiator, approvals are given for it alone.",
+    help="Serve as this domain's KusciaAPI (P2P): jobs it creates must have it as initiator, approvals are "
+    "given for it alone, and every endpoint sees only the jobs it initiates or is a party of.",
 )
 @click.option("--context", default=None, help="kubeconfig context (kubernetes backend).")
 @click.option("-n", "--namespace", default=None, help="Namespace of the jobs (default: cross-domain).")
@@ -68,6 +68,28 @@ def _split_listen(listen: str) -> tuple[str, int]:
     help="Plain HTTP without certificates, on a loopback address only: for local development.",
 )
 @click.option("--heartbeat", default=10.0, show_default=True, type=float, hidden=True)
+@click.option(
+    "--max-connections",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections served at once; more are closed at once.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has for its TLS handshake, and for a request's line and headers.",
+)
+@click.option(
+    "--idle-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a kept-alive connection may wait for its next request; also the limit for reading a "
+    "request body and for a client to take a reply.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request line (never headers or tokens).")
 def serve(
     config_path: str | None,
@@ -83,6 +105,9 @@ def serve(
     namespace: str | None,
     insecure_http: bool,
     heartbeat: float,
+    max_connections: int,
+    header_timeout: float,
+    idle_timeout: float,
     verbose: bool,
 ) -> None:
     """Serve KusciaAPI (POST /api/v1/job/...) over HTTPS with mutual TLS and the Token header.
@@ -92,7 +117,7 @@ def serve(
     kgitops serve --insecure-http --listen 127.0.0.1:8082   # local development only
     """
     from reconciler.backends.factory import open_backend
-    from reconciler.kusciaapi.server import KusciaAPIServer, TLSFiles, read_token
+    from reconciler.kusciaapi.server import KusciaAPIServer, ServerLimits, TLSFiles, read_token
     from reconciler.kusciaapi.service import JobService
     from reconciler.model import DEFAULT_NAMESPACE
 
@@ -132,7 +157,15 @@ def serve(
     except Exception as exc:  # the backend could not be opened: say why, no traceback
         raise click.ClickException(f"cannot open the {cfg.backend.kind} backend: {exc}") from None
     try:
-        server = KusciaAPIServer(service, host, port, tls, token, heartbeat_seconds=heartbeat)
+        limits = ServerLimits(
+            handshake_seconds=header_timeout,
+            header_seconds=header_timeout,
+            idle_seconds=idle_timeout,
+            body_seconds=idle_timeout,
+            write_seconds=idle_timeout,
+            max_connections=max_connections,
+        )
+        server = KusciaAPIServer(service, host, port, tls, token, heartbeat_seconds=heartbeat, limits=limits)
     except (ValueError, OSError) as exc:
         service.close()
         raise click.ClickException(str(exc)) from None
@@ -140,7 +173,7 @@ def serve(
     def _stop(*_args: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _stop)
+    previous = signal.signal(signal.SIGTERM, _stop)
     scheme = "https" if tls else "http"
     click.echo(
         f"serving KusciaAPI for the {cfg.backend.kind} backend on {scheme}://{host}:{server.port}"
@@ -152,5 +185,6 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.stop()
         service.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.engine.outputs import output_dir, owner_of
 from reconciler.engine.render import render
 from reconciler.engine.runtime.base import LaunchError
 from reconciler.engine.trust import is_trusted, untrusted_message
@@ -154,6 +155,7 @@ def plan_containers(
         }
         replicas = int(pp.template.get("replicas") or 1)
         storage = state_dir / "storage" / pp.domain / "data"
+        outputs = output_dir(storage, owner_of(task)[0])
         for r in range(max(1, replicas)):
             pod = f"{pp.domain}-{r}"
             pod_dir = state_dir / "pods" / task.name / pod
@@ -197,6 +199,7 @@ def plan_containers(
                     "KUSCIA_TASK_ID": task.name,
                     "KGITOPS_POD_DIR": str(pod_dir),
                     "KGITOPS_STORAGE_DIR": str(storage),
+                    "KGITOPS_OUTPUT_DIR": str(outputs),
                     "KGITOPS_WORKSPACE": str(workspace),
                     "KGITOPS_PYTHON": sys.executable,
                     "KGITOPS_POD_KEY": f"{task.uid}/{pod}/{cname}",

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.engine.pins import PinnedAppImage, appimages_of, spec_digest
 from reconciler.model import ObjectRef, Resource
 
 SCHEMA = """
@@ -45,6 +46,10 @@ CREATE TABLE IF NOT EXISTS inventory (
     PRIMARY KEY (source, kind, namespace, name)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS appimage_pins (
+    owner TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, spec TEXT NOT NULL,
+    PRIMARY KEY (owner, name)
+);
 """
 
 DB_NAME = "engine.db"
@@ -228,7 +233,10 @@ class Store:
                 ),
             )
             stored = self.get(obj.ref)
-        assert stored is not None
+            assert stored is not None
+            if not owner:  # a job, or a task no job owns: what it will run is fixed now
+                for name in appimages_of(stored):
+                    self.pin_appimage(stored.uid, name)
         return stored
 
     def put(self, obj: Resource, expect_rv: str | None = None) -> Resource:
@@ -259,6 +267,12 @@ class Store:
 
     def delete(self, ref: ObjectRef) -> bool:
         with self.transaction():
+            rows = self._db.execute(
+                "SELECT uid FROM objects WHERE kind=? AND namespace=? AND name=?",
+                (ref.kind, ref.namespace, ref.name),
+            ).fetchall()
+            for row in rows:
+                self._db.execute("DELETE FROM appimage_pins WHERE owner=?", (row[0],))
             cur = self._db.execute(
                 "DELETE FROM objects WHERE kind=? AND namespace=? AND name=?",
                 (ref.kind, ref.namespace, ref.name),
@@ -379,6 +393,34 @@ class Store:
                 "DELETE FROM inventory WHERE source=? AND kind=? AND namespace=? AND name=?",
                 [(source, r.kind, r.namespace, r.name) for r in sorted(remove)],
             )
+
+    # -- AppImages pinned per job ------------------------------------------------------------
+    def pin_appimage(self, owner: str, name: str) -> PinnedAppImage | None:
+        """The AppImage ``name`` as ``owner`` (a job's or a standalone task's uid) runs it: pinned on first
+        call to the AppImage's content at that moment, the same content ever after (None while it does not
+        exist)."""
+        with self.transaction():
+            pinned = self.pinned_appimage(owner, name)
+            if pinned is not None:
+                return pinned
+            current = self.get(ObjectRef.of("AppImage", name))
+            if current is None:
+                return None
+            digest = spec_digest(current.spec)
+            self._db.execute(
+                "INSERT INTO appimage_pins(owner, name, digest, spec) VALUES (?,?,?,?)",
+                (owner, name, digest, json.dumps(current.spec)),
+            )
+            return PinnedAppImage(name, digest, current.spec)
+
+    def pinned_appimage(self, owner: str, name: str) -> PinnedAppImage | None:
+        rows = self._query("SELECT digest, spec FROM appimage_pins WHERE owner=? AND name=?", (owner, name))
+        return PinnedAppImage(name, str(rows[0][0]), json.loads(rows[0][1])) if rows else None
+
+    def pins(self, owner: str) -> builtins.list[PinnedAppImage]:
+        sql = "SELECT name, digest, spec FROM appimage_pins WHERE owner=? ORDER BY name"
+        rows = self._query(sql, (owner,))
+        return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from reconciler.engine.runtime.base import FAILED, PENDING, RUNNING, SUCCEEDED, LaunchError, PodView, Runtime
 from reconciler.engine.store import Store
+from reconciler.engine.taskbuild import LABEL_JOB_UID
 from reconciler.model import ObjectRef, Resource, TaskPhase, TaskSpec
 
 _RANK = {PENDING: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
@@ -74,8 +75,18 @@ class TaskController:
         self.runtime = runtime
         self.clock = clock
 
-    def _lookup(self, name: str) -> Resource | None:
-        return self.store.get(ObjectRef.of("AppImage", name))
+    def _lookup_for(self, task: Resource) -> Callable[[str], Resource | None]:
+        """The AppImages as the task's job was created with them (``engine/pins.py``), never as they are now:
+        a command changed after the job was created (and approved) does not run in it."""
+        owner = task.labels.get(LABEL_JOB_UID) or task.uid
+
+        def lookup(name: str) -> Resource | None:
+            pinned = self.store.pin_appimage(owner, name)
+            if pinned is None:
+                return None
+            return Resource(kind="AppImage", name=name, spec=pinned.spec)
+
+        return lookup
 
     def reconcile(self, ref: ObjectRef) -> bool:
         task = self.store.get(ref)
@@ -121,7 +132,7 @@ class TaskController:
         status.setdefault("startTime", now)
         spec = TaskSpec.from_dict(task.spec)
         try:
-            launched = self.runtime.launch(task, self._lookup)
+            launched = self.runtime.launch(task, self._lookup_for(task))
         except LaunchError as exc:
             waited = _seconds_since(status["startTime"], now)
             if exc.retry and waited < spec.schedule_config.resource_reserved_seconds:

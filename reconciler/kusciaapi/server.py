@@ -2,12 +2,15 @@
 
 HTTPS with mutual TLS: the client must present a certificate signed by the configured CA (a request without
 one is answered 401; a certificate from another CA fails the handshake) and the ``Token`` header. Plain HTTP
-exists for local development only and is refused on anything but a loopback address.
+exists for local development only and is refused on anything but a loopback address. What one client may
+hold (time, connections, body size, JSON nesting) is bounded by ``ServerLimits`` (``connections.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import io
 import ipaddress
 import json
 import logging
@@ -15,19 +18,28 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from reconciler.kusciaapi import errors as ec
+from reconciler.kusciaapi.connections import (
+    MAX_BODY,
+    CappedHTTPServer,
+    Deadline,
+    DeadlineReader,
+    ServerLimits,
+)
 from reconciler.kusciaapi.errors import APIError, failure
+from reconciler.kusciaapi.jsonbody import BodyError, parse_object
 from reconciler.kusciaapi.service import OPS, JobService
 
 log = logging.getLogger("kgitops.serve")
 PREFIX = "/api/v1/job/"
-MAX_BODY = 8 * 1024 * 1024
 UNAUTHENTICATED_DRAIN = 64 * 1024
 MAX_WATCH_TIMEOUT = 2**31 - 1
 SOURCE_HEADER = "Kuscia-Source"
+
+__all__ = ["MAX_BODY", "KusciaAPIServer", "ServerLimits", "TLSFiles", "is_loopback", "read_token"]
 
 
 @dataclass(frozen=True)
@@ -56,24 +68,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    tls: ssl.SSLContext | None = None
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # The TLS handshake runs here, on the connection's own thread: a slow client cannot stall accept().
-        if self.tls is not None:
-            try:
-                request.settimeout(10)
-                request = self.tls.wrap_socket(request, server_side=True)
-                request.settimeout(None)
-            except (ssl.SSLError, OSError) as exc:
-                log.info("TLS handshake with %s failed: %s", client_address[0], exc)
-                return
-        super().finish_request(request, client_address)
-
-
 class KusciaAPIServer:
     """Serve ``service`` on host:port; ``start()`` runs it in a thread, ``serve_forever()`` in this one."""
 
@@ -86,6 +80,7 @@ class KusciaAPIServer:
         token: str | None = None,
         heartbeat_seconds: float = 10.0,
         poll_seconds: float = 0.5,
+        limits: ServerLimits | None = None,
     ) -> None:
         if tls is None and not is_loopback(host):
             raise ValueError(
@@ -97,8 +92,9 @@ class KusciaAPIServer:
         self.heartbeat_seconds = heartbeat_seconds
         self.poll_seconds = poll_seconds
         self.tls = tls
+        self.limits = limits or ServerLimits()
         handler = type("Handler", (_Handler,), {"api": self})
-        self.httpd = _HTTPServer((host, port), handler)
+        self.httpd = CappedHTTPServer((host, port), handler, self.limits)
         self.httpd.tls = tls.context() if tls else None
         self.closing = threading.Event()
         self._thread: threading.Thread | None = None
@@ -142,24 +138,59 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "kgitops-kusciaapi"
     sys_version = ""
 
+    def setup(self) -> None:
+        super().setup()
+        self.deadline = Deadline(self.api.limits)
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.deadline))
+        self._served = 0
+
+    def handle_one_request(self) -> None:
+        self.deadline.wait_for_request(first=self._served == 0)
+        self._served += 1
+        super().handle_one_request()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the request line only, never headers
         log.debug("%s %s", self.address_string(), format % args)
 
-    def _reply(self, http_status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
+    def _send(self, http_status: int, data: bytes, content_type: str) -> None:
+        self.connection.settimeout(self.api.limits.write_seconds)
         self.send_response(http_status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
+    def _reply(self, http_status: int, body: dict[str, Any]) -> None:
+        self._send(http_status, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+
+    def _refuse(self, http_status: int, code: int, message: str) -> None:
+        """A reply after which the connection closes (the unread rest of the request is read away first)."""
+        self.close_connection = True
+        self._reply(http_status, failure(code, message))
+
     def _not_found(self) -> None:
-        data = b"404 page not found\n"
-        self.send_response(404)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (501 unsupported method, 400 malformed request line, 414, 431, 408) as
+        KusciaAPI failure bodies, with ``Connection: close``."""
+        short, _long = self.responses.get(code, ("Error", ""))
+        self.log_error("code %d, message %s", code, message or short)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._reply(code, failure(ec.REQUEST_VALIDATE, message or short))
+
+    def handle_expect_100(self) -> bool:
+        """No ``100 Continue`` for a request that will be refused for its size or its credentials: the refusal
+        is the answer, and the client need not send the body at all."""
+        length = self._length()
+        if length is None or length > self.api.limits.max_body:
+            return True
+        if length > UNAUTHENTICATED_DRAIN and self._auth_failure() is not None:
+            return True
+        return super().handle_expect_100()
 
     def _auth_failure(self) -> str | None:
         """Why the request is refused (None if it is not): no client certificate, or a wrong token."""
@@ -172,43 +203,68 @@ class _Handler(BaseHTTPRequestHandler):
             return "unauthorized: the Token header is missing or wrong"
         return None
 
+    def _length(self) -> int | None:
+        """The body's length; None without a usable Content-Length (or with a transfer coding)."""
+        if self.headers.get("Transfer-Encoding"):
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return None
+        return length if length >= 0 else None
+
+    def _read_body(self, length: int) -> bytes | None:
+        """The body, or None (after a 408 reply) when the client does not send it within the body deadline."""
+        self.deadline.reading_body()
+        try:
+            data: bytes | None = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            data = None
+        if data is None or len(data) < length:
+            self._refuse(408, ec.REQUEST_VALIDATE, "the request body did not arrive in time")
+            return None
+        return data
+
     def do_GET(self) -> None:  # noqa: N802
-        self._drain()
+        length = self._length()
+        if length is None or length > self.api.limits.max_body:
+            self.close_connection = True
+        elif self._read_body(length) is None:
+            return
         self._not_found()
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
         op = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            self.close_connection = True
-            self._reply(
-                413,
-                failure(ec.REQUEST_VALIDATE, f"request body missing a valid length or over {MAX_BODY} bytes"),
-            )
+        limit = self.api.limits.max_body
+        length = self._length()
+        if length is None:
+            self._refuse(411, ec.REQUEST_VALIDATE, "send the request body with a valid Content-Length header")
+            return
+        if length > limit:
+            self._refuse(413, ec.REQUEST_VALIDATE, f"request body over {limit} bytes")
             return
         refused = self._auth_failure()
         if refused is not None:
-            # A stranger's body is read only when small (so the 401 arrives intact), never buffered.
+            # A stranger's body is read only when small (so the connection can go on); a larger one is read
+            # away after the 401, never kept.
             if length <= UNAUTHENTICATED_DRAIN:
-                self.rfile.read(length)
+                if self._read_body(length) is None:
+                    return
+                self._reply(401, failure(ec.AUTH_FAILED, refused))
             else:
-                self.close_connection = True
-            self._reply(401, failure(ec.AUTH_FAILED, refused))
+                self._refuse(401, ec.AUTH_FAILED, refused)
             return
-        raw = self.rfile.read(length) if length else b""
+        raw = self._read_body(length)
+        if raw is None:
+            return
         if op not in OPS:
             self._not_found()
             return
         try:
-            req = json.loads(raw or b"{}")
-            if not isinstance(req, dict):
-                raise ValueError("the body must be a JSON object")
-        except ValueError as exc:
-            self._reply(400, failure(ec.REQUEST_VALIDATE, f"request body is not valid JSON: {exc}"))
+            req = parse_object(raw, self.api.limits.max_json_depth)
+        except BodyError as exc:
+            self._reply(400, failure(ec.REQUEST_VALIDATE, str(exc)))
             return
         if op == "watch":
             self._watch(req)
@@ -224,11 +280,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._reply(200, body)
 
-    def _drain(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= MAX_BODY:
-            self.rfile.read(length)
-
     # -- watch: a chunked stream of JSON lines --------------------------------------------------------------
     def _watch(self, req: dict[str, Any]) -> None:
         try:
@@ -243,6 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
         except APIError as exc:
             self._reply(200, failure(exc.code, exc.message))
             return
+        self.connection.settimeout(self.api.limits.write_seconds)  # a client that stops reading is dropped
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")

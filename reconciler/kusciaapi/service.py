@@ -86,10 +86,34 @@ class JobService:
                 tasks[task.name] = task
         return tasks
 
-    def _job_or_fail(self, backend: Backend, job_id: str, code: int) -> Resource:
+    def visible(self, job: Resource) -> bool:
+        """Whether this KusciaAPI may see the job: always as the master; as a domain's KusciaAPI only when
+        the domain is the job's initiator or a party of one of its tasks (Kuscia's ``authHandlerJobRetrieve``,
+        ``pkg/kusciaapi/service/job_service.go``; kuscia#603)."""
+        if not self.domain:
+            return True
+        if str(job.spec.get("initiator") or "") == self.domain:
+            return True
+        return any(
+            str(p.get("domainID") or "") == self.domain
+            for t in job.spec.get("tasks") or ()
+            for p in t.get("parties") or ()
+        )
+
+    def _job_or_fail(self, backend: Backend, job_id: str, code: int, change: str = "") -> Resource:
+        """The job, or the error Kuscia answers: not found (``code``); for a job of other domains, ``code``
+        on a read (query, batchQuery) and AuthFailed (11102) on a ``change`` (stop, delete, ...), with
+        Kuscia's text ``domain's KusciaAPI could only <verb> the job that the domain as a participant in
+        the job``."""
         job = backend.get(self._ref(job_id))
         if job is None:
             raise APIError(code, f'kusciajobs.kuscia.secretflow "{job_id}" not found')
+        if not self.visible(job):
+            verb = change or "retrieve"
+            message = (
+                f"domain's KusciaAPI could only {verb} the job that the domain as a participant in the job"
+            )
+            raise APIError(ec.AUTH_FAILED if change else code, message)
         return job
 
     # -- ops ---------------------------------------------------------------------------------------
@@ -150,10 +174,12 @@ class JobService:
 
     def delete(self, req: Mapping[str, Any]) -> dict[str, Any]:
         job_id = check_job_id(req.get("job_id"))
-        try:
-            self.run(lambda b: b.delete(self._ref(job_id)))
-        except BackendError as exc:
-            raise APIError(ec.DELETE_JOB, str(exc)) from None
+
+        def work(b: Backend) -> None:
+            job = self._job_or_fail(b, job_id, ec.DELETE_JOB, change="delete")
+            b.delete(job.ref)
+
+        self._guard(work, ec.DELETE_JOB)
         return ok({"job_id": job_id})
 
     def stage(self, op: str, req: Mapping[str, Any], source_domain: str) -> dict[str, Any]:
@@ -163,7 +189,7 @@ class JobService:
             raise APIError(ec.REQUEST_VALIDATE, "source domain header must be set")
 
         def work(b: Backend) -> None:
-            job = self._job_or_fail(b, job_id, code)
+            job = self._job_or_fail(b, job_id, code, change="retrieve" if op == "stop" else op)
             check_stage(job_id, stage, job.status)
             trigger = self.domain or str(job.spec.get("initiator") or "")
             try:
@@ -188,7 +214,7 @@ class JobService:
         reason = str(req.get("reason") or "")
 
         def work(b: Backend) -> None:
-            job = self._job_or_fail(b, job_id, ec.APPROVE_JOB)
+            job = self._job_or_fail(b, job_id, ec.APPROVE_JOB, change="approve")
             if self.domain:  # a domain's KusciaAPI speaks for its own domain only
                 domains = [self.domain]
             else:  # the master speaks for every party it hosts
@@ -210,16 +236,20 @@ class JobService:
         """kgitops extension (not in Kuscia): every job with its query data, for the kusciaapi backend."""
 
         def work(b: Backend) -> list[dict[str, Any]]:
-            return [query_data(j, self._tasks_of(b, j)) for j in b.list(KUSCIA_JOB, self.namespace)]
+            jobs = [j for j in b.list(KUSCIA_JOB, self.namespace) if self.visible(j)]
+            return [query_data(j, self._tasks_of(b, j)) for j in jobs]
 
         return ok({"jobs": self._guard(work, ec.QUERY_JOB)})
 
     def snapshot(self) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Watch support: job name -> (fingerprint, JobStatus)."""
+        """Watch support: job name -> (fingerprint, JobStatus), of the jobs this KusciaAPI may see (Kuscia's
+        ``authHandlerJobWatch`` skips the others' events)."""
 
         def work(b: Backend) -> dict[str, tuple[str, dict[str, Any]]]:
             out = {}
             for job in b.list(KUSCIA_JOB, self.namespace):
+                if not self.visible(job):
+                    continue
                 detail = job_status_detail(job, self._tasks_of(b, job))
                 obj = {"job_id": job.name, "status": detail}
                 out[job.name] = (repr(obj), obj)

@@ -19,6 +19,7 @@ from typing import Any
 import pygit2
 
 from reconciler.source.snapshot import FileProblem, Snapshot, SourceError, SourceFile, is_manifest_name
+from reconciler.urls import redact_url, redact_urls
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _TREE = pygit2.enums.FileMode.TREE
@@ -33,14 +34,9 @@ def looks_like_url(location: str) -> bool:
 
 
 def redact(location: str) -> str:
-    """The location without credentials (``https://user:token@host/...``), as logs and labels show it."""
-    scheme, sep, rest = location.partition("://")
-    if not sep:
-        return location
-    host, slash, path = rest.partition("/")
-    if "@" in host:
-        host = "***@" + host.rpartition("@")[2]
-    return f"{scheme}://{host}{slash}{path}"
+    """The location without credentials (``https://user:token@host/...``, ``?access_token=...``), as logs,
+    labels and status show it."""
+    return redact_url(location)
 
 
 class GitCredentials:
@@ -376,4 +372,4 @@ def _link_target(repo: pygit2.Repository, root: pygit2.Tree, path: str) -> str |
 
 def _clean(exc: BaseException, location: str) -> str:
     """A libgit2 message may quote the URL; never with its credentials."""
-    return str(exc).replace(location, redact(location))
+    return redact_urls(str(exc), location)

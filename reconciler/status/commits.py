@@ -14,6 +14,7 @@ import pygit2
 import yaml
 
 from reconciler.status.record import StatusRecord, relative_path, transitions
+from reconciler.urls import redact_urls
 
 DEFAULT_BRANCH = "kgitops/status"
 _BLOB = pygit2.enums.FileMode.BLOB
@@ -140,9 +141,20 @@ class StatusBranch:
             text = str(exc).lower()
             if any(m in text for m in ("not present locally", "fast-forward", "fastforward", "fetch first")):
                 return False
-            raise StatusCommitError(f"push of {self.branch} failed: {exc}") from None
+            raise StatusCommitError(f"push of {self.branch} failed: {self._clean(exc)}") from None
         return True
 
     def _fetch_branch(self) -> None:
-        remote = self.repo.remotes["origin"]
-        remote.fetch([f"+{self.ref_name}:{self.ref_name}"], callbacks=self.callbacks())
+        try:
+            remote = self.repo.remotes["origin"]
+            remote.fetch([f"+{self.ref_name}:{self.ref_name}"], callbacks=self.callbacks())
+        except (pygit2.GitError, KeyError) as exc:
+            raise StatusCommitError(f"fetch of {self.branch} failed: {self._clean(exc)}") from None
+
+    def _clean(self, exc: BaseException) -> str:
+        """libgit2 messages may quote the remote's URL: never with its credentials."""
+        try:
+            url = str(self.repo.remotes["origin"].url or "")
+        except (KeyError, pygit2.GitError):
+            url = ""
+        return redact_urls(str(exc), url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -53,44 +55,57 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return make_pki(tmp_path_factory.mktemp("certs"), TOKEN)
 
 
-@pytest.fixture
-def serve(certs: PKI, tmp_path: Path) -> Iterator[int]:
-    """`kgitops serve` with mutual TLS and a token, on a free port; yields the port."""
+def start_serve(certs: PKI, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    """`kgitops serve` with mutual TLS and a token, on a free port; its log goes to ``tmp_path/serve.log``."""
     d = certs.ca.parent
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "serve",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--listen",
-            "127.0.0.1:0",
-            "--cert",
-            str(d / "kusciaapi-server.crt"),
-            "--key",
-            str(d / "kusciaapi-server.key"),
-            "--ca",
-            str(d / "ca.crt"),
-            "--token-file",
-            str(d / "token"),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    match = re.search(r"https://127\.0\.0\.1:(\d+)", line)
-    assert match, f"serve did not start: {line}{proc.stderr.read() if proc.poll() is not None else ''}"
-    yield int(match.group(1))
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "serve",
+                "--state-dir",
+                str(tmp_path / "state"),
+                "--listen",
+                "127.0.0.1:0",
+                "--cert",
+                str(d / "kusciaapi-server.crt"),
+                "--key",
+                str(d / "kusciaapi-server.key"),
+                "--ca",
+                str(d / "ca.crt"),
+                "--token-file",
+                str(d / "token"),
+                *extra,
+            ],
+            stderr=out,
+            text=True,
+            cwd=tmp_path,
+        )
+    deadline = time.monotonic() + 30
+    while not (match := re.search(r"https://127\.0\.0\.1:(\d+)", log.read_text())):
+        assert proc.poll() is None and time.monotonic() < deadline, f"serve did not start: {log.read_text()}"
+        time.sleep(0.05)
+    return proc, int(match.group(1))
+
+
+def stop_serve(proc: subprocess.Popen[str]) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def serve(certs: PKI, tmp_path: Path) -> Iterator[int]:
+    """`kgitops serve` with mutual TLS and a token, on a free port; yields the port."""
+    proc, port = start_serve(certs, tmp_path)
+    yield port
+    stop_serve(proc)
 
 
 def curl(port: int, certs: PKI, path: str, body: Any, *, cert: bool = True, token: str | None = TOKEN) -> Any:
@@ -245,3 +260,88 @@ def test_the_kusciaapi_backend_drives_serve_over_the_engine(serve: int, certs: P
     assert [j.name for j in api.list("KusciaJob")] == ["job-best-effort-linear"]
     api.delete(ref)
     api.close()
+
+
+def test_refusals_of_large_bodies_reach_curl_intact(serve: int, certs: PKI, tmp_path: Path) -> None:
+    """413 (over 8 MiB), 401 (no client certificate) and 501 (a method KusciaAPI has not) with big bodies:
+    curl gets the reply, never "connection reset" (curl sends `Expect: 100-continue` for large bodies; the
+    refusal comes instead of the 100)."""
+    d = certs.ca.parent
+    big = tmp_path / "big.json"
+    big.write_bytes(b'{"job_id": "' + b"x" * (9 * 1024 * 1024) + b'"}')
+    mid = tmp_path / "mid.json"
+    mid.write_bytes(b'{"job_id": "' + b"x" * (4 * 1024 * 1024) + b'"}')
+    auth = ["--cert", str(d / "kusciaapi-server.crt"), "--key", str(d / "kusciaapi-server.key")]
+    cases = [
+        (["-X", "POST", "--data-binary", f"@{big}", *auth, "--header", f"Token: {TOKEN}"], 413, 11100),
+        (["-X", "POST", "--data-binary", f"@{mid}", "--header", f"Token: {TOKEN}"], 401, 11102),
+        (["-X", "PUT", "--data-binary", f"@{mid}", *auth, "--header", f"Token: {TOKEN}"], 501, 11100),
+        # no Expect: the body is sent at once, and read away after the reply
+        (["-X", "POST", "--data-binary", f"@{big}", *auth, "--header", "Expect:"], 413, 11100),
+    ]
+    for extra, want, code in cases:
+        out = subprocess.run(
+            ["curl", "-sSk", f"https://localhost:{serve}/api/v1/job/query", *extra, "-w", "\n%{http_code}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, (extra, out.stderr)
+        text, _, status = out.stdout.rpartition("\n")
+        assert int(status) == want and json.loads(text)["status"]["code"] == code, (extra, out.stdout[:300])
+
+
+def test_a_flood_of_idle_and_slow_connections_is_closed(certs: PKI, tmp_path: Path) -> None:
+    """600 connections that never finish a request — plain TCP that never starts TLS, TLS without a client
+    certificate, and TLS with one that sends half a request — are all closed by the header deadline (over the
+    cap at once), and the server serves a real client right after."""
+    proc, port = start_serve(certs, tmp_path, "--header-timeout", "1", "--max-connections", "400")
+    d = certs.ca.parent
+    anonymous = ssl.create_default_context(cafile=str(d / "ca.crt"))
+    anonymous.check_hostname = False
+    with_cert = ssl.create_default_context(cafile=str(d / "ca.crt"))
+    with_cert.check_hostname = False
+    with_cert.load_cert_chain(str(d / "kusciaapi-server.crt"), str(d / "kusciaapi-server.key"))
+    conns: list[socket.socket] = []
+    try:
+        start = time.monotonic()
+        refused = 0
+        for i in range(600):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            try:
+                if i % 3 == 1:
+                    sock = anonymous.wrap_socket(sock)
+                elif i % 3 == 2:
+                    sock = with_cert.wrap_socket(sock)
+                    sock.sendall(b"POST /api/v1/job/query HTTP/1.1\r\nHost: x\r\n")
+            except (ssl.SSLError, OSError):  # over the cap: closed before the handshake
+                refused += 1
+                sock.close()
+                continue
+            conns.append(sock)
+        opened = time.monotonic() - start
+
+        def closed(sock: socket.socket) -> bool:
+            sock.setblocking(False)
+            try:
+                return sock.recv(1) == b""
+            except (ssl.SSLWantReadError, BlockingIOError):
+                return False
+            except OSError:
+                return True
+            finally:
+                sock.setblocking(True)
+
+        deadline = time.monotonic() + 20
+        while not all(closed(s) for s in conns):
+            assert time.monotonic() < deadline, f"{sum(not closed(s) for s in conns)} connections still open"
+            time.sleep(0.1)
+        took = time.monotonic() - start
+        assert took < opened + 10, took
+        print(f"600 connections ({refused} refused at once) opened in {opened:.1f}s, all closed {took:.1f}s")
+        code, doc = curl(port, certs, "/api/v1/job/query", {"job_id": "none"})
+        assert code == 200 and doc["status"]["code"] == 11202
+    finally:
+        for sock in conns:
+            sock.close()
+        stop_serve(proc)

@@ -4,6 +4,7 @@ and `kgitops engine run` / `kgitops engine status` as a user sees them."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def test_engine_run_cli_until_idle_and_status(tmp_path: Path) -> None:
     b.create(appimage("app", "echo hello"))
     b.create(kjob("cli", [{"alias": "a"}]))
     runner = CliRunner()
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     r = runner.invoke(main, ["engine", "status", "--state-dir", str(state)])
     assert r.exit_code == 0, r.output
     assert "driver:    none" in r.output and "warning: no kgitops process is driving the engine" in r.output
@@ -70,6 +72,8 @@ def test_engine_run_cli_until_idle_and_status(tmp_path: Path) -> None:
         ["engine", "run", "--until-idle", "--state-dir", str(state), "--trust", "app", "--timeout", "30"],
     )
     assert r.exit_code == 0, r.output
+    # run in-process, the command leaves no signal handler behind (a forked pool worker would inherit it)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers
     assert phase(b, "cli") == "Succeeded"
     assert list(b.logs("cli")) == ["[a/alice-0/main] hello"]
     r = runner.invoke(main, ["engine", "status", "--state-dir", str(state), "-o", "json"])

@@ -74,14 +74,18 @@ def test_engine_processes_get_rendered_config_ports_and_env(backend: LocalBacken
     assert env["PATH"].split(":")[0] == os.path.dirname(env["KGITOPS_PYTHON"])
 
 
-def test_engine_non_zero_exit_fails_with_the_log_tail(backend: LocalBackend) -> None:
+def test_engine_non_zero_exit_fails_and_says_where_the_log_is(backend: LocalBackend) -> None:
     backend.create(appimage("app", 'echo "bad input: no table" >&2; exit 3'))
     backend.create(kjob("bad", [{"alias": "a"}, {"alias": "b", "dependencies": ["a"]}]))
     settle(backend, "bad", "Failed")
     st = task(backend, "bad-a")
     assert st["phase"] == "Failed"
-    assert "exit code 3: bad input: no table" in st["partyTaskStatus"][0]["message"]
+    party = st["partyTaskStatus"][0]["message"]
+    assert "exit code 3" in party and "kgitops job logs bad --task a --party alice" in party
     assert "exit code 3" in st["message"]
+    # the output itself stays out of every status: statuses travel into status files and Git
+    job = backend.get(ObjectRef.of("KusciaJob", "bad"))
+    assert job is not None and "no table" not in json.dumps([st, job.status])
     assert backend.get(ObjectRef.of("KusciaTask", "bad-b")) is None
     lines = list(backend.logs("bad", task="a"))
     assert lines == ["[a/alice-0/main] bad input: no table"]
@@ -141,7 +145,7 @@ def test_engine_party_that_never_starts(backend: LocalBackend) -> None:
     settle(backend, "never", "Failed")
     st = task(backend, "never-a")
     bob = next(p for p in st["partyTaskStatus"] if p["domainID"] == "bob")
-    assert bob["phase"] == "Failed" and "exit code 127" in bob["message"] and "not found" in bob["message"]
+    assert bob["phase"] == "Failed" and "exit code 127: the command was not found" in bob["message"]
     assert "failed party[bob]" in st["message"]
     # minReservedMembers 1: the task can succeed with alice alone
     backend.create(

@@ -155,3 +155,32 @@ def test_all_example_jobs_at_once_keep_their_outputs_apart(tmp_path: Path) -> No
             assert record["author"] == (f"{job}-psi1" if "dual" in job else f"{job}-psi")
             log = tmp_path / ".kgitops" / "pods" / f"{job}-split" / f"{domain}-0" / "logs" / "secretflow.log"
             assert f"rows of psi-output ({job}/psi-output.csv)" in log.read_text()
+
+
+def test_a_recreated_job_that_fails_does_not_present_the_earlier_outputs(tmp_path: Path) -> None:
+    """The quickstart job succeeds; its PSI is then made to fail and the job recreated (`sync --recreate`):
+    the failed re-run's folder is empty, not the first run's outputs under the same name."""
+    ex = copy_examples(tmp_path, ["job-best-effort-linear"], small=True)
+    first = sync_wait(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    outputs = {d: tmp_path / ".kgitops/storage" / d / "data/job-best-effort-linear" for d in ("alice", "bob")}
+    assert all((outputs[d] / "psi-output.csv").is_file() for d in outputs)
+    path = ex / "jobs" / "job-best-effort-linear.yaml"
+    doc = yaml.safe_load(path.read_text())
+    task = next(t for t in doc["spec"]["tasks"] if t["alias"] == "job-psi")
+    config = json.loads(task["taskInputConfig"])
+    node = config["sf_node_eval_param"]
+    node["attrs"][node["attr_paths"].index("protocol")] = {"s": "KKRT_PSI_2PC"}
+    task["taskInputConfig"] = json.dumps(config)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    again = kgitops(
+        tmp_path,
+        *("sync", "examples", "--config", "examples/kgitops.yaml", "--wait", "--timeout", "200"),
+        *("--recreate", "job-best-effort-linear"),
+    )
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert job_status(tmp_path, "job-best-effort-linear")["phase"] == "Failed"
+    for d, folder in outputs.items():
+        assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [], d
+        kept = list((folder.parent / ".previous").glob("job-best-effort-linear-*/psi-output.csv"))
+        assert len(kept) == 1, d  # the first run's outputs are kept aside, not lost

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from reconciler.engine.outputs import claim_output_dir, owner_of
 from reconciler.engine.podplan import ContainerPlan, plan_containers, plan_parties
 from reconciler.engine.ports import PortAllocator
 from reconciler.engine.runtime import procfs
@@ -32,23 +33,24 @@ from reconciler.engine.runtime.base import (
     Runtime,
 )
 from reconciler.engine.store import PodRecord, Store, utc_now
+from reconciler.engine.taskbuild import ANN_JOB_ID, ANN_TASK_ALIAS
 from reconciler.model import Resource
 
 WRAPPER = '"$@"; rc=$?; printf %s "$rc" > "$0.tmp" && mv -f "$0.tmp" "$0"; exit "$rc"'
 LIVE = ("created", "running", "terminating")
+# what the shell's own exit codes mean (said without reading the process's output)
+_SHELL_CODES = {126: ": the command is not executable", 127: ": the command was not found"}
 
 
-def _tail(path: Path, lines: int = 5, limit: int = 600) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 4096))
-            data = f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    text = "\n".join(line for line in data.splitlines()[-lines:] if line.strip())
-    return text[-limit:]
+def where_logs_are(task: Resource, rec: PodRecord) -> str:
+    """How to read a pod's output. Never the output itself: a status travels into status files and Git
+    commits, and a process may print a secret."""
+    job = task.annotations.get(ANN_JOB_ID, "")
+    container = rec.pod.split("/", 1)[1]
+    if job:
+        alias = task.annotations.get(ANN_TASK_ALIAS) or task.name
+        return f"its output: kgitops job logs {job} --task {alias} --party {rec.domain}"
+    return f"its output: <state dir>/pods/{task.name}/{rec.pod.split('/', 1)[0]}/logs/{container}.log"
 
 
 class ProcessRuntime(Runtime):
@@ -107,6 +109,9 @@ class ProcessRuntime(Runtime):
         ports = {p.domain: {m["name"]: next(free) for m in p.ports} for p in parties}
         meta = {p.domain: {m["name"]: m for m in p.ports} for p in parties}
         plans = plan_containers(task, parties, ports, lookup, self.state_dir, self.workspace)
+        name, uid = owner_of(task)
+        for domain in sorted({plan.domain for plan in plans}):  # a recreated job starts with empty folders
+            claim_output_dir(self.state_dir / "storage" / domain / "data", name, uid)
         for plan in plans:
             self._prepare(plan)
         task_dir.mkdir(parents=True, exist_ok=True)
@@ -202,11 +207,11 @@ class ProcessRuntime(Runtime):
                 procfs.kill_group(rec.pid, signal.SIGKILL)  # stragglers of a finished pod
                 rec.state, rec.exit_code, rec.finished = "exited", code, utc_now()
                 if code != 0:
-                    tail = _tail(self._log_file(rec))
                     if code is None:
                         rec.message = "the process ended while no engine was watching and left no exit status"
                     else:
-                        rec.message = f"exit code {code}" + (f": {tail}" if tail else "")
+                        known = _SHELL_CODES.get(code, "")
+                        rec.message = f"exit code {code}{known} ({where_logs_are(task, rec)})"
                 self.store.put_pod(rec)
             by_pod.setdefault(rec.pod.split("/", 1)[0], []).append(rec)
         views = []
