@@ -28,7 +28,7 @@ class StatusFiles:
             return out
         for path in sorted(self.root.rglob("*.yaml")):
             rel = path.relative_to(self.root).as_posix()
-            if rel.count("/") != 2:
+            if rel.count("/") != 2 or path.name.startswith("."):
                 continue
             try:
                 doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -61,6 +61,9 @@ class StatusFiles:
             except OSError:
                 pass
             _atomic_write(target, data)
+        for stale in root.glob("*/*/.*.tmp"):  # left by a writer killed mid-write
+            with contextlib.suppress(OSError):
+                stale.unlink()
         for rel in set(old) - set(new):
             with contextlib.suppress(OSError):
                 (root / rel).unlink()
@@ -70,7 +73,8 @@ class StatusFiles:
 
 def _atomic_write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=target.parent)
+    # not ``*.yaml``: a writer killed between this and the rename leaves nothing a reader takes for a record
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
