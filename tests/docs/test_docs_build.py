@@ -105,3 +105,17 @@ def test_the_docs_cite_only_what_is_in_the_repository() -> None:
             continue
         for cited in re.findall(r"(?:\[)?§\d+[^\n]{0,3}", text):
             assert cited.startswith("["), f"{doc.relative_to(REPO)}: {cited!r} is not a link to kuscia-semantics.md"
+
+
+def test_every_config_file_shown_in_the_docs_loads(tmp_path: Path) -> None:
+    """A `yaml` block headed `# kgitops.yaml` is a config a user may copy: it must pass the config's checks."""
+    from reconciler.config import load_config
+
+    shown = 0
+    for doc in sorted(DOCS.rglob("*.md")):
+        for block in re.findall(r"```yaml\n(# kgitops\.yaml\n.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            path = tmp_path / "kgitops.yaml"
+            path.write_text(block, encoding="utf-8")
+            load_config(path)  # raises ConfigError naming the line and setting
+            shown += 1
+    assert shown >= 2
