@@ -96,19 +96,20 @@ def test_the_readme_is_a_front_page_with_the_two_commands() -> None:
 
 
 def test_the_docs_cite_only_what_is_in_the_repository() -> None:
-    """Kuscia's semantics are cited from docs/kuscia-semantics.md (our words, in the repository), never from the
-    reference file beside the repository: a citation such as §9 is a link to that page."""
+    """Kuscia's semantics are cited from docs/kuscia-semantics.md (our words, in the repository), never from
+    the reference file beside the repository: a citation such as §9 is a link to that page."""
     for doc in [README, *sorted(DOCS.rglob("*.md"))]:
         text = doc.read_text(encoding="utf-8")
         assert "`kuscia-semantics.md`" not in text, doc
         if doc.name == "kuscia-semantics.md":
             continue
         for cited in re.findall(r"(?:\[)?§\d+[^\n]{0,3}", text):
-            assert cited.startswith("["), f"{doc.relative_to(REPO)}: {cited!r} is not a link to kuscia-semantics.md"
+            where = doc.relative_to(REPO)
+            assert cited.startswith("["), f"{where}: {cited!r} is not a link to kuscia-semantics.md"
 
 
 def test_every_config_file_shown_in_the_docs_loads(tmp_path: Path) -> None:
-    """A `yaml` block headed `# kgitops.yaml` is a config a user may copy: it must pass the config's checks."""
+    """A `yaml` block headed `# kgitops.yaml` is a config a user may copy: it passes the config's checks."""
     from reconciler.config import load_config
 
     shown = 0
