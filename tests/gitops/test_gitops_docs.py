@@ -1,4 +1,5 @@
-"""Every command of the README's GitOps section runs as shown; its config example is complete and valid."""
+"""Every command of the GitOps page (docs/gitops.md) runs as shown; the complete config file of docs/config.md
+is complete and valid."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ from reconciler.config import Config, DomainTrust, load_config
 
 from .gitops_support import Repo, appimage_doc, job_doc, wait_for, write, write_config
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"## {title}")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
+def section(page: str, title: str) -> str:
+    """The part of docs/PAGE from the heading TITLE (any level) to the next heading of that level or above."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    found = re.search(rf"^(#+) {re.escape(title)}\n", text, flags=re.M)
+    assert found, f"docs/{page} has no heading {title!r}"
+    nxt = re.search(rf"^#{{1,{len(found.group(1))}}} ", text[found.end() :], flags=re.M)
+    return text[found.start() : found.end() + nxt.start() if nxt else len(text)]
 
 
 def blocks(text: str, lang: str) -> list[str]:
@@ -36,7 +39,7 @@ def blocks(text: str, lang: str) -> list[str]:
 
 def commands() -> list[str]:
     out = []
-    for block in blocks(section("GitOps: diff, sync, watch, status"), "sh"):
+    for block in blocks(section("gitops.md", "GitOps: diff, sync, watch, status"), "sh"):
         for line in block.splitlines():
             line = re.sub(r"\s+#\s.*$", "", line).strip()
             if line.startswith("kgitops "):
@@ -44,12 +47,12 @@ def commands() -> list[str]:
     return out
 
 
-def test_readme_shows_every_gitops_command() -> None:
+def test_docs_show_every_gitops_command() -> None:
     names = {c.split()[1] for c in commands()}
     assert names == {"diff", "sync", "status", "watch"}
 
 
-def test_readme_gitops_commands_run_as_shown(tmp_path: Path) -> None:
+def test_docs_gitops_commands_run_as_shown(tmp_path: Path) -> None:
     write(tmp_path, "manifests/apps/noop.yaml", appimage_doc())
     write(tmp_path, "manifests/jobs/job-psi.yaml", job_doc("job-psi", ("psi", "split")))
     repo = Repo(tmp_path / "repo")
@@ -114,8 +117,8 @@ def _keys(data: Any, prefix: str) -> set[str]:
     return out
 
 
-def test_readme_config_example_is_valid_and_complete(tmp_path: Path) -> None:
-    (example,) = blocks(section("Configuration reference"), "yaml")
+def test_docs_config_example_is_valid_and_complete(tmp_path: Path) -> None:
+    (example,) = blocks(section("config.md", "A complete file"), "yaml")
     path = tmp_path / "kgitops.yaml"
     path.write_text(example, encoding="utf-8")
     cfg = load_config(path)
@@ -123,7 +126,7 @@ def test_readme_config_example_is_valid_and_complete(tmp_path: Path) -> None:
     data = yaml.safe_load(example)
     shown = _keys(data, "")
     missing = sorted(_settings(Config, "") - shown)
-    assert not missing, f"README config example lacks: {missing}"
+    assert not missing, f"docs/config.md's complete file lacks: {missing}"
     domain_keys = {f"approvals.domains.bob.{f.name}" for f in dataclasses.fields(DomainTrust)}
     assert domain_keys <= shown, sorted(domain_keys - shown)
 

@@ -1,4 +1,4 @@
-"""The README's validate section is executable: its files are written, its commands run, and the output
+"""The validate page (docs/validate.md) is executable: its files are written, its commands run, and the output
 shown must be what the command prints (up to a `...` line). Its rule table lists exactly the rule ids."""
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from reconciler.cli import main
 from reconciler.validate import RULES
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
+PAGE = REPO / "docs" / "validate.md"
 
 
 def _section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("## Validating manifests")
-    end = text.index("\n## ", start + 1)
-    return text[start:end]
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.startswith("# Validating manifests")
+    return text
 
 
 def _blocks(lang: str) -> list[str]:
@@ -38,7 +37,7 @@ def _commands() -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.parametrize(("command", "shown"), _commands(), ids=[c for c, _ in _commands()])
-def test_readme_command_prints_what_the_readme_shows(
+def test_docs_command_prints_what_the_page_shows(
     command: str, shown: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for block in _blocks("yaml"):
@@ -60,7 +59,7 @@ def test_readme_command_prints_what_the_readme_shows(
         assert printed == shown
 
 
-def test_readme_plain_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_plain_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers_validate import APPIMAGE, JOB
 
     (tmp_path / "jobs").mkdir()
@@ -75,13 +74,13 @@ def test_readme_plain_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert piped.exit_code == 0 and "XF003" in piped.output
 
 
-def test_readme_workflow_example_is_the_shipped_file() -> None:
+def test_docs_workflow_example_is_the_shipped_file() -> None:
     shipped = (REPO / "examples" / "ci" / "validate-pr.yml").read_text(encoding="utf-8")
     assert shipped in _blocks("yaml")
     assert "uses: OWNER/kgitops@" in shipped  # the composite action at the root, which runs:
     assert "kgitops validate --output github" in (REPO / "action.yml").read_text(encoding="utf-8")
 
 
-def test_readme_rule_table_lists_every_rule() -> None:
+def test_docs_rule_table_lists_every_rule() -> None:
     listed = re.findall(r"^\| `([A-Z]+[0-9]+)` \| (error|warning|note) \|", _section(), flags=re.M)
     assert listed == [(r.id, r.severity.value) for r in RULES.values()]

@@ -1,4 +1,4 @@
-"""The README's "Simulating a job" section is true: its files and commands run, the output shown is exact."""
+"""The simulate page (docs/simulate.md) is true: its files and commands run, the output shown is exact."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from click.testing import CliRunner
 
 from reconciler.cli import main
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "simulate.md"
 
 
-def section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"## {title}")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
+def page() -> str:
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.startswith("# Simulating a job\n")
+    return text
 
 
 def blocks(text: str, lang: str) -> list[str]:
@@ -33,8 +32,8 @@ def run(cwd: Path, command: str, code: int = 0) -> str:
     return result.stdout
 
 
-def test_engine_readme_simulate_examples(tmp_path: Path) -> None:
-    sim = section("Simulating a job")
+def test_engine_docs_simulate_examples(tmp_path: Path) -> None:
+    sim = page()
     for body in blocks(sim, "yaml"):
         name = body.splitlines()[0].removeprefix("# ").strip()
         (tmp_path / name).write_text(body, encoding="utf-8")
@@ -44,7 +43,7 @@ def test_engine_readme_simulate_examples(tmp_path: Path) -> None:
     for body in shown:
         first, _, expected = body.partition("\n")
         assert first.startswith("$ kgitops simulate")
-        # the README says so: a simulation whose job ends Failed exits 1
+        # the page says so: a simulation whose job ends Failed exits 1
         assert run(tmp_path, first.removeprefix("$ "), 1 if "--fail" in first else 0) == expected
     commands = [
         line for body in blocks(sim, "sh") for line in body.splitlines() if line.startswith("kgitops")

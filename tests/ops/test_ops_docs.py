@@ -1,4 +1,4 @@
-"""Every command and the SDK example of the README's "Operating jobs" section run, each against an engine
+"""Every command and the SDK example of the "Operating jobs" page (docs/jobs.md) run, each against an engine
 state in which it applies (a fresh one per command) and succeed; the outputs shown are the ones printed."""
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from reconciler.backends.local import LocalBackend
 from reconciler.cli import main
 from reconciler.model import ObjectRef
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "jobs.md"
 
 
 def _section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("## Operating jobs")
-    end = text.index("\n## ", start + 1)
-    return text[start:end]
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.startswith("# Operating jobs\n")
+    return text
 
 
 def _commands() -> list[list[str]]:
@@ -66,7 +65,7 @@ def _prepare(tmp_path: Path, key: tuple[str, str]) -> LocalBackend:
     return backend
 
 
-def test_the_readme_shows_every_verb() -> None:
+def test_the_docs_show_every_verb() -> None:
     shown = {tuple(c[:2]) for c in COMMANDS if c[0] in ("job", "task")} | {
         ("graph",) for c in COMMANDS if c[0] == "graph"
     }
@@ -76,7 +75,7 @@ def test_the_readme_shows_every_verb() -> None:
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
-def test_readme_command_runs(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_command_runs(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KGITOPS_CONFIG", raising=False)
     backend = _prepare(tmp_path, (args[0], args[1] if len(args) > 1 else ""))
@@ -89,7 +88,7 @@ def test_readme_command_runs(args: list[str], tmp_path: Path, monkeypatch: pytes
         backend.close()
 
 
-def test_readme_error_example_is_what_is_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_error_example_is_what_is_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     example = re.search(r"```\n\$ kgitops (job suspend job-psi)\n(Error: .*)\n```", _section())
     assert example
     monkeypatch.chdir(tmp_path)
@@ -101,7 +100,7 @@ def test_readme_error_example_is_what_is_printed(tmp_path: Path, monkeypatch: py
         backend.close()
 
 
-def test_readme_ascii_graph_is_what_is_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_ascii_graph_is_what_is_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     example = re.search(r"```\n(job-psi\n└── .*?)```", _section(), re.S)
     assert example
     monkeypatch.chdir(tmp_path)
@@ -113,7 +112,7 @@ def test_readme_ascii_graph_is_what_is_printed(tmp_path: Path, monkeypatch: pyte
         backend.close()
 
 
-def test_readme_sdk_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_sdk_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code = re.search(r"```python\n(.*?)```", _section(), re.S)
     assert code
     monkeypatch.chdir(tmp_path)
@@ -123,7 +122,7 @@ def test_readme_sdk_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
-            exec(compile(code.group(1), "README.md", "exec"), {})
+            exec(compile(code.group(1), str(PAGE), "exec"), {})
         lines = out.getvalue().splitlines()
         assert len([line for line in lines if line.startswith("job-")]) == 26
         job = backend.get(ObjectRef.of("KusciaJob", "job-psi"))
