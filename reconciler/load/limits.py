@@ -98,40 +98,47 @@ def scan_events(data: bytes) -> _Scan:
         parser.dispose()
 
 
-# Flow brackets, and the quoted scalars and comments whose brackets do not count.
+# libyaml's line breaks (YAML 1.1): CR LF, CR, LF, NEL, LS, PS; positions count lines as libyaml does.
+_BREAK = "\r\n|[\r\n\x85\u2028\u2029]"
+# Flow brackets and line breaks, and the quoted scalars and comments whose brackets do not count.
 _FLOW_TOKEN = re.compile(
-    rb"[\[\]{}\n]"  # a bracket, or a line break (for positions)
-    rb'|(?<=[\s\[{,:])"(?:[^"\\\n]|\\.)*"'  # a double-quoted scalar
-    rb"|(?<=[\s\[{,:])'(?:[^'\n]|'')*'"  # a single-quoted scalar
-    rb"|(?<!\S)#[^\n]*"  # a comment
+    rf"[\[\]{{}}]|{_BREAK}"
+    r'|(?<=[\s\[{,:])"(?:[^"\\\r\n]|\\.)*"'  # a double-quoted scalar
+    r"|(?<=[\s\[{,:])'(?:[^'\r\n]|'')*'"  # a single-quoted scalar
+    r"|(?<!\S)#[^\r\n]*"  # a comment
 )
+_LINE = re.compile(_BREAK)
 
 
 def flow_too_deep(data: bytes, scan: _Scan) -> LoadError | None:
-    """YAML006 at the first flow bracket (``[`` or ``{``) nested deeper than MAX_DEPTH, read from the bytes.
+    """YAML006 at the first flow bracket (``[`` or ``{``) nested deeper than MAX_DEPTH, read from the text.
 
     libyaml must read a whole flow collection before it yields its first event (any ``[`` may start a key),
     so a release that limits nesting itself reports a deep flow collection as a syntax error before
     ``scan_events`` sees a level of it. This linear scan goes on from just past the last event the walk read,
     at its depth, and finds the level ours refuses at, at the position an unlimited libyaml gives."""
+    text = data.decode("utf-8", "replace")
     depth = scan.depth
-    line = scan.line
+    line = 1
     line_start = 0
-    for _ in range(line - 1):
-        line_start = data.index(b"\n", line_start) + 1
-    start = line_start + len(data[line_start:].decode("utf-8", "replace")[: scan.column - 1].encode())
-    for match in _FLOW_TOKEN.finditer(data, start):
+    for found in _LINE.finditer(text):  # to the line of the last event
+        if line == scan.line:
+            break
+        line += 1
+        line_start = found.end()
+    if line != scan.line:
+        return None
+    for match in _FLOW_TOKEN.finditer(text, min(line_start + scan.column - 1, len(text))):
         token = match.group()
-        if token == b"\n":
-            line += 1
-            line_start = match.end()
-        elif token in (b"[", b"{"):
+        if token in ("[", "{"):
             depth += 1
             if depth > MAX_DEPTH:
-                column = len(data[line_start : match.start()].decode("utf-8", "replace")) + 1
-                return too_deep(line, column)
-        elif token in (b"]", b"}"):
+                return too_deep(line, match.start() - line_start + 1)
+        elif token in ("]", "}"):
             depth = max(depth - 1, 0)
+        elif token[0] in "\r\n\x85\u2028\u2029":
+            line += 1
+            line_start = match.end()
     return None
 
 

@@ -143,6 +143,12 @@ def test_numbers_are_read_as_kubernetes_reads_them(text: str, value: object) -> 
     assert doc.data["v"] == value and type(doc.data["v"]) is type(value)
 
 
+@pytest.mark.parametrize("text", [b" {a: 1\r\rb: 2\r\nc", b"a: 1\rb: {\r\rc: [", b"x: \xe2\x80\xa8 {a: "])
+def test_syntax_errors_after_other_line_breaks_are_findings(text: bytes) -> None:
+    """libyaml's line breaks are CR, LF, CRLF, NEL, LS and PS: positions past them never break the scan."""
+    assert rules(text) == ["YAML001"]
+
+
 def test_huge_integers_are_findings_not_tracebacks_and_never_stop_other_files(tmp_path: Path) -> None:
     big = "1:" + "0:" * 3000 + "0"
     (tmp_path / "a.yaml").write_text(JOB.replace("maxParallelism: 2", f"maxParallelism: {big}"))
@@ -191,8 +197,10 @@ def test_a_huge_flow_list_is_refused_within_a_memory_bound(tmp_path: Path) -> No
         (b"[" * 2000 + b"]" * 2000, (1, 101)),
         (b"a: " + b"{b: " * 1500 + b"1" + b"}" * 1500 + b"\n", (1, 400)),  # the mapping is level 1
         (b"s: '[[[['\nt: " + b"[" * 1200 + b"]" * 1200 + b"\n", (2, 103)),
+        (b"a: 1\rb: " + b"[" * 1200, (2, 103)),  # libyaml counts a lone CR as a line break (found by fuzzing)
+        (b"# c\r\n" + b"[" * 1100 + b"\r\n", (2, 101)),
     ],
-    ids=["flow-sequence", "flow-mapping-in-block", "flow-after-quoted-brackets"],
+    ids=["flow-sequence", "flow-mapping-in-block", "flow-after-quoted-brackets", "cr-breaks", "crlf-breaks"],
 )
 def test_nesting_limit_is_ours_whatever_libyaml_release(text: bytes, position: tuple[int, int]) -> None:
     """Newer libyaml refuses nesting past 1,000 levels itself, as a syntax error; we refuse at 100, first."""
