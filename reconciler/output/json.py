@@ -1,4 +1,4 @@
-"""The stable JSON shape (version 1), documented in the README::
+"""The stable JSON shape (version 1), documented in docs/validate.md::
 
 {"version": 1, "summary": {"files": 2, "objects": 3, "errors": 1, "warnings": 0, "notes": 0, "valid":
 false}, "findings": [{"file": "...", "line": 12, "column": 7, "severity": "error", "rule": "KJ004",
