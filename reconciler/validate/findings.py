@@ -1,4 +1,4 @@
-"""Findings and the catalogue of rule ids: the contract every output format and docs/validate.md share.
+"""Findings and the catalogue of rule ids: the contract every output format and docs/validate.md share."""
 
 from __future__ import annotations
 
