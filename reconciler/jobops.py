@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 
 from reconciler.backends.base import PhaseError
+from reconciler.kuscia.labels import ANNOTATION_SOURCE_ID, ANNOTATION_SOURCE_PATH, KUSCIA_PREFIX, is_reserved
+from reconciler.kuscia.stages import APPROVAL_PHASES, kgitops_refusal
 from reconciler.model import JobPhase, Resource, Stage
-from reconciler.plan.ownership import SOURCE_ID, SOURCE_PATH, is_managed
+from reconciler.plan.ownership import is_managed
 from reconciler.validate.admission import Verdict
 from reconciler.views import PRIORITIES, job_phase_of, spec_of
 
@@ -109,22 +111,7 @@ class ManagedObject(ClientError):
         )
 
 
-# -- phase rules (Kuscia §3, §5; D6) ----------------------------------------------------------------------
-
-_LIVE = (
-    JobPhase.INITIALIZED,
-    JobPhase.AWAITING_APPROVAL,
-    JobPhase.PENDING,
-    JobPhase.RUNNING,
-    JobPhase.SUSPENDED,
-)
-STAGE_ALLOWED: dict[Stage, tuple[JobPhase, ...]] = {
-    Stage.STOP: _LIVE,
-    Stage.CANCEL: (*_LIVE, JobPhase.FAILED),
-    Stage.SUSPEND: (JobPhase.RUNNING,),
-    Stage.RESTART: (JobPhase.FAILED, JobPhase.SUSPENDED),
-}
-APPROVAL_PHASES = (JobPhase.INITIALIZED, JobPhase.AWAITING_APPROVAL)
+# -- phase rules (reconciler.kuscia.stages: kgitops's own, stricter than KusciaAPI's) --------------------
 
 _HINTS: dict[tuple[Stage, JobPhase], str] = {
     (Stage.SUSPEND, JobPhase.SUSPENDED): "it is suspended already; `restart` resumes it",
@@ -137,19 +124,16 @@ _HINTS: dict[tuple[Stage, JobPhase], str] = {
 }
 
 
-def _validation_failed(job: Resource) -> bool:
-    return any(
-        isinstance(c, Mapping) and c.get("type") == "JobValidated" and c.get("status") == "False"
-        for c in job.status.get("conditions") or ()
-    )
-
-
 def check_stage(job: Resource, stage: Stage) -> None:
-    """Raise PhaseNotAllowed unless ``stage`` applies to the job in its current phase."""
-    allowed = STAGE_ALLOWED[stage]
+    """Raise PhaseNotAllowed unless kgitops issues ``stage`` to the job in its current phase
+    (``kuscia.stages.kgitops_refusal``: stricter than KusciaAPI, which makes no phase check for stop and
+    cancel)."""
+    refusal = kgitops_refusal(stage, job.status)
+    if refusal is None:
+        return
     phase_text = job_phase_of(job)
     action = stage.value.lower()
-    if stage is Stage.RESTART and _validation_failed(job):  # D6: Kuscia would accept it and do nothing
+    if refusal.validation is not None:  # D6: Kuscia would accept it and do nothing
         raise PhaseNotAllowed(
             job.name,
             action,
@@ -160,9 +144,8 @@ def check_stage(job: Resource, stage: Stage) -> None:
     try:
         phase = JobPhase(phase_text)
     except ValueError:
-        raise PhaseNotAllowed(job.name, action, phase_text, allowed) from None
-    if phase not in allowed:
-        raise PhaseNotAllowed(job.name, action, phase_text, allowed, _HINTS.get((stage, phase), ""))
+        raise PhaseNotAllowed(job.name, action, phase_text, refusal.allowed) from None
+    raise PhaseNotAllowed(job.name, action, phase_text, refusal.allowed, _HINTS.get((stage, phase), ""))
 
 
 def check_approval(job: Resource, domain: str, accept: bool) -> None:
@@ -189,13 +172,6 @@ def check_approval(job: Resource, domain: str, accept: bool) -> None:
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-RESERVED_PREFIXES = ("kuscia.secretflow/", "kgitops.io/")
-
-
-def _reserved(key: str) -> bool:
-    """Kuscia's keys, and kgitops's own (``kgitops.io/…`` and ``*.kgitops.io/…``, e.g. approval records)."""
-    prefix = key.rpartition("/")[0]
-    return key.startswith(RESERVED_PREFIXES) or prefix.endswith(".kgitops.io")
 
 
 def check_key(key: str, what: str) -> None:
@@ -219,9 +195,9 @@ def normalise_metadata(
     for key, value in items.items():
         key = str(key)
         check_key(key, what)
-        if allow_remove and _reserved(key):
+        if allow_remove and is_reserved(key):
             raise InvalidArgument(
-                f"{what} `{key}` belongs to {'Kuscia' if key.startswith('kuscia') else 'kgitops'} "
+                f"{what} `{key}` belongs to {'Kuscia' if key.startswith(KUSCIA_PREFIX) else 'kgitops'} "
                 "and can not be set by hand; use the job commands (stop, suspend, ...) or --priority instead"
             )
         if value is None or value == "":
@@ -320,8 +296,8 @@ def managed_source(obj: Resource) -> str | None:
     """``path in source`` when GitOps sync manages the object, else None."""
     if not is_managed(obj):
         return None
-    path = obj.annotations.get(SOURCE_PATH, "")
-    source = obj.annotations.get(SOURCE_ID, "")
+    path = obj.annotations.get(ANNOTATION_SOURCE_PATH, "")
+    source = obj.annotations.get(ANNOTATION_SOURCE_ID, "")
     if path and source:
         return f"{path} in {source}"
     return path or source or "a GitOps source"

@@ -23,12 +23,18 @@ from reconciler.approvals.records import (
     valid_name,
 )
 from reconciler.config import ApprovalsConfig
+from reconciler.kuscia.labels import (
+    ANNOTATION_GITHUB_PULL_REQUEST,
+    ANNOTATION_GITHUB_REVIEW,
+    ANNOTATION_GITHUB_REVIEWED_COMMIT,
+    ANNOTATION_GITHUB_REVIEWER,
+)
 
 STATES = {"approved": Decision.APPROVE, "changes_requested": Decision.REJECT}
-ANNOTATION_REVIEW = "kgitops.io/github-review"
-ANNOTATION_REVIEWER = "kgitops.io/github-reviewer"
-ANNOTATION_PULL = "kgitops.io/github-pull-request"
-ANNOTATION_REVIEWED_COMMIT = "kgitops.io/github-reviewed-commit"
+ANNOTATION_REVIEW = ANNOTATION_GITHUB_REVIEW
+ANNOTATION_REVIEWER = ANNOTATION_GITHUB_REVIEWER
+ANNOTATION_PULL = ANNOTATION_GITHUB_PULL_REQUEST
+ANNOTATION_REVIEWED_COMMIT = ANNOTATION_GITHUB_REVIEWED_COMMIT
 
 
 class GitHubEventError(Exception):

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.kuscia.labels import APPROVALS_ANNOTATION_PREFIX
 from reconciler.model import JobSpec, Resource
 
-ANNOTATION_PREFIX = "approvals.kgitops.io/"
+ANNOTATION_PREFIX = APPROVALS_ANNOTATION_PREFIX
 ACCEPTED = "JobAccepted"
 REJECTED = "JobRejected"
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 
+from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef
 from reconciler.validate import admission
 
-API_VERSION = "kgitops.io/v1alpha1"
+API_VERSION = KGITOPS_API_VERSION
 KIND = "JobApproval"
 JOB_KIND = "KusciaJob"
 # A DNS label, as Kuscia requires of domain IDs and job names (KusciaAPI also allows dots in job IDs).

@@ -18,7 +18,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from typing import Any
 
+from reconciler.kuscia.stages import LABEL_COMMANDS, Refusal, kusciaapi_refusal, parse_command
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate import admission
@@ -48,6 +50,28 @@ class PhaseError(BackendError):
         super().__init__(message)
         self.phase = phase
         self.allowed = allowed
+
+    @classmethod
+    def of(cls, refusal: Refusal, message: str) -> PhaseError:
+        """The error for a ``reconciler.kuscia.stages`` refusal, worded ``message``."""
+        return cls(message, refusal.phase, tuple(str(p) for p in refusal.allowed))
+
+
+def parse_stage(value: str | Stage) -> Stage:
+    """The stage command a backend writes (``kuscia.stages.LABEL_COMMANDS``); BackendError names the
+    choices."""
+    stage = parse_command(value)
+    if stage is None:
+        choices = ", ".join(s.value for s in LABEL_COMMANDS)
+        raise BackendError(f"`{value}` is not a stage command a user can issue; use one of: {choices}")
+    return stage
+
+
+def check_kusciaapi_stage(job_id: str, stage: Stage, status: Mapping[str, Any]) -> None:
+    """Raise PhaseError, in KusciaAPI's words (§9), if KusciaAPI would refuse ``stage`` now."""
+    refusal = kusciaapi_refusal(stage, status)
+    if refusal is not None:
+        raise PhaseError.of(refusal, refusal.kusciaapi_text(job_id))
 
 
 class NotSupported(BackendError):

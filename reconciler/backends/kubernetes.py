@@ -24,7 +24,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from reconciler.backends.base import Backend, BackendError, Conflict, NotFound
+from reconciler.backends.base import Backend, BackendError, Conflict, NotFound, PhaseError, parse_stage
 from reconciler.backends.k8s import inventory
 from reconciler.backends.k8s.objects import (
     GROUP,
@@ -37,8 +37,8 @@ from reconciler.backends.k8s.objects import (
 )
 from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
 from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
-from reconciler.backends.stages import check_stage, parse_stage, stage_labels
 from reconciler.config import Config
+from reconciler.kuscia.stages import kusciaapi_refusal, kusciaapi_stage_labels
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB
 
@@ -306,10 +306,12 @@ class KubernetesBackend(Backend):
         command = parse_stage(stage)
 
         def mutate(doc: Doc) -> Doc | None:
-            check_stage(ref.name, command, doc.get("status") or {})
+            refusal = kusciaapi_refusal(command, doc.get("status") or {})
+            if refusal is not None:
+                raise PhaseError.of(refusal, refusal.kusciaapi_text(ref.name))
             meta = doc.setdefault("metadata", {})
             trigger = domain or self.domain or str((doc.get("spec") or {}).get("initiator") or "")
-            new_labels = stage_labels(meta.get("labels") or {}, command, trigger)
+            new_labels = kusciaapi_stage_labels(meta.get("labels") or {}, command, trigger)
             if new_labels is None:
                 return None
             meta["labels"] = new_labels

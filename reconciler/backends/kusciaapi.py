@@ -19,9 +19,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, NotSupported, PhaseError
+from reconciler.backends.base import (
+    AlreadyExists,
+    Backend,
+    BackendError,
+    NotFound,
+    NotSupported,
+    PhaseError,
+    parse_stage,
+)
 from reconciler.backends.kusciaapi_records import LocalRecords
-from reconciler.backends.stages import parse_stage
 from reconciler.config import Config
 from reconciler.kusciaapi import errors as ec
 from reconciler.kusciaapi.mapping import create_request, field_to_label

@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError
+from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError, parse_stage
 from reconciler.config import Config, EngineConfig
 from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
 from reconciler.engine.engine import OPEN, Engine
 from reconciler.engine.runtime.process import ProcessRuntime
-from reconciler.engine.stages import ALLOWED, check_stage, set_stage_label
+from reconciler.engine.stage_commands import set_stage_label
 from reconciler.engine.store import DB_NAME, Store, StoreError
-from reconciler.engine.taskbuild import ANN_TASK_ALIAS
+from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
+from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
 from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
 
 
@@ -270,13 +271,16 @@ class LocalBackend(Backend):
         return job
 
     def stage(self, ref: ObjectRef, stage: Stage, domain: str = "", reason: str = "") -> None:
+        """Write the stage command, with KusciaAPI's phase check (``kuscia.stages.kusciaapi_refusal``: none
+        for stop and cancel); the engine's controller then acts on it or not, as Kuscia's does."""
         self._writable(f"{stage.value.lower()} {ref}")
+        parse_stage(stage)
         with self.store.transaction():
             job = self._job(ref)
-            refusal = check_stage(job, stage)
-            if refusal:
+            refusal = kusciaapi_refusal(stage, job.status)
+            if refusal is not None:
                 phase = str(JobPhase.parse(job.status.get("phase")))
-                raise PhaseError(refusal, phase, tuple(str(p) for p in ALLOWED.get(stage, ())))
+                raise PhaseError(refusal.text(job.name), phase, tuple(str(p) for p in refusal.allowed))
             set_stage_label(job, stage, domain or str(job.spec.get("initiator", "")))
             self.store.put(job)
         self.kick()
@@ -296,7 +300,7 @@ class LocalBackend(Backend):
                     f"job {job.name} is {phase}; approvals apply to a job that is Initialized or "
                     "AwaitingApproval",
                     str(phase),
-                    (str(JobPhase.INITIALIZED), str(JobPhase.AWAITING_APPROVAL)),
+                    tuple(str(p) for p in APPROVAL_PHASES),
                 )
             job.status.setdefault("approveStatus", {})[domain] = "JobAccepted" if accept else "JobRejected"
             self.store.put(job)
@@ -325,12 +329,12 @@ class LocalBackend(Backend):
     ) -> builtins.list[tuple[str, Path]]:
         tasks = self.store.list("KusciaTask", namespace=job.namespace, owner=job.uid, order="created")
         if task is not None:
-            tasks = [t for t in tasks if task in (t.name, t.annotations.get(ANN_TASK_ALIAS))]
+            tasks = [t for t in tasks if task in (t.name, t.annotations.get(ANNOTATION_TASK_ALIAS))]
             if not tasks:
                 raise NotFound(f"job {job.name} has no task {task!r} (yet)")
         out = []
         for t in tasks:
-            alias = t.annotations.get(ANN_TASK_ALIAS, t.name)
+            alias = t.annotations.get(ANNOTATION_TASK_ALIAS, t.name)
             root = self.state_dir / "pods" / t.name
             if not root.is_dir():
                 continue

@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.engine import jobcheck, stages
+from reconciler.engine import jobcheck
 from reconciler.engine.scheduler import schedule
+from reconciler.engine.stage_commands import handle_stage_command
 from reconciler.engine.store import Store
-from reconciler.engine.taskbuild import (
-    ANN_INITIATOR,
-    ANN_SELF_INITIATOR,
-    ANN_SELF_PARTIES,
+from reconciler.engine.taskbuild import build_task, generate_task_id
+from reconciler.kuscia.labels import (
+    ANNOTATION_INITIATOR,
+    ANNOTATION_INTERCONN_SELF_PARTIES,
+    ANNOTATION_SELF_CLUSTER_AS_INITIATOR,
     LABEL_JOB_UID,
-    build_task,
-    generate_task_id,
 )
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, TaskPhase
 
@@ -173,9 +173,9 @@ def _initialized(rnd: JobRound) -> None:
     if not any(c.get("type") == "JobValidated" for c in conditions):
         conditions.append({"type": "JobValidated", "status": "True", "lastTransitionTime": rnd.now})
     domains = rnd.spec.domains
-    job.annotations[ANN_SELF_INITIATOR] = "true"
-    job.annotations[ANN_INITIATOR] = rnd.spec.initiator
-    job.annotations[ANN_SELF_PARTIES] = "_".join(domains)
+    job.annotations[ANNOTATION_SELF_CLUSTER_AS_INITIATOR] = "true"
+    job.annotations[ANNOTATION_INITIATOR] = rnd.spec.initiator
+    job.annotations[ANNOTATION_INTERCONN_SELF_PARTIES] = "_".join(domains)
     stage = status.setdefault("stageStatus", {})
     approve = status.setdefault("approveStatus", {})
     for d in domains:
@@ -188,7 +188,7 @@ def _initialized(rnd: JobRound) -> None:
 
 
 def _awaiting_approval(rnd: JobRound) -> None:
-    if stages.handle_stage_command(rnd):
+    if handle_stage_command(rnd):
         return
     status = rnd.job.status
     approve = status.get("approveStatus") or {}
@@ -203,7 +203,7 @@ def _awaiting_approval(rnd: JobRound) -> None:
 
 
 def _pending(rnd: JobRound) -> None:
-    if stages.handle_stage_command(rnd):
+    if handle_stage_command(rnd):
         return
     # One cluster (D7): every party's create stage succeeded in Initialized, so the job starts at once.
     stage = rnd.job.status.get("stageStatus") or {}
@@ -213,7 +213,7 @@ def _pending(rnd: JobRound) -> None:
 
 
 def _running(rnd: JobRound) -> None:
-    if stages.handle_stage_command(rnd):
+    if handle_stage_command(rnd):
         return
     tasks = rnd.job.spec.get("tasks") or []
     if any(not t.get("taskID") for t in tasks):
@@ -254,14 +254,14 @@ def _failure_details(rnd: JobRound) -> str:
 
 
 def _suspended(rnd: JobRound) -> None:
-    if stages.handle_stage_command(rnd):
+    if handle_stage_command(rnd):
         return
     rnd.refresh_task_status()
     rnd.fail_open_task_status()
 
 
 def _failed(rnd: JobRound) -> None:
-    if stages.handle_stage_command(rnd):
+    if handle_stage_command(rnd):
         return
     if not rnd.job.status.get("completionTime"):
         rnd.stop_tasks()

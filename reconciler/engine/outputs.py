@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from reconciler.engine.taskbuild import ANN_JOB_ID, LABEL_JOB_UID
+from reconciler.kuscia.labels import ANNOTATION_JOB_ID, LABEL_JOB_UID
 from reconciler.model import Resource
 
 MARKER = ".kgitops-job"
@@ -26,7 +26,7 @@ PREVIOUS = ".previous"
 
 def owner_of(task: Resource) -> tuple[str, str]:
     """(name, uid) of the job that owns the task's outputs: its job, or the task itself if no job owns it."""
-    job = task.annotations.get(ANN_JOB_ID, "")
+    job = task.annotations.get(ANNOTATION_JOB_ID, "")
     uid = task.labels.get(LABEL_JOB_UID, "")
     return (job, uid) if job and uid else (task.name, task.uid)
 

@@ -15,15 +15,15 @@ from reconciler.engine.engine import Engine
 from reconciler.engine.job_controller import should_reconcile
 from reconciler.engine.runtime.simulated import SimulatedRuntime
 from reconciler.engine.scheduler import view_phases
-from reconciler.engine.stages import check_stage, set_stage_label
+from reconciler.engine.stage_commands import set_stage_label
 from reconciler.engine.store import Store, utc_now
-from reconciler.engine.taskbuild import (
-    ANN_INITIATOR,
-    ANN_SELF_INITIATOR,
-    ANN_SELF_PARTIES,
-    build_task,
-    generate_task_id,
+from reconciler.engine.taskbuild import build_task, generate_task_id
+from reconciler.kuscia.labels import (
+    ANNOTATION_INITIATOR,
+    ANNOTATION_INTERCONN_SELF_PARTIES,
+    ANNOTATION_SELF_CLUSTER_AS_INITIATOR,
 )
+from reconciler.kuscia.stages import kgitops_refusal
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
 from reconciler.validate import admission
 from reconciler.validate.admission import Verdict
@@ -158,9 +158,9 @@ class Simulator:
         now = utc_now()
         job.annotations.update(
             {
-                ANN_SELF_INITIATOR: "true",
-                ANN_INITIATOR: spec.initiator,
-                ANN_SELF_PARTIES: "_".join(spec.domains),
+                ANNOTATION_SELF_CLUSTER_AS_INITIATOR: "true",
+                ANNOTATION_INITIATOR: spec.initiator,
+                ANNOTATION_INTERCONN_SELF_PARTIES: "_".join(spec.domains),
             }
         )
         job.status = {
@@ -215,9 +215,9 @@ class Simulator:
         if "stage" in event:
             job = self._job()
             stage = Stage(event["stage"])
-            refusal = check_stage(job, stage)
-            if refusal:
-                return refusal
+            refusal = kgitops_refusal(stage, job.status)
+            if refusal is not None:
+                return refusal.text(job.name)
             set_stage_label(job, stage, self.spec.initiator)
             self.store.put(job)
             return ""

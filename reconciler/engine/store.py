@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.engine.pins import PinnedAppImage, appimages_of, spec_digest
+from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import ObjectRef, Resource
 
 SCHEMA = """
@@ -300,7 +301,7 @@ class Store:
     def task_index(self, owner: str) -> builtins.list[tuple[str, str, str]]:
         """(name, alias, phase) of the tasks a job owns, in creation order, without decoding them."""
         rows = self._query(
-            "SELECT name, json_extract(annotations, '$.\"kuscia.secretflow/task-alias\"'),"
+            f"SELECT name, json_extract(annotations, '$.\"{ANNOTATION_TASK_ALIAS}\"'),"
             " json_extract(status, '$.phase') FROM objects WHERE kind='KusciaTask' AND owner=? ORDER BY seq",
             (owner,),
         )

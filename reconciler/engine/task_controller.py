@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from reconciler.engine.runtime.base import FAILED, PENDING, RUNNING, SUCCEEDED, LaunchError, PodView, Runtime
 from reconciler.engine.store import Store
-from reconciler.engine.taskbuild import LABEL_JOB_UID
+from reconciler.kuscia.labels import LABEL_JOB_UID
 from reconciler.model import ObjectRef, Resource, TaskPhase, TaskSpec
 
 _RANK = {PENDING: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}

@@ -6,20 +6,15 @@ import copy
 import uuid
 from typing import Any
 
+from reconciler.kuscia.labels import (
+    ANNOTATION_JOB_ID,
+    ANNOTATION_SELF_CLUSTER_AS_PARTICIPANT,
+    ANNOTATION_TASK_ALIAS,
+    CONTROLLER_KUSCIA_JOB,
+    LABEL_CONTROLLER,
+    LABEL_JOB_UID,
+)
 from reconciler.model import Resource
-
-LABEL_CONTROLLER = "kuscia.secretflow/controller"
-LABEL_JOB_UID = "kuscia.secretflow/job-uid"
-ANN_JOB_ID = "kuscia.secretflow/job-id"
-ANN_TASK_ALIAS = "kuscia.secretflow/task-alias"
-ANN_SELF_PARTICIPANT = "kuscia.secretflow/self-cluster-as-participant"
-ANN_SELF_INITIATOR = "kuscia.secretflow/self-cluster-as-initiator"
-ANN_INITIATOR = "kuscia.secretflow/initiator"
-ANN_SELF_PARTIES = "kuscia.secretflow/interconn-self-parties"
-LABEL_STAGE = "kuscia.secretflow/job-stage"
-LABEL_STAGE_TRIGGER = "kuscia.secretflow/job-stage-trigger"
-LABEL_STAGE_VERSION = "kuscia.secretflow/job-stage-version"
-CONTROLLER_NAME = "kuscia-job"
 
 
 def generate_task_id(job_name: str) -> str:
@@ -53,11 +48,11 @@ def build_task(job: Resource, template: dict[str, Any]) -> Resource:
         kind="KusciaTask",
         name=str(template["taskID"]),
         namespace=job.namespace,
-        labels={LABEL_CONTROLLER: CONTROLLER_NAME, LABEL_JOB_UID: job.uid},
+        labels={LABEL_CONTROLLER: CONTROLLER_KUSCIA_JOB, LABEL_JOB_UID: job.uid},
         annotations={
-            ANN_JOB_ID: job.name,
-            ANN_TASK_ALIAS: str(template.get("alias", "")),
-            ANN_SELF_PARTICIPANT: "true",
+            ANNOTATION_JOB_ID: job.name,
+            ANNOTATION_TASK_ALIAS: str(template.get("alias", "")),
+            ANNOTATION_SELF_CLUSTER_AS_PARTICIPANT: "true",
         },
         spec=spec,
         status={"phase": "Pending"},

@@ -12,8 +12,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError, admit_new
-from reconciler.backends.stages import check_stage
+from reconciler.backends.base import (
+    AlreadyExists,
+    Backend,
+    BackendError,
+    NotFound,
+    PhaseError,
+    admit_new,
+    check_kusciaapi_stage,
+)
 from reconciler.kusciaapi import errors as ec
 from reconciler.kusciaapi.errors import APIError, ok
 from reconciler.kusciaapi.mapping import check_job_id, job_from_create_request
@@ -190,7 +197,7 @@ class JobService:
 
         def work(b: Backend) -> None:
             job = self._job_or_fail(b, job_id, code, change="retrieve" if op == "stop" else op)
-            check_stage(job_id, stage, job.status)
+            check_kusciaapi_stage(job_id, stage, job.status)
             trigger = self.domain or str(job.spec.get("initiator") or "")
             try:
                 b.stage(job.ref, stage, domain=trigger, reason=str(req.get("reason") or ""))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from reconciler.kuscia.labels import CONTROLLER_KUSCIA_JOB, LABEL_CONTROLLER
 from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
 from reconciler.plan.compare import metadata_changes, spec_changes
@@ -19,7 +20,6 @@ APP_IMAGE = "AppImage"
 ONE_SHOT_KINDS = frozenset({"KusciaJob", "KusciaTask"})
 # Kinds a source may hold; KusciaTasks that a job created belong to the job, not to anyone's source.
 PLANNED_KINDS = ("AppImage", "KusciaJob", "KusciaTask")
-TASK_OF_JOB_LABEL = "kuscia.secretflow/controller"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class PlanOptions:
 def is_planned_live(obj: Resource) -> bool:
     """Live objects the plan considers: not the KusciaTasks a job created for itself."""
     return obj.kind in PLANNED_KINDS and not (
-        obj.kind == "KusciaTask" and obj.labels.get(TASK_OF_JOB_LABEL) == "kuscia-job"
+        obj.kind == "KusciaTask" and obj.labels.get(LABEL_CONTROLLER) == CONTROLLER_KUSCIA_JOB
     )
 
 

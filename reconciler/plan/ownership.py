@@ -6,22 +6,31 @@ import hashlib
 import json
 from typing import Any
 
+from reconciler.kuscia.labels import (
+    ANNOTATION_ON_CHANGE,
+    ANNOTATION_PRUNE,
+    ANNOTATION_REVISION,
+    ANNOTATION_SOURCE_ID,
+    ANNOTATION_SOURCE_PATH,
+    ANNOTATION_SPEC_HASH,
+    KUSCIA_PREFIX,
+    LABEL_MANAGED_BY,
+    LABEL_SOURCE,
+    MANAGED_BY_VALUE,
+)
 from reconciler.model import Resource
 
-PREFIX = "kgitops.io/"
-MANAGED_BY = PREFIX + "managed-by"
-MANAGED_BY_VALUE = "kgitops"
-SOURCE_LABEL = PREFIX + "source"  # a short hash of the source id (label values are limited to 63 chars)
-SOURCE_ID = PREFIX + "source-id"
-SOURCE_PATH = PREFIX + "source-path"
-SPEC_HASH = PREFIX + "spec-hash"
-REVISION = PREFIX + "revision"
-# Set by users on a manifest:
-PRUNE = PREFIX + "prune"  # "disabled": never pruned
-ON_CHANGE = PREFIX + "on-change"  # "recreate": a changed job is deleted and created again
+# The keys, under the short names sync and plan use (their home is reconciler.kuscia.labels).
+MANAGED_BY = LABEL_MANAGED_BY
+SOURCE_LABEL = LABEL_SOURCE
+SOURCE_ID = ANNOTATION_SOURCE_ID
+SOURCE_PATH = ANNOTATION_SOURCE_PATH
+SPEC_HASH = ANNOTATION_SPEC_HASH
+REVISION = ANNOTATION_REVISION
+PRUNE = ANNOTATION_PRUNE
+ON_CHANGE = ANNOTATION_ON_CHANGE
 
 OWNERSHIP_KEYS = frozenset({MANAGED_BY, SOURCE_LABEL, SOURCE_ID, SOURCE_PATH, SPEC_HASH, REVISION})
-KUSCIA_PREFIX = "kuscia.secretflow/"
 
 
 def source_label(source_id: str) -> str:

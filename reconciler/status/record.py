@@ -13,9 +13,10 @@ from typing import Any
 import yaml
 
 from reconciler.approvals.provenance import party_approvals
+from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import ObjectRef, Resource
 
-STATUS_API_VERSION = "kgitops.io/v1alpha1"
+STATUS_API_VERSION = KGITOPS_API_VERSION
 CLUSTER_SCOPE_DIR = "_cluster"  # directory for cluster-scoped objects (AppImage), which have no namespace
 _SAFE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _SAFE_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import API_VERSION, DEFAULT_NAMESPACE
 from reconciler.model.objects import CLUSTER_SCOPED, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate.graph import check_job_graph
@@ -22,7 +23,7 @@ from reconciler.validate.references import (
 from reconciler.validate.schema import Issue, checker
 
 APPROVAL_KIND = "JobApproval"
-APPROVAL_API_VERSION = "kgitops.io/v1alpha1"
+APPROVAL_API_VERSION = KGITOPS_API_VERSION
 # Kuscia's controllers list KusciaJobs and KusciaTasks in this namespace only (kuscia#276).
 KUSCIA_NAMESPACE = DEFAULT_NAMESPACE
 

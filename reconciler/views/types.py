@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_PRIORITY, ANNOTATION_TASK_ALIAS
 from reconciler.model import JobPhase, Resource
 
-PRIORITY_ANNOTATION = "kgitops.io/priority"
+PRIORITY_ANNOTATION = ANNOTATION_PRIORITY
 PRIORITIES = ("HIGH", "NORMAL", "LOW")
-JOB_ID_ANNOTATION = "kuscia.secretflow/job-id"
-TASK_ALIAS_ANNOTATION = "kuscia.secretflow/task-alias"
+JOB_ID_ANNOTATION = ANNOTATION_JOB_ID
+TASK_ALIAS_ANNOTATION = ANNOTATION_TASK_ALIAS
 
 
 class TaskState(StrEnum):

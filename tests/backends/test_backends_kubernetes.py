@@ -17,8 +17,10 @@ from reconciler.backends.k8s.objects import GROUP, VERSION
 from reconciler.backends.k8s.retry import RetryPolicy
 from reconciler.backends.k8s.watch import WatchEvent
 from reconciler.backends.kubernetes import KubernetesBackend, load_api_client
-from reconciler.backends.stages import STAGE_LABEL, STAGE_TRIGGER_LABEL, STAGE_VERSION_LABEL
 from reconciler.config import load_config
+from reconciler.kuscia.labels import LABEL_JOB_STAGE as STAGE_LABEL
+from reconciler.kuscia.labels import LABEL_JOB_STAGE_TRIGGER as STAGE_TRIGGER_LABEL
+from reconciler.kuscia.labels import LABEL_JOB_STAGE_VERSION as STAGE_VERSION_LABEL
 from reconciler.model import ObjectRef, Resource, Stage
 
 from .conftest import FAST, set_job_status

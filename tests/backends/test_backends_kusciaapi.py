@@ -14,7 +14,8 @@ import pytest
 
 from reconciler.backends.base import AlreadyExists, BackendError, NotFound, NotSupported, PhaseError
 from reconciler.backends.kusciaapi import KusciaAPIBackend
-from reconciler.backends.stages import STAGE_LABEL, STAGE_TRIGGER_LABEL
+from reconciler.kuscia.labels import LABEL_JOB_STAGE as STAGE_LABEL
+from reconciler.kuscia.labels import LABEL_JOB_STAGE_TRIGGER as STAGE_TRIGGER_LABEL
 from reconciler.model import ObjectRef, Resource, Stage
 
 from .kusciaapi_fixtures import TOKEN, Served

@@ -9,9 +9,10 @@ import re
 from typing import Any
 
 from reconciler.backends.base import BackendError
+from reconciler.kuscia.labels import LABEL_INVENTORY
 from reconciler.model import ObjectRef
 
-INVENTORY_LABEL = "kgitops.io/inventory"
+INVENTORY_LABEL = LABEL_INVENTORY
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kgitops", INVENTORY_LABEL: "true"}
 
 

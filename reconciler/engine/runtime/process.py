@@ -33,7 +33,7 @@ from reconciler.engine.runtime.base import (
     Runtime,
 )
 from reconciler.engine.store import PodRecord, Store, utc_now
-from reconciler.engine.taskbuild import ANN_JOB_ID, ANN_TASK_ALIAS
+from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.model import Resource
 
 WRAPPER = '"$@"; rc=$?; printf %s "$rc" > "$0.tmp" && mv -f "$0.tmp" "$0"; exit "$rc"'
@@ -45,10 +45,10 @@ _SHELL_CODES = {126: ": the command is not executable", 127: ": the command was 
 def where_logs_are(task: Resource, rec: PodRecord) -> str:
     """How to read a pod's output. Never the output itself: a status travels into status files and Git
     commits, and a process may print a secret."""
-    job = task.annotations.get(ANN_JOB_ID, "")
+    job = task.annotations.get(ANNOTATION_JOB_ID, "")
     container = rec.pod.split("/", 1)[1]
     if job:
-        alias = task.annotations.get(ANN_TASK_ALIAS) or task.name
+        alias = task.annotations.get(ANNOTATION_TASK_ALIAS) or task.name
         return f"its output: kgitops job logs {job} --task {alias} --party {rec.domain}"
     return f"its output: <state dir>/pods/{task.name}/{rec.pod.split('/', 1)[0]}/logs/{container}.log"
 

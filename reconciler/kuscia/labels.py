@@ -1,0 +1,83 @@
+"""Every label and annotation key kgitops reads or writes: Kuscia's ``kuscia.secretflow/…`` keys and kgitops's
+own ``kgitops.io/…`` keys.
+
+Kuscia's keys are spelt as in Kuscia's ``pkg/common/constants.go`` (kuscia-semantics.md §1.3, §9); the engine,
+the backends, the KusciaAPI server and client, the views and the CLI import them from here. Names are stable:
+``LABEL_*`` for labels, ``ANNOTATION_*`` for annotations, ``*_PREFIX`` for a family of keys.
+"""
+
+from __future__ import annotations
+
+# -- Kuscia (pkg/common/constants.go) -------------------------------------------------------------------
+KUSCIA_PREFIX = "kuscia.secretflow/"
+"""Every key Kuscia owns starts with this; a user may not set such a key by hand."""
+
+LABEL_JOB_STAGE = KUSCIA_PREFIX + "job-stage"
+"""The stage command on a KusciaJob: ``Create|Start|Stop|Cancel|Restart|Suspend`` (``JobStage``, §1.3, §5)."""
+LABEL_JOB_STAGE_TRIGGER = KUSCIA_PREFIX + "job-stage-trigger"
+"""The domain that issued the stage command."""
+LABEL_JOB_STAGE_VERSION = KUSCIA_PREFIX + "job-stage-version"
+"""Decimal string; ``"1"`` on the first write, +1 on every write (``setJobStage``)."""
+STAGE_LABELS = (LABEL_JOB_STAGE, LABEL_JOB_STAGE_TRIGGER, LABEL_JOB_STAGE_VERSION)
+
+LABEL_CONTROLLER = KUSCIA_PREFIX + "controller"
+"""On a KusciaTask created for a job: ``kuscia-job`` (``CONTROLLER_KUSCIA_JOB``)."""
+CONTROLLER_KUSCIA_JOB = "kuscia-job"
+LABEL_JOB_UID = KUSCIA_PREFIX + "job-uid"
+"""On a KusciaTask: the UID of the job that created it."""
+LABEL_INTERCONN_PROTOCOL_TYPE = KUSCIA_PREFIX + "interconn-protocol-type"
+
+ANNOTATION_JOB_ID = KUSCIA_PREFIX + "job-id"
+"""On a KusciaTask: the name of its job."""
+ANNOTATION_TASK_ALIAS = KUSCIA_PREFIX + "task-alias"
+"""On a KusciaTask: the alias of the job's task template it was built from."""
+ANNOTATION_SELF_CLUSTER_AS_PARTICIPANT = KUSCIA_PREFIX + "self-cluster-as-participant"
+ANNOTATION_SELF_CLUSTER_AS_INITIATOR = KUSCIA_PREFIX + "self-cluster-as-initiator"
+"""``"true"``/``"false"``, set by the controller in Initialized."""
+ANNOTATION_INITIATOR = KUSCIA_PREFIX + "initiator"
+ANNOTATION_INTERCONN_SELF_PARTIES = KUSCIA_PREFIX + "interconn-self-parties"
+"""The domains this cluster hosts, joined with ``_``; KusciaAPI's approve speaks for them (§9)."""
+ANNOTATION_INTERCONN_KUSCIA_PARTIES = KUSCIA_PREFIX + "interconn-kuscia-parties"
+ANNOTATION_INTERCONN_BFIA_PARTIES = KUSCIA_PREFIX + "interconn-bfia-parties"
+
+CUSTOM_FIELD_PREFIX = "kuscia.job.custom-fields/"
+"""KusciaAPI's ``custom_fields`` become labels ``kuscia.job.custom-fields/<key>`` (§9 create)."""
+
+# -- kgitops's own ----------------------------------------------------------------------------------------
+KGITOPS_PREFIX = "kgitops.io/"
+KGITOPS_API_VERSION = KGITOPS_PREFIX + "v1alpha1"
+"""apiVersion of kgitops's own documents (JobApproval records, the status file)."""
+
+LABEL_MANAGED_BY = KGITOPS_PREFIX + "managed-by"
+MANAGED_BY_VALUE = "kgitops"
+LABEL_SOURCE = KGITOPS_PREFIX + "source"
+"""A 16-hex hash of the source id (label values are limited to 63 characters)."""
+ANNOTATION_SOURCE_ID = KGITOPS_PREFIX + "source-id"
+ANNOTATION_SOURCE_PATH = KGITOPS_PREFIX + "source-path"
+ANNOTATION_SPEC_HASH = KGITOPS_PREFIX + "spec-hash"
+ANNOTATION_REVISION = KGITOPS_PREFIX + "revision"
+ANNOTATION_PRUNE = KGITOPS_PREFIX + "prune"
+"""Set by users on a manifest: ``disabled`` means the object is never pruned."""
+ANNOTATION_ON_CHANGE = KGITOPS_PREFIX + "on-change"
+"""Set by users on a manifest: ``recreate`` means a changed job is deleted and created again."""
+ANNOTATION_PRIORITY = KGITOPS_PREFIX + "priority"
+"""``HIGH``, ``NORMAL`` or ``LOW``: the PaddleFlow-style priority a user gave a job."""
+LABEL_INVENTORY = KGITOPS_PREFIX + "inventory"
+"""On the ConfigMaps in which the Kubernetes backend keeps a source's inventory."""
+
+ANNOTATION_GITHUB_REVIEW = KGITOPS_PREFIX + "github-review"
+ANNOTATION_GITHUB_REVIEWER = KGITOPS_PREFIX + "github-reviewer"
+ANNOTATION_GITHUB_PULL_REQUEST = KGITOPS_PREFIX + "github-pull-request"
+ANNOTATION_GITHUB_REVIEWED_COMMIT = KGITOPS_PREFIX + "github-reviewed-commit"
+
+APPROVALS_ANNOTATION_PREFIX = "approvals." + KGITOPS_PREFIX
+"""``approvals.kgitops.io/<domain>``: a party's last judged approval record, as JSON, on the live job."""
+
+RESERVED_PREFIXES = (KUSCIA_PREFIX, KGITOPS_PREFIX)
+
+
+def is_reserved(key: str) -> bool:
+    """True for a key users may not set by hand: Kuscia's, and kgitops's own (``kgitops.io/…`` and
+    ``*.kgitops.io/…``, e.g. approval records)."""
+    prefix = key.rpartition("/")[0]
+    return key.startswith(RESERVED_PREFIXES) or prefix.endswith("." + KGITOPS_PREFIX.rstrip("/"))
