@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 _PORT = re.compile(r"\{\{\{\s*\.ALLOCATED_PORTS\.ports\[name=([^\]]+)\]\.port\s*\}\}\}")
 _VAR = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-KNOWN = ("TASK_ID", "TASK_INPUT_CONFIG", "TASK_CLUSTER_DEFINE", "ALLOCATED_PORTS")
 
 
 def json_inner(value: str) -> str:

@@ -25,9 +25,6 @@ class Decision:
     message: str = ""  # why the job ended, for status.message
 
 
-_ACTIVE = (TaskPhase.PENDING, TaskPhase.RUNNING)
-
-
 def schedule(spec: JobSpec, phases: Mapping[str, TaskPhase]) -> Decision:
     """Decide one scheduling round. ``phases`` maps alias → phase of the tasks that exist."""
     tasks = spec.tasks

@@ -142,11 +142,6 @@ class Store:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
         return value
 
-    def data_version(self) -> int:
-        """Changes whenever any connection commits: a cheap "did anything change?" for pollers."""
-        rows = self._query("SELECT value FROM meta WHERE key='rv'")
-        return int(rows[0][0]) if rows else 0
-
     # -- objects ------------------------------------------------------------------------
     @staticmethod
     def _row(row: sqlite3.Row) -> Resource:
@@ -311,13 +306,6 @@ class Store:
         """name → uid of every object of a kind (all namespaces; names of tasks are unique in practice)."""
         return {r[0]: r[1] for r in self._query("SELECT name, uid FROM objects WHERE kind=?", (kind,))}
 
-    def owner_of(self, ref: ObjectRef) -> str:
-        rows = self._query(
-            "SELECT owner FROM objects WHERE kind=? AND namespace=? AND name=?",
-            (ref.kind, ref.namespace, ref.name),
-        )
-        return str(rows[0][0]) if rows else ""
-
     # -- pods -----------------------------------------------------------------------------
     def pods(self, task: str | None = None, live_only: bool = False) -> builtins.list[PodRecord]:
         sql = "SELECT * FROM pods"
@@ -422,12 +410,3 @@ class Store:
         sql = "SELECT name, digest, spec FROM appimage_pins WHERE owner=? ORDER BY name"
         rows = self._query(sql, (owner,))
         return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
-
-    # -- meta -----------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
-        return str(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction():
-            self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))

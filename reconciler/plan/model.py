@@ -108,9 +108,6 @@ class Plan:
     prune_refused: str = ""
     held_files: dict[str, str] = field(default_factory=dict)  # files that failed as a whole: path -> why
 
-    def by_action(self, action: Action) -> list[PlanEntry]:
-        return [e for e in self.entries if e.action == action]
-
     def counts(self) -> dict[str, int]:
         out = {a.value: 0 for a in Action}
         for e in self.entries:

@@ -44,16 +44,6 @@ class Snapshot:
     files: tuple[SourceFile, ...]
     problems: tuple[FileProblem, ...] = ()
 
-    @property
-    def short_revision(self) -> str:
-        return short(self.revision)
-
-
-def short(revision: str) -> str:
-    if revision.startswith("sha256:"):
-        return revision[:19]
-    return revision[:12]
-
 
 def content_revision(entries: list[tuple[str, str]]) -> str:
     """The revision of a directory: a digest of its (path, blob id) pairs, stable across runs and machines."""

@@ -191,12 +191,6 @@ class JobInfo:
         ]
         return max(times) if times else None
 
-    def task_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for t in self.tasks:
-            counts[t.phase.value] = counts.get(t.phase.value, 0) + 1
-        return counts
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

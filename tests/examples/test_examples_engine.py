@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -10,15 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from examples_runtime import EXAMPLES, JOBS, read_csv, write_workspace
-
-if (
-    importlib.util.find_spec("reconciler.cli.gitops") is None
-    or importlib.util.find_spec("reconciler.backends.local") is None
-):
-    pytest.skip("kgitops sync and the embedded engine are not there yet", allow_module_level=True)
 
 
 def copy_examples(root: Path, jobs: list[str], small: bool = False) -> Path:
