@@ -15,8 +15,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reconciler.approvals.apply import ApprovalOutcome, Effect, apply_decisions
     from reconciler.approvals.decisions import ApprovalDecision, collect, records_from_resources
+    from reconciler.approvals.effects import ApprovalOutcome, Effect, apply_decisions
     from reconciler.approvals.history import HistoryError
     from reconciler.approvals.provenance import PartyApproval, annotation_key, party_approvals
     from reconciler.approvals.records import (
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
-    "reconciler.approvals.apply": ("ApprovalOutcome", "Effect", "apply_decisions"),
+    "reconciler.approvals.effects": ("ApprovalOutcome", "Effect", "apply_decisions"),
     "reconciler.approvals.decisions": ("ApprovalDecision", "collect", "records_from_resources"),
     "reconciler.approvals.history": ("HistoryError",),
     "reconciler.approvals.provenance": ("PartyApproval", "annotation_key", "party_approvals"),

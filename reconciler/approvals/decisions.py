@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler.approvals.commit_trust import judge
 from reconciler.approvals.history import (
     Credits,
     commit_facts,
@@ -40,7 +41,6 @@ from reconciler.approvals.records import (
     parse_record,
 )
 from reconciler.approvals.signatures import Verifier
-from reconciler.approvals.trust import judge
 from reconciler.config import Config
 from reconciler.model import ObjectRef, Resource
 

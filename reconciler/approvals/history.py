@@ -22,9 +22,9 @@ from datetime import datetime, timedelta, timezone
 
 import pygit2
 
+from reconciler.approvals.commit_trust import CommitFacts
 from reconciler.approvals.records import ApprovalRecord, RecordProblem, parse_file
 from reconciler.approvals.signatures import Verifier
-from reconciler.approvals.trust import CommitFacts
 
 MAX_RECORD_BYTES = 64 * 1024
 _SUFFIXES = (".yaml", ".yml")

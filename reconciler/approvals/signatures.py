@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.approvals.trust import SignatureCheck, SigStatus
+from reconciler.approvals.commit_trust import SignatureCheck, SigStatus
 from reconciler.config import DomainTrust
 
 SSH_NAMESPACE = "git"  # what git uses for commit signatures

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.approvals.apply import ApprovalOutcome, Effect, apply_decisions
 from reconciler.approvals.decisions import ApprovalDecision, collect
+from reconciler.approvals.effects import ApprovalOutcome, Effect, apply_decisions
 from reconciler.approvals.history import HistoryError
 from reconciler.backends.base import Backend
 from reconciler.config import Config

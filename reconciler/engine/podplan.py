@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.engine.appimage_trust import is_trusted, untrusted_message
+from reconciler.engine.config_templates import render
 from reconciler.engine.outputs import output_dir, owner_of
-from reconciler.engine.render import render
 from reconciler.engine.runtime.base import LaunchError
-from reconciler.engine.trust import is_trusted, untrusted_message
 from reconciler.model import AppImageSpec, Resource, TaskSpec
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

@@ -1,6 +1,6 @@
 """Reading manifests: file discovery (with untrusted-input limits) and YAML documents with positions."""
 
-from reconciler.load.discover import PathNotFound, SourceFile, discover, read_source
+from reconciler.load.discover import DiscoveredFile, PathNotFound, discover, read_source
 from reconciler.load.documents import MAX_DEPTH, Document, LoadError, iter_documents, locate
 
 __all__ = [
@@ -8,7 +8,7 @@ __all__ = [
     "Document",
     "LoadError",
     "PathNotFound",
-    "SourceFile",
+    "DiscoveredFile",
     "discover",
     "iter_documents",
     "locate",

@@ -18,7 +18,7 @@ class PathNotFound(Exception):
 
 
 @dataclass(frozen=True)
-class SourceFile:
+class DiscoveredFile:
     """A file to validate: the path shown to users, and why it cannot be read (rule id, message), if so."""
 
     path: str
@@ -33,9 +33,9 @@ def _inside(real: str, root: str) -> bool:
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _walk(root: str) -> list[SourceFile]:
+def _walk(root: str) -> list[DiscoveredFile]:
     real_root = os.path.realpath(root)
-    found: list[SourceFile] = []
+    found: list[DiscoveredFile] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         keep = []
         for d in sorted(dirnames):
@@ -46,7 +46,7 @@ def _walk(root: str) -> list[SourceFile]:
                 target = os.path.realpath(full)
                 if not _inside(target, real_root):
                     found.append(
-                        SourceFile(
+                        DiscoveredFile(
                             full,
                             ("IO002", f"directory link leads outside {root} (to {target}); not followed"),
                         )
@@ -62,32 +62,32 @@ def _walk(root: str) -> list[SourceFile]:
                 target = os.path.realpath(full)
                 if not _inside(target, real_root):
                     found.append(
-                        SourceFile(
+                        DiscoveredFile(
                             full, ("IO002", f"symbolic link leads outside {root} (to {target}); not read")
                         )
                     )
                     continue
-            found.append(SourceFile(full))
+            found.append(DiscoveredFile(full))
     found.sort(key=lambda f: f.path)
     return found
 
 
-def discover(paths: list[str]) -> list[SourceFile]:
+def discover(paths: list[str]) -> list[DiscoveredFile]:
     """Files to validate, in the order given (directories expanded, sorted). Raises PathNotFound."""
-    out: list[SourceFile] = []
+    out: list[DiscoveredFile] = []
     for p in paths:
         if p == STDIN:
-            out.append(SourceFile(STDIN_LABEL))
+            out.append(DiscoveredFile(STDIN_LABEL))
         elif os.path.isdir(p):
             out.extend(_walk(p))
         elif os.path.lexists(p):
-            out.append(SourceFile(p))
+            out.append(DiscoveredFile(p))
         else:
             raise PathNotFound(p)
     return out
 
 
-def read_source(source: SourceFile, max_size: int) -> bytes | tuple[str, str]:
+def read_source(source: DiscoveredFile, max_size: int) -> bytes | tuple[str, str]:
     """The file's bytes (at most ``max_size + 1`` of them), or (rule id, message) when it cannot be read."""
     if source.problem:
         return source.problem

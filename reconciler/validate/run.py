@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 
-from reconciler.load.discover import SourceFile, discover, read_source
+from reconciler.load.discover import DiscoveredFile, discover, read_source
 from reconciler.validate.crossfile import check_facts
 from reconciler.validate.filecheck import _finding, validate_file
 from reconciler.validate.findings import Finding
@@ -19,7 +19,7 @@ Outcome = tuple[str, list[Finding], list[Facts]]
 _CHUNK = 32
 
 
-def check_source(source: SourceFile, options: Options, data: bytes | None = None) -> Outcome:
+def check_source(source: DiscoveredFile, options: Options, data: bytes | None = None) -> Outcome:
     """Read (unless ``data`` is given) and validate one file, keeping only what the report needs."""
     content = data if data is not None else read_source(source, options.max_file_size)
     if isinstance(content, tuple):
@@ -29,11 +29,11 @@ def check_source(source: SourceFile, options: Options, data: bytes | None = None
     return source.path, result.findings, result.facts
 
 
-def _worker(args: tuple[SourceFile, Options]) -> Outcome:
+def _worker(args: tuple[DiscoveredFile, Options]) -> Outcome:
     return check_source(*args)
 
 
-def _outcomes(sources: list[SourceFile], options: Options, jobs: int) -> Iterator[Outcome]:
+def _outcomes(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
     stdin_data = {s.path: read_source(s, options.max_file_size) for s in sources if s.is_stdin}
     if jobs <= 1 or len(sources) < 2 * _CHUNK:
         for s in sources:
