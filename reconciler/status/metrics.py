@@ -1,36 +1,55 @@
-"""Prometheus metrics of the watcher in the text exposition format, served with ``/healthz`` on a small
-HTTP server (stdlib), so no client library is needed."""
+"""Prometheus metrics of the watcher, exposed with ``prometheus_client`` on a small HTTP server that also
+answers ``/healthz``.
+
+Metrics (names and labels are part of the interface; dashboards use them):
+
+* ``kgitops_reconcile_duration_seconds`` histogram: seconds of one reconcile (source to status);
+* ``kgitops_objects{sync_state}`` gauge: managed objects by sync state;
+* ``kgitops_objects_phase{phase}`` gauge: managed objects by live phase;
+* ``kgitops_held_files`` gauge: source files held because they fail to load or validate;
+* ``kgitops_prune_refused`` gauge: 1 when the last reconcile refused to prune anything;
+* ``kgitops_errors_total{kind}`` counter: errors by kind.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+disable_created_metrics()  # no ``*_created`` series: kgitops's metrics are the six above
 
-class Metrics:
+
+class Metrics(Collector):
+    """The watcher's metrics in their own registry (``registry``); the gauges are read at scrape time, so a
+    scrape never sees half of an update."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._buckets = [0] * len(BUCKETS)
-        self._count = 0
-        self._sum = 0.0
         self.by_sync_state: dict[str, int] = {}
         self.by_phase: dict[str, int] = {}
-        self.errors: Counter[str] = Counter()
-        self.last_success = 0.0
         self.healthy = True
         self.held_files = 0
         self.prune_refused = False
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._duration = Histogram(
+            "kgitops_reconcile_duration_seconds",
+            "Time of one reconcile (source to status).",
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self._errors = Counter("kgitops_errors", "Errors by kind.", ["kind"], registry=self.registry)
+        self.registry.register(self)
 
     def observe_reconcile(self, seconds: float) -> None:
-        with self._lock:
-            self._count += 1
-            self._sum += seconds
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    self._buckets[i] += 1
+        self._duration.observe(seconds)
 
     def set_objects(self, by_sync_state: dict[str, int], by_phase: dict[str, int]) -> None:
         with self._lock:
@@ -43,38 +62,38 @@ class Metrics:
             self.prune_refused = prune_refused
 
     def error(self, kind: str) -> None:
-        with self._lock:
-            self.errors[kind] += 1
+        self._errors.labels(kind=kind).inc()
 
-    def render(self) -> str:
+    def collect(self) -> Iterator[Metric]:
+        """The gauges (``prometheus_client``'s Collector interface)."""
         with self._lock:
-            out = [
-                "# HELP kgitops_reconcile_duration_seconds Time of one reconcile (source to status).",
-                "# TYPE kgitops_reconcile_duration_seconds histogram",
-            ]
-            for bound, n in zip(BUCKETS, self._buckets, strict=True):
-                out.append(f'kgitops_reconcile_duration_seconds_bucket{{le="{bound}"}} {n}')
-            out.append(f'kgitops_reconcile_duration_seconds_bucket{{le="+Inf"}} {self._count}')
-            out.append(f"kgitops_reconcile_duration_seconds_sum {self._sum:.6f}")
-            out.append(f"kgitops_reconcile_duration_seconds_count {self._count}")
-            out += ["# HELP kgitops_objects Managed objects by sync state.", "# TYPE kgitops_objects gauge"]
-            out += [f'kgitops_objects{{sync_state="{k}"}} {v}' for k, v in sorted(self.by_sync_state.items())]
-            out += [
-                "# HELP kgitops_objects_phase Managed objects by live phase.",
-                "# TYPE kgitops_objects_phase gauge",
-            ]
-            out += [f'kgitops_objects_phase{{phase="{k}"}} {v}' for k, v in sorted(self.by_phase.items())]
-            out += [
-                "# HELP kgitops_held_files Source files held: they fail to load or validate.",
-                "# TYPE kgitops_held_files gauge",
-                f"kgitops_held_files {self.held_files}",
-                "# HELP kgitops_prune_refused 1 when the last reconcile refused to prune anything.",
-                "# TYPE kgitops_prune_refused gauge",
-                f"kgitops_prune_refused {int(self.prune_refused)}",
-            ]
-            out += ["# HELP kgitops_errors_total Errors by kind.", "# TYPE kgitops_errors_total counter"]
-            out += [f'kgitops_errors_total{{kind="{k}"}} {v}' for k, v in sorted(self.errors.items())]
-            return "\n".join(out) + "\n"
+            objects = GaugeMetricFamily(
+                "kgitops_objects", "Managed objects by sync state.", labels=["sync_state"]
+            )
+            for k, v in sorted(self.by_sync_state.items()):
+                objects.add_metric([k], v)
+            phases = GaugeMetricFamily(
+                "kgitops_objects_phase", "Managed objects by live phase.", labels=["phase"]
+            )
+            for k, v in sorted(self.by_phase.items()):
+                phases.add_metric([k], v)
+            held = GaugeMetricFamily(
+                "kgitops_held_files",
+                "Source files held: they fail to load or validate.",
+                value=self.held_files,
+            )
+            refused = GaugeMetricFamily(
+                "kgitops_prune_refused",
+                "1 when the last reconcile refused to prune anything.",
+                value=int(self.prune_refused),
+            )
+        yield from (objects, phases, held, refused)
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """(body, Content-Type) of a scrape, in the format the ``Accept`` header asks for (text by
+        default)."""
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -92,7 +111,8 @@ class MetricsServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 if self.path == "/metrics":
-                    body, ctype, code = m.render().encode(), "text/plain; version=0.0.4", 200
+                    body, ctype = m.exposition(self.headers.get("Accept") or "")
+                    code = 200
                 elif self.path == "/healthz":
                     code = 200 if m.healthy else 503
                     body, ctype = (b"ok\n" if m.healthy else b"unhealthy\n"), "text/plain"
