@@ -24,7 +24,8 @@ from typing import IO, Any
 from reconciler.apply.session import Session
 from reconciler.apply.sync import Outcome, SyncResult
 from reconciler.model import ObjectRef
-from reconciler.source import DirectorySource, GitSource, SourceError
+from reconciler.plan.model import DesiredState
+from reconciler.source import Snapshot, SourceError
 from reconciler.status.collect import records_of
 from reconciler.status.metrics import Metrics, MetricsServer
 
@@ -147,8 +148,8 @@ class Watcher:
                 self.metrics_server.start()
                 _info(f"metrics on http://{self.metrics_server.address}/metrics")
             source = self.session.source
-            if isinstance(source, DirectorySource):
-                stop_watching = source.watch(self._poke, quiet=self.settings.debounce)
+            stop_watching = source.watch(self._poke, quiet=self.settings.debounce)
+            self._polled = stop_watching is None  # the source cannot tell us: poll it
             _info(f"watching {source.describe()}", source=source.source_id)
             if self._drive is not None:
                 self._drive()  # take the engine over before the first write (no background driver needed)
@@ -173,10 +174,10 @@ class Watcher:
             now + s.resync_interval,
             now + s.status_interval,
         )
-        is_git = isinstance(self.session.source, GitSource)
+        polled = self._polled
         while not self.stop_event.is_set():
             now = time.monotonic()
-            deadline = min(next_resync, next_status, next_poll if is_git else next_resync)
+            deadline = min(next_resync, next_status, next_poll if polled else next_resync)
             if self._drive is not None:
                 try:
                     busy = self._drive()
@@ -195,9 +196,9 @@ class Watcher:
                 self._source_changed.clear()
                 self._step(reread=True, why="source changed")
                 next_status = now + s.status_interval
-            if is_git and now >= next_poll:
+            if polled and now >= next_poll:
                 next_poll = now + s.poll_interval
-                self._poll_git()
+                self._poll()
             if now >= next_resync:
                 next_resync = now + s.resync_interval
                 next_status = now + s.status_interval
@@ -206,11 +207,10 @@ class Watcher:
                 next_status = now + s.status_interval
                 self._step(reread=False, why="status")
 
-    def _poll_git(self) -> None:
+    def _poll(self) -> None:
         source = self.session.source
-        assert isinstance(source, GitSource)
         try:
-            revision = source.fetch()
+            revision = source.latest()
         except SourceError as exc:
             self.metrics.error("source")
             log.warning(f"poll failed: {exc}")
@@ -227,9 +227,9 @@ class Watcher:
             with self.session.writer.hold(lambda message: log.warning(message)):
                 if reread or self._cached is None:
                     planned = rec.plan(revision)
-                    self._cached = planned.desired
+                    self._cached = (planned.desired, planned.snapshot)
                 else:
-                    planned = rec.plan_with(self._cached)
+                    planned = rec.plan_with(*self._cached)
                 _, result = rec.sync(planned=planned)
                 transitions = self.session.status.write(result)
         except Exception as exc:  # one failed step must not end the watcher; it is logged and retried
@@ -254,7 +254,8 @@ class Watcher:
         if self.on_result is not None:
             self.on_result(result)
 
-    _cached: Any = None
+    _cached: tuple[DesiredState, Snapshot | None] | None = None
+    _polled = False
     _drift_logged: set[ObjectRef] = set()  # noqa: RUF012 - replaced per instance on the first report
 
     def _report(self, result: SyncResult, why: str) -> None:

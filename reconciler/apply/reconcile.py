@@ -18,7 +18,7 @@ from reconciler.plan import ownership as own
 from reconciler.plan.desired import DesiredStateBuilder, paused_gc
 from reconciler.plan.diff import PLANNED_KINDS, CompareMemo, PlanOptions, make_plan
 from reconciler.plan.model import DesiredState, Plan
-from reconciler.source import DirectorySource, GitSource, SourceError
+from reconciler.source import Snapshot, Source, SourceError
 from reconciler.validate import Options
 
 
@@ -29,12 +29,13 @@ class Planned:
     inventory: set[ObjectRef]
     live: list[Resource]
     timings: dict[str, float] = field(default_factory=dict)
+    snapshot: Snapshot | None = None  # what the desired state was built from (None: the source failed)
 
 
 class Reconciler:
     def __init__(
         self,
-        source: DirectorySource | GitSource,
+        source: Source,
         backend: Backend,
         options: PlanOptions | None = None,
         validate_options: Options | None = None,
@@ -51,17 +52,17 @@ class Reconciler:
     def source_id(self) -> str:
         return self.source.source_id
 
-    def desired(self, revision: str | None = None) -> DesiredState:
+    def read(self, revision: str | None = None) -> tuple[DesiredState, Snapshot | None]:
+        """The desired state at ``revision`` (None: the source's newest) and the snapshot it was built from;
+        a source that cannot be read gives a DesiredState with ``error`` set and no snapshot."""
         try:
-            if isinstance(self.source, GitSource):
-                snap = self.source.snapshot(revision or self.source.fetch())
-            else:
-                snap = self.source.snapshot()
+            snap = self.source.snapshot(revision or self.source.latest() or None)
         except SourceError as exc:
-            return DesiredState(self.source_id, "", error=str(exc))
-        return self.builder.build(
+            return DesiredState(self.source_id, "", error=str(exc)), None
+        desired = self.builder.build(
             snap.source_id, snap.revision, snap.files, [(p.path, p.message) for p in snap.problems]
         )
+        return desired, snap
 
     def live(self, desired: DesiredState | None = None) -> list[Resource]:
         """Every live AppImage and KusciaJob; of KusciaTasks only the managed ones and those the source
@@ -83,13 +84,14 @@ class Reconciler:
 
     def plan(self, revision: str | None = None) -> Planned:
         t0 = time.perf_counter()
-        desired = self.desired(revision)
-        planned = self.plan_with(desired)
+        desired, snapshot = self.read(revision)
+        planned = self.plan_with(desired, snapshot)
         planned.timings["source"] = time.perf_counter() - t0 - sum(planned.timings.values())
         return planned
 
-    def plan_with(self, desired: DesiredState) -> Planned:
-        """A plan for an already built desired state (the watcher's status refresh: same source)."""
+    def plan_with(self, desired: DesiredState, snapshot: Snapshot | None = None) -> Planned:
+        """A plan for an already built desired state (the watcher's status refresh: same source), built from
+        ``snapshot``."""
         t1 = time.perf_counter()
         with paused_gc():
             live = self.live(desired)
@@ -99,7 +101,7 @@ class Reconciler:
             plan = make_plan(desired, live, inventory, self.options, self._compare_memo)
         t3 = time.perf_counter()
         timings = {"live": t2 - t1, "diff": t3 - t2}
-        return Planned(desired, plan, inventory, live, timings)
+        return Planned(desired, plan, inventory, live, timings, snapshot)
 
     def sync(
         self,
@@ -113,7 +115,7 @@ class Reconciler:
             from reconciler.approvals.step import refresh_live, sync_approvals
 
             result.approvals = sync_approvals(
-                self.source, self.backend, self.approvals_config, planned.plan.revision, dry_run
+                planned.snapshot, self.backend, self.approvals_config, planned.plan.revision, dry_run
             )
             refresh_live(result.applied, self.backend, result.approvals.touched)
         return planned, result

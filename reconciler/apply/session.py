@@ -15,13 +15,13 @@ from reconciler.apply.sync import SyncResult
 from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.plan.diff import PlanOptions
-from reconciler.source import DirectorySource, GitSource, SourceError, looks_like_url
+from reconciler.source import DirectorySource, GitSource, Source, SourceError, looks_like_url
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
 from reconciler.status.collect import records_of
 from reconciler.validate import Options
 
 
-def open_source(config: Config) -> DirectorySource | GitSource:
+def open_source(config: Config) -> Source:
     """The configured source; a Git source for a URL or with ``source.git``, else a directory."""
     sc = config.source
     if not sc.path:
@@ -79,14 +79,15 @@ class StatusWriteBack:
         return lines
 
 
-def status_write_back(config: Config, source: DirectorySource | GitSource) -> StatusWriteBack:
+def status_write_back(config: Config, source: Source) -> StatusWriteBack:
     wb = StatusWriteBack()
     if config.status.dir:
         wb.files = StatusFiles(config.resolve(config.status.dir))
-    if isinstance(source, GitSource) and config.status.commit and config.status.branch:
+    history = source.history
+    if history is not None and config.status.commit and config.status.branch:
         try:
-            repo = source.repository
-            tracked = source.tracked_branch
+            repo = history.repository
+            tracked = history.tracked_branch
         except SourceError:
             return wb
         if config.status.branch.removeprefix("refs/heads/") == tracked:
@@ -97,8 +98,8 @@ def status_write_back(config: Config, source: DirectorySource | GitSource) -> St
         wb.branch = StatusBranch(
             repo,
             config.status.branch,
-            push=source.remote and config.status.push,
-            callbacks=source.credentials.callbacks,
+            push=history.remote and config.status.push,
+            callbacks=history.credentials.callbacks,
         )
     return wb
 
@@ -106,7 +107,7 @@ def status_write_back(config: Config, source: DirectorySource | GitSource) -> St
 @dataclass
 class Session:
     config: Config
-    source: DirectorySource | GitSource
+    source: Source
     backend: Backend
     reconciler: Reconciler
     status: StatusWriteBack
@@ -133,7 +134,7 @@ def open_session(
     validate_options: Options | None = None,
 ) -> Session:
     source = open_source(config)
-    approvals = config if isinstance(source, GitSource) else None
+    approvals = config if source.history is not None else None  # approvals need Git history
     reconciler = Reconciler(
         source, backend, plan_options(config, recreate), validate_options, approvals_config=approvals
     )

@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reconciler.approvals.decisions import ApprovalDecision, collect, records_from_resources
+    from reconciler.approvals.decisions import ApprovalDecision, collect
     from reconciler.approvals.effects import ApprovalOutcome, Effect, apply_decisions
     from reconciler.approvals.history import HistoryError
     from reconciler.approvals.provenance import PartyApproval, annotation_key, party_approvals
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "reconciler.approvals.effects": ("ApprovalOutcome", "Effect", "apply_decisions"),
-    "reconciler.approvals.decisions": ("ApprovalDecision", "collect", "records_from_resources"),
+    "reconciler.approvals.decisions": ("ApprovalDecision", "collect"),
     "reconciler.approvals.history": ("HistoryError",),
     "reconciler.approvals.provenance": ("PartyApproval", "annotation_key", "party_approvals"),
     "reconciler.approvals.records": (
@@ -68,7 +68,6 @@ __all__ = [
     "parse_record",
     "party_approvals",
     "record_path",
-    "records_from_resources",
     "render_record",
 ]
 

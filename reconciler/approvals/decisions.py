@@ -18,9 +18,11 @@ In order, a record counts only if
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import pygit2
 
 from reconciler.approvals.commit_trust import judge
 from reconciler.approvals.history import (
@@ -33,16 +35,14 @@ from reconciler.approvals.history import (
 )
 from reconciler.approvals.jobs import JobSummary, index_jobs, jobs_at
 from reconciler.approvals.records import (
-    KIND,
     ApprovalRecord,
     Decision,
     RecordProblem,
     domain_of_path,
-    parse_record,
 )
 from reconciler.approvals.signatures import Verifier
 from reconciler.config import Config
-from reconciler.model import ObjectRef, Resource
+from reconciler.model import ObjectRef
 
 
 @dataclass(frozen=True)
@@ -104,22 +104,8 @@ class ApprovalDecision:
         }
 
 
-def records_from_resources(
-    resources: Iterable[Resource], subpath: str = ""
-) -> list[ApprovalRecord | RecordProblem]:
-    """JobApproval objects from the loader (paths relative to the source root) as records (repo paths)."""
-    out: list[ApprovalRecord | RecordProblem] = []
-    for res in resources:
-        if res.kind != KIND:
-            continue
-        origin = res.origin
-        path = posixpath.join(subpath, origin.path) if origin and subpath else (origin.path if origin else "")
-        out.append(parse_record(res.to_manifest(), path, origin.line if origin else 0))
-    return out
-
-
 def collect(
-    repo_path: str,
+    repo_path: str | pygit2.Repository,
     commit_id: str,
     records: Sequence[ApprovalRecord | RecordProblem] | None,
     config: Config,
@@ -131,11 +117,12 @@ def collect(
     ``approvals list`` all show. ``records=None`` reads them from ``<subpath>/<approvals.dir>/``;
     ``jobs=None`` reads the KusciaJobs of the same commit below ``subpath`` (what sync creates from).
 
+    ``repo_path``: a path in the repository, or the repository itself (a snapshot's ``GitHistory``).
     Raises HistoryError when the repository or commit cannot be read.
     """
     approvals = config.approvals
     folder = posixpath.normpath(posixpath.join(subpath, approvals.dir)) if subpath else approvals.dir
-    repo = open_repo(repo_path)
+    repo = repo_path if isinstance(repo_path, pygit2.Repository) else open_repo(repo_path)
     head = resolve_commit(repo, commit_id)
     if records is None:
         records = read_records(repo, head, folder)

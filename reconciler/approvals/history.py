@@ -18,6 +18,7 @@ So whoever edits, re-adds, copies or resurrects a record becomes its author and 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 import pygit2
@@ -25,6 +26,7 @@ import pygit2
 from reconciler.approvals.commit_trust import CommitFacts
 from reconciler.approvals.records import ApprovalRecord, RecordProblem, parse_file
 from reconciler.approvals.signatures import Verifier
+from reconciler.source import SourceFile
 
 MAX_RECORD_BYTES = 64 * 1024
 _SUFFIXES = (".yaml", ".yml")
@@ -81,18 +83,39 @@ def read_records(
     out: list[ApprovalRecord | RecordProblem] = []
     prefix = approvals_dir.strip("/")
     for path, blob in sorted(_walk(repo, top, "" if prefix in ("", ".") else prefix), key=lambda x: x[0]):
-        if blob.size > MAX_RECORD_BYTES:
-            out.append(
-                RecordProblem(path, 0, f"larger than {MAX_RECORD_BYTES} bytes; a JobApproval is small")
-            )
-            continue
-        try:
-            text = blob.data.decode("utf-8")
-        except UnicodeDecodeError:
-            out.append(RecordProblem(path, 0, "not UTF-8 text"))
-            continue
-        out.extend(parse_file(text, path))
+        out.extend(_records_in(path, blob.size, blob.data if blob.size <= MAX_RECORD_BYTES else b""))
     return out
+
+
+def records_from_snapshot(
+    files: Iterable[SourceFile], approvals_dir: str, subpath: str = ""
+) -> list[ApprovalRecord | RecordProblem]:
+    """Every JobApproval under ``approvals_dir`` among a snapshot's files (paths relative to the source's
+    folder ``subpath``), with repository paths, in path order: the records ``read_records`` finds at the
+    snapshot's commit, handed over by the source instead of read from Git again."""
+    folder = posixpath.normpath(approvals_dir.strip("/") or ".")
+    found: list[tuple[str, SourceFile]] = []
+    for f in files:
+        if folder != "." and not f.path.startswith(folder + "/"):
+            continue
+        found.append((posixpath.join(subpath, f.path) if subpath else f.path, f))
+    out: list[ApprovalRecord | RecordProblem] = []
+    for path, f in sorted(found, key=lambda x: x[0]):
+        data = f.read()
+        out.extend(_records_in(path, len(data), data))
+    return out
+
+
+def _records_in(path: str, size: int, data: bytes) -> list[ApprovalRecord | RecordProblem]:
+    """The records of one file of ``size`` bytes (``data``, unread when too large): none larger than
+    ``MAX_RECORD_BYTES``, UTF-8 text."""
+    if size > MAX_RECORD_BYTES:
+        return [RecordProblem(path, 0, f"larger than {MAX_RECORD_BYTES} bytes; a JobApproval is small")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [RecordProblem(path, 0, "not UTF-8 text")]
+    return parse_file(text, path)
 
 
 def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> list[tuple[str, pygit2.Blob]]:

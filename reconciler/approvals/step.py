@@ -13,10 +13,11 @@ from typing import Any, Protocol
 
 from reconciler.approvals.decisions import ApprovalDecision, collect
 from reconciler.approvals.effects import ApprovalOutcome, Effect, apply_decisions
-from reconciler.approvals.history import HistoryError
+from reconciler.approvals.history import HistoryError, records_from_snapshot
 from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.model import ObjectRef
+from reconciler.source import Snapshot, SourceError
 
 
 class _Applied(Protocol):
@@ -72,16 +73,19 @@ class ApprovalsReport:
 
 
 def sync_approvals(
-    source: object, backend: Backend, config: Config, revision: str, dry_run: bool = False
+    snapshot: Snapshot | None, backend: Backend, config: Config, revision: str, dry_run: bool = False
 ) -> ApprovalsReport:
-    """Collect the records at ``revision`` of a Git source and (unless ``dry_run``) apply them."""
-    repo = getattr(source, "repository", None)
-    if repo is None or not revision:
+    """Judge the records of ``snapshot`` (a Git source's, at ``revision``) against its history and (unless
+    ``dry_run``) apply them. The records are the snapshot's files under ``approvals.dir``; who made each one
+    comes from the snapshot's ``GitHistory``."""
+    history = snapshot.history if snapshot is not None else None
+    if snapshot is None or history is None or not revision:
         return ApprovalsReport(revision, error="approval records are read only from a Git source")
-    subpath = str(getattr(source, "subpath", "") or "")
+    subpath = history.subpath
+    records = records_from_snapshot(snapshot.files, config.approvals.dir, subpath)
     try:
-        decisions = collect(str(repo.path), revision, None, config, subpath=subpath)
-    except HistoryError as exc:
+        decisions = collect(history.repository, revision, records, config, subpath=subpath)
+    except (HistoryError, SourceError) as exc:
         return ApprovalsReport(revision, error=str(exc))
     if dry_run:
         return ApprovalsReport(revision, decisions=decisions)

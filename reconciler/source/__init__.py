@@ -1,14 +1,14 @@
-"""Sources of desired state. Each yields a ``Snapshot``: a revision and the manifest files at it."""
+"""Sources of desired state. Each implements ``Source`` and yields a ``Snapshot``: a revision and the
+manifest files at it (and, for Git, the ``GitHistory`` behind them)."""
 
 from reconciler.source.directory import DirectorySource
 from reconciler.source.git import GitSource, looks_like_url
-from reconciler.source.snapshot import FileProblem, Snapshot, SourceError, SourceFile
-
-Source = DirectorySource | GitSource
+from reconciler.source.snapshot import FileProblem, GitHistory, Snapshot, Source, SourceError, SourceFile
 
 __all__ = [
     "DirectorySource",
     "FileProblem",
+    "GitHistory",
     "GitSource",
     "Snapshot",
     "Source",

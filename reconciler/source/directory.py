@@ -14,6 +14,7 @@ import pygit2
 from reconciler.source.debounce import Debouncer
 from reconciler.source.snapshot import (
     FileProblem,
+    GitHistory,
     Snapshot,
     SourceError,
     SourceFile,
@@ -54,13 +55,21 @@ class DirectorySource:
         # Unchanged files (same mtime, size and inode) keep their digest: a save re-reads one file, not all.
         self._stamps: dict[str, tuple[tuple[int, int, int], str]] = {}
 
+    history: GitHistory | None = None
+    """A directory has no history: approvals and status commits need a Git source."""
+
     def describe(self) -> str:
         return str(self.root)
+
+    def latest(self) -> str:
+        """"": every ``snapshot()`` reads the directory as it is now."""
+        return ""
 
     def _ignored(self, path: Path) -> bool:
         return any(path == ig or ig in path.parents for ig in self.ignore)
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, revision: str | None = None) -> Snapshot:
+        """The files as they are now; ``revision`` is ignored (a directory keeps no history)."""
         if not self.root.is_dir():
             raise SourceError(f"{self.root}: the source directory does not exist or is not a directory")
         files: list[SourceFile] = []

@@ -18,7 +18,14 @@ from typing import Any
 
 import pygit2
 
-from reconciler.source.snapshot import FileProblem, Snapshot, SourceError, SourceFile, is_manifest_name
+from reconciler.source.snapshot import (
+    FileProblem,
+    GitHistory,
+    Snapshot,
+    SourceError,
+    SourceFile,
+    is_manifest_name,
+)
 from reconciler.urls import redact_url, redact_urls
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -83,6 +90,19 @@ class GitSource:
         # `main`, `refs/heads/main` (and a tag's two spellings) name one source: one id, one inventory
         short = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
         self.source_id = source_id or f"git:{where}#{short or 'HEAD'}:{self.subpath or '.'}"
+
+    @property
+    def history(self) -> GitHistory:
+        """This source is its own history reader (``GitHistory``)."""
+        return self
+
+    def latest(self) -> str:
+        """``fetch()``: the commit id the ref points at, after bringing a URL source's cache up to date."""
+        return self.fetch()
+
+    def watch(self, on_change: Callable[[], None], quiet: float = 0.15) -> None:
+        """A Git source is polled (``latest()``); it never calls ``on_change``."""
+        return None
 
     def describe(self) -> str:
         extra = f" @ {self.ref}" if self.ref else ""
@@ -280,7 +300,7 @@ class GitSource:
         self._memo = memo
         files = tuple(found)
         problems = tuple(p for p in (self._judge(tree, path, what) for path, what in odd) if p is not None)
-        return Snapshot(self.source_id, str(commit.id), files, problems)
+        return Snapshot(self.source_id, str(commit.id), files, problems, history=self)
 
     def _judge(self, root: pygit2.Tree, path: str, what: str) -> FileProblem | None:
         """Whether an entry the source does not read as a manifest hides manifests: a submodule, a tree named

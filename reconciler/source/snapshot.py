@@ -1,7 +1,10 @@
-"""The one hand-off between a source and everything downstream: a revision and the manifest files at it.
+"""The one hand-off between a source and everything downstream: a revision and the manifest files at it
+(``Snapshot``), and the interface every source implements (``Source``).
 
 Each file carries a content digest equal to its Git blob id (for a directory source too), so a cache of parse
-results keyed by digest is shared by both source kinds and survives from one revision to the next.
+results keyed by digest is shared by both source kinds and survives from one revision to the next. A snapshot
+of a Git source also carries its ``GitHistory``: readers that need more than the files (approvals ask who made
+a record; status commits to a branch) take it from there, never by probing the source.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import pygit2
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -37,12 +44,60 @@ class FileProblem:
     message: str
 
 
+class GitCallbacks(Protocol):
+    """Credentials for fetching and pushing (``reconciler.source.git.GitCredentials``)."""
+
+    def callbacks(self) -> pygit2.RemoteCallbacks: ...
+
+
+class GitHistory(Protocol):
+    """The Git repository behind a source: ``repository``; ``subpath``, the source's folder in it ("" for the
+    root; snapshot paths are relative to it); ``tracked_branch``, the branch read (short name; raises
+    SourceError when the repository cannot be read); ``remote``: True when the repository is a local cache of
+    a URL; ``credentials`` for fetch and push."""
+
+    @property
+    def repository(self) -> pygit2.Repository: ...
+    @property
+    def subpath(self) -> str: ...
+    @property
+    def tracked_branch(self) -> str: ...
+    @property
+    def remote(self) -> bool: ...
+    @property
+    def credentials(self) -> GitCallbacks: ...
+
+
 @dataclass(frozen=True)
 class Snapshot:
+    """The manifest files of one revision (a Git commit id, or a directory's content digest), the files that
+    cannot be used, and the Git history behind them (None for a directory)."""
+
     source_id: str
     revision: str
     files: tuple[SourceFile, ...]
     problems: tuple[FileProblem, ...] = ()
+    history: GitHistory | None = field(default=None, compare=False, repr=False)
+
+
+class Source(Protocol):
+    """Where desired state comes from: a directory (``DirectorySource``) or a Git repository (``GitSource``).
+
+    ``source_id`` names the source in inventories and status; ``latest()`` brings the source up to date and
+    returns its newest revision ("" when ``snapshot()`` always reads the newest, as a directory's does);
+    ``snapshot(revision)`` reads the files at ``revision`` (None: the newest known); ``watch(on_change)``
+    calls ``on_change`` from a background thread when the source changes and returns a function that stops
+    watching, or None when the source cannot tell (then poll ``latest()``); ``history`` is the Git history,
+    or None. ``snapshot`` and ``latest`` raise SourceError when the source cannot be read."""
+
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def history(self) -> GitHistory | None: ...
+    def describe(self) -> str: ...
+    def latest(self) -> str: ...
+    def snapshot(self, revision: str | None = None) -> Snapshot: ...
+    def watch(self, on_change: Callable[[], None], quiet: float = 0.15) -> Callable[[], None] | None: ...
 
 
 def content_revision(entries: list[tuple[str, str]]) -> str:

@@ -156,13 +156,13 @@ def test_approvals_sync_step_with_a_git_source(repo: Repo, tmp_path: Path, local
     repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB)
     head = repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol")}, MALLORY)
     source = GitSource(str(repo.path), cache_dir=tmp_path / "cache")
-    dry = sync_approvals(source, local_backend, cfg, head, dry_run=True)
+    dry = sync_approvals(source.snapshot(head), local_backend, cfg, head, dry_run=True)
     assert dry.lines()[0] == "(dry run) approval Approve job-psi for bob: would apply"
     assert "bob" not in local_backend.get(JOB).status["approveStatus"]
-    report = sync_approvals(source, local_backend, cfg, head)
+    report = sync_approvals(source.snapshot(head), local_backend, cfg, head)
     assert report.lines()[0] == "approval Approve job-psi for bob: applied (bob approved job-psi)"
     assert report.lines()[1].startswith("approval Approve job-psi for carol: ignored (commit ")
     assert report.touched == {JOB} and not report.failed
     assert local_backend.get(JOB).status["approveStatus"]["bob"] == "JobAccepted"
-    plain = sync_approvals(DirectorySource(str(tmp_path)), local_backend, cfg, "sha256:0")
+    plain = sync_approvals(DirectorySource(str(tmp_path)).snapshot(), local_backend, cfg, "sha256:0")
     assert plain.error == "approval records are read only from a Git source"

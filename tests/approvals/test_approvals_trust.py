@@ -142,15 +142,14 @@ def test_approvals_not_a_repository(tmp_path: Path) -> None:
         collect(str(tmp_path / "plain"), "HEAD", None, _cfg(tmp_path))
 
 
-def test_approvals_records_handed_over_by_the_loader(repo: Repo, tmp_path: Path) -> None:
-    import yaml
-
-    from reconciler.approvals import records_from_resources
-    from reconciler.model import Origin, Resource
+def test_approvals_records_handed_over_by_the_source(repo: Repo, tmp_path: Path) -> None:
+    from reconciler.approvals.history import records_from_snapshot
+    from reconciler.source import GitSource
 
     text = approval("job-psi", "carol")
     head = repo.commit({"deploy/approvals/carol/job-psi.yaml": text}, CAROL)
-    res = Resource.from_manifest(yaml.safe_load(text), Origin("approvals/carol/job-psi.yaml", 1, 1))
-    records = records_from_resources([res], subpath="deploy")
-    [d] = collect(str(repo.path), head, records, _cfg(tmp_path), subpath="deploy")
+    snapshot = GitSource(str(repo.path), subpath="deploy").snapshot(head)
+    assert snapshot.history is not None and snapshot.history.subpath == "deploy"
+    records = records_from_snapshot(snapshot.files, "approvals", snapshot.history.subpath)
+    [d] = collect(snapshot.history.repository, head, records, _cfg(tmp_path), subpath="deploy")
     assert d.trusted and d.path == "deploy/approvals/carol/job-psi.yaml" and d.line == 1
