@@ -21,7 +21,6 @@ GitOps sync manages are protected: deleting one, or changing a label or annotati
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -407,15 +406,7 @@ class Client:
         def check() -> bool:
             return done(self.backend.get(ref))
 
-        run_until = getattr(self.backend, "run_until", None)
-        if callable(run_until):
-            return bool(run_until(check, timeout))
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-        return True
+        return self.backend.run_until(check, timeout)
 
     def stop_job(self, name: str, reason: str = "", domain: str = "", wait: float = 0.0) -> JobInfo:
         """Stop the job: running tasks are stopped and the job becomes Failed (Kuscia's Stop).

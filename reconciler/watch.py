@@ -126,9 +126,11 @@ class Watcher:
         self._last_revision = ""
         self.reconciles = 0
         self.metrics_server: MetricsServer | None = None
-        # The local engine's "one pass" hook: the watcher drives the engine between its own steps.
-        step = getattr(session.backend, "step", None)
-        self._drive: Callable[[], bool] | None = step if callable(step) else None
+        # The embedded engine runs in whichever process drives it: the watcher, between its own steps.
+        backend = session.backend
+        self._drive: Callable[[], bool] | None = (
+            backend.step if backend.capabilities.engine_in_process else None
+        )
 
     def stop(self) -> None:
         """Ask the loop to stop after the current step (safe from a signal handler)."""

@@ -3,7 +3,6 @@ done/total and what it still waits for (parties to approve, tasks to finish)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,14 +107,14 @@ def wait_for_jobs(
     refs: list[ObjectRef],
     timeout: float | None,
     on_change: Callable[[JobProgress], None],
-    interval: float = 0.2,
+    interval: float | None = None,
     hint: ApproveHint = default_hint,
 ) -> tuple[list[JobProgress], bool]:
     """Returns the last progress of every job (and standalone KusciaTask) and whether all reached a final
     phase before the timeout.
 
-    A backend with ``run_until`` (the local engine) is driven in this process while waiting; others are
-    polled.
+    ``Backend.run_until`` waits: the embedded engine is driven in this process meanwhile; other backends
+    are polled every ``interval`` seconds (None: the backend's own pace).
     """
     last: dict[ObjectRef, JobProgress] = {}
 
@@ -127,13 +126,8 @@ def wait_for_jobs(
                 on_change(p)
         return all(p.final for p in last.values())
 
-    run_until = getattr(backend, "run_until", None)
-    if callable(run_until):
-        finished = bool(run_until(check, timeout))
-        return [last[r] for r in refs if r in last], finished
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while not check():
-        if deadline is not None and time.monotonic() >= deadline:
-            return [last[r] for r in refs], False
-        time.sleep(interval)
-    return [last[r] for r in refs], True
+    if interval is None:
+        finished = backend.run_until(check, timeout)
+    else:
+        finished = backend.run_until(check, timeout, poll=interval)
+    return [last[r] for r in refs if r in last], finished

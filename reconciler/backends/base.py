@@ -15,10 +15,13 @@ admission.
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from reconciler.kuscia.stages import LABEL_COMMANDS, Refusal, kusciaapi_refusal, parse_command
 from reconciler.model import ObjectRef, Resource, Stage
@@ -112,10 +115,25 @@ def admit_new(backend: Backend, obj: Resource) -> Verdict:
 GUARDED = ("create", "create_managed", "update", "update_metadata", "approve")
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend offers beyond the interface every backend implements (``Backend.capabilities``).
+
+    ``logs``: ``Backend.logs`` serves task logs (else it raises NotSupported). ``engine_in_process``: the
+    backend's controllers run in the process that drives them: ``Backend.step`` does one pass of them, and
+    ``Backend.run_until`` drives them while it waits (the embedded engine); elsewhere the controllers run
+    on their own (Kuscia's) and both only wait.
+    """
+
+    logs: bool = False
+    engine_in_process: bool = False
+
+
 class Backend(ABC):
     """Live state of Kuscia objects, and the commands Kuscia accepts on them."""
 
     name: str = "backend"
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -252,7 +270,33 @@ class Backend(ABC):
         self.update_inventory(source_id, add={obj.ref})
         return stored
 
-    # -- optional --------------------------------------------------------------------------
+    # -- waiting and driving ------------------------------------------------------------------
+    def step(self) -> bool:
+        """One pass of the controllers in this process (``capabilities.engine_in_process``); True if anything
+        changed. Where the controllers run elsewhere there is nothing to do here: False."""
+        return False
+
+    def run_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
+        poll: float = 0.2,
+    ) -> bool:
+        """Wait until ``predicate()`` holds, checking every ``poll`` seconds; False on ``timeout`` (seconds,
+        None: no limit) or when ``stop`` is set. The embedded engine drives its controllers meanwhile."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        wake = stop or threading.Event()
+        while True:
+            if predicate():
+                return True
+            if stop is not None and stop.is_set():
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            wake.wait(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+
+    # -- optional (see ``capabilities``) ---------------------------------------------------
     def logs(
         self, job: str, task: str | None = None, party: str | None = None, follow: bool = False
     ) -> Iterator[str]:

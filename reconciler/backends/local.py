@@ -16,7 +16,15 @@ from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError, parse_stage
+from reconciler.backends.base import (
+    AlreadyExists,
+    Backend,
+    BackendError,
+    Capabilities,
+    NotFound,
+    PhaseError,
+    parse_stage,
+)
 from reconciler.config import Config, EngineConfig
 from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
 from reconciler.engine.engine import OPEN, Engine
@@ -35,6 +43,7 @@ def state_exists(state_dir: str | Path) -> bool:
 
 class LocalBackend(Backend):
     name = "local"
+    capabilities = Capabilities(logs=True, engine_in_process=True)
 
     def __init__(
         self,

@@ -53,7 +53,7 @@ class JobService:
         self._backend: Backend = self._pool.submit(backend_factory).result()
         self._stop = threading.Event()
         self._driver: threading.Thread | None = None
-        if callable(getattr(self._backend, "step", None)):
+        if self._backend.capabilities.engine_in_process:
             # The embedded engine runs its controllers in whichever process drives it: serving, that is us.
             self._driver = threading.Thread(target=self._drive, name="kusciaapi-engine", daemon=True)
             self._driver.start()
@@ -61,7 +61,7 @@ class JobService:
     def _drive(self) -> None:
         while not self._stop.is_set():
             try:
-                changed = bool(self.run(lambda b: b.step()))  # type: ignore[attr-defined]
+                changed = self.run(lambda b: b.step())
             except Exception:  # keep serving; the next pass retries
                 log.exception("engine pass failed")
                 changed = False
