@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from reconciler.backends.local import LocalBackend
 from reconciler.cli.common import read_config
+from reconciler.engine.driver import AlreadyDriven, DriverSettings, drive
 from reconciler.engine.store import DB_NAME
 
 
@@ -92,40 +90,28 @@ def run(
 
     Processes of the tasks run as children of this command; stop it with Ctrl-C (the next driver adopts
     the processes that are still running)."""
-    backend = _backend(config_path, state_dir, trust, auto_approve, workspace, False, kill_grace)
-    if not backend.drive():
-        pid = backend.driver_pid()
-        backend.close()
-        if until_idle:
-            click.echo(f"engine already driven by pid {pid}; nothing to do", err=True)
-            return
-        raise click.ClickException(
-            f"another process (pid {pid}) already drives the engine in {backend.state_dir}"
-        )
-    stop = threading.Event()
+    cfg = read_config(config_path)
+    settings = DriverSettings(
+        state_dir=Path(state_dir or cfg.state_dir),
+        trusted=(*cfg.engine.trusted_appimages, *trust),
+        auto_approve=(*cfg.engine.auto_approve, *auto_approve),
+        workspace=Path(workspace or (cfg.base_dir if config_path or cfg.base_dir != "." else ".")),
+        kill_grace_seconds=cfg.engine.kill_grace_seconds if kill_grace is None else kill_grace,
+        until_idle=until_idle,
+        timeout=timeout,
+    )
+    where = settings.state_dir.resolve()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+    def started(pid: int) -> None:
+        click.echo(f"driving the engine in {where} (pid {pid})", err=True)
 
-    # restored when the command ends, so running it in-process (tests, embedding) leaves no handler behind:
-    # a forked child (a multiprocessing pool) would inherit it and ignore its SIGTERM
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    click.echo(f"driving the engine in {backend.state_dir} (pid {backend.driver_pid()})", err=True)
     try:
-        idle = backend.engine.run(stop=stop, until_idle=until_idle, timeout=timeout)
-        # A job written between our last look and the release of the lock finds the lock held and starts
-        # no driver: look again after releasing it, and carry on if there is work (unless another took it).
-        while until_idle and idle:
-            backend.lock.release()
-            if not backend.engine.busy() or not backend.lock.acquire():
-                break
-            idle = backend.engine.run(stop=stop, until_idle=True, timeout=timeout)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        backend.runtime.close()
-        backend.lock.release()
-        backend.store.close()
+        drive(settings, on_start=started)
+    except AlreadyDriven as exc:
+        if until_idle:
+            click.echo(f"engine already driven by pid {exc.pid}; nothing to do", err=True)
+            return
+        raise click.ClickException(str(exc)) from None
 
 
 @engine.command("status")

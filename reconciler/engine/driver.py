@@ -2,8 +2,13 @@
 
 Long-running commands (``engine run``, ``watch``, ``sync --wait``, ``serve``) drive in-process when they
 get the lock. Commands that only write (``sync``, ``job create``, ``approve``, stage commands) call
-``ensure_driver``: if no process holds the lock, a detached ``kgitops engine run --until-idle`` is started,
-so a job never silently waits for a driver that does not exist. It exits when nothing is left to do.
+``ensure_driver``: if no process holds the lock, a detached driver is started, so a job never silently waits
+for a driver that does not exist. It exits when nothing is left to do.
+
+The detached driver is the engine's own entry point, ``python -m reconciler.engine --state-dir DIR
+[--until-idle] [--trust GLOB]… [--auto-approve DOMAIN]… [--workspace DIR] [--kill-grace SECONDS]
+[--timeout SECONDS]`` (``reconciler/engine/__main__.py``): it depends on nothing above the engine.
+``drive`` is the loop it runs, and ``kgitops engine run`` runs the same.
 """
 
 from __future__ import annotations
@@ -11,15 +16,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 LOCK_NAME = "engine.lock"
 LOG_NAME = "engine.log"
 STARTING_NAME = "engine.starting"  # pid of a driver started but maybe not yet holding the lock
+ENTRY_MODULE = "reconciler.engine"  # ``python -m reconciler.engine``: the driver's entry point
 _STARTING_GRACE_SECONDS = 10.0
 
 
@@ -84,7 +94,8 @@ def ensure_driver(
     workspace: str | Path | None = None,
     kill_grace_seconds: float | None = None,
 ) -> int | None:
-    """Start a background ``kgitops engine run --until-idle`` unless some process drives the engine.
+    """Start a background driver (``python -m reconciler.engine --until-idle``) unless some process drives
+    the engine.
 
     Returns the pid of the driver (existing or new). Safe to call often: a second driver that loses the
     race for the lock exits at once."""
@@ -96,7 +107,7 @@ def ensure_driver(
     if starting is not None:  # a driver we started a moment ago is still on its way to the lock
         return starting
     state.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "reconciler", "engine", "run", "--until-idle", "--state-dir", str(state)]
+    argv = [sys.executable, "-m", ENTRY_MODULE, "--until-idle", "--state-dir", str(state)]
     for t in trusted:
         argv += ["--trust", t]
     for d in auto_approve:
@@ -132,7 +143,7 @@ def _starting(state: Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     # Right after the fork the child still shows its parent's command line, until it execs.
-    return pid if (fresh or b"engine\0run" in cmdline) and not zombie else None
+    return pid if (fresh or ENTRY_MODULE.encode() in cmdline) and not zombie else None
 
 
 def idle_notice(state_dir: str | Path) -> str:
@@ -143,3 +154,75 @@ def idle_notice(state_dir: str | Path) -> str:
         "no kgitops process is driving the engine for this state directory, so jobs will not progress; "
         "run `kgitops engine run` (or `kgitops watch` / `kgitops serve`)"
     )
+
+
+class AlreadyDriven(Exception):
+    """Another process holds the engine lock of the state directory; ``pid`` is that process (or None)."""
+
+    def __init__(self, state_dir: Path, pid: int | None) -> None:
+        super().__init__(f"another process (pid {pid}) already drives the engine in {state_dir}")
+        self.state_dir = state_dir
+        self.pid = pid
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    """How a driver runs the engine of ``state_dir``: the AppImage globs trusted to run processes, the
+    domains approved automatically, the processes' KGITOPS_WORKSPACE, the seconds between SIGTERM and
+    SIGKILL, whether to exit once no job can progress without a human, and a time limit (seconds)."""
+
+    state_dir: Path
+    trusted: tuple[str, ...] = ()
+    auto_approve: tuple[str, ...] = ()
+    workspace: Path = field(default_factory=Path.cwd)
+    kill_grace_seconds: float = 5.0
+    until_idle: bool = False
+    timeout: float | None = None
+
+
+def drive(settings: DriverSettings, on_start: Callable[[int], None] | None = None) -> None:
+    """Take the engine lock and drive the controllers in this process until SIGTERM/SIGINT, the timeout, or
+    (``until_idle``) until nothing can progress. ``on_start(pid)`` is called once the lock is ours.
+
+    Processes of the tasks run as children of this process; the next driver adopts those still running.
+    Raises AlreadyDriven when another process drives the engine."""
+    from reconciler.engine.engine import Engine
+    from reconciler.engine.runtime.process import ProcessRuntime
+    from reconciler.engine.store import Store
+
+    state = settings.state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    lock = EngineLock(state)
+    if not lock.acquire():
+        raise AlreadyDriven(state, driver_pid(state))
+    store = Store.open(state)
+    runtime = ProcessRuntime(
+        store, state, list(settings.trusted), settings.workspace.resolve(), settings.kill_grace_seconds
+    )
+    engine = Engine(store, runtime, auto_approve=list(settings.auto_approve))
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # restored when the loop ends, so running it in-process (tests, embedding) leaves no handler behind:
+    # a forked child (a multiprocessing pool) would inherit it and ignore its SIGTERM
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if on_start is not None:
+        on_start(os.getpid())
+    until_idle, timeout = settings.until_idle, settings.timeout
+    try:
+        idle = engine.run(stop=stop, until_idle=until_idle, timeout=timeout)
+        # A job written between our last look and the release of the lock finds the lock held and starts
+        # no driver: look again after releasing it, and carry on if there is work (unless another took it).
+        while until_idle and idle:
+            lock.release()
+            if not engine.busy() or not lock.acquire():
+                break
+            idle = engine.run(stop=stop, until_idle=True, timeout=timeout)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        runtime.close()
+        lock.release()
+        store.close()

@@ -121,3 +121,32 @@ def test_engine_config_file_settings(tmp_path: Path) -> None:
         assert backend.wait_for_job("cfg", timeout=15).status["phase"] == "Succeeded"
     finally:
         backend.close()
+
+
+def test_engine_driver_entry_point_stands_alone(tmp_path: Path) -> None:
+    """`python -m reconciler.engine` drives the engine without the CLI: the floor below does not depend on
+    the command line's arguments."""
+    import subprocess
+    import sys
+
+    b = LocalBackend(tmp_path / "state", trusted_appimages=["app"], workspace=tmp_path, autostart=False)
+    b.create(appimage("app", "true"))
+    b.create(kjob("alone", [{"alias": "a"}]))
+    b.close()
+    state = str(tmp_path / "state")
+    argv = [sys.executable, "-m", "reconciler.engine", "--state-dir", state, "--until-idle", "--trust", "app"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "driving the engine" in done.stderr
+    again = LocalBackend(tmp_path / "state", autostart=False)
+    try:
+        assert phase(again, "alone") == "Succeeded"
+    finally:
+        again.close()
+    above = "('reconciler.cli', 'reconciler.backends', 'reconciler.sdk')"
+    code = (
+        "import sys, reconciler.engine.__main__; "
+        f"print(sorted(m for m in sys.modules if m.startswith({above})))"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert imported.stdout.strip() == "[]", imported.stdout
