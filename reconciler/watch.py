@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.apply.session import Session
+from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import Outcome, SyncResult
 from reconciler.model import ObjectRef
 from reconciler.plan.model import DesiredState
 from reconciler.source import Snapshot, SourceError
-from reconciler.status.collect import records_of
 from reconciler.status.metrics import Metrics, MetricsServer
 
 LOCK_NAME = "watch.lock"

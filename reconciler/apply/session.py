@@ -11,13 +11,13 @@ from pathlib import Path
 
 from reconciler.apply.lock import WriterLock
 from reconciler.apply.reconcile import Planned, Reconciler
+from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import SyncResult
 from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.plan.diff import PlanOptions
 from reconciler.source import DirectorySource, GitSource, Source, SourceError, looks_like_url
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
-from reconciler.status.collect import records_of
 from reconciler.validate import Options
 
 

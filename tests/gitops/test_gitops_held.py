@@ -261,8 +261,8 @@ def test_a_sound_source_still_prunes(tmp_path: Path, backend: LocalBackend, kind
 
 
 def test_held_objects_show_in_status_files_and_status(tmp_path: Path) -> None:
+    from reconciler.apply.status_records import records_of
     from reconciler.status import StatusFiles
-    from reconciler.status.collect import records_of
 
     b = local_backend(tmp_path / "state")
     try:

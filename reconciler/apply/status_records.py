@@ -1,4 +1,5 @@
-"""From the outcome of a sync to the status record of every managed object."""
+"""From the outcome of a sync to the status record of every managed object (what ``reconciler.status`` writes
+back). Here, with the sync it reads, so that the status package never imports apply."""
 
 from __future__ import annotations
 
