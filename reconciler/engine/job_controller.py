@@ -24,6 +24,7 @@ from reconciler.kuscia.labels import (
     ANNOTATION_SELF_CLUSTER_AS_INITIATOR,
     LABEL_JOB_UID,
 )
+from reconciler.kuscia.stages import CONDITION_JOB_VALIDATED
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, TaskPhase
 
 
@@ -158,10 +159,10 @@ def _initialized(rnd: JobRound) -> None:
     err = jobcheck.check_job(job.spec)
     conditions = status.setdefault("conditions", [])
     if err:
-        conditions[:] = [c for c in conditions if c.get("type") != "JobValidated"]
+        conditions[:] = [c for c in conditions if c.get("type") != CONDITION_JOB_VALIDATED]
         conditions.append(
             {
-                "type": "JobValidated",
+                "type": CONDITION_JOB_VALIDATED,
                 "status": "False",
                 "reason": "ValidateFailed",
                 "message": f"Validate job failed, {err}",
@@ -170,8 +171,8 @@ def _initialized(rnd: JobRound) -> None:
         )
         status.update(phase=str(JobPhase.FAILED), reason="ValidateFailed", message="")
         return
-    if not any(c.get("type") == "JobValidated" for c in conditions):
-        conditions.append({"type": "JobValidated", "status": "True", "lastTransitionTime": rnd.now})
+    if not any(c.get("type") == CONDITION_JOB_VALIDATED for c in conditions):
+        conditions.append({"type": CONDITION_JOB_VALIDATED, "status": "True", "lastTransitionTime": rnd.now})
     domains = rnd.spec.domains
     job.annotations[ANNOTATION_SELF_CLUSTER_AS_INITIATOR] = "true"
     job.annotations[ANNOTATION_INITIATOR] = rnd.spec.initiator

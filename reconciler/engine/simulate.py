@@ -23,7 +23,7 @@ from reconciler.kuscia.labels import (
     ANNOTATION_INTERCONN_SELF_PARTIES,
     ANNOTATION_SELF_CLUSTER_AS_INITIATOR,
 )
-from reconciler.kuscia.stages import kgitops_refusal
+from reconciler.kuscia.stages import CONDITION_JOB_VALIDATED, kgitops_refusal
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
 from reconciler.validate import admission
 from reconciler.validate.admission import Verdict
@@ -166,7 +166,7 @@ class Simulator:
         job.status = {
             "phase": str(JobPhase.RUNNING),
             "startTime": now,
-            "conditions": [{"type": "JobValidated", "status": "True", "lastTransitionTime": now}],
+            "conditions": [{"type": CONDITION_JOB_VALIDATED, "status": "True", "lastTransitionTime": now}],
             "stageStatus": {d: "JobCreateStageSucceeded" for d in spec.domains},
             "approveStatus": {d: "JobAccepted" for d in spec.domains},
         }

@@ -62,6 +62,9 @@ KGITOPS_PHASES: Mapping[Stage, tuple[JobPhase, ...]] = {
 (§5), plus Initialized, where the label waits until the job leaves that phase. Stop also acts on a Failed job
 whose completionTime is not set yet (``kgitops_refusal``)."""
 
+CONDITION_JOB_VALIDATED = "JobValidated"
+"""The status condition the controller sets once, in Initialized: ``"True"`` or ``"False"`` (§6)."""
+
 APPROVAL_PHASES: tuple[JobPhase, ...] = (JobPhase.INITIALIZED, JobPhase.AWAITING_APPROVAL)
 """The phases in which kgitops records an approval decision; Kuscia's ApproveJob has no phase check (§7)."""
 
@@ -78,7 +81,9 @@ def parse_command(value: str | Stage) -> Stage | None:
 def validation_failed(status: Mapping[str, Any]) -> str | None:
     """The message of a False ``JobValidated`` condition (§6) when the job failed validation, else None."""
     for cond in status.get("conditions") or ():
-        if isinstance(cond, Mapping) and cond.get("type") == "JobValidated" and cond.get("status") == "False":
+        if not isinstance(cond, Mapping) or cond.get("type") != CONDITION_JOB_VALIDATED:
+            continue
+        if cond.get("status") == "False":
             return str(cond.get("message") or cond.get("reason") or "validation failed")
     return None
 
