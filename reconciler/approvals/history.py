@@ -20,16 +20,35 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 import pygit2
 
 from reconciler.approvals.commit_trust import CommitFacts
 from reconciler.approvals.records import ApprovalRecord, RecordProblem, parse_file
 from reconciler.approvals.signatures import Verifier
-from reconciler.source import SourceFile
 
 MAX_RECORD_BYTES = 64 * 1024
 _SUFFIXES = (".yaml", ".yml")
+
+
+class ManifestFile(Protocol):
+    """A file a source handed over (``reconciler.source.SourceFile``): its path relative to the source's
+    folder, and its bytes."""
+
+    @property
+    def path(self) -> str: ...
+    def read(self) -> bytes: ...
+
+
+class GitHistoryHandle(Protocol):
+    """The Git history behind a snapshot (``reconciler.source.GitHistory``): the repository, and the source's
+    folder in it ("" for the root)."""
+
+    @property
+    def repository(self) -> pygit2.Repository: ...
+    @property
+    def subpath(self) -> str: ...
 
 
 class HistoryError(Exception):
@@ -88,13 +107,13 @@ def read_records(
 
 
 def records_from_snapshot(
-    files: Iterable[SourceFile], approvals_dir: str, subpath: str = ""
+    files: Iterable[ManifestFile], approvals_dir: str, subpath: str = ""
 ) -> list[ApprovalRecord | RecordProblem]:
     """Every JobApproval under ``approvals_dir`` among a snapshot's files (paths relative to the source's
     folder ``subpath``), with repository paths, in path order: the records ``read_records`` finds at the
     snapshot's commit, handed over by the source instead of read from Git again."""
     folder = posixpath.normpath(approvals_dir.strip("/") or ".")
-    found: list[tuple[str, SourceFile]] = []
+    found: list[tuple[str, ManifestFile]] = []
     for f in files:
         if folder != "." and not f.path.startswith(folder + "/"):
             continue

@@ -7,17 +7,26 @@ approvals need Git and does nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.approvals.decisions import ApprovalDecision, collect
 from reconciler.approvals.effects import ApprovalOutcome, Effect, apply_decisions
-from reconciler.approvals.history import HistoryError, records_from_snapshot
+from reconciler.approvals.history import GitHistoryHandle, HistoryError, ManifestFile, records_from_snapshot
 from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.model import ObjectRef
-from reconciler.source import Snapshot, SourceError
+
+
+class SnapshotOfGit(Protocol):
+    """What the step needs of a source's snapshot (``reconciler.source.Snapshot``): its files and the Git
+    history behind them (None for a directory)."""
+
+    @property
+    def files(self) -> Sequence[ManifestFile]: ...
+    @property
+    def history(self) -> GitHistoryHandle | None: ...
 
 
 class _Applied(Protocol):
@@ -73,7 +82,7 @@ class ApprovalsReport:
 
 
 def sync_approvals(
-    snapshot: Snapshot | None, backend: Backend, config: Config, revision: str, dry_run: bool = False
+    snapshot: SnapshotOfGit | None, backend: Backend, config: Config, revision: str, dry_run: bool = False
 ) -> ApprovalsReport:
     """Judge the records of ``snapshot`` (a Git source's, at ``revision``) against its history and (unless
     ``dry_run``) apply them. The records are the snapshot's files under ``approvals.dir``; who made each one
@@ -85,7 +94,7 @@ def sync_approvals(
     records = records_from_snapshot(snapshot.files, config.approvals.dir, subpath)
     try:
         decisions = collect(history.repository, revision, records, config, subpath=subpath)
-    except (HistoryError, SourceError) as exc:
+    except HistoryError as exc:
         return ApprovalsReport(revision, error=str(exc))
     if dry_run:
         return ApprovalsReport(revision, decisions=decisions)
