@@ -52,6 +52,8 @@ def check_task_input_config(value: Any, path: Path) -> list[Issue]:
                 f"{exc.lineno} column {exc.colno} of the string",
             )
         ]
+    except ValueError as exc:  # valid JSON Python refuses to build, e.g. an integer of over 4,300 digits
+        return [Issue("REF003", path, f"taskInputConfig holds JSON no reader can use: {exc}")]
     return []
 
 

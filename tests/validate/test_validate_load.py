@@ -206,3 +206,11 @@ def test_nesting_limit_is_ours_whatever_libyaml_release(text: bytes, position: t
     """Newer libyaml refuses nesting past 1,000 levels itself, as a syntax error; we refuse at 100, first."""
     findings = validate_file("m.yaml", text).findings
     assert [(f.rule, f.line, f.column) for f in findings] == [("YAML006", *position)]
+
+
+def test_a_huge_integer_inside_task_input_config_is_a_finding() -> None:
+    """Found by the long fuzz run: valid JSON whose integer Python refuses to build (over 4,300 digits)."""
+    big = "9" * 5000
+    data = JOB.replace("taskInputConfig: '{}'", f"taskInputConfig: '{{\"a\": {big}}}'").encode()
+    assert big.encode() in data
+    assert rules(data) == ["REF003"]
