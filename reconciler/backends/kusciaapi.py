@@ -30,7 +30,7 @@ from reconciler.backends.base import (
 )
 from reconciler.backends.kusciaapi_records import LocalRecords
 from reconciler.config import Config
-from reconciler.kusciaapi import errors as ec
+from reconciler.kuscia import codes as ec
 from reconciler.kusciaapi.mapping import create_request, field_to_label
 from reconciler.kusciaapi.status import job_from_query, tasks_from_detail
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage

@@ -117,9 +117,9 @@ def serve(
     kgitops serve --insecure-http --listen 127.0.0.1:8082   # local development only
     """
     from reconciler.backends.factory import open_backend
-    from reconciler.kusciaapi.server import KusciaAPIServer, ServerLimits, TLSFiles, read_token
-    from reconciler.kusciaapi.service import JobService
     from reconciler.model import DEFAULT_NAMESPACE
+    from reconciler.serve.http import KusciaAPIServer, ServerLimits, TLSFiles, read_token
+    from reconciler.serve.service import JobService
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr

@@ -1,2 +1,3 @@
-"""KusciaAPI's job service over HTTP(S): the wire mapping (``mapping``, ``status``) and ``kgitops serve``
-(``server``), which exposes any Backend the way a Kuscia node's KusciaAPI does."""
+"""KusciaAPI's wire format, for both sides: the messages (``proto/kusciaapi.proto``, ``messages``),
+protojson encoding (``protojson``), and the mapping between KusciaAPI's fields and a KusciaJob (``mapping``,
+``status``). Imports nothing of the server (``reconciler.serve``) nor of any backend."""

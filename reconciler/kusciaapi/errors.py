@@ -1,25 +1,14 @@
-"""KusciaAPI error codes (``proto/api/v1alpha1/errorcode/error_code.proto``, kuscia-semantics.md §9)."""
+"""A KusciaAPI failure as an exception, and the response envelopes (``status`` + ``data``); the codes
+themselves live in ``reconciler.kuscia.codes``."""
 
 from __future__ import annotations
 
-SUCCESS = 0
-REQUEST_VALIDATE = 11100
-AUTH_FAILED = 11102
-CREATE_JOB = 11201
-QUERY_JOB = 11202
-QUERY_JOB_STATUS = 11203
-DELETE_JOB = 11204
-STOP_JOB = 11205
-APPROVE_JOB = 11206
-SUSPEND_JOB = 11207
-RESTART_JOB = 11208
-CANCEL_JOB = 11209
-SUSPEND_NOT_RUNNING_JOB = 11210
-RESTART_NOT_SUSPENDED_OR_FAILED_JOB = 11211
+from reconciler.kuscia.codes import SUCCESS
 
 
 class APIError(Exception):
-    """A KusciaAPI failure: ``status.code`` and ``status.message`` of the response."""
+    """A KusciaAPI failure: ``status.code`` (``reconciler.kuscia.codes``) and ``status.message`` of the
+    response; ``http_status`` is the HTTP status KusciaAPI answers it with (200 for every business error)."""
 
     def __init__(self, code: int, message: str, http_status: int = 200) -> None:
         super().__init__(message)
@@ -33,4 +22,5 @@ def ok(data: dict[str, object]) -> dict[str, object]:
 
 
 def failure(code: int, message: str) -> dict[str, object]:
-    return {"status": {"code": code, "message": message, "details": []}}
+    """An error reply: like Kuscia's (protojson with every field emitted), ``data`` is ``null``."""
+    return {"status": {"code": code, "message": message, "details": []}, "data": None}

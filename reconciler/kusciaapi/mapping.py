@@ -10,7 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.kusciaapi.errors import AUTH_FAILED, REQUEST_VALIDATE, APIError
+from reconciler.kuscia.codes import AUTH_FAILED, REQUEST_VALIDATE
+from reconciler.kusciaapi.errors import APIError
 from reconciler.model import Resource
 from reconciler.model.objects import KUSCIA_JOB
 

@@ -12,8 +12,8 @@ import pytest
 from reconciler.backends.k8s.retry import RetryPolicy
 from reconciler.backends.kubernetes import KubernetesBackend, load_api_client
 from reconciler.backends.kusciaapi import KusciaAPIBackend
-from reconciler.kusciaapi.server import KusciaAPIServer, TLSFiles
-from reconciler.kusciaapi.service import JobService
+from reconciler.serve.http import KusciaAPIServer, TLSFiles
+from reconciler.serve.service import JobService
 
 from .certs import PKI, make_pki
 from .k8s_standin import StandInServer, write_kubeconfig

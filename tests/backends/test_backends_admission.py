@@ -15,9 +15,9 @@ import pytest
 from reconciler.backends.base import Backend, Invalid
 from reconciler.backends.kubernetes import KubernetesBackend
 from reconciler.backends.local import LocalBackend
-from reconciler.kusciaapi import errors as ec
-from reconciler.kusciaapi.server import KusciaAPIServer
-from reconciler.kusciaapi.service import JobService
+from reconciler.kuscia import codes as ec
+from reconciler.serve.http import KusciaAPIServer
+from reconciler.serve.service import JobService
 from reconciler.model import ObjectRef, Resource
 
 from .kusciaapi_fixtures import Served
@@ -61,11 +61,12 @@ def post(server: KusciaAPIServer, op: str, body: dict[str, Any]) -> tuple[int, d
         conn.close()
 
 
-def refused(server: KusciaAPIServer, body: dict[str, Any], *needles: str) -> str:
-    """Create is answered with Kuscia's code for an object the API server refuses (11201); no job exists."""
+def refused(server: KusciaAPIServer, body: dict[str, Any], *needles: str, code: int = ec.CREATE_JOB) -> str:
+    """Create is answered with Kuscia's code for an object the API server refuses (11201), or for a body that
+    does not decode as a CreateJobRequest (11101); no job exists."""
     status, doc = post(server, "create", body)
     assert status == 200, doc
-    assert doc["status"]["code"] == ec.CREATE_JOB, doc
+    assert doc["status"]["code"] == code, doc
     message: str = doc["status"]["message"]
     for needle in needles:
         assert needle in message, message
@@ -84,7 +85,9 @@ def test_kusciaapi_create_refuses_what_validate_refuses(api: KusciaAPIServer) ->
     )
     refused(api, cyclic, "KJ005", "a → b → a")
     refused(api, create_request("dup", tasks=[task("a"), task("a", task_id="t-b")]), "KJ001")
-    refused(api, create_request("huge-prio", tasks=[task("a", priority=10**20)]), "outside the int64 range")
+    # priority is an int32 on the wire: protojson refuses a larger number before any check runs (11101)
+    huge = create_request("huge-prio", tasks=[task("a", priority=10**20)])
+    refused(api, huge, "out of range", code=ec.UNEXPECTED)
     refused(api, create_request("label", custom_fields={"team": "has spaces"}), "META003")
     refused(
         api,
@@ -106,8 +109,10 @@ def test_kusciaapi_create_accepts_the_limits_and_kuscia_defaults(api: KusciaAPIS
     assert post(api, "create", limit)[1]["status"]["code"] == 0
     body = create_request("no-ids", max_parallelism=0, tasks=[task("a", task_id=""), task("b", task_id="")])
     assert post(api, "create", body)[1]["status"]["code"] == 0  # empty task_id: the controller generates one
-    huge = create_request("inf", max_parallelism=1e999)  # JSON's 1e999: infinity, becomes the default 1
-    assert post(api, "create", huge)[1]["status"]["code"] == 0
+    # JSON's 1e999 is no int32: protojson refuses the body (11101, HTTP 200), never a traceback
+    huge = create_request("inf", max_parallelism=1e999)
+    status, doc = post(api, "create", huge)
+    assert status == 200 and doc["status"]["code"] == ec.UNEXPECTED and doc["data"] is None
 
 
 def test_kusciaapi_approve_refuses_a_job_that_fails_admission(api: KusciaAPIServer) -> None:

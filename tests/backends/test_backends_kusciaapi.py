@@ -296,7 +296,7 @@ def test_watch_streams_job_events_and_heartbeats(served: Served) -> None:
 
 
 def test_plain_http_is_refused_off_loopback() -> None:
-    from reconciler.kusciaapi.server import KusciaAPIServer
+    from reconciler.serve.http import KusciaAPIServer
 
     with pytest.raises(ValueError, match="loopback"):
         KusciaAPIServer(None, "0.0.0.0", 0, None)  # type: ignore[arg-type]

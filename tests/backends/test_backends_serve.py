@@ -213,8 +213,11 @@ def test_validation_errors_have_kusciaapi_codes_and_texts(serve: int, certs: PKI
     assert doc["status"]["message"] == "job ids can not be empty"
     code, doc = curl(serve, certs, "/api/v1/job/approve", {"job_id": "j1", "result": 7})
     assert doc["status"] == {"code": 11100, "message": "request result must be legal", "details": []}
+    # Every caller of the external port is the master: stop needs no Kuscia-Source header, and a missing job
+    # is reported as such (11205), with ``data: null`` like every error reply.
     code, doc = curl(serve, certs, "/api/v1/job/stop", {"job_id": "j1"})
-    assert doc["status"]["message"] == "source domain header must be set"
+    assert code == 200 and doc["status"]["code"] == 11205 and "not found" in doc["status"]["message"]
+    assert doc["data"] is None
     code, doc = curl(serve, certs, "/api/v1/job/watch", {"timeout_seconds": -1})
     assert doc["status"]["message"] == "timeout seconds must be in [0,2^31-1]"
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.backends.local import LocalBackend
-from reconciler.kusciaapi.server import KusciaAPIServer, ServerLimits, TLSFiles
-from reconciler.kusciaapi.service import JobService
+from reconciler.serve.http import KusciaAPIServer, ServerLimits, TLSFiles
+from reconciler.serve.service import JobService
 
 from .certs import PKI
 from .kusciaapi_fixtures import TOKEN

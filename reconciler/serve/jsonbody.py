@@ -22,6 +22,10 @@ class BodyError(ValueError):
     """The body is not a JSON object KusciaAPI can take; the message says why."""
 
 
+class NestingError(BodyError):
+    """The body nests deeper than the server's limit (a limit of kgitops', answered 400)."""
+
+
 def too_deep(raw: bytes, limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` deep (brackets inside strings do not count).
 
@@ -40,11 +44,11 @@ def too_deep(raw: bytes, limit: int) -> bool:
 
 def parse_object(raw: bytes, max_depth: int) -> dict[str, Any]:
     if too_deep(raw, max_depth):
-        raise BodyError(f"request body is nested more than {max_depth} levels deep")
+        raise NestingError(f"request body is nested more than {max_depth} levels deep")
     try:
         doc = json.loads(raw or b"{}")
     except RecursionError:
-        raise BodyError(f"request body is nested more than {max_depth} levels deep") from None
+        raise NestingError(f"request body is nested more than {max_depth} levels deep") from None
     except ValueError as exc:
         raise BodyError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
