@@ -13,10 +13,10 @@ import click
 from reconciler.cli.common import backend_options, load_cli_config
 
 
-def _split_listen(listen: str) -> tuple[str, int]:
+def _split_listen(listen: str, flag: str = "--listen") -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
-        raise click.BadParameter(f"`{listen}` must be HOST:PORT, e.g. 127.0.0.1:8082", param_hint="--listen")
+        raise click.BadParameter(f"`{listen}` must be HOST:PORT, e.g. 127.0.0.1:8082", param_hint=flag)
     return host.strip("[]"), int(port)
 
 
@@ -26,6 +26,12 @@ def _split_listen(listen: str) -> tuple[str, int]:
     "--listen",
     default=None,
     help="HOST:PORT to listen on (default: backend.kusciaapi.listen, 127.0.0.1:8082).",
+)
+@click.option(
+    "--grpc-listen",
+    default=None,
+    help="Also serve KusciaAPI's gRPC JobService and HealthService on HOST:PORT (Kuscia's port: 8083), with "
+    "the same certificates and the token in the `token` metadata entry.",
 )
 @click.option(
     "--cert",
@@ -96,6 +102,7 @@ def serve(
     backend_kind: str | None,
     state_dir: str | None,
     listen: str | None,
+    grpc_listen: str | None,
     cert: str | None,
     key: str | None,
     ca: str | None,
@@ -118,7 +125,7 @@ def serve(
     """
     from reconciler.backends.factory import open_backend
     from reconciler.model import DEFAULT_NAMESPACE
-    from reconciler.serve.http import KusciaAPIServer, ServerLimits, TLSFiles, read_token
+    from reconciler.serve.http import KusciaAPIServer, ServerLimits, TLSFiles, is_loopback, read_token
     from reconciler.serve.service import JobService
 
     logging.basicConfig(
@@ -129,6 +136,7 @@ def serve(
         cfg.backend.kubernetes.context = context
     api = cfg.backend.kusciaapi
     host, port = _split_listen(listen or api.listen or "127.0.0.1:8082")
+    grpc_address = _split_listen(grpc_listen, "--grpc-listen") if grpc_listen else None
     cert = cert or (str(cfg.resolve(api.server_cert)) if api.server_cert else None)
     key = key or (str(cfg.resolve(api.server_key)) if api.server_key else None)
     ca = ca or (str(cfg.resolve(api.ca)) if api.ca else None)
@@ -169,6 +177,29 @@ def serve(
     except (ValueError, OSError) as exc:
         service.close()
         raise click.ClickException(str(exc)) from None
+    grpc_server = None
+    if grpc_address is not None:
+        from reconciler.serve.grpc_server import KusciaAPIGrpcServer
+
+        if tls is None and not is_loopback(grpc_address[0]):
+            server.httpd.server_close()  # not serving yet: nothing to shut down
+            service.close()
+            raise click.ClickException(
+                f"refusing plaintext gRPC on {grpc_address[0]}: --insecure-http is for loopback only"
+            )
+        try:
+            grpc_server = KusciaAPIGrpcServer(
+                service,
+                *grpc_address,
+                (tls.cert, tls.key, tls.ca) if tls else None,
+                token,
+                heartbeat_seconds=heartbeat,
+            ).start()
+        except (OSError, RuntimeError) as exc:
+            server.httpd.server_close()
+            service.close()
+            raise click.ClickException(f"cannot serve gRPC: {exc}") from None
+        click.echo(f"serving KusciaAPI over gRPC on {grpc_address[0]}:{grpc_server.port}", err=True)
 
     def _stop(*_args: Any) -> None:
         raise KeyboardInterrupt
@@ -187,4 +218,6 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.stop()
+        if grpc_server is not None:
+            grpc_server.stop()
         service.close()

@@ -16,9 +16,9 @@ from reconciler.backends.base import Backend, Invalid
 from reconciler.backends.kubernetes import KubernetesBackend
 from reconciler.backends.local import LocalBackend
 from reconciler.kuscia import codes as ec
+from reconciler.model import ObjectRef, Resource
 from reconciler.serve.http import KusciaAPIServer
 from reconciler.serve.service import JobService
-from reconciler.model import ObjectRef, Resource
 
 from .kusciaapi_fixtures import Served
 

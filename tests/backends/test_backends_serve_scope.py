@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from reconciler.backends.local import LocalBackend
+from reconciler.model import ObjectRef, Resource
 from reconciler.serve.http import KusciaAPIServer
 from reconciler.serve.service import JobService
-from reconciler.model import ObjectRef, Resource
 
 NOT_MINE = "domain's KusciaAPI could only {} the job that the domain as a participant in the job"
 
