@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from reconciler.engine.runtime.base import FAILED, PENDING, RUNNING, SUCCEEDED, LaunchError, PodView, Runtime
 from reconciler.engine.store import Store
 from reconciler.kuscia.labels import LABEL_JOB_UID
+from reconciler.kuscia.names import pod_name, service_name
 from reconciler.model import ObjectRef, Resource, TaskPhase, TaskSpec
 
 _RANK = {PENDING: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
@@ -161,7 +162,7 @@ class TaskController:
         for p in spec.parties:
             for name, port in (launched.ports.get(p.domain_id) or {}).items():
                 meta = (launched.port_meta.get(p.domain_id) or {}).get(name, {})
-                svc = f"{task.name}-{name}"
+                svc = service_name(pod_name(task.name, p.role, 0), name)  # Kuscia's names
                 services[f"{p.domain_id}/{svc}"] = {
                     "namespace": p.domain_id,
                     "serviceName": svc,

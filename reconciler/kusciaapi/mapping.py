@@ -79,10 +79,11 @@ def _party_to_crd(p: Mapping[str, Any]) -> dict[str, Any]:
         out["resources"] = resources
     limits = []
     for bl in p.get("bandwidth_limits") or ():
-        if not bl.get("destination_id"):
-            raise _invalid("bandwidth limit destination id can not be empty")
+        # Kuscia checks the rate before the destination (pkg/kusciaapi/service/job_service.go)
         if _int(bl.get("limit_kbps")) <= 0:
             raise _invalid("bandwidth limit kbps can not be zero or negative")
+        if not bl.get("destination_id"):
+            raise _invalid("bandwidth limit destination id can not be empty")
         limits.append({"destinationID": str(bl["destination_id"]), "limitKBps": _int(bl["limit_kbps"])})
     if limits:
         out["bandwidthLimits"] = limits
@@ -130,11 +131,12 @@ def job_from_create_request(req: Mapping[str, Any], namespace: str, self_domain:
             tpl["taskID"] = str(t["task_id"])
         if t.get("dependencies"):
             tpl["dependencies"] = [str(d) for d in t["dependencies"]]
-        sc = t.get("schedule_config") or {}
-        tpl["scheduleConfig"] = {
-            crd: (_int(sc.get(api)) if _int(sc.get(api)) > 0 else default)
-            for api, crd, default in SCHEDULE_FIELDS
-        }
+        sc = t.get("schedule_config")
+        if sc is not None:  # a task without schedule_config has none (QueryJob then answers null)
+            tpl["scheduleConfig"] = {
+                crd: (_int(sc.get(api)) if _int(sc.get(api)) > 0 else default)
+                for api, crd, default in SCHEDULE_FIELDS
+            }
         templates.append(tpl)
     labels = {f"{CUSTOM_FIELD_PREFIX}{k}": str(v) for k, v in (req.get("custom_fields") or {}).items()}
     spec = {
@@ -175,7 +177,12 @@ def task_config(tpl: Mapping[str, Any], with_tolerable: bool) -> dict[str, Any]:
         "dependencies": [str(d) for d in tpl.get("dependencies") or ()],
         "task_input_config": str(tpl.get("taskInputConfig") or ""),
         "priority": _int(tpl.get("priority")),
-        "schedule_config": {api: _int(sc.get(crd)) for api, crd, _default in SCHEDULE_FIELDS if sc.get(crd)},
+        # null when the template has none (protojson: an unset message)
+        "schedule_config": (
+            {api: _int(sc.get(crd)) for api, crd, _default in SCHEDULE_FIELDS if sc.get(crd)}
+            if tpl.get("scheduleConfig")
+            else None
+        ),
     }
     if with_tolerable:
         out["tolerable"] = bool(tpl.get("tolerable") or False)

@@ -52,7 +52,7 @@ def test_engine_processes_get_rendered_config_ports_and_env(backend: LocalBacken
     assert {v["podPhase"] for v in st["podStatuses"].values()} == {"Succeeded"}
     ports = {p["domainID"]: p["namedPort"]["psi"] for p in st["allocatedPorts"]}
     assert ports["alice"] != ports["bob"]
-    svc = st["serviceStatuses"]["bob/ok-a-psi"]
+    svc = st["serviceStatuses"]["bob/ok-a-0-psi"]  # Kuscia names it <pod>-<port>, the pod <task>-<replica>
     assert svc["portNumber"] == ports["bob"] and svc["endpoints"] == [f"127.0.0.1:{ports['bob']}"]
     conf = json.loads((backend.state_dir / "storage" / "bob" / "data" / "ok-a.conf").read_text())
     assert conf["task_id"] == "ok-a" and json.loads(conf["input"]) == {"k": "v"}

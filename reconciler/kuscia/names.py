@@ -1,0 +1,29 @@
+"""The names Kuscia's task controller gives a task's pods and services
+(``pkg/controllers/kusciatask/handler/pending_handler.go`` ``generatePodName``,
+``pkg/utils/resources/service.go`` ``GenerateServiceName``). KusciaAPI shows a service's endpoint as
+``<service>.<domain>.svc``."""
+
+from __future__ import annotations
+
+import hashlib
+
+MAX_NAME = 63  # a DNS label
+
+
+def pod_name(task: str, role: str, replica: int) -> str:
+    """``<task>-<replica>``, or ``<task>-<role>-<replica>`` for a party with a role; replicas count from 0."""
+    return f"{task}-{replica}" if not role else f"{task}-{role}-{replica}"
+
+
+def service_name(prefix: str, port_name: str) -> str:
+    """``<prefix>-<port name>`` (the prefix is the pod's name); ``svc-`` in front when it would start with a
+    digit, and a hashed form when it would be longer than 63 characters."""
+    prefix, port_name = prefix.strip("-"), port_name.strip("-")
+    name = f"{prefix}-{port_name}"
+    if name[:1].isdigit():
+        name = "svc-" + name
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(prefix.encode()).hexdigest()[:16]
+        keep = MAX_NAME - 16 - len(port_name) - 6
+        name = f"svc-{prefix[:keep]}-{digest}-{port_name}"
+    return name
