@@ -60,8 +60,9 @@ class KusciaAPIConfig:
     key: str = ""  # client private key (PEM)
     ca: str = ""  # CA that signed the server's certificate
     token_file: str = ""  # file holding the token sent in the `Token` header (never logged)
-    domain: str = ""  # our domain: Kuscia-Source header, stage trigger, approvals
+    domain: str = ""  # our domain: stage trigger, approvals
     timeout: float = 30.0  # seconds per request
+    transport: str = "http"  # http (Kuscia's port 8082) | grpc (port 8083)
     # kgitops serve
     listen: str = "127.0.0.1:8082"
     server_cert: str = ""

@@ -106,5 +106,17 @@ class LocalRecords:
             },
         )
 
+    def applied_job_ids(self) -> set[str]:
+        """The ids of every job this client created (and has not deleted) on the endpoint."""
+        directory = self.root / "jobs"
+        if not directory.is_dir():
+            return set()
+        ids = set()
+        for path in sorted(directory.glob("*.json")):
+            doc = _read(path, "job record") or {}
+            if doc.get("job_id"):
+                ids.add(str(doc["job_id"]))
+        return ids
+
     def forget(self, job_id: str) -> None:
         self._job_path(job_id).unlink(missing_ok=True)

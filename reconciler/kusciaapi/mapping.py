@@ -214,6 +214,28 @@ def create_request(job: Resource) -> dict[str, Any]:
     }
 
 
+def dropped_fields(request: Mapping[str, Any], query: Mapping[str, Any]) -> list[str]:
+    """The fields of a CreateJobRequest that a node's QueryJob reply (``query``: its ``data``) lacks: what a
+    node older than the current protocol ignored. ``tolerable`` is named along with them when the request
+    used it: no reply carries it, and nodes that drop the others drop it too."""
+    sent = list(request.get("tasks") or ())
+    got = {str(t.get("alias") or ""): t for t in query.get("tasks") or ()}
+    dropped: list[str] = []
+    for t in sent:
+        back = got.get(str(t.get("alias") or "")) or {}
+        if t.get("schedule_config") and not back.get("schedule_config"):
+            dropped.append("schedule_config")
+        parties_back = {str(p.get("domain_id") or ""): p for p in back.get("parties") or ()}
+        for p in t.get("parties") or ():
+            if p.get("bandwidth_limits") and not (parties_back.get(str(p.get("domain_id") or "")) or {}).get(
+                "bandwidth_limits"
+            ):
+                dropped.append("bandwidth_limits")
+    if dropped and any(t.get("tolerable") for t in sent):
+        dropped.append("tolerable")
+    return sorted(set(dropped), key=dropped.index)
+
+
 def _party_from_api(p: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"domainID": str(p.get("domain_id") or "")}
     if p.get("role"):
