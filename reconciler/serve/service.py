@@ -1,7 +1,8 @@
 """KusciaAPI's job service (kuscia-semantics.md §9) over any Backend.
 
-Every backend call runs on one worker thread, which also opens the backend: backends may hold
-thread-bound handles (SQLite), and KusciaAPI semantics need no parallelism inside one node.
+Each backend is opened and used on one thread only (backends may hold thread-bound handles, e.g. SQLite):
+one writer thread for every write and the embedded engine's passes, and a few reader threads with a backend
+each, so reads never queue behind writes.
 """
 
 from __future__ import annotations
@@ -46,13 +47,29 @@ MAX_WATCH_TIMEOUT = 2**31 - 1
 
 
 class JobService:
-    def __init__(self, backend_factory: Callable[[], Backend], namespace: str, domain: str = "") -> None:
+    """KusciaAPI's job calls over backends made by ``backend_factory``.
+
+    Writes (and the embedded engine's passes) run on one writer thread with its own backend; reads (query,
+    batchQuery, list, watch) on ``readers`` threads, each with a backend of its own, so they never queue
+    behind a write or an engine pass (the embedded engine's SQLite store is in WAL mode: readers see the
+    last committed state while a write is under way)."""
+
+    def __init__(
+        self, backend_factory: Callable[[], Backend], namespace: str, domain: str = "", readers: int = 4
+    ) -> None:
         self.namespace = namespace
         self.domain = domain
+        self._factory = backend_factory
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="kusciaapi-backend"
         )
         self._backend: Backend = self._pool.submit(backend_factory).result()
+        self._local = threading.local()
+        self._opened: list[Backend] = []
+        self._opened_lock = threading.Lock()
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, readers), thread_name_prefix="kusciaapi-reader"
+        )
         self._stop = threading.Event()
         self._driver: threading.Thread | None = None
         if self._backend.capabilities.engine_in_process:
@@ -71,12 +88,32 @@ class JobService:
                 self._stop.wait(0.05)
 
     def run(self, fn: Callable[[Backend], T]) -> T:
+        """``fn`` on the writer thread, with its backend."""
         return self._pool.submit(fn, self._backend).result()
+
+    def read(self, fn: Callable[[Backend], T]) -> T:
+        """``fn`` on a reader thread, with that thread's backend (opened on first use)."""
+        return self._readers.submit(self._on_reader, fn).result()
+
+    def _on_reader(self, fn: Callable[[Backend], T]) -> T:
+        backend: Backend | None = getattr(self._local, "backend", None)
+        if backend is None:
+            backend = self._local.backend = self._factory()
+            with self._opened_lock:
+                self._opened.append(backend)
+        return fn(backend)
 
     def close(self) -> None:
         self._stop.set()
         if self._driver is not None:
             self._driver.join(10)
+        self._readers.shutdown(wait=True)
+        with self._opened_lock:
+            for backend in self._opened:
+                try:
+                    backend.close()
+                except Exception:  # closing: the others still close
+                    log.exception("closing a reader backend failed")
         try:
             self.run(lambda b: b.close())
         finally:
@@ -168,7 +205,7 @@ class JobService:
             job = self._job_or_fail(b, job_id, ec.QUERY_JOB)
             return query_data(job, self._tasks_of(b, job))
 
-        return ok(self._guard(work, ec.QUERY_JOB))
+        return ok(self._guard(work, ec.QUERY_JOB, read=True))
 
     def batch_query(self, req: Mapping[str, Any]) -> dict[str, Any]:
         ids = req.get("job_ids") or []
@@ -182,7 +219,7 @@ class JobService:
             jobs = [self._job_or_fail(b, str(i), ec.QUERY_JOB_STATUS) for i in ids]
             return [{"job_id": j.name, "status": job_status_detail(j, self._tasks_of(b, j))} for j in jobs]
 
-        return ok({"jobs": self._guard(work, ec.QUERY_JOB_STATUS)})
+        return ok({"jobs": self._guard(work, ec.QUERY_JOB_STATUS, read=True)})
 
     def delete(self, req: Mapping[str, Any]) -> dict[str, Any]:
         job_id = check_job_id(req.get("job_id"))
@@ -257,7 +294,7 @@ class JobService:
             jobs = [j for j in b.list(KUSCIA_JOB, self.namespace) if self.visible(j)]
             return [query_data(j, self._tasks_of(b, j)) for j in jobs]
 
-        return ok({"jobs": self._guard(work, ec.QUERY_JOB)})
+        return ok({"jobs": self._guard(work, ec.QUERY_JOB, read=True)})
 
     def snapshot(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Watch support: job name -> (fingerprint, JobStatus), of the jobs this KusciaAPI may see (Kuscia's
@@ -273,7 +310,7 @@ class JobService:
                 out[job.name] = (repr(obj), obj)
             return out
 
-        return self._guard(work, ec.QUERY_JOB_STATUS)
+        return self._guard(work, ec.QUERY_JOB_STATUS, read=True)
 
     def watch(
         self, req: Mapping[str, Any], heartbeat_seconds: float, poll_seconds: float, closing: threading.Event
@@ -322,9 +359,9 @@ class JobService:
                 yield {"type": "HEARTBEAT", "object": {}}
                 last_sent = time.monotonic()
 
-    def _guard(self, work: Callable[[Backend], T], code: int) -> T:
+    def _guard(self, work: Callable[[Backend], T], code: int, read: bool = False) -> T:
         try:
-            return self.run(work)
+            return self.read(work) if read else self.run(work)
         except (APIError, PhaseError):
             raise
         except NotFound as exc:
