@@ -36,6 +36,21 @@ FORBIDDEN: dict[str, set[str]] = {
     "status": {"cli", "client", "engine"},
     "source": {"cli", "client", "engine", "plan", "apply", "backends"},
     "approvals": {"cli", "client", "watch", "engine", "source", "plan", "apply", "status"},
+    # KusciaAPI's wire format serves both sides: it knows neither the server nor any backend
+    "kusciaapi": {
+        "backends",
+        "serve",
+        "engine",
+        "cli",
+        "client",
+        "watch",
+        "source",
+        "plan",
+        "apply",
+        "status",
+    },
+    "serve": {"cli", "client", "watch", "source", "plan", "apply", "engine"},
+    "kuscia": {"backends", "serve", "kusciaapi", "engine", "cli", "client", "source", "plan", "apply"},
 }
 # modules that must stay pure: no disk, clock, process or network I/O
 PURE_MODULES = ["engine/scheduler.py", "plan/diff.py"]
