@@ -58,6 +58,7 @@ def test_wheel_and_sdist_carry_the_schemas(dist: Path) -> None:
     for kind in ("kusciajob", "kusciatask", "appimage"):
         assert any(n.startswith("reconciler/schemas/") and kind in n.lower() for n in names), kind
     assert "reconciler/py.typed" in names
+    assert "reconciler/kusciaapi/proto/kusciaapi.proto" in names  # compiled at first use
     assert any(n.endswith("entry_points.txt") for n in names)
     with tarfile.open(sdist) as tar:
         members = tar.getnames()
