@@ -23,9 +23,9 @@ from reconciler.kuscia.stages import (
     kusciaapi_stage_labels,
     with_stage,
 )
-from reconciler.kusciaapi.server import KusciaAPIServer
-from reconciler.kusciaapi.service import JobService
 from reconciler.model import JobPhase, ObjectRef, Stage
+from reconciler.serve.http import KusciaAPIServer
+from reconciler.serve.service import JobService
 
 from .engine_fixtures import appimage, kjob
 
