@@ -26,6 +26,8 @@ PLANNED_KINDS = ("AppImage", "KusciaJob", "KusciaTask")
 class PlanOptions:
     prune: bool = False
     max_prune: int | None = None  # None: no limit; 0: prune nothing
+    # objects whose file is still in the source but no longer yields them: pruned only when named here
+    confirm_prune: frozenset[str] = field(default_factory=frozenset)
     recreate: frozenset[str] = field(default_factory=frozenset)  # names (or kind/name, or refs) to re-run
     recreate_drifted: bool = False  # re-create managed objects deleted or changed behind kgitops's back
 
@@ -56,14 +58,63 @@ def make_plan(
     refs = set(desired.objects) | set(desired.held_refs) | set(live_by_ref) | inventory
     blockers = desired.prune_blockers()
     not_understood = _not_understood(blockers)
+    task_owners = _live_task_ids(live_by_ref.values())
     for ref in sorted(refs, key=_ref_key):
         entry = _entry(ref, desired, live_by_ref.get(ref), ref in inventory, options, memo, not_understood)
+        if entry is not None and entry.action == Action.CREATE and entry.desired is not None:
+            entry = _held_by_live(entry, entry.desired, desired, task_owners) or entry
         if entry is not None:
             plan.entries.append(entry)
     if any(e.action == Action.HELD and e.reason == not_understood for e in plan.entries):
         plan.prune_refused = not_understood
     _limit_prune(plan, desired, options)
     return plan
+
+
+def _task_ids(obj: Resource) -> list[str]:
+    """The taskIDs an object claims: its tasks' ``taskID`` fields (KusciaJob), or its name (KusciaTask)."""
+    if obj.kind == "KusciaTask":
+        return [obj.name]
+    tasks = obj.spec.get("tasks") if obj.kind == "KusciaJob" and isinstance(obj.spec, dict) else None
+    if not isinstance(tasks, list):
+        return []
+    ids = (t.get("taskID") for t in tasks if isinstance(t, dict))
+    return [i for i in ids if isinstance(i, str) and i]
+
+
+def _live_task_ids(live: Iterable[Resource]) -> dict[tuple[str, str], ObjectRef]:
+    """(namespace, taskID) -> the live object that claims it (Kuscia names a job's KusciaTasks by taskID)."""
+    owners: dict[tuple[str, str], ObjectRef] = {}
+    for obj in live:
+        for task_id in _task_ids(obj):
+            owners.setdefault((obj.namespace, task_id), obj.ref)
+    return owners
+
+
+def _held_by_live(
+    entry: PlanEntry, want: Resource, desired: DesiredState, task_owners: dict[tuple[str, str], ObjectRef]
+) -> PlanEntry | None:
+    """A new object that cannot work with what is live or held, held with the reason (as admission would
+    refuse it): a taskID a live object of another name already claims (XF002, as ``job create`` and KusciaAPI
+    create check it), or a job whose AppImage from this source is held (it would fail for good: jobs are
+    one-shot)."""
+    for task_id in _task_ids(want):
+        owner = task_owners.get((want.namespace, task_id))
+        if owner is not None and owner != entry.ref:
+            why = (
+                f"[XF002] taskID {task_id!r} is already used by live {owner}; Kuscia names a task by its "
+                "taskID, so the two would share one task: rename it"
+            )
+            return PlanEntry(entry.ref, Action.HELD, why, path=entry.path, live=None)
+    if want.kind == "KusciaJob":
+        tasks = want.spec.get("tasks") if isinstance(want.spec, dict) else None
+        for task in tasks if isinstance(tasks, list) else []:
+            image = task.get("appImage") if isinstance(task, dict) else None
+            held = desired.held_refs.get(ObjectRef(APP_IMAGE, "", image)) if isinstance(image, str) else None
+            if held is not None:
+                why = f"uses AppImage {image}, which is held: {held}; fix the AppImage and the job follows"
+                return PlanEntry(entry.ref, Action.HELD, why, path=entry.path, live=None)
+    return None
 
 
 def _not_understood(blockers: list[str]) -> str:
@@ -91,6 +142,10 @@ def _spec_changes(
 
 def _ref_key(ref: ObjectRef) -> tuple[str, str, str]:
     return (ref.kind, ref.namespace, ref.name)
+
+
+def _confirmed(ref: ObjectRef, options: PlanOptions) -> bool:
+    return bool({ref.name, f"{ref.kind}/{ref.name}", str(ref)} & options.confirm_prune)
 
 
 def _wants_recreate(ref: ObjectRef, obj: Resource | None, options: PlanOptions) -> bool:
@@ -131,10 +186,14 @@ def _entry(
         why = desired.held_paths[path]
         why = why if why.startswith(path) else f"{path}: {why}"
         return PlanEntry(ref, Action.HELD, why, path=path, live=live)
-    if path and desired.yields.get(path) == 0:
+    if path and path in desired.yields and not _confirmed(ref, options):
+        # the file it came from is still there, yet no longer yields it: truncated, or cut at a document
+        # boundary, reads exactly like a deliberate removal, so only a deletion of the file, or an explicit
+        # confirmation, prunes it
+        now = "no objects now (emptied or truncated?)" if desired.yields[path] == 0 else "it any more"
         why = (
-            f"{path} is still in the source but yields no objects now (emptied or truncated?); "
-            "delete the file to prune what it defined"
+            f"{path} is still in the source but yields {now}; delete or rename the file to prune what it "
+            f"defined, or confirm this one with --confirm-prune {ref.name}"
         )
         return PlanEntry(ref, Action.HELD, why, path=path, live=live)
     if not_understood:

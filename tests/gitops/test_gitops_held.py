@@ -18,13 +18,13 @@ import pytest
 
 from reconciler.apply import Outcome, Reconciler
 from reconciler.backends.local import LocalBackend
-from reconciler.model import ObjectRef
+from reconciler.model import ObjectRef, Resource
 from reconciler.plan import Action, PlanOptions
 from reconciler.plan import ownership as own
 from reconciler.source import DirectorySource, GitSource
 from reconciler.validate import Options
 
-from .gitops_support import Repo, dump, job_doc, local_backend, wait_for, write, write_config
+from .gitops_support import Repo, appimage_doc, dump, job_doc, local_backend, wait_for, write, write_config
 
 JOB_A = ObjectRef.of("KusciaJob", "job-a")
 JOB_B = ObjectRef.of("KusciaJob", "job-b")
@@ -294,7 +294,7 @@ def test_kill_9_mid_sync_never_orphans_a_created_job(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "kgitops.yaml", tmp_path / "state")
     store_check = local_backend(tmp_path / "state")
     source_id = DirectorySource(src).source_id
-    kill_points = [5, 80, 200, 330]
+    kill_points = [5, 60, 150]  # well before the last create, so the kill lands among the creates under load
 
     def jobs_now() -> int:
         return len(store_check.store.refs("KusciaJob"))
@@ -332,3 +332,64 @@ def test_kill_9_mid_sync_never_orphans_a_created_job(tmp_path: Path) -> None:
         assert store_check.get_inventory(source_id) == {ObjectRef.of("KusciaJob", "keep")}
     finally:
         store_check.close()
+
+
+# -- found by a hostile probe: a file cut at a document boundary, live taskIDs, a held AppImage --------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_multi_document_file_cut_at_a_document_boundary_holds_what_it_lost(
+    tmp_path: Path, backend: LocalBackend, kind: str
+) -> None:
+    """The file is still there and loads, but no longer yields job-d: held (it reads exactly like a
+    truncation), until the file is deleted or the prune is confirmed by name."""
+    src = Source(tmp_path, kind)
+    two = dump(job_doc("job-a")) + "---\n" + dump(job_doc("job-d"))
+    src.put({"two.yaml": two, "b.yaml": job_doc("job-b")})
+    rec = reconciler(src, backend)
+    rec.sync()
+    src.put({"two.yaml": dump(job_doc("job-a"))})
+    job_d = ObjectRef.of("KusciaJob", "job-d")
+    assert_nothing_pruned(backend, rec, JOB_A, JOB_B, job_d)
+    assert "--confirm-prune job-d" in held_reasons(rec)
+    source = DirectorySource(src.root) if src.repo is None else GitSource(str(src.root))
+    confirmed = Reconciler(source, backend, PlanOptions(prune=True, confirm_prune=frozenset({"job-d"})))
+    _, result = confirmed.sync()
+    assert outcomes(result)["job-d"] == Outcome.PRUNED
+
+
+def test_a_new_job_claiming_a_live_task_id_is_held_as_job_create_refuses_it(
+    tmp_path: Path, backend: LocalBackend
+) -> None:
+    src = Source(tmp_path, "dir")
+    taken = job_doc("manual-y")
+    taken["spec"]["tasks"][0]["taskID"] = "job-x-t1"
+    backend.create(Resource.from_manifest(taken))  # made by hand (job create), outside the source
+    new = job_doc("job-e")
+    new["spec"]["tasks"][0]["taskID"] = "job-x-t1"
+    src.put({"e.yaml": new, "b.yaml": job_doc("job-b")})
+    plan, result = reconciler(src, backend).sync()
+    assert outcomes(result) == {
+        "job-b": Outcome.CREATED,
+        "job-e": Outcome.HELD,
+        "manual-y": Outcome.UNMANAGED,
+    }
+    held = next(e for e in plan.plan.entries if e.ref.name == "job-e")
+    assert "XF002" in held.reason and "KusciaJob/cross-domain/manual-y" in held.reason
+    assert backend.get(ObjectRef.of("KusciaJob", "job-e")) is None
+
+
+def test_a_job_whose_appimage_is_held_is_held_too(tmp_path: Path, backend: LocalBackend) -> None:
+    """Created, it would fail for good ("AppImage does not exist"), and stay Failed once the AppImage is
+    fixed: jobs are one-shot."""
+    src = Source(tmp_path, "dir")
+    broken = appimage_doc()
+    del broken["spec"]["deployTemplates"][0]["spec"]["containers"][0]["workingDir"]
+    src.put({"app.yaml": broken, "job.yaml": job_doc("job-a")})
+    plan, result = reconciler(src, backend).sync()
+    assert outcomes(result) == {"noop-image": Outcome.HELD, "job-a": Outcome.HELD}
+    held = next(e for e in plan.plan.entries if e.ref.name == "job-a")
+    assert "uses AppImage noop-image, which is held" in held.reason
+    src.put({"app.yaml": appimage_doc()})
+    _, result = reconciler(src, backend).sync()
+    assert outcomes(result) == {"noop-image": Outcome.CREATED, "job-a": Outcome.CREATED}
