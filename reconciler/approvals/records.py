@@ -9,6 +9,7 @@ Parsing is pure (a mapping in, a record or a problem out) so the validator and t
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -195,6 +196,15 @@ def parse_record(doc: Any, path: str, line: int = 0) -> ApprovalRecord | RecordP
     )
 
 
+def _meant_as_record(doc: dict[str, Any]) -> bool:
+    """A document in kgitops's API group, or whose kind is a near miss of JobApproval (``jobapproval``,
+    ``JobApprovl``): a record written wrong, not another tool's document."""
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if isinstance(api_version, str) and api_version.lower().startswith(API_VERSION.split("/")[0] + "/"):
+        return True
+    return isinstance(kind, str) and bool(difflib.get_close_matches(kind.lower(), [KIND.lower()], cutoff=0.8))
+
+
 def parse_file(text: str, path: str) -> list[ApprovalRecord | RecordProblem]:
     """Every JobApproval document of a YAML file; other kinds are not ours and are skipped."""
     out: list[ApprovalRecord | RecordProblem] = []
@@ -212,6 +222,14 @@ def parse_file(text: str, path: str) -> list[ApprovalRecord | RecordProblem]:
             out.append(RecordProblem(path, node.start_mark.line + 1, f"cannot be read: {exc}"))
             continue
         if isinstance(doc, dict) and doc.get("kind") not in (KIND, None):
+            if _meant_as_record(doc):  # a misspelt record must not vanish: a lost Reject would approve
+                out.append(
+                    RecordProblem(
+                        path,
+                        node.start_mark.line + 1,
+                        f"kind {doc.get('kind')!r} is not a kind of kgitops.io; did you mean `{KIND}`?",
+                    )
+                )
             continue
         out.append(parse_record(doc, path, node.start_mark.line + 1))
     return out

@@ -6,6 +6,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from reconciler.kuscia.labels import KGITOPS_PREFIX
 from reconciler.load.documents import Document, LoadError, iter_documents
 from reconciler.model import API_VERSION, KINDS, ObjectRef, Origin, Resource
 from reconciler.model.objects import API_GROUP
@@ -159,6 +160,11 @@ def _object_shaped(data: dict[str, Any]) -> bool:
     return any(k in data for k in ("kind", "apiVersion", "metadata", "spec"))
 
 
+# API groups whose every document is ours to read: an unknown kind in one is a mistake (a record, a job), not
+# another tool's object
+_GROUP_KINDS: dict[str, tuple[str, ...]] = {API_GROUP: KINDS, KGITOPS_PREFIX.rstrip("/"): (APPROVAL_KIND,)}
+
+
 def _unknown_kind(doc: Document, data: dict[str, Any], path: str, options: Options) -> Finding:
     """A document that is not a Kuscia object. Another API group's kind (a ConfigMap, a kustomization) is
     only a note; but a document with no ``kind``, or an unknown kind under ``apiVersion:
@@ -187,12 +193,13 @@ def _unknown_kind(doc: Document, data: dict[str, Any], path: str, options: Optio
             column,
             severity=Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE,
         )
-    if isinstance(api_version, str) and api_version.split("/")[0] == API_GROUP:
-        guess = closest(kind, KINDS)
-        known = f"did you mean `{guess}`?" if guess else f"the group's kinds are {', '.join(KINDS)}"
-        return _finding(
-            "KIND003", f"kind {kind!r} is not a kind of {API_GROUP}; {known}", path, line, column
-        )
+    group = api_version.split("/")[0].lower() if isinstance(api_version, str) else ""
+    group_kinds = _GROUP_KINDS.get(group)
+    if group_kinds is not None:
+        same = [k for k in group_kinds if k.lower() == kind.lower()]
+        guess = same[0] if same else closest(kind, list(group_kinds))
+        known = f"did you mean `{guess}`?" if guess else f"the group's kinds are {', '.join(group_kinds)}"
+        return _finding("KIND003", f"kind {kind!r} is not a kind of {group}; {known}", path, line, column)
     severity = Severity.ERROR if options.reject_unknown_kinds else Severity.NOTE
     return _finding(
         "KIND001",

@@ -64,3 +64,17 @@ def test_approvals_domain_folder() -> None:
     assert domain_of_path("approvals/job.yaml", "approvals") is None
     assert domain_of_path("elsewhere/bob/job.yaml", "approvals") is None
     assert domain_of_path("deploy/approvals/bob/x/job.yaml", "deploy/approvals") == "bob"
+
+
+@pytest.mark.parametrize("kind", ["JobApprovl", "jobapproval", "JobAproval"])
+def test_approvals_a_misspelt_record_kind_is_a_problem_never_skipped(kind: str) -> None:
+    """Found by a hostile probe: a Reject with a misspelt kind vanished, and an earlier Approve counted."""
+    from reconciler.approvals.records import parse_file
+    from reconciler.validate import validate_file
+
+    text = approval("job-psi", "bob", "Reject").replace("kind: JobApproval", f"kind: {kind}")
+    (problem,) = parse_file(text, "approvals/bob/job-psi.yaml")
+    assert isinstance(problem, RecordProblem) and "did you mean `JobApproval`" in problem.message
+    assert [f.rule for f in validate_file("approvals/bob/job-psi.yaml", text.encode()).findings] == ["KIND003"]
+    other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+    assert parse_file(other, "approvals/bob/notes.yaml") == []
