@@ -75,6 +75,7 @@ def test_approvals_a_misspelt_record_kind_is_a_problem_never_skipped(kind: str) 
     text = approval("job-psi", "bob", "Reject").replace("kind: JobApproval", f"kind: {kind}")
     (problem,) = parse_file(text, "approvals/bob/job-psi.yaml")
     assert isinstance(problem, RecordProblem) and "did you mean `JobApproval`" in problem.message
-    assert [f.rule for f in validate_file("approvals/bob/job-psi.yaml", text.encode()).findings] == ["KIND003"]
+    findings = validate_file("approvals/bob/job-psi.yaml", text.encode()).findings
+    assert [f.rule for f in findings] == ["KIND003"]
     other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
     assert parse_file(other, "approvals/bob/notes.yaml") == []
