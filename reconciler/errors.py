@@ -20,20 +20,21 @@ class KgitopsError(Exception):
     """Root of every kgitops error: ``message`` (str), ``hint`` (str, may be empty), ``exit_code`` (int).
 
     Subclasses set a class-level ``exit_code``; one instance may override it with the ``exit_code`` argument.
-    ``str(error)`` is the message alone.
+    ``str(error)`` is the message alone (``args[0]``, so a subclass may still rewrite ``args``).
     """
 
     exit_code: int = 2
 
     def __init__(self, message: str = "", hint: str = "", exit_code: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.hint = hint
         if exit_code is not None:
             self.exit_code = exit_code
 
-    def __str__(self) -> str:
-        return self.message
+    @property
+    def message(self) -> str:
+        """What went wrong, one line (``str(self)``)."""
+        return str(self.args[0]) if self.args else ""
 
 
 class UsageError(KgitopsError):
