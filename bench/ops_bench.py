@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.backends.local import LocalBackend  # noqa: E402
-from reconciler.client import Client  # noqa: E402
+from reconciler.sdk import Client  # noqa: E402
 from reconciler.model import Resource  # noqa: E402
 
 

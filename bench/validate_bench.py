@@ -1,6 +1,6 @@
 """Benchmark ``kgitops validate`` against ``check-jsonschema`` on the same generated manifests.
 
-Usage: ``python bench/validate_bench.py [-n 2000] [--jobs 2]`` (``pip install check-jsonschema`` for the
+Usage: ``python bench/validate_bench.py [-n 2000] [--workers 2]`` (``pip install check-jsonschema`` for the
 comparison; without it only kgitops is measured). Generates N seed-like KusciaJobs (2-4 tasks, ~3 KB each,
 with the long ``taskInputConfig`` strings) in a temporary directory and prints, for each tool, manifests/s and
 CPU ms per manifest (user+sys of the child process, so interpreter start-up is included), plus kgitops's
@@ -152,7 +152,7 @@ def line(name: str, n: int, wall: float, cpu: float, extra: str = "") -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=2000, help="number of manifests (default 2000)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers for the --jobs run")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers for the --workers run")
     ap.add_argument(
         "--jsonschema-sample", type=int, default=0, help="files given to check-jsonschema (default: all N)"
     )
@@ -170,8 +170,8 @@ def main() -> int:
         wall, cpu, code, rss = run(base + ["validate", "--output", "json", str(tmp / "manifests")])
         assert code == 0, "the generated manifests should be valid"
         line("kgitops validate", args.n, wall, cpu, f"peak RSS {rss // 1024} MiB")
-        wall, cpu, code, _ = run(base + ["validate", "--jobs", str(args.jobs), str(tmp / "manifests")])
-        line(f"kgitops validate --jobs {args.jobs}", args.n, wall, cpu)
+        wall, cpu, code, _ = run(base + ["validate", "--workers", str(args.workers), str(tmp / "manifests")])
+        line(f"kgitops validate --workers {args.workers}", args.n, wall, cpu)
         quarter = tmp / "quarter"
         quarter.mkdir()
         for p in paths[: max(1, args.n // 4)]:

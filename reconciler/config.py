@@ -13,12 +13,14 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import KgitopsError
+
 DEFAULT_CONFIG_NAMES = ("kgitops.yaml", "kgitops.yml")
 DEFAULT_STATE_DIR = ".kgitops"
 
 
-class ConfigError(Exception):
-    """A config file problem, with the file, position and fix in the message (one line per problem).
+class ConfigError(KgitopsError):
+    """A config file problem, with the file, position and fix in the message (one line per problem); exit 2.
 
     ``problems`` holds the structured findings (``reconciler.config_schema.ConfigProblem``) when the file
     parsed but broke the schema."""

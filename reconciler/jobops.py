@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 
 from reconciler.backends.base import PhaseError
+from reconciler.errors import KgitopsError
 from reconciler.kuscia.labels import ANNOTATION_SOURCE_ID, ANNOTATION_SOURCE_PATH, KUSCIA_PREFIX, is_reserved
 from reconciler.kuscia.stages import APPROVAL_PHASES, kgitops_refusal
 from reconciler.model import JobPhase, Resource, Stage
@@ -22,8 +23,10 @@ from reconciler.views import PRIORITIES, job_phase_of, spec_of
 # -- errors ----------------------------------------------------------------------------------------------
 
 
-class ClientError(Exception):
-    """An operation was refused or failed; ``str(err)`` says why and what to do instead."""
+class ClientError(KgitopsError):
+    """An operation was refused or failed; ``str(err)`` says why and what to do instead (exit code 1)."""
+
+    exit_code = 1
 
 
 class InvalidArgument(ClientError):
@@ -107,7 +110,7 @@ class ManagedObject(ClientError):
         self.source = source
         super().__init__(
             f"job `{name}` is managed by kgitops sync (from {source}); if you {verb} it here, {undo}. "
-            "Change it in Git instead, or pass --force (force=True) to do it anyway"
+            "Change it in Git instead, or pass --force to do it anyway"
         )
 
 

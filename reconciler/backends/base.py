@@ -23,6 +23,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from reconciler.errors import KgitopsError
 from reconciler.kuscia.stages import LABEL_COMMANDS, Refusal, kusciaapi_refusal, parse_command
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
@@ -30,8 +31,10 @@ from reconciler.validate import admission
 from reconciler.validate.admission import Verdict
 
 
-class BackendError(Exception):
-    """A backend operation failed; the message is meant for the user."""
+class BackendError(KgitopsError):
+    """A backend operation failed; the message is meant for the user (exit code 1: the operation failed)."""
+
+    exit_code = 1
 
 
 class NotFound(BackendError):

@@ -1,5 +1,8 @@
-"""The ``kgitops`` command. Each command group lives in its own module and is imported only when used,
-so ``kgitops validate`` in CI does not pay for Git, the engine or HTTP."""
+"""The ``kgitops`` command: flags -> one ``reconciler.sdk`` call -> printing, for every command.
+
+Each command group lives in its own module and is imported only when used, so ``kgitops validate`` in CI
+does not pay for Git, the engine or HTTP. Errors end in one handler (``reconciler.cli.handler``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,9 @@ import importlib
 import click
 
 from reconciler import __version__
+from reconciler.cli.handler import INTERRUPTED, Group
 
-INTERRUPTED = 130  # reconciler.cli.exitcodes.INTERRUPTED (not imported here: it pulls in the reconciler)
-
-# command name -> "module:attribute"; a module that is not there yet is simply not offered.
+# command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate:validate",
     "simulate": "reconciler.cli.simulate:simulate",
@@ -26,34 +28,26 @@ COMMANDS: dict[str, str] = {
     "approve": "reconciler.cli.approvals:approve",
     "approvals": "reconciler.cli.approvals:approvals",
     "serve": "reconciler.cli.serve:serve",
-    "quickstart": "reconciler.cli.quickstart:quickstart",
 }
 
 
-def _load(name: str) -> click.Command | None:
+def _load(name: str) -> click.Command:
     module_name, _, attr = COMMANDS[name].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    command = getattr(module, attr, None)
-    return command if isinstance(command, click.Command) else None
+    command = getattr(importlib.import_module(module_name), attr)
+    assert isinstance(command, click.Command)
+    return command
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if _load(name) is not None)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        return _load(cmd_name)
+        return _load(cmd_name) if cmd_name in COMMANDS else None
 
     def invoke(self, ctx: click.Context) -> object:
         """Ctrl-C ends any command with 130 (128 + SIGINT), as shells report it, not click's "Aborted!" and 1.
-        ``sync`` and ``watch`` say first what keeps running (``reconciler.cli.exitcodes``)."""
+        ``sync`` and ``watch`` say first what keeps running."""
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:

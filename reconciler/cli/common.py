@@ -1,135 +1,207 @@
-"""Command-line options shared by every command that talks to a backend.
+"""The command grammar shared by every ``kgitops`` command: one spelling per meaning.
 
-One decorator, ``backend_options``, adds ``--config``, ``--backend`` and ``--state-dir`` so that
-``kgitops sync``, ``kgitops job`` and ``kgitops task`` pick the backend the same way; ``load_cli_config``
-turns those flags into a ``Config`` (flags win over the file).
+- ``--config``, ``--backend``, ``--state-dir``: which backend (``backend_options``; ``cli_config`` turns them
+  into a ``Config`` through ``reconciler.sdk.configure``, flags winning over the file);
+- ``-n/--namespace``: the jobs' namespace; ``-o/--output``: the output format; ``--no-color`` and
+  ``NO_COLOR``: no colour (``colour_option``/``use_colour``);
+- ``DURATION`` (``600``, ``90s``, ``10m``, ``1h30m``) and ``SIZE`` (``5MiB``) values, parsed by
+  ``reconciler.units`` for every command alike;
+- printing data (``emit_data``: JSON or YAML) and text (``emit_text``).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from pathlib import Path
+import json
+import os
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
 
-from reconciler.config import Config, ConfigError, load_config
-
-BACKEND_KINDS = ("local", "kubernetes", "kusciaapi")
+from reconciler import sdk
+from reconciler.config import Config
+from reconciler.errors import UsageError
+from reconciler.units import parse_duration, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+DEFAULT_NAMESPACE = "cross-domain"
+OUTPUTS = ("table", "wide", "json", "yaml")
+COLOUR_KEY = "kgitops.color"  # where a command's --color/--no-color is kept for use_colour()
 
-def backend_options(func: F) -> F:
-    """Add ``--config``, ``--backend`` and ``--state-dir``; the command receives them as keyword arguments."""
-    options = [
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(dir_okay=False),
-            default=None,
-            envvar="KGITOPS_CONFIG",
-            help="Config file (default: ./kgitops.yaml if present).",
-        ),
-        click.option(
-            "--backend",
-            "backend_kind",
-            type=click.Choice(BACKEND_KINDS),
-            default=None,
-            help="Backend to use (overrides the config file; default: local).",
-        ),
-        click.option(
-            "--state-dir",
-            type=click.Path(file_okay=False),
-            default=None,
-            help="State directory of the embedded engine (local backend; default: .kgitops).",
-        ),
-    ]
+
+def _chain(func: F, options: Sequence[Callable[[F], F]]) -> F:
     for option in reversed(options):
         func = option(func)
     return func
 
 
-class ConfigFailure(click.ClickException):
-    """A config file that cannot be used: exit 2 (a usage problem, as in the exit-code table), with every
-    problem as ``file:line:column: message and fix`` and never a traceback."""
-
-    exit_code = 2
-
-
-def read_config(config_path: str | None) -> Config:
-    """``load_config`` for a command: a ConfigError becomes ConfigFailure (exit 2)."""
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        raise ConfigFailure(str(exc)) from None
-
-
-def load_cli_config(config_path: str | None, backend_kind: str | None, state_dir: str | None) -> Config:
-    """The config file with the command-line flags applied; a config problem exits 2 (ConfigFailure)."""
-    cfg = read_config(config_path)
-    if backend_kind:
-        cfg.backend.kind = backend_kind
-    if state_dir:
-        # A flag is relative to the working directory, not to the config file.
-        cfg.engine.state_dir = str(Path(state_dir).resolve())
-    return cfg
-
-
-def pass_config(func: F) -> F:
-    """Like ``backend_options``, but the command gets a ready ``config: Config`` instead of three flags."""
-
-    @backend_options
-    @functools.wraps(func)
-    def wrapper(
-        *args: Any, config_path: str | None, backend_kind: str | None, state_dir: str | None, **kwargs: Any
-    ) -> Any:
-        return func(*args, config=load_cli_config(config_path, backend_kind, state_dir), **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+def backend_options(func: F) -> F:
+    """Add ``--config``, ``--backend``, ``--state-dir`` and ``--context``; the command receives them as
+    keyword arguments (``config_path``, ``backend_kind``, ``state_dir``, ``context``)."""
+    return _chain(
+        func,
+        [
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False),
+                default=None,
+                envvar="KGITOPS_CONFIG",
+                help="Config file (default: ./kgitops.yaml if present).",
+            ),
+            click.option(
+                "--backend",
+                "backend_kind",
+                type=click.Choice(("local", "kubernetes", "kusciaapi")),
+                default=None,
+                help="Backend to use (overrides the config file; default: local).",
+            ),
+            click.option(
+                "--state-dir",
+                type=click.Path(file_okay=False),
+                default=None,
+                envvar="KGITOPS_STATE_DIR",
+                help="State directory of the embedded engine (local backend; default: .kgitops).",
+            ),
+            click.option(
+                "--context",
+                default=None,
+                help="kubeconfig context (kubernetes backend; default: the kubeconfig's current one).",
+            ),
+        ],
+    )
 
 
-def describe_backend(cfg: Config) -> list[str]:
-    """What a read-only command reads, for its first line(s) on stderr: the backend and its state, and a note
-    when that state does not exist (it then reads as empty: exit 0, nothing created)."""
-    kind = cfg.backend.kind or "local"
-    origin = f"config {cfg.file}" if cfg.file else "no config file"
-    if kind == "kubernetes":
-        k = cfg.backend.kubernetes
-        where = (
-            "the Pod's service account"
-            if k.in_cluster
-            else f"kubeconfig {k.kubeconfig or '$KUBECONFIG or ~/.kube/config'}, "
-            f"context {k.context or '(current)'}"
-        )
-        return [f"reading: kubernetes backend ({where}; {origin})"]
-    if kind == "kusciaapi":
-        from reconciler.source.git import redact
+def config_option(func: F) -> F:
+    """``--config`` alone, for commands that use no backend (approvals)."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        envvar="KGITOPS_CONFIG",
+        help="Config file (default: ./kgitops.yaml if present).",
+    )(func)
 
-        endpoint = redact(cfg.backend.kusciaapi.endpoint) or "(no endpoint)"
-        return [f"reading: kusciaapi backend at {endpoint} ({origin})"]
-    from reconciler.backends.local import state_exists
 
-    state = cfg.state_dir.resolve()
-    lines = [f"reading: local engine state {state} ({origin})"]
-    if not state_exists(state):
-        lines.append(
-            f"note: {state} holds no engine state yet (nothing has been synced or created there), so there "
-            "is nothing to show; to read another state, pass --state-dir DIR or the --config FILE you synced "
-            "with"
-        )
-    return lines
+def namespace_option(func: F) -> F:
+    return click.option(
+        "-n",
+        "--namespace",
+        default=DEFAULT_NAMESPACE,
+        show_default=True,
+        help="Namespace of the jobs and tasks.",
+    )(func)
+
+
+def cli_config(
+    config_path: str | None,
+    backend_kind: str | None = None,
+    state_dir: str | None = None,
+    context: str | None = None,
+    overrides: sdk.Overrides | None = None,
+) -> Config:
+    """The config file with the command-line flags applied (flags win); a bad file exits 2."""
+    from dataclasses import replace
+
+    base = overrides or sdk.Overrides()
+    return sdk.configure(
+        config_path, replace(base, backend=backend_kind, state_dir=state_dir, context=context)
+    )
 
 
 def say_what_is_read(cfg: Config) -> None:
-    for line in describe_backend(cfg):
+    for line in sdk.describe_backend(cfg):
         click.echo(line, err=True)
 
 
+def output_option(choices: Sequence[str] = OUTPUTS, default: str | None = None) -> Callable[[F], F]:
+    """``-o/--output``: the one spelling of the output format on every command."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(list(choices)),
+        default=default or choices[0],
+        show_default=True,
+        help="Output format: " + ", ".join(choices) + ".",
+    )
+
+
+def colour_option(func: F) -> F:
+    return click.option(
+        "--color/--no-color",
+        "color",
+        default=None,
+        help="Colour the text output (default: on a terminal, unless NO_COLOR is set).",
+    )(func)
+
+
+def use_colour(flag: bool | None = None) -> bool:
+    """Whether to produce colour: ``--color``/``--no-color`` when given, else unless ``NO_COLOR`` is set
+    (any non-empty value, https://no-color.org). Print with ``emit_text(text, flag)``: without a flag,
+    click strips the colour again when stdout is not a terminal."""
+    if flag is None:
+        ctx = click.get_current_context(silent=True)
+        flag = ctx.meta.get(COLOUR_KEY) if ctx is not None else None
+    if flag is not None:
+        return bool(flag)
+    return not os.environ.get("NO_COLOR")
+
+
+def emit_data(data: Any, output: str) -> None:
+    """``data`` as indented JSON (``-o json``) or YAML (``-o yaml``), keys in the order given."""
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        import yaml
+
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+def emit_text(text: str, flag: bool | None = None, nl: bool = True) -> None:
+    """Text without trailing newlines (then one, unless ``nl`` is False); ``flag`` is ``--color`` (default:
+    the command's, see ``use_colour``): True keeps colour even off a terminal, None lets click strip it."""
+    if flag is None:
+        ctx = click.get_current_context(silent=True)
+        flag = ctx.meta.get(COLOUR_KEY) if ctx is not None else None
+    click.echo(text.rstrip("\n") if nl else text, nl=nl, color=flag)
+
+
+class Duration(click.ParamType):
+    """Seconds, or a duration with units (``90s``, ``10m``, ``1h30m``), as ``reconciler.units`` reads it."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = parse_duration(value)
+        except UsageError as exc:
+            self.fail(exc.message, param, ctx)
+        if seconds < 0:
+            self.fail(f"{value!r} is negative", param, ctx)
+        return seconds
+
+
+class Size(click.ParamType):
+    """Bytes, or a size with binary units (``512KiB``, ``5MiB``), as ``reconciler.units`` reads it."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return parse_size(value)
+        except UsageError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+DURATION = Duration()
+SIZE = Size()
+
+
 def client_command(func: F) -> F:
-    """For ``job``/``task``/``graph`` commands: backend flags plus ``-n/--namespace``; the command receives a
-    ready ``client: Client`` (closed afterwards) and SDK errors become one-line messages, never tracebacks."""
+    """For ``job``/``task`` commands that act: backend flags plus ``-n/--namespace``; the command receives a
+    ready ``client: sdk.Client`` (closed afterwards)."""
     return _client_command(func, readonly=False)
 
 
@@ -141,35 +213,27 @@ def reader_command(func: F) -> F:
 
 
 def _client_command(func: F, readonly: bool) -> F:
-    from reconciler.model import DEFAULT_NAMESPACE
+    import functools
 
     @backend_options
-    @click.option(
-        "-n",
-        "--namespace",
-        default=DEFAULT_NAMESPACE,
-        show_default=True,
-        help="Namespace of the jobs and tasks.",
-    )
+    @namespace_option
+    @colour_option
     @functools.wraps(func)
     def wrapper(
         *args: Any,
         config_path: str | None,
         backend_kind: str | None,
         state_dir: str | None,
+        context: str | None,
         namespace: str,
+        color: bool | None,
         **kwargs: Any,
     ) -> Any:
-        from reconciler.backends.base import BackendError
-        from reconciler.client import Client, ClientError
-
-        cfg = load_cli_config(config_path, backend_kind, state_dir)
+        click.get_current_context().meta[COLOUR_KEY] = color
+        cfg = cli_config(config_path, backend_kind, state_dir, context)
         if readonly:
             say_what_is_read(cfg)
-        try:
-            with Client.from_config(cfg, namespace, readonly=readonly) as client:
-                return func(*args, client=client, **kwargs)
-        except (ClientError, BackendError) as exc:
-            raise click.ClickException(str(exc)) from None
+        with sdk.Client.from_config(cfg, namespace, readonly=readonly) as client:
+            return func(*args, client=client, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -1,32 +1,35 @@
-"""``kgitops diff | sync | watch | status``: keep a backend in line with a directory or Git repository."""
+"""``kgitops diff | sync | watch | status``: keep a backend in line with a directory or Git repository.
+
+Each command turns its flags into ``reconciler.sdk.Overrides`` and ``RunOptions``, makes one SDK call and
+prints the result."""
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import signal
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from reconciler import sdk
 from reconciler.cli import exitcodes
-from reconciler.cli.common import backend_options, load_cli_config, say_what_is_read
+from reconciler.cli.common import (
+    DURATION,
+    SIZE,
+    backend_options,
+    cli_config,
+    colour_option,
+    emit_text,
+    say_what_is_read,
+    use_colour,
+)
+from reconciler.cli.handler import Command
 from reconciler.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_ERROR = exitcodes.ERROR
-
-
-class GitopsError(Exception):
-    """A usage, config, source or backend problem: one line on stderr, exit 2."""
+SECONDS = click.FloatRange(0, 86400, min_open=True)  # the ranges of schemas/config.json
 
 
 def source_options(func: F) -> F:
@@ -70,6 +73,7 @@ def source_options(func: F) -> F:
         click.option("--source-id", default=None, help="Name of the source in labels and the inventory."),
         click.option(
             "--max-file-size",
+            type=SIZE,
             default=None,
             metavar="SIZE",
             help="Larger manifest files are held, not parsed (bytes, or e.g. 512KiB, 5MiB; default 5MiB).",
@@ -80,125 +84,29 @@ def source_options(func: F) -> F:
     return backend_options(func)
 
 
-def _configure(
-    config_path: str | None,
-    backend_kind: str | None,
-    state_dir: str | None,
-    source: str | None,
-    as_git: bool,
-    ref: str | None,
-    subpath: str | None,
-    status_dir: str | None,
-    status_branch: str | None,
-    no_status_commit: bool,
-    no_push: bool,
-    prune: bool | None,
-    max_prune: int | None,
-    recreate_drifted: bool | None = None,
-    ssh_key: str | None = None,
-    source_id: str | None = None,
-) -> Config:
-    """The config file with every flag applied on top (flags win)."""
-    cfg = load_cli_config(config_path, backend_kind, state_dir)
-    if source:
-        from reconciler.source import looks_like_url
-
-        cfg.source.path = source if looks_like_url(source) else str(Path(source).resolve())
-        cfg.source.git = as_git
-    elif as_git:
-        cfg.source.git = True
-    if ref is not None:
-        cfg.source.ref = ref
-    if subpath is not None:
-        cfg.source.subpath = subpath
-    if status_dir is not None:
-        cfg.status.dir = str(Path(status_dir).resolve())
-    if status_branch is not None:
-        cfg.status.branch = status_branch
-    if no_status_commit:
-        cfg.status.commit = False
-    if no_push:
-        cfg.status.push = False
-    if prune is not None:
-        cfg.prune.enabled = prune
-    if max_prune is not None:
-        cfg.prune.max = max_prune
-    if recreate_drifted is not None:
-        cfg.sync.recreate_drifted = recreate_drifted
-    if ssh_key is not None:
-        cfg.source.ssh_key = str(Path(ssh_key).expanduser().resolve())
-    if source_id is not None:
-        cfg.source.id = source_id
-    return cfg
-
-
-@dataclass(frozen=True)
-class RunFlags:
-    """Flags of one run that are not config settings."""
-
-    recreate: tuple[str, ...] = ()
-    max_file_size: int | None = None
-
-
-def _settings(kwargs: dict[str, Any]) -> tuple[Config, RunFlags]:
-    from reconciler.cli.validate import parse_size
-
-    recreate = tuple(kwargs.pop("recreate", ()) or ())
-    size = kwargs.pop("max_file_size", None)
-    return _configure(**kwargs), RunFlags(recreate, parse_size(size) if size else None)
-
-
-@contextmanager
-def _session(cfg: Config, flags: RunFlags, command: str = "kgitops", readonly: bool = False) -> Iterator[Any]:
-    """The source and the backend. ``readonly`` (diff, status): say what is read, and create no state (the
-    engine is opened read-only; without engine state, a Git URL is cloned into a temporary directory)."""
-    from reconciler.apply.session import open_session
-    from reconciler.backends.base import BackendError
-    from reconciler.backends.factory import open_backend
-    from reconciler.source import SourceError
-    from reconciler.validate import Options
-
-    if readonly:
-        say_what_is_read(cfg)
-    try:
-        backend = open_backend(cfg, readonly=readonly)
-    except BackendError as exc:
-        raise GitopsError(f"cannot open the {cfg.backend.kind} backend: {exc}") from None
-    with ExitStack() as stack:
-        stack.callback(backend.close)
-        if readonly and not cfg.state_dir.is_dir():
-            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="kgitops-"))
-            cfg = replace(cfg, engine=replace(cfg.engine, state_dir=scratch))
-        try:
-            options = Options(max_file_size=flags.max_file_size) if flags.max_file_size else None
-            session = open_session(cfg, backend, flags.recreate, command, options)
-        except SourceError as exc:
-            raise GitopsError(str(exc)) from None
-        yield session
-
-
-def _guard(func: F) -> F:
-    """Every expected failure becomes one line on stderr and exit 2, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from reconciler.backends.base import BackendError
-        from reconciler.source import SourceError
-        from reconciler.status import StatusCommitError
-
-        try:
-            return func(*args, **kwargs)
-        except (GitopsError, SourceError, BackendError, StatusCommitError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
-        except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(EXIT_ERROR)
-        except KeyboardInterrupt:
-            click.echo(interrupted_message(func.__name__, kwargs), err=True)
-            sys.exit(exitcodes.INTERRUPTED)
-
-    return wrapper  # type: ignore[return-value]
+def _settings(kwargs: dict[str, Any], **more: Any) -> tuple[Config, sdk.RunOptions]:
+    """The flags of ``source_options`` (and ``more`` overrides) as a Config and the run's options."""
+    options = sdk.RunOptions(tuple(kwargs.pop("recreate", ()) or ()), kwargs.pop("max_file_size", None))
+    overrides = sdk.Overrides(
+        source=kwargs["source"],
+        git=kwargs["as_git"],
+        ref=kwargs["ref"],
+        subpath=kwargs["subpath"],
+        ssh_key=kwargs["ssh_key"],
+        source_id=kwargs["source_id"],
+        status_dir=kwargs["status_dir"],
+        status_branch=kwargs["status_branch"],
+        status_commit=False if kwargs["no_status_commit"] else None,
+        status_push=False if kwargs["no_push"] else None,
+        prune=kwargs["prune"],
+        max_prune=kwargs["max_prune"],
+        recreate_drifted=kwargs["recreate_drifted"],
+        **more,
+    )
+    cfg = cli_config(
+        kwargs["config_path"], kwargs["backend_kind"], kwargs["state_dir"], kwargs["context"], overrides
+    )
+    return cfg, options
 
 
 def interrupted_message(command: str, kwargs: dict[str, Any]) -> str:
@@ -214,76 +122,52 @@ def interrupted_message(command: str, kwargs: dict[str, Any]) -> str:
     )
 
 
-def _colour() -> bool:
-    return sys.stdout.isatty()
+def _interruptible(command: str, kwargs: dict[str, Any], run: Callable[[], None]) -> None:
+    try:
+        run()
+    except KeyboardInterrupt:
+        click.echo(interrupted_message(command, kwargs), err=True)
+        sys.exit(exitcodes.INTERRUPTED)
 
 
-class Duration(click.ParamType):
-    """Seconds, or a duration with units (``90s``, ``10m``, ``1h30m``)."""
-
-    name = "duration"
-    _PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, int | float):
-            return float(value)
-        text = str(value).strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        parts = self._PART.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            self.fail(
-                f"{value!r} is not a duration; use seconds or units, e.g. 600, 90s, 10m, 1h30m", param, ctx
-            )
-        return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+def _say(message: str) -> None:
+    click.echo(message, err=True)
 
 
-DURATION = Duration()
-SECONDS = click.FloatRange(0, 86400, min_open=True)  # the ranges of schemas/config.json
-
-OUTPUT = click.option(
-    "-o",
-    "--output",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-)
-
-
-@click.command()
+@click.command(cls=Command)
 @source_options
-@OUTPUT
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
 @click.option("-v", "--verbose", is_flag=True, help="List unchanged objects too.")
-@_guard
-def diff(fmt: str, verbose: bool, **kwargs: Any) -> None:
+@colour_option
+def diff(output: str, verbose: bool, color: bool | None, **kwargs: Any) -> None:
     """Show what sync would do: create, unchanged, changed, prune, held, unmanaged.
 
     Exit 0 when in sync; 1 on any difference (create, change, prune, OutOfSync, held); 2 on error."""
-    from reconciler.plan.report import render
+    from reconciler.render.plan import render
 
-    cfg, flags = _settings(kwargs)
-    with _session(cfg, flags, readonly=True) as session:
-        planned = session.reconciler.plan()
-    plan = planned.plan
-    click.echo(render(plan, fmt, colour=_colour() and fmt == "text", verbose=verbose), nl=False)
+    cfg, options = _settings(kwargs)
+    say_what_is_read(cfg)
+    plans: list[Any] = []
+    _interruptible("diff", kwargs, lambda: plans.append(sdk.diff(cfg, options)))
+    plan = plans[0]
+    colour = use_colour(color) and output == "text"
+    emit_text(render(plan, output, colour=colour, verbose=verbose), color, nl=False)
     if plan.error:
         click.echo(f"error: the source failed: {plan.error}", err=True)
-    sys.exit(exitcodes.diff_code(plan))
+    sys.exit(exitcodes.diff_code(plan.error, plan.in_sync))
 
 
-@click.command()
+@click.command(cls=Command)
 @source_options
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @click.option("--wait", is_flag=True, help="Follow the managed jobs to a final phase.")
 @click.option(
     "--timeout", type=DURATION, default=None, help="How long to wait at most: 600, 90s, 10m, 1h30m."
 )
-@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_guard
-def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: Any) -> None:
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def sync(dry_run: bool, wait: bool, timeout: float | None, output: str, **kwargs: Any) -> None:
     """Apply the plan: create new objects, update AppImages, prune (when enabled), write status.
 
     Changed jobs are reported OutOfSync, not re-run (use --recreate NAME or the kgitops.io/on-change:
@@ -291,50 +175,58 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: A
     Exit 0 when everything was applied or unchanged; 1 when anything is held, OutOfSync, failed or
     refused (or, with --wait, a job failed or the timeout passed); 2 on a usage or I/O error; 130 on
     Ctrl-C."""
-    from reconciler.cli.sync_output import (
-        approve_hint,
-        followed,
-        print_outputs,
-        print_sync,
-        wait_and_report,
-    )
-    from reconciler.source import GitSource
+    from reconciler.render.sync import data_dir_lines, sync_document, sync_lines
 
-    cfg, flags = _settings(kwargs)
-    with _session(cfg, flags, "kgitops sync") as session:
-        if wait and not dry_run:
-            _drive_here(session.backend)
-        planned, result, transitions = session.sync_and_write(dry_run, on_wait=_say)
-        if planned.desired.error:
-            raise GitopsError(f"the source failed: {planned.desired.error}; nothing was changed")
-        print_sync(result, transitions, fmt, dry_run)
-        for err in session.status.errors:
-            click.echo(f"warning: {err}", err=True)
-        waited_ok = True
-        if wait and not dry_run:
-            refs = followed(result)
-            hint = approve_hint(isinstance(session.source, GitSource))
-            waited_ok = wait_and_report(session.backend, refs, timeout, fmt, hint)
-            # the jobs have moved on since the sync: write their final state back too
-            session.sync_and_write(on_wait=_say)
-            if fmt == "text":
-                print_outputs(session.backend, refs)
-    sys.exit(exitcodes.sync_code(result, waited_ok))
+    cfg, options = _settings(kwargs)
+
+    def show(report: sdk.SyncReport) -> None:
+        if output == "json":
+            doc = sync_document(report.result, report.problems, report.transitions, dry_run)
+            click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        else:
+            out, err = sync_lines(report.result, report.problems, dry_run)
+            for line in out:
+                click.echo(line)
+            for line in err:
+                click.echo(line, err=True)
+        for problem in report.status_errors:
+            click.echo(f"warning: {problem}", err=True)
+
+    def progress(p: Any) -> None:
+        if output != "json":
+            click.echo(f"  {p.line()}")
+
+    reports: list[sdk.SyncReport] = []
+
+    def run() -> None:
+        reports.append(
+            sdk.sync(
+                cfg, options, dry_run, wait, timeout, on_synced=show, on_progress=progress, on_lock_wait=_say
+            )
+        )
+
+    _interruptible("sync", kwargs, run)
+    report = reports[0]
+    waited = report.waited
+    if waited is None:
+        show(report)
+    else:
+        for p in waited.bad:
+            click.echo(
+                f"job {p.ref.name} ended {p.phase}" + (f": {p.message}" if p.message else ""), err=True
+            )
+        if not waited.finished:
+            limit = f"{timeout:g}s" if timeout is not None else "the timeout"
+            click.echo(f"timed out after {limit} waiting for {len(waited.unfinished)} job(s):", err=True)
+            for p in waited.unfinished:
+                click.echo(f"  {p.reason()}", err=True)
+        if output == "text":
+            for line in data_dir_lines(report.data_dirs):
+                click.echo(line)
+    sys.exit(exitcodes.sync_code(report))
 
 
-def _drive_here(backend: Any) -> None:
-    """The local engine: drive it in this process (no background driver is started for our writes)."""
-    from reconciler.backends.local import LocalBackend
-
-    if isinstance(backend, LocalBackend):
-        backend.drive()
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=True)
-
-
-@click.command()
+@click.command(cls=Command)
 @source_options
 @click.option("--poll-interval", type=SECONDS, default=None, help="Seconds between Git fetches (default 30).")
 @click.option(
@@ -350,7 +242,6 @@ def _say(message: str) -> None:
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log format (default text)."
 )
-@_guard
 def watch(
     poll_interval: float | None,
     resync_interval: float | None,
@@ -362,72 +253,46 @@ def watch(
 ) -> None:
     """Reconcile continuously: on file changes (directory) or new commits (Git), on a resync timer, and write
     status back. Stops cleanly between two reconciles: exit 0 on SIGTERM, 130 on SIGINT (Ctrl-C)."""
-    from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
-
-    cfg, flags = _settings(kwargs)
-    if poll_interval is not None:
-        cfg.source.poll_interval = poll_interval
-    if status_interval is not None:
-        cfg.status.interval = status_interval
-    if debounce is not None:
-        cfg.source.debounce = debounce
-    if resync_interval is not None:
-        cfg.sync.resync_interval = resync_interval
-    if metrics_addr is not None:
-        cfg.sync.metrics_addr = metrics_addr
-    if log_format is not None:
-        cfg.sync.log_format = log_format
-    configure_logging(cfg.sync.log_format)
-    settings = WatchSettings(
-        poll_interval=cfg.source.poll_interval,
-        resync_interval=cfg.sync.resync_interval,
-        status_interval=cfg.status.interval,
-        debounce=cfg.source.debounce,
-        metrics_addr=cfg.sync.metrics_addr,
+    flags = dict(kwargs)
+    cfg, options = _settings(
+        kwargs,
+        poll_interval=poll_interval,
+        resync_interval=resync_interval,
+        status_interval=status_interval,
+        debounce=debounce,
+        metrics_addr=metrics_addr,
+        log_format=log_format,
     )
-    interrupted: list[int] = []
-
-    def stop(signum: int, _frame: Any) -> None:
-        interrupted.append(signum)
-        watcher.stop()
-
-    with _session(cfg, flags, "kgitops watch") as session:
-        watcher = Watcher(session, settings, cfg.state_dir)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, stop)
-        try:
-            watcher.run()
-        except WatchLockError as exc:
-            raise GitopsError(str(exc)) from None
-        except (ValueError, OSError) as exc:  # a bad or busy --metrics-addr
-            raise GitopsError(f"--metrics-addr: {exc}") from None
-    if signal.SIGINT in interrupted:
-        click.echo(interrupted_message("watch", kwargs), err=True)
+    if sdk.watch(cfg, options) == signal.SIGINT:
+        click.echo(interrupted_message("watch", flags), err=True)
         sys.exit(exitcodes.INTERRUPTED)
 
 
-@click.command()
+@click.command(cls=Command)
 @source_options
-@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_guard
-def status(fmt: str, **kwargs: Any) -> None:
-    """Managed objects with their sync state, live phase, revision and age."""
-    from reconciler.status.overview import overview_rows, render_rows
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(output: str, **kwargs: Any) -> None:
+    """Managed objects with their sync state, live phase, revision and age.
 
-    cfg, flags = _settings(kwargs)
-    with _session(cfg, flags, readonly=True) as session:
-        planned = session.reconciler.plan()
-    rows = overview_rows(planned.plan, datetime.now(UTC))
-    if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
+    -o json gives real values: the creation time in ISO 8601 (`created`), the age in seconds (`ageSeconds`),
+    and "" (not "-") where there is no phase or revision."""
+    from reconciler.render.status import status_table
+    from reconciler.render.sync import held_file_lines
+
+    cfg, options = _settings(kwargs)
+    say_what_is_read(cfg)
+    reports: list[sdk.StatusReport] = []
+    _interruptible("status", kwargs, lambda: reports.append(sdk.status(cfg, options)))
+    report = reports[0]
+    plan = report.plan
+    if output == "json":
+        click.echo(json.dumps([r.to_dict() for r in report.rows], indent=2, ensure_ascii=False))
     else:
-        from reconciler.cli.sync_output import held_file_lines
-
-        click.echo(render_rows(rows), nl=False)
-        for line in held_file_lines(planned.plan.held_files):
+        click.echo(status_table(report.rows), nl=False)
+        for line in held_file_lines(plan.held_files):
             click.echo(f"held file: {line}")
-        if planned.plan.prune_refused:
-            click.echo(f"prune refused: {planned.plan.prune_refused}")
-    if planned.plan.error:
-        click.echo(f"error: the source failed: {planned.plan.error}", err=True)
-        sys.exit(EXIT_ERROR)
+        if plan.prune_refused:
+            click.echo(f"prune refused: {plan.prune_refused}")
+    if plan.error:
+        click.echo(f"error: the source failed: {plan.error}", err=True)
+        sys.exit(exitcodes.ERROR)

@@ -1,6 +1,6 @@
 """``kgitops job``: list, show, create, delete, stop, suspend, restart, cancel, approve, reject, update, logs.
 
-A thin layer over ``reconciler.client.Client``: parse flags, call the SDK, print. Every command takes the
+A thin layer over ``reconciler.sdk.Client``: parse flags, call the SDK, print. Every command takes the
 backend flags (``--config``, ``--backend``, ``--state-dir``) and ``-n/--namespace``.
 """
 
@@ -10,11 +10,17 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import client_command, reader_command
-from reconciler.cli.jobfile import load_job_file
-from reconciler.cli.output import emit_data, emit_text, output_option, use_colour
-from reconciler.client import Client, ClientError
-from reconciler.jobops import parse_pairs
+from reconciler import sdk
+from reconciler.cli.common import (
+    DURATION,
+    client_command,
+    emit_data,
+    emit_text,
+    output_option,
+    reader_command,
+    use_colour,
+)
+from reconciler.cli.handler import Group
 from reconciler.render.detail import job_detail
 from reconciler.render.graph import graph_from_job, to_ascii
 from reconciler.render.table import (
@@ -25,7 +31,6 @@ from reconciler.render.table import (
     job_table,
     parse_fields,
 )
-from reconciler.views import JobInfo
 
 FIELDS_HELP = "Comma-separated fields, e.g. id,status,startTime (see `kgitops job list --help-fields`)."
 
@@ -41,8 +46,8 @@ def _fields(spec: str | None, output: str) -> list[str] | None:
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     try:
-        return parse_pairs(values, what)
-    except ClientError as exc:
+        return sdk.parse_pairs(values, what)
+    except sdk.ClientError as exc:
         raise click.BadParameter(str(exc), param_hint=f"--{what}") from None
 
 
@@ -56,7 +61,7 @@ def _help_fields(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     ctx.exit()
 
 
-@click.group()
+@click.group(cls=Group)
 def job() -> None:
     """Look at jobs and act on them (on any backend)."""
 
@@ -82,10 +87,10 @@ def job() -> None:
     callback=_help_fields,
     help="List the fields --fields accepts.",
 )
-@output_option
+@output_option()
 @reader_command
 def list_jobs(
-    client: Client,
+    client: sdk.Client,
     statuses: tuple[str, ...],
     labels: tuple[str, ...],
     since: str | None,
@@ -120,14 +125,15 @@ def list_jobs(
         click.echo(f"\nMore jobs: --marker {page.next_marker}")
 
 
-def _show(info: JobInfo, fields: list[str] | None, output: str, graph: bool) -> None:
+def _show(info: sdk.JobInfo, fields: list[str] | None, output: str, graph: bool) -> None:
     if output in ("json", "yaml"):
         emit_data(job_fields_dict(info, fields) if fields else info.to_dict(), output)
         return
     if fields:
         emit_text(job_table([info], fields, use_colour()))
     else:
-        emit_text(job_detail(info, use_colour()))
+        git = sdk.git_approvals(info)
+        emit_text(job_detail(info, use_colour(), git_approvals=git.lines, annotations=git.annotations))
     if graph:
         click.echo("Graph:")
         emit_text(to_ascii(graph_from_job(info), use_colour()))
@@ -137,9 +143,9 @@ def _show(info: JobInfo, fields: list[str] | None, output: str, graph: bool) -> 
 @click.argument("name")
 @click.option("--fields", "fields_spec", help=FIELDS_HELP)
 @click.option("--graph", is_flag=True, help="Draw the task DAG, coloured by phase.")
-@output_option
+@output_option()
 @reader_command
-def show_job(client: Client, name: str, fields_spec: str | None, graph: bool, output: str) -> None:
+def show_job(client: sdk.Client, name: str, fields_spec: str | None, graph: bool, output: str) -> None:
     """Show a job: phase, reason, approvals and stages per party, and every task (also those never run)."""
     _show(client.show_job(name), _fields(fields_spec, output), output, graph)
 
@@ -153,11 +159,11 @@ def show_job(client: Client, name: str, fields_spec: str | None, graph: bool, ou
     type=click.Path(dir_okay=False, path_type=Path),
     help="Manifest file with one or more KusciaJobs.",
 )
-@output_option
+@output_option()
 @client_command
-def create_job(client: Client, path: Path, output: str) -> None:
+def create_job(client: sdk.Client, path: Path, output: str) -> None:
     """Validate a manifest file, then create the KusciaJobs in it."""
-    docs = load_job_file(path)
+    docs = sdk.read_job_file(path)
     created = [client.create_job(doc) for doc in docs]
     if output in ("json", "yaml"):
         emit_data({"items": [j.to_dict() for j in created]}, output)
@@ -170,10 +176,19 @@ def create_job(client: Client, path: Path, output: str) -> None:
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Delete even though GitOps sync manages the job.")
 @client_command
-def delete_job(client: Client, name: str, force: bool) -> None:
+def delete_job(client: sdk.Client, name: str, force: bool) -> None:
     """Delete a job and its tasks."""
     client.delete_job(name, force=force)
     click.echo(f"job {name} deleted")
+
+
+STAGE_COMMANDS = {
+    "stop": sdk.Client.stop_job,
+    "suspend": sdk.Client.suspend_job,
+    "restart": sdk.Client.restart_job,
+    "cancel": sdk.Client.cancel_job,
+}
+APPROVAL_COMMANDS = {"approve": sdk.Client.approve_job, "reject": sdk.Client.reject_job}
 
 
 def _stage_command(verb: str, doc: str) -> click.Command:
@@ -182,16 +197,16 @@ def _stage_command(verb: str, doc: str) -> click.Command:
     @click.option("--domain", default="", help="The domain issuing the command (default: the initiator).")
     @click.option(
         "--timeout",
-        type=click.FloatRange(0),
-        default=10.0,
+        type=DURATION,
+        default="10s",
         show_default=True,
-        help="Seconds to wait for the job's phase to change (0: do not wait).",
+        help="How long to wait for the job's phase to change: 10, 30s, 2m (0: do not wait).",
     )
-    @output_option
+    @output_option()
     @client_command
-    def command(client: Client, name: str, reason: str, domain: str, timeout: float, output: str) -> None:
+    def command(client: sdk.Client, name: str, reason: str, domain: str, timeout: float, output: str) -> None:
         before = client.show_job(name).phase
-        info: JobInfo = getattr(client, f"{verb}_job")(name, reason=reason, domain=domain, wait=timeout)
+        info = STAGE_COMMANDS[verb](client, name, reason=reason, domain=domain, wait=timeout)
         if output in ("json", "yaml"):
             emit_data(info.to_dict(), output)
         elif info.phase != before:
@@ -217,15 +232,15 @@ def _approval_command(verb: str, past: str, doc: str) -> click.Command:
     @click.option("--reason", default="", help="Why.")
     @click.option(
         "--timeout",
-        type=click.FloatRange(0),
-        default=10.0,
+        type=DURATION,
+        default="10s",
         show_default=True,
-        help="Seconds to wait for the job to move on once decided (0: do not wait).",
+        help="How long to wait for the job to move on once decided: 10, 30s, 2m (0: do not wait).",
     )
-    @output_option
+    @output_option()
     @client_command
-    def command(client: Client, name: str, domain: str, reason: str, timeout: float, output: str) -> None:
-        info: JobInfo = getattr(client, f"{verb}_job")(name, domain, reason=reason, wait=timeout)
+    def command(client: sdk.Client, name: str, domain: str, reason: str, timeout: float, output: str) -> None:
+        info = APPROVAL_COMMANDS[verb](client, name, domain, reason=reason, wait=timeout)
         if output in ("json", "yaml"):
             emit_data(info.to_dict(), output)
         else:
@@ -247,10 +262,10 @@ _approval_command("reject", "rejected", "Reject a job waiting for approval, for 
     "-a", "--annotation", "annotations", multiple=True, help="KEY=VALUE to set, KEY= to remove (repeatable)."
 )
 @click.option("--force", is_flag=True, help="Update even though GitOps sync manages the job.")
-@output_option
+@output_option()
 @client_command
 def update_job(
-    client: Client,
+    client: sdk.Client,
     name: str,
     priority: str | None,
     labels: tuple[str, ...],
@@ -278,7 +293,7 @@ def update_job(
 @click.option("--party", help="Only this party domain.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the job ends.")
 @client_command
-def job_logs(client: Client, name: str, task: str | None, party: str | None, follow: bool) -> None:
+def job_logs(client: sdk.Client, name: str, task: str | None, party: str | None, follow: bool) -> None:
     """Print the logs of a job's tasks (embedded engine)."""
     for line in client.job_logs(name, task=task, party=party, follow=follow):
         click.echo(line.rstrip("\n"))

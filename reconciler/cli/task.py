@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import click
 
-from reconciler.cli.common import reader_command
-from reconciler.cli.output import emit_data, emit_text, output_option, use_colour
-from reconciler.client import Client
+from reconciler import sdk
+from reconciler.cli.common import emit_data, emit_text, output_option, reader_command, use_colour
+from reconciler.cli.handler import Group
 from reconciler.render.detail import task_detail
 from reconciler.render.table import task_table
 
 
-@click.group()
+@click.group(cls=Group)
 def task() -> None:
     """Look at KusciaTasks."""
 
@@ -25,10 +25,15 @@ def task() -> None:
     "-m", "--max-keys", type=click.IntRange(1, 1000), default=50, show_default=True, help="Tasks per page."
 )
 @click.option("--marker", help="Continue after this marker (printed under the previous page).")
-@output_option
+@output_option()
 @reader_command
 def list_tasks(
-    client: Client, job: str | None, statuses: tuple[str, ...], max_keys: int, marker: str | None, output: str
+    client: sdk.Client,
+    job: str | None,
+    statuses: tuple[str, ...],
+    max_keys: int,
+    marker: str | None,
+    output: str,
 ) -> None:
     """List tasks: NAME, STARTTIME, COMPLETIONTIME, LASTRECONCILETIME (ages) and PHASE."""
     page = client.list_task(job=job, status=statuses or None, max_keys=max_keys, marker=marker)
@@ -45,9 +50,9 @@ def list_tasks(
 
 @task.command("show")
 @click.argument("name")
-@output_option
+@output_option()
 @reader_command
-def show_task(client: Client, name: str, output: str) -> None:
+def show_task(client: sdk.Client, name: str, output: str) -> None:
     """Show a task's status: phase, reason, parties with endpoints, conditions and times."""
     info = client.show_task(name)
     if output in ("json", "yaml"):

@@ -51,6 +51,11 @@ class PartyPlan:
     ports: list[dict[str, str]]  # declared ports: name, protocol, scope
 
 
+def party_data_dir(state_dir: Path, domain: str) -> Path:
+    """A party's data and task outputs on the embedded engine: ``<state_dir>/storage/<domain>/data``."""
+    return state_dir / "storage" / domain / "data"
+
+
 def check_name(kind: str, value: str) -> None:
     if not DNS1123.match(value) or ".." in value:
         raise LaunchError(
@@ -154,7 +159,7 @@ def plan_containers(
             ]
         }
         replicas = int(pp.template.get("replicas") or 1)
-        storage = state_dir / "storage" / pp.domain / "data"
+        storage = party_data_dir(state_dir, pp.domain)
         outputs = output_dir(storage, owner_of(task)[0])
         for r in range(max(1, replicas)):
             pod = f"{pp.domain}-{r}"

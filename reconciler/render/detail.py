@@ -3,9 +3,9 @@ per-task tables, so a user sees at a glance what ran, where, and why something n
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
-from reconciler.approvals.provenance import git_record_lines, without_provenance
 from reconciler.render.table import colour_phase, format_local, render_table
 from reconciler.views import JobInfo, TaskInfo
 
@@ -19,7 +19,16 @@ def _kv(d: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(d.items()))
 
 
-def job_detail(job: JobInfo, colour: bool = False, tz: tzinfo | None = None) -> str:
+def job_detail(
+    job: JobInfo,
+    colour: bool = False,
+    tz: tzinfo | None = None,
+    git_approvals: Sequence[str] = (),
+    annotations: Mapping[str, str] | None = None,
+) -> str:
+    """``job show``: the job's facts, its parties, ``git_approvals`` and every task of its spec.
+    ``git_approvals`` and ``annotations`` (the job's, less those ``git_approvals`` shows; default: all) come
+    from ``reconciler.sdk.git_approvals``."""
     phase = colour_phase(job.phase) if colour else job.phase
     lines = _facts(
         [
@@ -32,7 +41,7 @@ def job_detail(job: JobInfo, colour: bool = False, tz: tzinfo | None = None) -> 
             ("Schedule", f"{job.schedule_mode}, maxParallelism {job.max_parallelism}"),
             ("Priority", job.priority),
             ("Labels", _kv(job.labels)),
-            ("Annotations", _kv(without_provenance(job.annotations))),
+            ("Annotations", _kv(dict(job.annotations if annotations is None else annotations))),
             ("Accepted", format_local(job.accept_time, tz)),
             ("Started", format_local(job.start_time, tz)),
             ("Finished", format_local(job.finish_time, tz)),
@@ -43,11 +52,9 @@ def job_detail(job: JobInfo, colour: bool = False, tz: tzinfo | None = None) -> 
         lines.append("Parties:")
         rows = [[p.domain_id, p.approval, p.stage] for p in job.parties]
         lines.append(render_table(("DOMAIN", "APPROVAL", "STAGE"), rows, indent="  "))
-        parties = [(p.domain_id, p.approval) for p in job.parties]
-        git = git_record_lines(job.annotations, parties, job.initiator)
-        if git:
+        if git_approvals:
             lines.append("Approvals in Git:")
-            lines.extend(f"  {line}" for line in git)
+            lines.extend(f"  {line}" for line in git_approvals)
     lines.append("Tasks:")
     if job.tasks:
         rows = []

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
+from rich.cells import cell_len
+
 from reconciler.views import JobInfo, TaskInfo
 
 EMPTY = "-"
@@ -61,6 +63,10 @@ def format_age(value: datetime | None, now: datetime) -> str:
     return f"{hours // 24}d"
 
 
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_len(text))
+
+
 def render_table(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -68,17 +74,18 @@ def render_table(
     colour: bool = False,
     indent: str = "",
 ) -> str:
-    """Left-aligned columns separated by three spaces; an empty cell shows as ``-``."""
+    """Left-aligned columns separated by three spaces; an empty cell shows as ``-``. Widths are display
+    widths (``rich.cells.cell_len``): a CJK character takes two columns, so Chinese names line up."""
     cells = [[c if c else EMPTY for c in row] for row in rows]
-    widths = [len(h) for h in headers]
+    widths = [cell_len(h) for h in headers]
     for row in cells:
         for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    lines = [indent + "   ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+            widths[i] = max(widths[i], cell_len(c))
+    lines = [indent + "   ".join(_pad(h, widths[i]) for i, h in enumerate(headers)).rstrip()]
     for row in cells:
         parts = []
         for i, c in enumerate(row):
-            padded = c.ljust(widths[i]) if i < len(row) - 1 else c
+            padded = _pad(c, widths[i]) if i < len(row) - 1 else c
             if colour and i == phase_column:
                 padded = colour_phase(c, padded)
             parts.append(padded)

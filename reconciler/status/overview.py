@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.plan import ownership as own
@@ -20,29 +20,41 @@ _SYNC = {
 
 @dataclass(frozen=True)
 class Row:
+    """One managed object. ``phase``, ``revision`` and ``reason`` are "" when there is none; ``created`` is
+    the live object's creation time (ISO 8601, "" when it does not exist); ``age_seconds`` is measured from
+    it to ``now`` (None when it does not exist)."""
+
     kind: str
     namespace: str
     name: str
     sync: str
     phase: str
     revision: str
-    age: str
+    created: str
+    age_seconds: int | None
     reason: str
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, str | int | None]:
+        """The JSON form: camelCase keys, real values (``ageSeconds`` an integer or null)."""
+        return {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "sync": self.sync,
+            "phase": self.phase,
+            "revision": self.revision,
+            "created": self.created,
+            "ageSeconds": self.age_seconds,
+            "reason": self.reason,
+        }
 
 
-def _age(created: str, now: datetime) -> str:
+def _created(stamp: str, now: datetime) -> tuple[str, int | None]:
     try:
-        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
-        return "-"
-    secs = int((now - then).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            return f"{secs // size}{unit}"
-    return f"{max(secs, 0)}s"
+        return "", None
+    return then.isoformat().replace("+00:00", "Z"), max(int((now - then).total_seconds()), 0)
 
 
 def overview_rows(plan: Plan, now: datetime) -> list[Row]:
@@ -56,24 +68,9 @@ def overview_rows(plan: Plan, now: datetime) -> list[Row]:
         live = e.live
         phase = str(live.status.get("phase") or "") if live is not None else "Missing"
         revision = live.annotations.get(own.REVISION, "")[:12] if live is not None else ""
-        age = _age(live.creation_timestamp, now) if live is not None and live.creation_timestamp else "-"
+        created, age = _created(live.creation_timestamp, now) if live is not None else ("", None)
         reason = e.blocked or e.reason if state != SyncState.SYNCED else ""
         rows.append(
-            Row(e.ref.kind, e.ref.namespace, e.ref.name, state, phase or "-", revision or "-", age, reason)
+            Row(e.ref.kind, e.ref.namespace, e.ref.name, state, phase, revision, created, age, reason)
         )
     return rows
-
-
-def render_rows(rows: list[Row]) -> str:
-    if not rows:
-        return "no managed objects\n"
-    headers = ("KIND", "NAMESPACE", "NAME", "SYNC", "PHASE", "REVISION", "AGE", "REASON")
-    table = [headers] + [
-        (r.kind, r.namespace or "-", r.name, r.sync, r.phase, r.revision, r.age, r.reason) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
-    lines = []
-    for row in table:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"

@@ -141,7 +141,7 @@ def test_approvals_list_shows_verdicts(repo: Repo, tmp_path: Path, run: Runner) 
     assert lines[0].startswith("OK       Approve job-psi for bob by Bob <bob@bob.example>")
     assert lines[1].startswith("IGNORED  Approve job-two for bob by Mallory <mallory@evil.example>")
     assert "not an allowed identity of domain bob" in lines[2]
-    data = json.loads(run(["approvals", "list", "--json", "--config", str(config)], repo.path).stdout)
+    data = json.loads(run(["approvals", "list", "-o", "json", "--config", str(config)], repo.path).stdout)
     assert [d["trusted"] for d in data] == [True, False]
 
 

@@ -63,7 +63,7 @@ def test_approvals_list_says_what_sync_does(repo: Repo, config: Path) -> None:
     assert any(line.startswith("WAITING  Approve job-later for bob") for line in lines)
 
     listed = json.loads(
-        _kgitops("approvals", "list", "--json", "--repo", str(repo.path), "--config", str(config))
+        _kgitops("approvals", "list", "-o", "json", "--repo", str(repo.path), "--config", str(config))
     )
     sync = ["sync", str(repo.path), "--git", "--config", str(config), "-o", "json"]
     dry = json.loads(_kgitops(*sync, "--dry-run"))["approvals"]["records"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.cli.common import describe_backend
+from reconciler.sdk import describe_backend
 from reconciler.config import Config
 
 

@@ -51,14 +51,14 @@ def test_engine_simulate_fail_shows_blocked_subtree(tmp_path: Path) -> None:
     f.write_text(JOB)
     code, out = invoke("simulate", str(f), "--fail", "split", "-o", "json")
     assert code == 1, out  # the job ends Failed
-    data = json.loads(out.split("\nkgitops simulate:")[0])
+    data = json.loads(out.split("\nerror:")[0])
     last = data["steps"][-1]
     assert last["phase"] == "Failed"
     assert last["stopped"] == ["stats"]  # Strict: the running sibling is stopped
     assert data["never_created"] == ["train"]
     code, text = invoke("simulate", str(f), "--fail", "split")
     assert code == 1
-    assert text.rstrip().endswith("kgitops simulate: job demo ends Failed")
+    assert text.rstrip().endswith("error: job demo ends Failed")
     assert "train=Blocked" in text and "stopped: stats" in text and "never created: train" in text
 
 
@@ -139,7 +139,7 @@ def test_engine_simulate_validates_first_cycles_and_names(tmp_path: Path) -> Non
     f.write_text(JOB.replace("maxParallelism: 2", "maxParallelism: 129"))
     code, out = invoke("simulate", str(f), "-o", "json")
     assert code == 1
-    findings = json.loads(out.split("\nkgitops simulate:")[0])["findings"]
+    findings = json.loads(out.split("\nerror:")[0])["findings"]
     assert [(x["rule"], x["line"]) for x in findings if x["severity"] == "error"] == [("SCHEMA004", 7)]
 
     f.write_text(JOB.replace("initiator: alice", "initiator: [alice"))

@@ -55,7 +55,7 @@ def test_diff_exit_codes_and_formats(project: Path) -> None:
 def test_sync_dry_run_changes_nothing(project: Path) -> None:
     cfg = project / "kgitops.yaml"
     dry = kgitops("sync", project / "repo", "--config", cfg, "--dry-run")
-    assert dry.returncode == 0 and "(dry run) created     KusciaJob/cross-domain/job-a" in dry.stdout
+    assert dry.returncode == 0 and "would create  KusciaJob/cross-domain/job-a" in dry.stdout
     assert kgitops("diff", project / "repo", "--config", cfg).returncode == 1
 
 

@@ -7,7 +7,7 @@ import copy
 from reconciler.model import ObjectRef, Origin, Resource
 from reconciler.plan import Action, DesiredState, PlanOptions, make_plan
 from reconciler.plan import ownership as own
-from reconciler.plan.report import render_json, render_markdown, render_text
+from reconciler.render.plan import render_json, render_markdown, render_text
 
 from .gitops_support import job_doc
 

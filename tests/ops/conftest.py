@@ -9,7 +9,7 @@ import pytest
 from ops_fixtures import config_text, make_backend
 
 from reconciler.backends.local import LocalBackend
-from reconciler.client import Client
+from reconciler.sdk import Client
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from ops_fixtures import job_manifest, put_job
 
 from reconciler.backends.local import LocalBackend
 from reconciler.cli import main
-from reconciler.client import Client, InvalidObject
+from reconciler.sdk import Client, InvalidObject
 from reconciler.model import Resource
 
 

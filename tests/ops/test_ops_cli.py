@@ -148,7 +148,7 @@ def test_unknown_job_names_fail_cleanly_for_every_verb(jobs: LocalBackend) -> No
     for verb in ("show", "delete", "stop", "suspend", "restart", "cancel", "logs"):
         out = run("job", verb, "job-z", ok=False).output
         error = out.splitlines()[-1]  # show (read-only) first says what it reads
-        assert error.startswith("Error: job `job-z` not found in namespace cross-domain; did you mean"), out
+        assert error.startswith("error: job `job-z` not found in namespace cross-domain; did you mean"), out
     for verb in ("approve", "reject"):
         assert "job `job-z` not found" in run("job", verb, "job-z", "--domain", "bob", ok=False).output
     assert "job `job-z` not found" in run("job", "update", "job-z", "-l", "a=b", ok=False).output
@@ -179,7 +179,7 @@ def test_job_create_refuses_an_invalid_file_with_its_position(
     cyclic["spec"]["tasks"][0]["dependencies"] = ["split"]
     (tmp_path / "cyc.yaml").write_text(yaml.safe_dump(cyclic, sort_keys=False))
     out = run("job", "create", "-f", "cyc.yaml", ok=False).output
-    assert out.startswith("Error: cyc.yaml is not valid, nothing was created:\n  cyc.yaml:")
+    assert out.startswith("error: cyc.yaml is not valid, nothing was created:\n  cyc.yaml:")
     assert "cycle" in out and "psi" in out
     assert cli_backend.list("KusciaJob") == []
     other = tmp_path / "appimage.yaml"
@@ -199,7 +199,7 @@ def test_stage_commands_on_a_running_job_and_their_wrong_phases(jobs: LocalBacke
     assert run("job", "suspend", "live").stdout == "job live: suspend done; phase now Suspended\n"
     out = run("job", "suspend", "live", ok=False).output
     assert out == (
-        "Error: cannot suspend job `live`: it is Suspended; suspend is allowed only when the job is Running "
+        "error: cannot suspend job `live`: it is Suspended; suspend is allowed only when the job is Running "
         "(it is suspended already; `restart` resumes it)\n"
     )
     assert (
@@ -265,7 +265,7 @@ def test_gitops_guard_after_a_real_sync(cli_backend: LocalBackend, tmp_path: Pat
     (source / "job.yaml").write_text(yaml.safe_dump(manifest))
     assert "1 created" in run("sync", "src").stdout
     out = run("job", "delete", "synced", ok=False).output
-    assert out.startswith(f"Error: job `synced` is managed by kgitops sync (from job.yaml in dir:{source})")
+    assert out.startswith(f"error: job `synced` is managed by kgitops sync (from job.yaml in dir:{source})")
     assert "if you delete it here, the next sync reports it as out of sync" in out and "--force" in out
     out = run("job", "update", "synced", "-l", "team=fraud", ok=False).output
     assert "if you update it here, the next sync reports team as drift from Git" in out
@@ -342,12 +342,12 @@ def test_task_show_and_unknown_task(jobs: LocalBackend) -> None:
 
 
 def test_graph_of_a_live_job_in_each_format(jobs: LocalBackend) -> None:
-    mermaid = run("graph", "job-a", "--format", "mermaid").stdout
+    mermaid = run("graph", "job-a", "-o", "mermaid").stdout
     assert mermaid.startswith("flowchart TD\n") and "class n1 blocked" in mermaid
-    assert '"job-a-psi" ' not in run("graph", "job-a", "--format", "dot").stdout
-    assert '-> "split"' in run("graph", "job-a", "--format", "dot").stdout
+    assert '"job-a-psi" ' not in run("graph", "job-a", "-o", "dot").stdout
+    assert '-> "split"' in run("graph", "job-a", "-o", "dot").stdout
     assert "⊘ split  [Blocked]" in run("graph", "job-a").stdout
-    fenced = run("graph", "job-a", "--format", "mermaid", "--markdown").stdout
+    fenced = run("graph", "job-a", "-o", "mermaid", "--markdown").stdout
     assert fenced.startswith("```mermaid\nflowchart TD\n") and fenced.endswith("```\n")
     assert "job `job-z` not found" in run("graph", "job-z", ok=False).output
 
@@ -356,7 +356,7 @@ def test_graph_of_a_file_without_a_backend(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(job_manifest("filejob")))
-    out = run("graph", str(path), "--format", "mermaid").stdout
+    out = run("graph", str(path), "-o", "mermaid").stdout
     assert 'n0["psi"]' in out and "n0 --> n1" in out and "classDef" not in out
     assert not (tmp_path / ".kgitops").exists()  # rendering never creates engine state
     assert "└── split" in run("graph", str(path)).stdout
@@ -366,7 +366,7 @@ def test_graph_of_a_file_without_a_backend(tmp_path: Path, monkeypatch: pytest.M
 def test_graph_of_a_file_is_coloured_when_the_backend_has_the_job(jobs: LocalBackend, tmp_path: Path) -> None:
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(job_manifest("job-a")))
-    out = run("graph", str(path), "--format", "mermaid", "--live").stdout
+    out = run("graph", str(path), "-o", "mermaid", "--live").stdout
     assert "class n0 failed" in out and "class n1 blocked" in out
 
 
@@ -383,8 +383,8 @@ def test_a_backend_that_can_not_open_is_one_line(tmp_path: Path, monkeypatch: py
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("x")
     out = run("job", "delete", "job-a", "--state-dir", "file/state", ok=False).output
-    assert out.startswith("Error: cannot open the local backend (") and "Not a directory" in out
+    assert out.startswith("error: cannot open the local backend (") and "Not a directory" in out
     out = run("job", "list", "--state-dir", "file/state", ok=False).output  # read-only: nothing to create
     state = tmp_path / "file" / "state"
-    expected = f"Error: cannot read the engine state {state}: {state.parent} is not a directory"
+    expected = f"error: cannot read the engine state {state}: {state.parent} is not a directory"
     assert out.splitlines()[-1] == expected

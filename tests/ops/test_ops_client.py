@@ -9,7 +9,7 @@ import pytest
 from ops_fixtures import add_apps, drive, job_manifest, make_backend, put_job
 
 from reconciler.backends.local import LocalBackend
-from reconciler.client import (
+from reconciler.sdk import (
     Client,
     ClientError,
     InvalidArgument,

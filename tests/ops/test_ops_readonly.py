@@ -93,7 +93,7 @@ def test_without_state_a_named_object_is_not_found_and_nothing_is_created(
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output
     [error] = _reading(result.stderr, empty / ".kgitops")
-    assert error.startswith("Error: ") and "not found" in error
+    assert error.startswith("error: ") and "not found" in error
     assert sorted(p.name for p in empty.iterdir()) == ["src"]
 
 

@@ -16,7 +16,7 @@ def test_bench_runs_and_reports_figures() -> None:
             str(REPO / "bench" / "validate_bench.py"),
             "-n",
             "8",
-            "--jobs",
+            "--workers",
             "2",
             "--jsonschema-sample",
             "2",

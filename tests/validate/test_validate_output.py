@@ -104,5 +104,5 @@ def test_jobs_give_the_same_report(tmp_path: Path) -> None:
         JOB.replace("psi-split", "job-050").replace("alias: split", "alias: psi")
     )
     serial = _run("-o", "json", str(tmp_path))
-    parallel = _run("-o", "json", "--jobs", "2", str(tmp_path))
+    parallel = _run("-o", "json", "--workers", "2", str(tmp_path))
     assert serial == parallel and serial[0] == 1

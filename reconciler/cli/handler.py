@@ -1,0 +1,71 @@
+"""The one error handler of ``kgitops``: every failure a user can see ends here, as ``error: MESSAGE`` (and
+``hint: HINT``) on stderr and the exit code of ``docs/exit-codes.md`` — never a traceback.
+
+- ``reconciler.errors.KgitopsError``: its message, hint and ``exit_code`` (1: the operation failed; 2: it
+  could not do its work);
+- click's usage errors (an unknown flag, a bad value): the usage line, then the error; exit 2;
+- Ctrl-C: 130 (128 + SIGINT), as shells report it.
+
+Top-level commands use :class:`Command` (groups :class:`Group`), so the handler applies however a command
+is invoked: through ``kgitops``, or alone (``CliRunner().invoke(validate, ...)``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import click
+
+from reconciler.errors import KgitopsError
+
+INTERRUPTED = 130  # 128 + SIGINT
+
+
+def fail(message: str, hint: str = "", code: int = 2) -> NoReturn:
+    """Print ``error: MESSAGE`` (and ``hint: HINT``) on stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    sys.exit(code)
+
+
+def _guarded(
+    run: Callable[..., Any], args: Sequence[str] | None, standalone_mode: bool, kwargs: dict[str, Any]
+) -> Any:
+    if not standalone_mode:
+        return run(args, standalone_mode=False, **kwargs)
+    try:
+        result = run(args, standalone_mode=False, **kwargs)
+    except KgitopsError as exc:
+        fail(exc.message, exc.hint, exc.exit_code)
+    except click.UsageError as exc:
+        if exc.ctx is not None:
+            click.echo(exc.ctx.get_usage(), err=True)
+        help_hint = f"see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
+        fail(exc.format_message(), help_hint, exc.exit_code)
+    except click.ClickException as exc:
+        fail(exc.format_message(), "", exc.exit_code)
+    except click.Abort:
+        click.echo("interrupted (SIGINT)", err=True)
+        sys.exit(INTERRUPTED)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+class Command(click.Command):
+    """A command whose failures go through the one handler."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, standalone_mode: bool = True, **kwargs: Any
+    ) -> Any:
+        return _guarded(super().main, args, standalone_mode, kwargs)
+
+
+class Group(click.Group):
+    """A group whose failures (its subcommands' too) go through the one handler."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, standalone_mode: bool = True, **kwargs: Any
+    ) -> Any:
+        return _guarded(super().main, args, standalone_mode, kwargs)

@@ -1,0 +1,164 @@
+"""Checking manifests without a backend: ``validate`` (every rule of ``kgitops validate``) and ``simulate``
+(a KusciaJob through the engine's real controller with a simulated runtime, step by step).
+
+Errors are ``reconciler.errors.UsageError`` (exit 2): a path that does not exist, an unreadable file, a
+``job``/``given``/``fail``/events value that does not fit the file. Findings are results, not errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.errors import KgitopsError, UsageError
+
+if TYPE_CHECKING:
+    from reconciler.engine.simulate import Simulation
+    from reconciler.validate import Finding, Report
+
+__all__ = ["SimulationRun", "simulate", "validate"]
+
+
+def validate(
+    paths: list[str],
+    lenient: bool = False,
+    reject_unknown_kinds: bool = False,
+    max_file_size: int | None = None,
+    workers: int = 1,
+) -> Report:
+    """Validate every ``.yaml``/``.yml`` under ``paths`` (files or directories; ``-`` is standard input).
+
+    ``lenient``: unknown fields are warnings; ``reject_unknown_kinds``: kinds other than KusciaJob,
+    KusciaTask and AppImage are errors; ``max_file_size`` (bytes, default 5 MiB): larger files are reported,
+    not parsed; ``workers``: processes (0: one per CPU). ``report.exit_code`` is 0 (no error findings) or 1.
+    A missing path raises ``UsageError``."""
+    from reconciler.validate import DEFAULT_MAX_FILE_SIZE, Options, PathNotFound, validate_paths
+
+    options = Options(
+        lenient=lenient,
+        reject_unknown_kinds=reject_unknown_kinds,
+        max_file_size=DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size,
+    )
+    try:
+        return validate_paths(list(paths), options, jobs=workers or (os.cpu_count() or 1))
+    except PathNotFound as exc:
+        raise UsageError(f"{exc.args[0]}: no such file or directory") from None
+
+
+@dataclass(frozen=True)
+class SimulationRun:
+    """Either ``simulation`` (the steps; ``final_phase`` the job's last phase) with the ``warnings`` about
+    the job, or, when the file is not valid, ``invalid``: the validation report that holds the job back."""
+
+    simulation: Simulation | None
+    warnings: list[Finding] = field(default_factory=list)
+    invalid: Report | None = None
+
+    @property
+    def final_phase(self) -> str:
+        steps = self.simulation.steps if self.simulation is not None else []
+        return steps[-1].phase if steps else ""
+
+
+def _checked_job(path: Path, name: str | None) -> tuple[dict[str, Any] | None, list[Finding], Report | None]:
+    from reconciler.validate import Finding, Place, Report, Severity, check_cross_file, validate_file
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the file ({exc.strerror})") from None
+    result = validate_file(str(path), data)
+    findings = result.findings + check_cross_file([result])
+    jobs = [d for d in result.documents if d.kind == "KusciaJob"]
+    names = [d.ref.name if d.ref else "" for d in jobs]
+    picked = None
+    if not any(f.is_error and f.ref is None for f in findings):  # a file-level error holds every job
+        if not jobs:
+            raise UsageError(f"{path}: no KusciaJob in this file")
+        if name is None and len(jobs) > 1:
+            raise UsageError(
+                f"{path}: {len(jobs)} KusciaJobs in this file ({', '.join(names)})",
+                hint="pick one with --job",
+            )
+        if name is not None and name not in names:
+            raise UsageError(f"{path}: no KusciaJob named {name!r} (jobs here: {', '.join(names)})")
+        picked = jobs[0] if name is None else jobs[names.index(name)]
+    mine = [f for f in findings if f.ref is None or (picked is not None and f.ref == picked.ref)]
+    if picked is None or any(f.is_error for f in mine):
+        report = Report(files=[str(path)], findings=sorted(mine, key=Finding.sort_key))
+        report.objects = [(d.ref, Place(d.ref.name, str(path), d.line, d.column)) for d in jobs if d.ref]
+        return None, [], report
+    doc = picked.document.data
+    assert isinstance(doc, dict)
+    # Warnings do not stop a simulation; XF003 (an AppImage not in the file) does not concern one.
+    return doc, [f for f in mine if f.severity is Severity.WARNING and f.rule != "XF003"], None
+
+
+def _load_events(path: Path) -> list[dict[str, str]]:
+    import yaml
+
+    from reconciler.engine.simulate import SimulationError, parse_event
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: the file is not UTF-8 text") from None
+    try:
+        docs = [
+            yaml.safe_load(yaml.serialize(n)) for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n
+        ]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise UsageError(f"{path}{pos}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = docs[0] if docs else []
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise UsageError(
+            f"{path}: the events file must be a YAML list of {{task: ALIAS, phase: P}} or {{stage: S}} items"
+        )
+    try:
+        return [parse_event(e, f"{path}: event {i + 1}") for i, e in enumerate(data)]
+    except SimulationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def simulate(
+    file: str | Path,
+    job: str | None = None,
+    given: dict[str, str] | None = None,
+    events_file: str | Path | None = None,
+    fail: set[str] | frozenset[str] = frozenset(),
+) -> SimulationRun:
+    """Run ``file``'s KusciaJob (``job`` names it when the file holds several) from Running: each step applies
+    one event and reconciles until nothing changes. ``given``: alias -> phase of tasks that already exist;
+    ``events_file``: a YAML list of ``{task: ALIAS, phase: P}`` / ``{stage: S}``; without it every created
+    task succeeds in creation order, except the aliases in ``fail``. The file is validated first."""
+    from reconciler.engine.simulate import InvalidJob, SimulationError
+    from reconciler.engine.simulate import simulate as run_simulation
+
+    path = Path(file)
+    manifest, warnings, invalid = _checked_job(path, job)
+    if manifest is None:
+        return SimulationRun(None, invalid=invalid)
+    aliases = {str(t.get("alias")) for t in manifest["spec"]["tasks"]}
+    unknown = sorted(set(fail) - aliases)
+    if unknown:
+        raise UsageError(
+            f"--fail {', '.join(unknown)}: no such task alias (tasks: {', '.join(sorted(aliases))})"
+        )
+    events = _load_events(Path(events_file)) if events_file is not None else None
+    if events is not None and fail:
+        raise UsageError("--fail only applies without --events; script the failures as events instead")
+    try:
+        sim = run_simulation(manifest, dict(given or {}), events, set(fail))
+    except InvalidJob as exc:
+        raise KgitopsError(f"{path}: {exc}", exit_code=1) from None
+    except SimulationError as exc:  # what --given asks for does not fit the job
+        raise UsageError(f"{path}: {exc}") from None
+    return SimulationRun(sim, warnings)
