@@ -21,7 +21,7 @@ Areas (each a module of this package):
 - ``approvals``: ``commit_approval``, ``list_approvals``, ``job_digest``, ``records_from_review``;
 - ``checks``: ``validate``, ``simulate``;
 - ``engine``: ``run_engine``, ``engine_status``;
-- ``serve``: ``serve`` (KusciaAPI over HTTPS).
+- ``serving``: ``serve`` (KusciaAPI over HTTPS).
 
 Every error is a ``reconciler.errors.KgitopsError`` carrying ``message``, ``hint`` and ``exit_code``
 (``docs/exit-codes.md``). Names are imported on first use, so ``import reconciler.sdk`` is cheap.
@@ -80,7 +80,7 @@ if TYPE_CHECKING:
         parse_pairs,
     )
     from reconciler.sdk.manifests import ManifestError, read_job_file
-    from reconciler.sdk.serve import ServeError, ServeOptions, Serving, serve
+    from reconciler.sdk.serving import ServeError, ServeOptions, Serving, serve
 
 # name -> the module of this package that defines it
 _HOMES: dict[str, str] = {
@@ -130,7 +130,7 @@ _HOMES: dict[str, str] = {
         "jobs",
     ),
     **dict.fromkeys(("ManifestError", "read_job_file"), "manifests"),
-    **dict.fromkeys(("ServeError", "ServeOptions", "Serving", "serve"), "serve"),
+    **dict.fromkeys(("ServeError", "ServeOptions", "Serving", "serve"), "serving"),
 }
 
 __all__ = [
