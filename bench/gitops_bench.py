@@ -25,13 +25,12 @@ from pathlib import Path
 import pygit2
 import yaml
 
-from reconciler.apply import Reconciler
-from reconciler.apply.session import open_session
+from reconciler import sdk
+from reconciler.apply import Reconciler  # bench_plan times the planner's warm cache, below the SDK
 from reconciler.backends.local import LocalBackend
 from reconciler.config import Config, EngineConfig, SourceConfig
 from reconciler.model import ObjectRef
-from reconciler.source import DirectorySource, GitSource
-from reconciler.watch import Watcher, WatchSettings
+from reconciler.source import GitSource
 
 SIG = pygit2.Signature("bench", "bench@example.com", 1_700_000_000, 0)
 
@@ -191,16 +190,15 @@ def bench_watch(tmp: Path, saves: int, existing: int) -> None:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(job_manifest(i, rng))
     cfg = Config(
-        source=SourceConfig(path=str(src)), engine=EngineConfig(state_dir=str(state), autostart=False)
+        source=SourceConfig(path=str(src), poll_interval=30, debounce=0.05),
+        engine=EngineConfig(state_dir=str(state), autostart=False),
     )
-    backend = local(state)
-    watcher = Watcher(
-        open_session(cfg, backend),
-        WatchSettings(poll_interval=30, resync_interval=300, status_interval=5, debounce=0.05),
-        state,
+    cfg.sync.resync_interval = 300
+    cfg.status.interval = 5
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=sdk.watch, args=(cfg,), kwargs={"ready": ready.set, "stop": stop}, daemon=True
     )
-    ready = threading.Event()
-    thread = threading.Thread(target=watcher.run, kwargs={"ready": ready.set}, daemon=True)
     thread.start()
     ready.wait(120)
     reader = LocalBackend(state, autostart=False)
@@ -219,10 +217,9 @@ def bench_watch(tmp: Path, saves: int, existing: int) -> None:
             time.sleep(0.002)
         lat.append(time.perf_counter() - t)
         time.sleep(0.1)  # let the watcher go idle, like a person saving files
-    watcher.stop()
+    stop.set()
     thread.join(10)
     reader.close()
-    backend.close()
     lat.sort()
     p50 = statistics.median(lat)
     p95 = lat[max(0, int(round(0.95 * len(lat))) - 1)]
@@ -246,14 +243,12 @@ def peak_rss_mib() -> float:
 
 def sync_child(src: str, state: str) -> None:
     """Runs in a fresh process so its peak RSS is the sync's own."""
-    backend = local(Path(state))
-    rec = Reconciler(DirectorySource(src), backend)
+    cfg = Config(source=SourceConfig(path=src), engine=EngineConfig(state_dir=state, autostart=False))
     t = time.perf_counter()
-    _, result = rec.sync()
+    report = sdk.sync(cfg)
     elapsed = time.perf_counter() - t
-    created = sum(1 for a in result.applied if a.outcome == "created")
+    created = sum(1 for a in report.result.applied if a.outcome == "created")
     rss = peak_rss_mib()
-    backend.close()
     print(json.dumps({"seconds": elapsed, "created": created, "rss_mib": rss}))
 
 

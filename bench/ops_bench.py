@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.backends.local import LocalBackend  # noqa: E402
-from reconciler.sdk import Client  # noqa: E402
 from reconciler.model import Resource  # noqa: E402
+from reconciler.sdk import Client  # noqa: E402
 
 
 def _populate(backend: LocalBackend, jobs: int) -> None:

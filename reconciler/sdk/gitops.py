@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -285,13 +286,17 @@ def watch(
     cfg: Config,
     options: RunOptions | None = None,
     ready: Callable[[], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Reconcile continuously (on file changes or new commits, on a resync timer) and write status back,
-    until SIGTERM or SIGINT; the signal handlers are restored afterwards. Returns the signal that stopped
-    it (``signal.SIGTERM`` or ``signal.SIGINT``). Raises ``GitopsError`` (exit 2) when it cannot start:
-    another watcher holds the state directory, a bad or busy ``sync.metrics_addr``, a source or backend
-    error. Settings come from ``cfg`` (``source.poll_interval``, ``sync.resync_interval``,
-    ``status.interval``, ``source.debounce``, ``sync.metrics_addr``, ``sync.log_format``)."""
+    """Reconcile continuously (on file changes or new commits, on a resync timer) and write status back.
+
+    Without ``stop`` (the main thread of a program): until SIGTERM or SIGINT, whose handlers are restored
+    afterwards; returns the signal that stopped it (``signal.SIGTERM`` or ``signal.SIGINT``). With ``stop``
+    (any thread, no signal handling): until the event is set; returns 0. ``ready`` is called once the
+    first reconcile is done. Raises ``GitopsError`` (exit 2) when it cannot start: another watcher holds
+    the state directory, a bad or busy ``sync.metrics_addr``, a source or backend error. Settings come from
+    ``cfg`` (``source.poll_interval``, ``sync.resync_interval``, ``status.interval``, ``source.debounce``,
+    ``sync.metrics_addr``, ``sync.log_format``)."""
     from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
 
     configure_logging(cfg.sync.log_format)
@@ -306,11 +311,21 @@ def watch(
     with _session(cfg, options or RunOptions(), "kgitops watch") as session:
         watcher = Watcher(session, settings, cfg.state_dir)
 
-        def stop(signum: int, _frame: FrameType | None) -> None:
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
             stopped_by.append(signum)
             watcher.stop()
 
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {}
+        if stop is None:
+            previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        else:
+            event = stop
+
+            def stop_when_set() -> None:
+                event.wait()
+                watcher.stop()
+
+            threading.Thread(target=stop_when_set, daemon=True).start()
         try:
             watcher.run(ready)
         except WatchLockError as exc:
@@ -320,4 +335,6 @@ def watch(
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+    if stop is not None:
+        return 0
     return stopped_by[0] if stopped_by else signal.SIGTERM

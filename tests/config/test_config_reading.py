@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.sdk import describe_backend
 from reconciler.config import Config
+from reconciler.sdk import describe_backend
 
 
 def test_local_state_that_exists_and_that_does_not(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from ops_fixtures import job_manifest, put_job
 
 from reconciler.backends.local import LocalBackend
 from reconciler.cli import main
-from reconciler.sdk import Client, InvalidObject
 from reconciler.model import Resource
+from reconciler.sdk import Client, InvalidObject
 
 
 def run(*args: str, code: int = 0) -> Result:

@@ -9,6 +9,8 @@ import pytest
 from ops_fixtures import add_apps, drive, job_manifest, make_backend, put_job
 
 from reconciler.backends.local import LocalBackend
+from reconciler.model import ObjectRef, Resource, Stage
+from reconciler.plan.ownership import ownership_metadata
 from reconciler.sdk import (
     Client,
     ClientError,
@@ -20,8 +22,6 @@ from reconciler.sdk import (
     PhaseNotAllowed,
     TaskNotFound,
 )
-from reconciler.model import ObjectRef, Resource, Stage
-from reconciler.plan.ownership import ownership_metadata
 
 
 def _names(page_items: list[JobInfo]) -> list[str]:
