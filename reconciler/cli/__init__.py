@@ -13,7 +13,7 @@ import click
 from reconciler import __version__
 from reconciler.cli.handler import INTERRUPTED, Group
 
-# command name -> "module:attribute"
+# command name -> "module:attribute"; each module is imported only when its command runs
 COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate:validate",
     "simulate": "reconciler.cli.simulate:simulate",
@@ -30,6 +30,25 @@ COMMANDS: dict[str, str] = {
     "serve": "reconciler.cli.serve:serve",
 }
 
+# command name -> the first sentence of its help, so `kgitops --help` imports no command module
+# (tests/cli/test_cli_grammar.py checks that these are the commands' own first sentences)
+SUMMARIES: dict[str, str] = {
+    "approvals": "Approval records: list them with their verdicts, or make them from GitHub reviews.",
+    "approve": "Approve (or --reject) JOB for a domain: commit a JobApproval on a new branch, ready for a PR.",
+    "diff": "Show what sync would do: create, unchanged, changed, prune, held, unmanaged.",
+    "engine": "The embedded engine (local backend): run its controllers, see its state.",
+    "graph": "Draw the task DAG of a manifest FILE or of a live JOB.",
+    "job": "Look at jobs and act on them (on any backend).",
+    "serve": "Serve KusciaAPI (POST /api/v1/job/...) over HTTPS with mutual TLS and the Token header.",
+    "simulate": "Run FILE's KusciaJob through the engine's real controller with a simulated runtime.",
+    "status": "Managed objects with their sync state, live phase, revision and age.",
+    "sync": "Apply the plan: create new objects, update AppImages, prune (when enabled), write status.",
+    "task": "Look at KusciaTasks.",
+    "validate": "Validate KusciaJob, KusciaTask and AppImage manifests.",
+    "watch": "Reconcile continuously: on file changes (directory) or new commits (Git), on a resync timer, "
+    "and write status back.",
+}
+
 
 def _load(name: str) -> click.Command:
     module_name, _, attr = COMMANDS[name].partition(":")
@@ -44,6 +63,15 @@ class LazyGroup(Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return _load(cmd_name) if cmd_name in COMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``kgitops --help`` from ``SUMMARIES``, without importing any command."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.utils.make_default_short_help(SUMMARIES[name], limit)) for name in sorted(COMMANDS)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
         """Ctrl-C ends any command with 130 (128 + SIGINT), as shells report it, not click's "Aborted!" and 1.
