@@ -34,7 +34,8 @@ COMMANDS: dict[str, str] = {
 # (tests/cli/test_cli_grammar.py checks that these are the commands' own first sentences)
 SUMMARIES: dict[str, str] = {
     "approvals": "Approval records: list them with their verdicts, or make them from GitHub reviews.",
-    "approve": "Approve (or --reject) JOB for a domain: commit a JobApproval on a new branch, ready for a PR.",
+    "approve": "Approve (or --reject) JOB for a domain: commit a JobApproval on a new branch, "
+    "ready for a PR.",
     "diff": "Show what sync would do: create, unchanged, changed, prune, held, unmanaged.",
     "engine": "The embedded engine (local backend): run its controllers, see its state.",
     "graph": "Draw the task DAG of a manifest FILE or of a live JOB.",
@@ -66,10 +67,11 @@ class LazyGroup(Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of ``kgitops --help`` from ``SUMMARIES``, without importing any command."""
-        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
-        rows = [
-            (name, click.utils.make_default_short_help(SUMMARIES[name], limit)) for name in sorted(COMMANDS)
-        ]
+        names = sorted(COMMANDS)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for n in names:
+            rows.append((n, click.Command(n, help=SUMMARIES[n]).get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -51,7 +51,12 @@ def format_age(value: datetime | None, now: datetime) -> str:
     """kubectl's short age: 42s, 5m, 3h, 2d (``<unknown>`` in kubectl; "" here) for an unset time."""
     if value is None:
         return ""
-    seconds = max(0, int((now - value).total_seconds()))
+    return format_seconds(int((now - value).total_seconds()))
+
+
+def format_seconds(seconds: int) -> str:
+    """An age in seconds as kubectl shows it: 42s, 5m, 3h, 2d (to 119s, 119m and 47h, then the next unit)."""
+    seconds = max(0, seconds)
     if seconds < 120:
         return f"{seconds}s"
     minutes = seconds // 60
