@@ -89,7 +89,7 @@ def test_docs_command_runs(args: list[str], tmp_path: Path, monkeypatch: pytest.
 
 
 def test_docs_error_example_is_what_is_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    example = re.search(r"```\n\$ kgitops (job suspend job-psi)\n(Error: .*)\n```", _section())
+    example = re.search(r"```\n\$ kgitops (job suspend job-psi)\n(error: .*)\n```", _section())
     assert example
     monkeypatch.chdir(tmp_path)
     backend = _prepare(tmp_path, ("job", "show"))  # Failed
