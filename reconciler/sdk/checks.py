@@ -111,10 +111,12 @@ def _load_events(path: Path) -> list[dict[str, str]]:
         docs = [
             yaml.safe_load(yaml.serialize(n)) for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n
         ]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise UsageError(f"{path}{pos}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise UsageError(f"{path}{pos}: not valid YAML ({exc.problem or exc})") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML ({exc})") from None
     data = docs[0] if docs else []
     if data is None:
         data = []

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from reconciler.backends.local import LocalBackend
-from reconciler.client import Client
 from reconciler.jobops import PhaseNotAllowed
 from reconciler.kuscia.labels import LABEL_JOB_STAGE, LABEL_JOB_STAGE_TRIGGER, LABEL_JOB_STAGE_VERSION
 from reconciler.kuscia.stages import (
@@ -24,6 +23,7 @@ from reconciler.kuscia.stages import (
     with_stage,
 )
 from reconciler.model import JobPhase, ObjectRef, Stage
+from reconciler.sdk import Client
 from reconciler.serve.http import KusciaAPIServer
 from reconciler.serve.service import JobService
 
