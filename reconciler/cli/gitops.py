@@ -257,11 +257,19 @@ OUTPUT = click.option(
 @source_options
 @OUTPUT
 @click.option("-v", "--verbose", is_flag=True, help="List unchanged objects too.")
+@click.option(
+    "--comment", is_flag=True, help="Create or update the plan comment on the pull request (forge.* config)."
+)
+@click.option("--pull-request", type=click.IntRange(min=1), default=None, help="Pull/merge request number.")
+@click.option("--forge-url", default=None, help="The forge's API base URL (overrides forge.url).")
 @_guard
-def diff(fmt: str, verbose: bool, **kwargs: Any) -> None:
+def diff(
+    fmt: str, verbose: bool, comment: bool, pull_request: int | None, forge_url: str | None, **kwargs: Any
+) -> None:
     """Show what sync would do: create, unchanged, changed, prune, held, unmanaged.
 
-    Exit 0 when in sync; 1 on any difference (create, change, prune, OutOfSync, held); 2 on error."""
+    Exit 0 when in sync; 1 on any difference (create, change, prune, OutOfSync, held); 2 on error.
+    With --comment, the plan also goes to the pull request as one comment, edited in place on a re-run."""
     from reconciler.plan.report import render
 
     cfg, flags = _settings(kwargs)
@@ -269,6 +277,8 @@ def diff(fmt: str, verbose: bool, **kwargs: Any) -> None:
         planned = session.reconciler.plan()
     plan = planned.plan
     click.echo(render(plan, fmt, colour=_colour() and fmt == "text", verbose=verbose), nl=False)
+    if comment:  # issue 16: the plan comment on the pull request (reconciler.forge)
+        _post_plan_comment(cfg, plan, pull_request, forge_url or "")
     if plan.error:
         click.echo(f"error: the source failed: {plan.error}", err=True)
     sys.exit(exitcodes.diff_code(plan))
@@ -322,6 +332,24 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: A
     sys.exit(exitcodes.sync_code(result, waited_ok))
 
 
+def _post_plan_comment(cfg: Config, plan: Any, pull_request: int | None, forge_url: str) -> None:
+    """Issue 16: post or edit the plan comment. A forge failure is a warning: the diff itself stands."""
+    from reconciler.credentials import CredentialError
+    from reconciler.forge import MARKER, ForgeError, open_forge, plan_comment
+    from reconciler.forge.setup import pull_request_number
+
+    number = pull_request_number(pull_request)
+    if number is None:
+        raise GitopsError("--comment: which pull request? pass --pull-request N (found in CI from GITHUB_REF "
+                          "or CI_MERGE_REQUEST_IID)")  # fmt: skip
+    try:
+        done = open_forge(cfg.forge, forge_url).upsert_comment(number, MARKER, plan_comment(plan))
+    except (ForgeError, CredentialError) as exc:
+        click.echo(f"warning: the plan comment was not posted: {exc}", err=True)
+        return
+    click.echo(f"plan comment {done} on pull request #{number}", err=True)
+
+
 def _drive_here(backend: Any) -> None:
     """The local engine: drive it in this process (no background driver is started for our writes)."""
     from reconciler.backends.local import LocalBackend
@@ -348,6 +376,9 @@ def _say(message: str) -> None:
 )
 @click.option("--metrics-addr", default=None, help="HOST:PORT serving /metrics and /healthz.")
 @click.option(
+    "--webhook-listen", default=None, help="HOST:PORT receiving push webhooks (see docs/webhooks.md)."
+)
+@click.option(
     "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log format (default text)."
 )
 @_guard
@@ -357,12 +388,14 @@ def watch(
     status_interval: float | None,
     debounce: float | None,
     metrics_addr: str | None,
+    webhook_listen: str | None,
     log_format: str | None,
     **kwargs: Any,
 ) -> None:
     """Reconcile continuously: on file changes (directory) or new commits (Git), on a resync timer, and write
     status back. Stops cleanly between two reconciles: exit 0 on SIGTERM, 130 on SIGINT (Ctrl-C)."""
     from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
+    from reconciler.webhooks.receiver import ListenError
 
     cfg, flags = _settings(kwargs)
     if poll_interval is not None:
@@ -377,6 +410,8 @@ def watch(
         cfg.sync.metrics_addr = metrics_addr
     if log_format is not None:
         cfg.sync.log_format = log_format
+    if webhook_listen is not None:
+        cfg.webhook.listen = webhook_listen
     configure_logging(cfg.sync.log_format)
     settings = WatchSettings(
         poll_interval=cfg.source.poll_interval,
@@ -391,19 +426,45 @@ def watch(
         interrupted.append(signum)
         watcher.stop()
 
-    with _session(cfg, flags, "kgitops watch") as session:
+    with _session(cfg, flags, "kgitops watch") as session, ExitStack() as forge:
         watcher = Watcher(session, settings, cfg.state_dir)
+        _writeback(cfg, watcher, settings, forge)  # issue 16: webhooks in, commit statuses out
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, stop)
         try:
             watcher.run()
-        except WatchLockError as exc:
+        except (WatchLockError, ListenError) as exc:
             raise GitopsError(str(exc)) from None
         except (ValueError, OSError) as exc:  # a bad or busy --metrics-addr
             raise GitopsError(f"--metrics-addr: {exc}") from None
     if signal.SIGINT in interrupted:
         click.echo(interrupted_message("watch", kwargs), err=True)
         sys.exit(exitcodes.INTERRUPTED)
+
+
+def _writeback(cfg: Config, watcher: Any, settings: Any, stack: ExitStack) -> None:
+    """Issue 16: the push webhook receiver (``webhook.*``) and the commit statuses (``forge.*``)."""
+    from reconciler.credentials import CredentialError
+    from reconciler.forge import ForgeError, StatusReporter, open_forge
+    from reconciler.forge.setup import detect_kind
+    from reconciler.webhooks.setup import receiver_settings
+
+    try:
+        settings.webhook = receiver_settings(cfg)
+    except (CredentialError, ValueError) as exc:
+        raise GitopsError(f"webhook: {exc}") from None
+    from reconciler.source import looks_like_url
+
+    if settings.webhook is not None and not (cfg.source.git or looks_like_url(cfg.source.path)):
+        raise GitopsError("--webhook-listen needs a Git source (--git, or a Git URL): pushes name commits")
+    if cfg.forge.statuses and detect_kind(cfg.forge):
+        try:
+            forge = open_forge(cfg.forge)
+            reporter = StatusReporter(forge, cfg.forge.target_url, watcher.metrics.forge_post)
+        except (ForgeError, CredentialError) as exc:
+            raise GitopsError(f"forge: {exc}") from None
+        watcher.on_result = reporter.observe
+        stack.callback(reporter.close)
 
 
 @click.command()

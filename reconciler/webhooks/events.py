@@ -126,7 +126,8 @@ def same_repository(a: str, b: str) -> bool:
 
 
 def decide(event: PushEvent, target: Target) -> str:
-    """"" when the push should trigger a reconcile, else why it is ignored (one line, for the 202 answer)."""
+    """The empty string when the push should trigger a reconcile, else why it is ignored (one line, for the
+    202 answer)."""
     if not any(same_repository(name, target.repository) for name in event.repositories):
         return f"push to {event.repositories[0]}, not the watched repository"
     if not event.branch:

@@ -33,6 +33,10 @@ MAX_BODY = 1024 * 1024  # bytes; GitHub caps payloads at 25 MB, but a push of ma
 SEEN_DELIVERIES = 1024  # delivery ids remembered for dedupe
 
 
+class ListenError(Exception):
+    """The receiver cannot listen on its address (taken, or not ours); the message names it and the fix."""
+
+
 class Trigger:
     """The hand-off from the receiver's threads to the single reconciling thread.
 
@@ -126,7 +130,13 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return
 
-        self.server = ThreadingHTTPServer(parse_listen(settings.listen), Handler)
+        try:
+            self.server = ThreadingHTTPServer(parse_listen(settings.listen), Handler)
+        except OSError as exc:
+            raise ListenError(
+                f"--webhook-listen {settings.listen}: cannot listen ({exc.strerror or exc}); "
+                "pick a free HOST:PORT"
+            ) from None
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="kgitops-webhooks", daemon=True)
 
