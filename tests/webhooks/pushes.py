@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -12,10 +14,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 HOOK = REPO / "examples" / "webhooks" / "post-receive"
 GIT_ID = ["-c", "user.name=Test Author", "-c", "user.email=author@example.com"]
+# the hook's `python3` is this interpreter (not a version manager's slow shim)
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(["git", *GIT_ID, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    command = ["git", *GIT_ID, *args]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60, env=ENV)
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
 
