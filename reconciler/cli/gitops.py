@@ -275,10 +275,11 @@ def diff(
     cfg, flags = _settings(kwargs)
     with _session(cfg, flags, readonly=True) as session:
         planned = session.reconciler.plan()
+        approved = _approved_in_git(cfg, session.source, planned.plan.revision) if comment else set()
     plan = planned.plan
     click.echo(render(plan, fmt, colour=_colour() and fmt == "text", verbose=verbose), nl=False)
     if comment:  # issue 16: the plan comment on the pull request (reconciler.forge)
-        _post_plan_comment(cfg, plan, pull_request, forge_url or "")
+        _post_plan_comment(cfg, plan, approved, pull_request, forge_url or "")
     if plan.error:
         click.echo(f"error: the source failed: {plan.error}", err=True)
     sys.exit(exitcodes.diff_code(plan))
@@ -332,7 +333,19 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, fmt: str, **kwargs: A
     sys.exit(exitcodes.sync_code(result, waited_ok))
 
 
-def _post_plan_comment(cfg: Config, plan: Any, pull_request: int | None, forge_url: str) -> None:
+def _approved_in_git(cfg: Config, source: Any, revision: str) -> set[tuple[str, str]]:
+    """Issue 16: who approved in Git at the plan's revision (a Git source only), for the plan comment."""
+    from reconciler.forge.setup import approved_in_git
+    from reconciler.source import GitSource
+
+    if not isinstance(source, GitSource) or not revision:
+        return set()
+    return approved_in_git(source.repository.path, revision, cfg, cfg.source.subpath)
+
+
+def _post_plan_comment(
+    cfg: Config, plan: Any, approved: set[tuple[str, str]], pull_request: int | None, forge_url: str
+) -> None:
     """Issue 16: post or edit the plan comment. A forge failure is a warning: the diff itself stands."""
     from reconciler.credentials import CredentialError
     from reconciler.forge import MARKER, ForgeError, open_forge, plan_comment
@@ -343,7 +356,7 @@ def _post_plan_comment(cfg: Config, plan: Any, pull_request: int | None, forge_u
         raise GitopsError("--comment: which pull request? pass --pull-request N (found in CI from GITHUB_REF "
                           "or CI_MERGE_REQUEST_IID)")  # fmt: skip
     try:
-        done = open_forge(cfg.forge, forge_url).upsert_comment(number, MARKER, plan_comment(plan))
+        done = open_forge(cfg.forge, forge_url).upsert_comment(number, MARKER, plan_comment(plan, approved))
     except (ForgeError, CredentialError) as exc:
         click.echo(f"warning: the plan comment was not posted: {exc}", err=True)
         return

@@ -2,11 +2,14 @@
 
 Its Markdown holds the plan with the Mermaid DAG of each new or changed job (``reconciler.plan.report``),
 the validation findings (held files and blocked objects, with file:line:col and rule as the plan gives them),
-and, per new or changed job, the parties that still have to approve (Kuscia's ``approveStatus`` of the live
-job; every party but the initiator for a job not yet created).
+and, per new or changed job, the parties that still have to approve: every party but the initiator, less
+those whose approval counts — Kuscia's ``approveStatus`` of the live job, or a trusted Approve record in the
+source at the plan's revision (``approved``, from ``reconciler.approvals.decisions.collect``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
 
 from reconciler.approvals.provenance import ACCEPTED, job_parties, party_approvals
 from reconciler.plan.model import Action, Plan
@@ -19,8 +22,11 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def pending_approvals(plan: Plan) -> dict[str, list[str]]:
-    """Job name → parties (not the initiator) that have not approved yet, for new and changed jobs."""
+def pending_approvals(
+    plan: Plan, approved: AbstractSet[tuple[str, str]] = frozenset()
+) -> dict[str, list[str]]:
+    """Job name → parties (not the initiator) that have not approved yet, for new and changed jobs.
+    ``approved`` holds (job, domain) pairs whose approval record in the source counts."""
     out: dict[str, list[str]] = {}
     for e in plan.entries:
         if e.ref.kind != "KusciaJob" or e.action not in (Action.CREATE, Action.CHANGED):
@@ -33,6 +39,7 @@ def pending_approvals(plan: Plan) -> dict[str, list[str]]:
             waiting = [d for d in dict.fromkeys(parties) if d != initiator]
         else:
             continue
+        waiting = [d for d in waiting if (e.ref.name, d) not in approved]
         if waiting:
             out[e.ref.name] = waiting
     return out
@@ -49,14 +56,14 @@ def findings(plan: Plan) -> list[str]:
     return lines
 
 
-def plan_comment(plan: Plan) -> str:
-    """The whole comment body, starting with ``MARKER``."""
+def plan_comment(plan: Plan, approved: AbstractSet[tuple[str, str]] = frozenset()) -> str:
+    """The whole comment body, starting with ``MARKER``; ``approved`` as for ``pending_approvals``."""
     out = [MARKER, render_markdown(plan).rstrip("\n"), ""]
     found = findings(plan)
     out += ["#### Validation findings", ""]
     out += found or ["None: every file loads and validates."]
     out.append("")
-    pending = pending_approvals(plan)
+    pending = pending_approvals(plan, approved)
     out += ["#### Still to approve", ""]
     if pending:
         out += [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from reconciler.config import ForgeConfig
+from reconciler.config import Config, ForgeConfig
 from reconciler.credentials import SecretSource
 from reconciler.forge.base import Forge, ForgeError
 from reconciler.forge.github import GitHub
@@ -63,3 +63,21 @@ def pull_request_number(explicit: int | None) -> int | None:
         return int(parts[2])
     iid = os.environ.get("CI_MERGE_REQUEST_IID", "")
     return int(iid) if iid.isdigit() else None
+
+
+def approved_in_git(repo_path: str, revision: str, config: Config, subpath: str = "") -> set[tuple[str, str]]:
+    """(job, domain) pairs with a trusted Approve record at ``revision`` of the Git repository, judged as
+    ``sync`` judges them (``reconciler.approvals.decisions.collect``); empty when history cannot be read."""
+    from reconciler.approvals.decisions import collect
+    from reconciler.approvals.history import HistoryError
+    from reconciler.approvals.records import Decision
+
+    try:
+        decisions = collect(repo_path, revision, None, config, subpath=subpath)
+    except HistoryError:
+        return set()
+    return {
+        (d.job.name, d.domain)
+        for d in decisions
+        if d.job is not None and d.trusted and d.decision == Decision.APPROVE
+    }

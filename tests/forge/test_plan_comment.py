@@ -10,6 +10,8 @@ from pathlib import Path
 
 from gitops.gitops_support import Repo, appimage_doc, job_doc, write_config
 
+from reconciler.approvals.digest import job_digest
+from reconciler.approvals.records import record_path
 from reconciler.forge import MARKER
 
 from .standin import StandInForge
@@ -32,7 +34,8 @@ def test_diff_comment_creates_then_edits_one_comment_with_plan_dag_findings_and_
     repo.commit({"apps/noop.yaml": appimage_doc(), "jobs/job-a.yaml": job_doc("job-a", ("psi", "train")),
                  "jobs/broken.yaml": "kind: KusciaJob\nmetadata: {name: broken}\nspec: [\n"})  # fmt: skip
     forge_cfg = "forge:\n  kind: github\n  repository: example-org/jobs\n  token_env: TEST_FORGE_TOKEN\n"
-    cfg = write_config(tmp_path / "kgitops.yaml", tmp_path / "state", forge_cfg)
+    trust = "approvals:\n  domains:\n    bob:\n      emails: [author@example.com]\n"
+    cfg = write_config(tmp_path / "kgitops.yaml", tmp_path / "state", forge_cfg + trust)
     with StandInForge() as forge:
         args = ["diff", "--config", cfg, "--git", repo.path, "-o", "markdown", "--comment"]
         args += ["--pull-request", "7", "--forge-url", forge.url]
@@ -49,7 +52,27 @@ def test_diff_comment_creates_then_edits_one_comment_with_plan_dag_findings_and_
         assert "```mermaid" in body
         assert "#### Validation findings" in body and "jobs/broken.yaml" in body
         assert "#### Still to approve" in body and "- `job-a`: bob" in body
+        assert "- `job-b`: bob" in body
         assert "t0ken" not in first.stdout + first.stderr + second.stdout + second.stderr
+        # bob approves job-a in Git (a record by a committer his domain trusts): the list follows
+        spec = job_doc("job-a", ("psi", "train"))["spec"]
+        decision = {
+            "job": "job-a",
+            "domain": "bob",
+            "decision": "Approve",
+            "jobSpecDigest": job_digest("job-a", spec),
+        }
+        record = {
+            "apiVersion": "kgitops.io/v1alpha1",
+            "kind": "JobApproval",
+            "metadata": {"name": "job-a-bob"},
+        }
+        record["spec"] = decision
+        repo.commit({record_path("approvals", "bob", "job-a"): record}, "bob approves job-a")
+        third = kgitops(*args, env={"TEST_FORGE_TOKEN": "t0ken"})
+        assert "plan comment updated" in third.stderr, third.stderr
+        [comment] = forge.state.comments[7]
+        assert "- `job-a`: bob" not in comment["body"] and "- `job-b`: bob" in comment["body"]
 
 
 def test_diff_comment_failure_is_a_warning_and_the_diff_stands(tmp_path: Path) -> None:
