@@ -460,14 +460,13 @@ def _writeback(cfg: Config, watcher: Any, settings: Any, stack: ExitStack) -> No
     from reconciler.credentials import CredentialError
     from reconciler.forge import ForgeError, StatusReporter, open_forge
     from reconciler.forge.setup import detect_kind
+    from reconciler.source import looks_like_url
     from reconciler.webhooks.setup import receiver_settings
 
     try:
         settings.webhook = receiver_settings(cfg)
     except (CredentialError, ValueError) as exc:
         raise GitopsError(f"webhook: {exc}") from None
-    from reconciler.source import looks_like_url
-
     if settings.webhook is not None and not (cfg.source.git or looks_like_url(cfg.source.path)):
         raise GitopsError("--webhook-listen needs a Git source (--git, or a Git URL): pushes name commits")
     if cfg.forge.statuses and detect_kind(cfg.forge):

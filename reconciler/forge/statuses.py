@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import SyncResult
 from reconciler.forge.base import CommitState, Forge, ForgeError
-from reconciler.status.collect import records_of
 from reconciler.status.record import StatusRecord, SyncState
 
 log = logging.getLogger("kgitops.forge")

@@ -62,7 +62,7 @@ def test_a_git_push_reaches_the_engine_through_the_webhook_and_the_status_reache
             ]
             assert posted[0][0] == "pending" and posted[-1] == ("success", "Succeeded")
             assert len(posted) == len(set(posted)), posted  # a status is posted again only when it changed
-            text = watcher.metrics.render()
+            text = watcher.metrics.exposition()[0].decode()
             assert 'kgitops_webhook_deliveries_total{result="accepted"} 1' in text
         finally:
             watcher.stop()
