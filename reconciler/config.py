@@ -119,6 +119,34 @@ class SyncConfig:
 
 
 @dataclass
+class WebhookConfig:
+    """Push webhooks received by `kgitops watch` (``reconciler.webhooks``); see docs/webhooks.md."""
+
+    listen: str = ""  # HOST:PORT; empty: no webhook receiver (polling only)
+    secret: str = ""  # the shared secret inline (prefer secret_env or secret_file); never logged
+    secret_env: str = ""  # environment variable holding the secret
+    secret_file: str = ""  # file holding the secret
+    repository: str = ""  # the repository pushes must name; default: the source's path or URL
+    branch: str = ""  # the branch pushes must name; default: source.ref, else the repository's default
+    max_body: int = 1048576  # bytes; larger deliveries are refused with 413
+    generic_header: str = "X-Kgitops-Signature"  # the generic HMAC sender's signature header
+
+
+@dataclass
+class ForgeConfig:
+    """Commit statuses and the plan comment on GitHub or GitLab (``reconciler.forge``)."""
+
+    kind: str = ""  # github | gitlab; empty: no commit statuses
+    url: str = ""  # API base URL; default https://api.github.com or https://gitlab.com/api/v4
+    repository: str = ""  # owner/name (GitHub) or group/project or project id (GitLab)
+    token: str = ""  # the API token inline (prefer token_env or token_file); never logged
+    token_env: str = ""  # environment variable holding the token
+    token_file: str = ""  # file holding the token
+    statuses: bool = True  # set `kgitops/<job>` commit statuses from `kgitops watch`
+    target_url: str = ""  # link of each commit status, e.g. a dashboard; empty: none
+
+
+@dataclass
 class DomainTrust:
     """Who may approve jobs for one domain: commit e-mails and/or signing keys, and its GitHub reviewers."""
 
@@ -182,6 +210,8 @@ class Config:
     prune: PruneConfig = field(default_factory=PruneConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    forge: ForgeConfig = field(default_factory=ForgeConfig)
     # Directory of the config file: relative paths in it are relative to this.
     base_dir: str = "."
     # The config file read ("" when none was): commands name it when they say what they read.

@@ -28,6 +28,7 @@ from reconciler.model import ObjectRef
 from reconciler.plan.model import DesiredState
 from reconciler.source import Snapshot, SourceError
 from reconciler.status.metrics import Metrics, MetricsServer
+from reconciler.webhooks import Receiver, ReceiverSettings, Trigger
 
 LOCK_NAME = "watch.lock"
 log = logging.getLogger("kgitops.watch")
@@ -78,6 +79,7 @@ class WatchSettings:
     status_interval: float = 5.0
     debounce: float = 0.15
     metrics_addr: str = ""
+    webhook: ReceiverSettings | None = None  # push webhooks (reconciler.webhooks); None: polling only
 
 
 class JsonFormatter(logging.Formatter):
@@ -131,6 +133,9 @@ class Watcher:
         self._drive: Callable[[], bool] | None = (
             backend.step if backend.capabilities.engine_in_process else None
         )
+        # issue 16: a verified push wakes the loop; `take()` hands over only the newest revision of a burst
+        self.trigger = Trigger(self._wake.set)
+        self.receiver: Receiver | None = None
 
     def stop(self) -> None:
         """Ask the loop to stop after the current step (safe from a signal handler)."""
@@ -149,6 +154,10 @@ class Watcher:
                 self.metrics_server = MetricsServer(self.metrics, self.settings.metrics_addr)
                 self.metrics_server.start()
                 _info(f"metrics on http://{self.metrics_server.address}/metrics")
+            if self.settings.webhook is not None:  # issue 16: the push webhook receiver
+                self.receiver = Receiver(self.settings.webhook, self.trigger, self.metrics.delivery)
+                self.receiver.start()
+                _info(f"webhooks on http://{self.receiver.address}/")
             source = self.session.source
             stop_watching = source.watch(self._poke, quiet=self.settings.debounce)
             self._polled = stop_watching is None  # the source cannot tell us: poll it
@@ -166,6 +175,8 @@ class Watcher:
                 stop_watching()
             if self.metrics_server is not None:
                 self.metrics_server.stop()
+            if self.receiver is not None:
+                self.receiver.stop()
             self.lock.release()
 
     def _loop(self) -> None:
@@ -194,6 +205,10 @@ class Watcher:
             if self.stop_event.is_set():
                 return
             now = time.monotonic()
+            pushed = self.trigger.take()
+            if pushed is not None and polled:  # issue 16: a push webhook: fetch and reconcile now
+                next_poll = now + s.poll_interval
+                self._poll()
             if self._source_changed.is_set():
                 self._source_changed.clear()
                 self._step(reread=True, why="source changed")

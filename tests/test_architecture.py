@@ -51,6 +51,20 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "serve": {"cli", "client", "watch", "source", "plan", "apply", "engine"},
     "kuscia": {"backends", "serve", "kusciaapi", "engine", "cli", "client", "source", "plan", "apply"},
+    # issue 16: the receiver knows only the config; the forge writes back above apply and status
+    "webhooks": {
+        "cli",
+        "client",
+        "watch",
+        "engine",
+        "source",
+        "plan",
+        "apply",
+        "status",
+        "approvals",
+        "forge",
+    },
+    "forge": {"cli", "client", "watch", "engine", "source", "backends", "webhooks"},
 }
 # modules that must stay pure: no disk, clock, process or network I/O
 PURE_MODULES = ["engine/scheduler.py", "plan/diff.py"]

@@ -141,19 +141,38 @@ def _say(message: str) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="List unchanged objects too.")
 @colour_option
-def diff(output: str, verbose: bool, color: bool | None, **kwargs: Any) -> None:
+@click.option(
+    "--comment", is_flag=True, help="Create or update the plan comment on the pull request (forge.* config)."
+)
+@click.option("--pull-request", type=click.IntRange(min=1), default=None, help="Pull/merge request number.")
+@click.option("--forge-url", default=None, help="The forge's API base URL (overrides forge.url).")
+def diff(
+    output: str,
+    verbose: bool,
+    color: bool | None,
+    comment: bool,
+    pull_request: int | None,
+    forge_url: str | None,
+    **kwargs: Any,
+) -> None:
     """Show what sync would do: create, unchanged, changed, prune, held, unmanaged.
 
-    Exit 0 when in sync; 1 on any difference (create, change, prune, OutOfSync, held); 2 on error."""
+    Exit 0 when in sync; 1 on any difference (create, change, prune, OutOfSync, held); 2 on error.
+    With --comment, the plan also goes to the pull request as one comment, edited in place on a re-run."""
     from reconciler.render.plan import render
 
     cfg, options = _settings(kwargs)
     say_what_is_read(cfg)
     plans: list[Any] = []
-    _interruptible("diff", kwargs, lambda: plans.append(sdk.diff(cfg, options)))
-    plan = plans[0]
+    _interruptible("diff", kwargs, lambda: plans.append(sdk.diff_for_comment(cfg, options)))
+    plan, approved = plans[0]
     colour = use_colour(color) and output == "text"
     emit_text(render(plan, output, colour=colour, verbose=verbose), color, nl=False)
+    if comment:  # a forge failure is a warning: the diff itself stands
+        try:
+            click.echo(sdk.post_plan_comment(cfg, plan, approved, pull_request, forge_url or ""), err=True)
+        except sdk.PlanCommentError as exc:
+            click.echo(f"warning: {exc}", err=True)
     if plan.error:
         click.echo(f"error: the source failed: {plan.error}", err=True)
     sys.exit(exitcodes.diff_code(plan.error, plan.in_sync))
@@ -240,6 +259,9 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, output: str, **kwargs
 )
 @click.option("--metrics-addr", default=None, help="HOST:PORT serving /metrics and /healthz.")
 @click.option(
+    "--webhook-listen", default=None, help="HOST:PORT receiving push webhooks (see docs/webhooks.md)."
+)
+@click.option(
     "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log format (default text)."
 )
 def watch(
@@ -248,6 +270,7 @@ def watch(
     status_interval: float | None,
     debounce: float | None,
     metrics_addr: str | None,
+    webhook_listen: str | None,
     log_format: str | None,
     **kwargs: Any,
 ) -> None:
@@ -262,6 +285,7 @@ def watch(
         debounce=debounce,
         metrics_addr=metrics_addr,
         log_format=log_format,
+        webhook_listen=webhook_listen,
     )
     if sdk.watch(cfg, options) == signal.SIGINT:
         click.echo(interrupted_message("watch", flags), err=True)

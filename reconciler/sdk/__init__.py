@@ -51,11 +51,14 @@ if TYPE_CHECKING:
     from reconciler.sdk.engine import EngineError, EngineSettings, EngineStatus, engine_status, run_engine
     from reconciler.sdk.gitops import (
         GitopsError,
+        PlanCommentError,
         RunOptions,
         StatusReport,
         SyncReport,
         WaitReport,
         diff,
+        diff_for_comment,
+        post_plan_comment,
         status,
         sync,
         watch,
@@ -107,6 +110,7 @@ _HOMES: dict[str, str] = {
         "gitops",
     ),
     "watch": "gitops",
+    **dict.fromkeys(("PlanCommentError", "diff_for_comment", "post_plan_comment"), "gitops"),
     **dict.fromkeys(("GraphResult", "job_graphs"), "graphs"),
     **dict.fromkeys(
         (
@@ -174,7 +178,9 @@ __all__ = [
     "commit_approval",
     "configure",
     "describe_backend",
+    "PlanCommentError",
     "diff",
+    "diff_for_comment",
     "engine_status",
     "git_approvals",
     "job_digest",
@@ -183,6 +189,7 @@ __all__ = [
     "parse_duration",
     "parse_pairs",
     "parse_size",
+    "post_plan_comment",
     "read_job_file",
     "records_from_review",
     "run_engine",

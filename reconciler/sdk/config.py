@@ -27,7 +27,7 @@ class Overrides:
     section, ``status_*`` the ``status`` section, ``prune``/``max_prune`` the ``prune`` section,
     ``recreate_drifted``/``resync_interval``/``metrics_addr``/``log_format`` the ``sync`` section,
     ``poll_interval``/``debounce`` (seconds) ``source``, ``status_interval`` (seconds) ``status.interval``
-    and ``context`` ``backend.kubernetes.context``.
+    ``context`` ``backend.kubernetes.context`` and ``webhook_listen`` ``webhook.listen``.
     """
 
     backend: str | None = None
@@ -52,6 +52,7 @@ class Overrides:
     metrics_addr: str | None = None
     log_format: str | None = None
     context: str | None = None
+    webhook_listen: str | None = None
 
 
 def configure(config: Config | str | Path | None = None, overrides: Overrides | None = None) -> Config:
@@ -93,6 +94,8 @@ def configure(config: Config | str | Path | None = None, overrides: Overrides | 
         cfg.prune.max = o.max_prune
     if o.recreate_drifted is not None:
         cfg.sync.recreate_drifted = o.recreate_drifted
+    if o.webhook_listen is not None:
+        cfg.webhook.listen = o.webhook_listen
     if o.poll_interval is not None:
         cfg.source.poll_interval = o.poll_interval
     if o.debounce is not None:

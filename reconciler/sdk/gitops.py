@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.config import Config
 from reconciler.errors import KgitopsError
@@ -55,6 +55,12 @@ class GitopsError(KgitopsError):
     """A source, backend, status or lock problem of a GitOps run (exit code 2)."""
 
     exit_code = 2
+
+
+class PlanCommentError(GitopsError):
+    """The forge did not take the plan comment (a warning for ``diff``: the plan itself stands)."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -108,8 +114,69 @@ def _session(
 def diff(cfg: Config, options: RunOptions | None = None) -> Plan:
     """What ``sync`` would do, read-only: a ``reconciler.plan.model.Plan`` (entries with their action,
     held files, a refused prune). A failed source is ``plan.error``, not an exception."""
+    return diff_for_comment(cfg, options)[0]
+
+
+def diff_for_comment(cfg: Config, options: RunOptions | None = None) -> tuple[Plan, set[tuple[str, str]]]:
+    """``diff``, plus the (job, domain) pairs whose Approve counts in Git at the plan's revision (a Git
+    source; empty otherwise), which the pull-request comment leaves out of "still has to approve"."""
+    from reconciler.forge.setup import approved_in_git
+
     with _session(cfg, options or RunOptions(), readonly=True) as session:
-        return session.reconciler.plan().plan
+        plan = session.reconciler.plan().plan
+        history = session.source.history
+        if history is None or not plan.revision:
+            return plan, set()
+        repo = history.repository.path
+        return plan, approved_in_git(repo, plan.revision, cfg, history.subpath)
+
+
+def post_plan_comment(
+    cfg: Config, plan: Plan, approved: set[tuple[str, str]], pull_request: int | None, forge_url: str = ""
+) -> str:
+    """Create or edit the one plan comment on the pull request (``forge.*`` config; found again by a hidden
+    marker); returns what was done (``created``/``updated``/``unchanged``) and the number as text. Raises
+    ``GitopsError`` when no pull request is named (``pull_request`` or, in CI, ``GITHUB_REF`` /
+    ``CI_MERGE_REQUEST_IID``), and ``PlanCommentError`` when the forge or its token refuses."""
+    from reconciler.credentials import CredentialError
+    from reconciler.forge import MARKER, ForgeError, open_forge, plan_comment
+    from reconciler.forge.setup import pull_request_number
+
+    number = pull_request_number(pull_request)
+    if number is None:
+        raise GitopsError(
+            "--comment: which pull request? pass --pull-request N (found in CI from GITHUB_REF or "
+            "CI_MERGE_REQUEST_IID)"
+        )
+    try:
+        done = open_forge(cfg.forge, forge_url).upsert_comment(number, MARKER, plan_comment(plan, approved))
+    except (ForgeError, CredentialError) as exc:
+        raise PlanCommentError(f"the plan comment was not posted: {exc}") from None
+    return f"plan comment {done} on pull request #{number}"
+
+
+def _writeback(cfg: Config, watcher: Any, settings: Any, stack: ExitStack) -> None:
+    """The push webhook receiver (``webhook.*``) and the commit statuses (``forge.*``) of ``watch``."""
+    from reconciler.credentials import CredentialError
+    from reconciler.forge import ForgeError, StatusReporter, open_forge
+    from reconciler.forge.setup import detect_kind
+    from reconciler.source import looks_like_url
+    from reconciler.webhooks.setup import receiver_settings
+
+    try:
+        settings.webhook = receiver_settings(cfg)
+    except (CredentialError, ValueError) as exc:
+        raise GitopsError(f"webhook: {exc}") from None
+    if settings.webhook is not None and not (cfg.source.git or looks_like_url(cfg.source.path)):
+        raise GitopsError("--webhook-listen needs a Git source (--git, or a Git URL): pushes name commits")
+    if cfg.forge.statuses and detect_kind(cfg.forge):
+        try:
+            forge = open_forge(cfg.forge)
+            reporter = StatusReporter(forge, cfg.forge.target_url, watcher.metrics.forge_post)
+        except (ForgeError, CredentialError) as exc:
+            raise GitopsError(f"forge: {exc}") from None
+        watcher.on_result = reporter.observe
+        stack.callback(reporter.close)
 
 
 @dataclass(frozen=True)
@@ -298,6 +365,7 @@ def watch(
     ``cfg`` (``source.poll_interval``, ``sync.resync_interval``, ``status.interval``, ``source.debounce``,
     ``sync.metrics_addr``, ``sync.log_format``)."""
     from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
+    from reconciler.webhooks.receiver import ListenError
 
     configure_logging(cfg.sync.log_format)
     settings = WatchSettings(
@@ -308,8 +376,9 @@ def watch(
         metrics_addr=cfg.sync.metrics_addr,
     )
     stopped_by: list[int] = []
-    with _session(cfg, options or RunOptions(), "kgitops watch") as session:
+    with _session(cfg, options or RunOptions(), "kgitops watch") as session, ExitStack() as forge:
         watcher = Watcher(session, settings, cfg.state_dir)
+        _writeback(cfg, watcher, settings, forge)  # push webhooks in, commit statuses out
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             stopped_by.append(signum)
@@ -328,7 +397,7 @@ def watch(
             threading.Thread(target=stop_when_set, daemon=True).start()
         try:
             watcher.run(ready)
-        except WatchLockError as exc:
+        except (WatchLockError, ListenError) as exc:
             raise GitopsError(str(exc)) from None
         except (ValueError, OSError) as exc:  # a bad or busy metrics address
             raise GitopsError(f"cannot serve metrics on {cfg.sync.metrics_addr}: {exc}") from None

@@ -8,7 +8,11 @@ Metrics (names and labels are part of the interface; dashboards use them):
 * ``kgitops_objects_phase{phase}`` gauge: managed objects by live phase;
 * ``kgitops_held_files`` gauge: source files held because they fail to load or validate;
 * ``kgitops_prune_refused`` gauge: 1 when the last reconcile refused to prune anything;
-* ``kgitops_errors_total{kind}`` counter: errors by kind.
+* ``kgitops_errors_total{kind}`` counter: errors by kind;
+* ``kgitops_webhook_deliveries_total{result}`` counter: push webhook deliveries by result (accepted,
+  ignored, duplicate, unauthorized, too_large, bad_request; ``reconciler.webhooks``);
+* ``kgitops_forge_posts_total{result}`` counter: commit status posts by result (posted, failed;
+  ``reconciler.forge``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from prometheus_client.registry import Collector
 
 BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-disable_created_metrics()  # no ``*_created`` series: kgitops's metrics are the six above
+disable_created_metrics()  # no ``*_created`` series: kgitops's metrics are the eight above
 
 
 class Metrics(Collector):
@@ -46,6 +50,15 @@ class Metrics(Collector):
             registry=self.registry,
         )
         self._errors = Counter("kgitops_errors", "Errors by kind.", ["kind"], registry=self.registry)
+        self._deliveries = Counter(
+            "kgitops_webhook_deliveries", "Webhook deliveries by result.", ["result"], registry=self.registry
+        )
+        self._forge_posts = Counter(
+            "kgitops_forge_posts",
+            "Commit status posts to the forge by result.",
+            ["result"],
+            registry=self.registry,
+        )
         self.registry.register(self)
 
     def observe_reconcile(self, seconds: float) -> None:
@@ -63,6 +76,12 @@ class Metrics(Collector):
 
     def error(self, kind: str) -> None:
         self._errors.labels(kind=kind).inc()
+
+    def delivery(self, result: str) -> None:
+        self._deliveries.labels(result=result).inc()
+
+    def forge_post(self, result: str) -> None:
+        self._forge_posts.labels(result=result).inc()
 
     def collect(self) -> Iterator[Metric]:
         """The gauges (``prometheus_client``'s Collector interface)."""
