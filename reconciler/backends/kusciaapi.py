@@ -12,8 +12,6 @@ import copy
 import http.client
 import json
 import logging
-import ssl
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from reconciler.backends.base import (
     parse_stage,
 )
 from reconciler.backends.kusciaapi_grpc import GrpcTransport
+from reconciler.backends.kusciaapi_http import HttpTransport
 from reconciler.backends.kusciaapi_records import LocalRecords
 from reconciler.config import Config
 from reconciler.kuscia import codes as ec
@@ -82,34 +81,19 @@ class KusciaAPIBackend(Backend):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise BackendError(f"kusciaapi endpoint `{endpoint}` must look like https://host:8082")
         self.endpoint = f"{url.scheme}://{url.netloc}"
-        self._https = url.scheme == "https"
-        self._host = url.hostname
-        self._port = url.port or (443 if self._https else 80)
-        self.__token = token
         self.domain = domain
         self.namespace = namespace
         self.timeout = timeout
         self.records = LocalRecords(state_dir, self.endpoint)
-        self._local = threading.local()
-        self._ssl: ssl.SSLContext | None = None
-        if self._https:
-            try:
-                ctx = ssl.create_default_context(cafile=ca or None)
-                if cert:
-                    ctx.load_cert_chain(cert, key or None)
-            except (OSError, ssl.SSLError) as exc:
-                raise BackendError(
-                    f"cannot load the KusciaAPI client certificate/key/CA ({exc}); check "
-                    "backend.kusciaapi.cert, .key and .ca in the config"
-                ) from None
-            self._ssl = ctx
+        self._http = HttpTransport(self.endpoint, token, cert, key, ca, domain, timeout)
+        https, host, port = self._http.https, self._http.host, self._http.port
         if transport not in TRANSPORTS:
             raise BackendError(
                 f"backend.kusciaapi.transport is `{transport}`; use one of {', '.join(TRANSPORTS)}"
             )
         self._grpc: GrpcTransport | None = None
         if transport == "grpc":
-            self._grpc = GrpcTransport(self._host, self._port, self._https, cert, key, ca, token, timeout)
+            self._grpc = GrpcTransport(host, port, https, cert, key, ca, token, timeout)
 
     def __repr__(self) -> str:
         return f"KusciaAPIBackend({self.endpoint!r}, token=<redacted>)"
@@ -145,69 +129,13 @@ class KusciaAPIBackend(Backend):
 
     # -- transport -----------------------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
-        return text.replace(self.__token, "<redacted>") if self.__token else text
-
-    def _conn(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._https:
-                conn = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=self.timeout, context=self._ssl
-                )
-            else:
-                conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-            self._local.conn = conn
-        return conn
-
-    def _headers(self, source: str = "") -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self.__token:
-            headers["Token"] = self.__token
-        if source or self.domain:
-            headers[SOURCE_HEADER] = source or self.domain
-        return headers
-
-    def _post(self, op: str, payload: Mapping[str, Any], source: str = "") -> tuple[int, bytes]:
-        body = json.dumps(payload).encode()
-        for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile gets one fresh retry
-            conn = self._conn()
-            try:
-                conn.request("POST", f"/api/v1/job/{op}", body=body, headers=self._headers(source))
-                resp = conn.getresponse()
-                return resp.status, resp.read()
-            except (http.client.HTTPException, OSError) as exc:
-                conn.close()
-                self._local.conn = None
-                if attempt == 2 or isinstance(exc, ssl.SSLError | TimeoutError):
-                    raise BackendError(
-                        self._redact(
-                            f"cannot reach KusciaAPI at {self.endpoint} ({type(exc).__name__}: {exc})"
-                        )
-                    ) from None
-        raise AssertionError("unreachable")
+        return self._http.redact(text)
 
     def call(self, op: str, payload: Mapping[str, Any], source: str = "") -> dict[str, Any]:
         """One KusciaAPI call; returns ``data`` or raises (KusciaAPIError carries the status code)."""
         if self._grpc is not None:
-            doc = self._grpc.call(op, payload)
-            return self._data(op, 200, doc)
-        status, raw = self._post(op, payload, source)
-        if status == 401:
-            raise BackendError(
-                f"KusciaAPI at {self.endpoint} refused the credentials (401): check the token file "
-                "and the client certificate"
-            )
-        if status == 404:
-            raise NotSupported(f"KusciaAPI at {self.endpoint} has no operation `{op}` (404)")
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise BackendError(
-                self._redact(
-                    f"KusciaAPI at {self.endpoint} answered HTTP {status} with a body that is "
-                    f"not JSON: {raw[:200]!r}"
-                )
-            ) from None
+            return self._data(op, 200, self._grpc.call(op, payload))
+        status, doc = self._http.call(op, payload, source)
         return self._data(op, status, doc)
 
     def _data(self, op: str, status: int, doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -439,17 +367,13 @@ class KusciaAPIBackend(Backend):
         if self._grpc is not None:
             yield from self._grpc.watch(timeout_seconds)
             return
-        conn = (
-            http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout + 15, context=self._ssl)
-            if self._https
-            else http.client.HTTPConnection(self._host, self._port, timeout=self.timeout + 15)
-        )
+        conn = self._http.connection(self.timeout + 15)
         try:
             conn.request(
                 "POST",
                 "/api/v1/job/watch",
                 body=json.dumps({"timeout_seconds": timeout_seconds}),
-                headers=self._headers(),
+                headers=self._http.headers(),
             )
             resp = conn.getresponse()
             if resp.status != 200:
@@ -477,7 +401,4 @@ class KusciaAPIBackend(Backend):
     def close(self) -> None:
         if self._grpc is not None:
             self._grpc.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._http.close()
