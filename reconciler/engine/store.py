@@ -12,6 +12,7 @@ import builtins
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -98,13 +99,29 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         if not memory:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         with self.transaction():
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
+
+    def _wal(self, patience: float = 30.0) -> None:
+        """Switch to WAL. Two processes opening a new database at once can get SQLITE_BUSY here without
+        SQLite's busy handler ever waiting (the journal mode change needs the lock the other one holds while
+        it creates the file), so this waits itself, up to ``patience`` seconds."""
+        deadline = time.monotonic() + patience
+        delay = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)  # backoff on a lock held by another process, not test synchronisation
+                delay = min(delay * 2, 0.2)
 
     @classmethod
     def open(cls, state_dir: str | Path) -> Store:
