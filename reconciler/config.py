@@ -37,6 +37,13 @@ class SourceConfig:
     ref: str = ""  # default: the repository's default branch
     subpath: str = ""
     ssh_key: str = ""  # private key for SSH URLs (its .pub beside it is used when present); never logged
+    ssh_key_passphrase_env: str = ""  # environment variable holding the key's passphrase
+    ssh_key_passphrase_file: str = ""  # file holding the key's passphrase
+    known_hosts: str = ""  # OpenSSH known_hosts file with the server's host key; "" = ~/.ssh/known_hosts
+    https_username: str = ""  # user for HTTPS Basic authentication; "" = the URL's user, else `git`
+    https_password: str = ""  # HTTPS token or password inline (prefer _env or _file); never logged
+    https_password_env: str = ""  # environment variable holding the HTTPS token or password
+    https_password_file: str = ""  # file holding the HTTPS token or password
     poll_interval: float = 30.0  # seconds between fetches of a Git source in `kgitops watch`
     id: str = ""  # names the source in labels and the inventory; default: derived from path, ref and subpath
     debounce: float = 0.15  # seconds of quiet before a burst of file events in a directory source reconciles

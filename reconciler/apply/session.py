@@ -15,8 +15,10 @@ from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import SyncResult
 from reconciler.backends.base import Backend
 from reconciler.config import Config
+from reconciler.credentials import SecretSource
 from reconciler.plan.diff import PlanOptions
 from reconciler.source import DirectorySource, GitSource, Source, SourceError, looks_like_url
+from reconciler.source.git_auth import GitCredentials
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
 from reconciler.validate import Options
 
@@ -33,8 +35,8 @@ def open_source(config: Config) -> Source:
             ref=sc.ref,
             subpath=sc.subpath,
             cache_dir=config.state_dir / "git",
-            ssh_key=str(config.resolve(sc.ssh_key)) if sc.ssh_key else "",
             source_id=sc.id,
+            credentials=git_credentials(config),
         )
     root = config.resolve(sc.path)
     if sc.subpath:
@@ -43,6 +45,29 @@ def open_source(config: Config) -> Source:
     if config.status.dir:
         ignore.append(config.resolve(config.status.dir))
     return DirectorySource(root, ignore=ignore, source_id=sc.id)
+
+
+def git_credentials(config: Config) -> GitCredentials:
+    """The SSH key, host keys and HTTPS credentials of the ``source`` section
+    (``reconciler.source.git_auth``); paths are relative to the config file."""
+    sc = config.source
+    return GitCredentials(
+        str(config.resolve(sc.ssh_key)) if sc.ssh_key else "",
+        passphrase=SecretSource(
+            "source.ssh_key_passphrase",
+            env=sc.ssh_key_passphrase_env,
+            file=str(config.resolve(sc.ssh_key_passphrase_file)) if sc.ssh_key_passphrase_file else "",
+        ),
+        known_hosts=str(config.resolve(sc.known_hosts)) if sc.known_hosts else "",
+        home=config.state_dir / "git" / "ssh-home",
+        https_username=sc.https_username,
+        https_password=SecretSource(
+            "source.https_password",
+            sc.https_password,
+            sc.https_password_env,
+            str(config.resolve(sc.https_password_file)) if sc.https_password_file else "",
+        ),
+    )
 
 
 def plan_options(config: Config, recreate: tuple[str, ...] = ()) -> PlanOptions:

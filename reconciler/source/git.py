@@ -18,6 +18,7 @@ from typing import Any
 
 import pygit2
 
+from reconciler.source.git_auth import GitCredentials
 from reconciler.source.snapshot import (
     FileProblem,
     GitHistory,
@@ -46,22 +47,6 @@ def redact(location: str) -> str:
     return redact_url(location)
 
 
-class GitCredentials:
-    """SSH key (from the config) or nothing; never logged."""
-
-    def __init__(self, ssh_key: str = "", username: str = "git") -> None:
-        self.ssh_key = ssh_key
-        self.username = username
-
-    def callbacks(self) -> pygit2.RemoteCallbacks:
-        creds: Any = None
-        if self.ssh_key:
-            key = Path(self.ssh_key).expanduser()
-            pub = key.with_name(key.name + ".pub")
-            creds = pygit2.Keypair(self.username, str(pub) if pub.exists() else None, str(key), "")
-        return pygit2.RemoteCallbacks(credentials=creds)
-
-
 class GitSource:
     kind = "git"
 
@@ -74,12 +59,13 @@ class GitSource:
         cache_dir: str | Path = ".kgitops/git",
         ssh_key: str = "",
         source_id: str = "",
+        credentials: GitCredentials | None = None,
     ) -> None:
         self.location = location
         self.ref = ref
         self.subpath = subpath.strip("/")
         self.remote = looks_like_url(location)
-        self.credentials = GitCredentials(ssh_key)
+        self.credentials = credentials or GitCredentials(ssh_key)
         self._cache_root = Path(cache_dir)
         self._repo: pygit2.Repository | None = None
         self._default_branch = ""
@@ -138,7 +124,7 @@ class GitSource:
                     self.location, str(target), bare=True, callbacks=self.credentials.callbacks()
                 )
         except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
-            raise SourceError(f"{self.shown}: cannot clone: {_clean(exc, self.location)}") from None
+            raise SourceError(f"{self.shown}: cannot clone: {self._clean(exc)}") from None
         return repo
 
     def fetch(self) -> str:
@@ -153,7 +139,7 @@ class GitSource:
                     prune=pygit2.enums.FetchPrune.PRUNE,
                 )
             except (pygit2.GitError, KeyError) as exc:
-                raise SourceError(f"{self.shown}: fetch failed: {_clean(exc, self.location)}") from None
+                raise SourceError(f"{self.shown}: fetch failed: {self._clean(exc)}") from None
         return str(self._resolve().id)
 
     def _default(self) -> str:
@@ -173,7 +159,7 @@ class GitSource:
                         branches.append(head_name.removeprefix("refs/heads/"))
             except (pygit2.GitError, KeyError) as exc:
                 raise SourceError(
-                    f"{self.shown}: cannot list the remote's branches: {_clean(exc, self.location)}"
+                    f"{self.shown}: cannot list the remote's branches: {self._clean(exc)}"
                 ) from None
             if not name:
                 name = next((b for b in ("main", "master") if b in branches), branches[0] if branches else "")
@@ -353,6 +339,10 @@ class GitSource:
         memo[key] = listing
         return listing
 
+    def _clean(self, exc: BaseException) -> str:
+        """A libgit2 message, made actionable (a refused host key) and never with the URL's credentials."""
+        return redact_urls(self.credentials.explain(str(exc)), self.location)
+
     def _reader(self, oid: str) -> Callable[[], bytes]:
         repo = self.repository
 
@@ -388,8 +378,3 @@ def _link_target(repo: pygit2.Repository, root: pygit2.Tree, path: str) -> str |
     except KeyError:
         return None
     return resolved
-
-
-def _clean(exc: BaseException, location: str) -> str:
-    """A libgit2 message may quote the URL; never with its credentials."""
-    return redact_urls(str(exc), location)
