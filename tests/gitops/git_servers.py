@@ -111,3 +111,99 @@ def sshd_missing() -> str:
     if shutil.which("ssh-keygen") is None or shutil.which("git-upload-pack") is None:
         return "ssh-keygen or git is missing"
     return ""
+
+
+class GitHttpServer:
+    """``git http-backend`` (CGI) behind a small HTTP server on 127.0.0.1 that demands Basic credentials
+    (RFC 7617); ``seen`` records every request line and Authorization header it got."""
+
+    def __init__(self, root: Path, user: str, password: str) -> None:
+        import base64
+        import http.server
+        import threading
+
+        self.root = root
+        self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.request_lines: list[str] = []
+        self.authorizations: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _serve(self) -> None:
+                server.request_lines.append(self.requestline)
+                auth = self.headers.get("Authorization", "")
+                server.authorizations.append(auth)
+                body = self._body() if self.command == "POST" else b""
+                if auth != server.expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                path, _, query = self.path.partition("?")
+                env = {
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "GIT_PROJECT_ROOT": str(server.root),
+                    "GIT_HTTP_EXPORT_ALL": "1",
+                    "REQUEST_METHOD": self.command,
+                    "PATH_INFO": path,
+                    "QUERY_STRING": query,
+                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                    "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_USER": "tester",
+                    "REMOTE_ADDR": "127.0.0.1",
+                    "GIT_CONFIG_COUNT": "1",
+                    "GIT_CONFIG_KEY_0": "safe.directory",
+                    "GIT_CONFIG_VALUE_0": "*",
+                }
+                if self.headers.get("Content-Encoding"):
+                    env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+                proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
+                head, _, payload = proc.stdout.partition(b"\r\n\r\n")
+                status = 200
+                headers: list[tuple[str, str]] = []
+                for line in head.decode("latin-1").split("\r\n"):
+                    name, _, value = line.partition(":")
+                    if name.lower() == "status":
+                        status = int(value.split()[0])
+                    elif name:
+                        headers.append((name, value.strip()))
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.httpd.server_address[1])
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
