@@ -80,6 +80,17 @@ def test_an_unknown_host_key_is_refused(tmp_path: Path, sshd: Sshd) -> None:
     message = _open_error(tmp_path, sshd, key, known, remote)
     assert "host key of 127.0.0.1" in message and "unknown or has changed" in message, message
     assert str(known) in message and "ssh-keyscan" in message
+    # once the key is verified and listed, the same state directory clones
+    known.write_text(sshd.known_hosts_line(), encoding="utf-8")
+    state = tmp_path / "state"
+    cfg = config(sshd.url(remote.path), state)
+    cfg.source.ssh_key, cfg.source.known_hosts = str(key), str(known)
+    backend = local_backend(state)
+    try:
+        tip = str(remote.repo.references["refs/heads/main"].target)
+        assert open_session(cfg, backend).source.latest() == tip
+    finally:
+        backend.close()
 
 
 def test_a_changed_host_key_is_refused(tmp_path: Path, sshd: Sshd) -> None:
