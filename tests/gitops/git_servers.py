@@ -110,6 +110,8 @@ def sshd_missing() -> str:
         return f"{SSHD} is missing: install OpenSSH's server (Debian: apt-get install -y openssh-server)"
     if shutil.which("ssh-keygen") is None or shutil.which("git-upload-pack") is None:
         return "ssh-keygen or git is missing"
+    if os.geteuid() != 0 and not Path("/run/sshd").is_dir():
+        return "sshd needs /run/sshd (its privilege separation directory), which only root can create here"
     return ""
 
 
