@@ -70,10 +70,15 @@ def git_credentials(config: Config) -> GitCredentials:
     )
 
 
-def plan_options(config: Config, recreate: tuple[str, ...] = ()) -> PlanOptions:
+def plan_options(
+    config: Config, recreate: tuple[str, ...] = (), confirm_prune: tuple[str, ...] = ()
+) -> PlanOptions:
+    """The differ's options: prune settings from the config; ``recreate`` and ``confirm_prune`` are names
+    (or ``Kind/name``, or full refs) given for one run (``--recreate``, ``--confirm-prune``)."""
     return PlanOptions(
         prune=config.prune.enabled,
         max_prune=config.prune.max,
+        confirm_prune=frozenset(confirm_prune),
         recreate=frozenset(recreate),
         recreate_drifted=config.sync.recreate_drifted,
     )
@@ -157,11 +162,16 @@ def open_session(
     recreate: tuple[str, ...] = (),
     command: str = "kgitops",
     validate_options: Options | None = None,
+    confirm_prune: tuple[str, ...] = (),
 ) -> Session:
     source = open_source(config)
     approvals = config if source.history is not None else None  # approvals need Git history
     reconciler = Reconciler(
-        source, backend, plan_options(config, recreate), validate_options, approvals_config=approvals
+        source,
+        backend,
+        plan_options(config, recreate, confirm_prune),
+        validate_options,
+        approvals_config=approvals,
     )
     writer = WriterLock(config.state_dir, command)
     return Session(config, source, backend, reconciler, status_write_back(config, source), writer)

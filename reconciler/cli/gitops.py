@@ -63,6 +63,12 @@ def source_options(func: F) -> F:
             "--recreate", multiple=True, metavar="NAME", help="Re-run this changed job (repeatable)."
         ),
         click.option(
+            "--confirm-prune",
+            multiple=True,
+            metavar="NAME",
+            help="Prune this object although its file is still in the source (repeatable).",
+        ),
+        click.option(
             "--recreate-drifted/--no-recreate-drifted",
             default=None,
             help="Re-create managed objects deleted or changed outside kgitops (default: only report).",
@@ -86,7 +92,11 @@ def source_options(func: F) -> F:
 
 def _settings(kwargs: dict[str, Any], **more: Any) -> tuple[Config, sdk.RunOptions]:
     """The flags of ``source_options`` (and ``more`` overrides) as a Config and the run's options."""
-    options = sdk.RunOptions(tuple(kwargs.pop("recreate", ()) or ()), kwargs.pop("max_file_size", None))
+    options = sdk.RunOptions(
+        tuple(kwargs.pop("recreate", ()) or ()),
+        kwargs.pop("max_file_size", None),
+        tuple(kwargs.pop("confirm_prune", ()) or ()),
+    )
     overrides = sdk.Overrides(
         source=kwargs["source"],
         git=kwargs["as_git"],

@@ -66,10 +66,13 @@ class PlanCommentError(GitopsError):
 @dataclass(frozen=True)
 class RunOptions:
     """What one run does beyond the config: ``recreate`` re-runs these changed jobs (names);
-    ``max_file_size`` (bytes) holds larger manifest files instead of parsing them (default 5 MiB)."""
+    ``max_file_size`` (bytes) holds larger manifest files instead of parsing them (default 5 MiB);
+    ``confirm_prune`` names (or ``Kind/name``) objects whose file is still in the source but no longer
+    yields them: only these are pruned, the others are held (``reconciler.plan.diff.PlanOptions``)."""
 
     recreate: tuple[str, ...] = ()
     max_file_size: int | None = None
+    confirm_prune: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -108,7 +111,7 @@ def _session(
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="kgitops-"))
             cfg = replace(cfg, engine=replace(cfg.engine, state_dir=scratch))
         validate = Options(max_file_size=options.max_file_size) if options.max_file_size else None
-        yield open_session(cfg, backend, options.recreate, command, validate)
+        yield open_session(cfg, backend, options.recreate, command, validate, options.confirm_prune)
 
 
 def diff(cfg: Config, options: RunOptions | None = None) -> Plan:

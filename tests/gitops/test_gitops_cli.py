@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .gitops_support import Repo, appimage_doc, job_doc, write, write_config
+from .gitops_support import Repo, appimage_doc, dump, job_doc, write, write_config
 
 
 def kgitops(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,3 +115,19 @@ def test_drift_is_reported_and_repaired_only_with_recreate_drifted(project: Path
     assert "out-of-sync KusciaJob/cross-domain/job-a: drift is only reported" in reported.stdout
     repaired = kgitops("sync", project / "repo", "--config", cfg, "--recreate-drifted")
     assert "created     KusciaJob/cross-domain/job-a: deleted outside kgitops" in repaired.stdout
+
+
+def test_confirm_prune_releases_an_object_held_by_a_file_still_in_the_source(project: Path) -> None:
+    """A file cut down to fewer documents holds what it lost; `--confirm-prune NAME` prunes just that one."""
+    cfg = project / "kgitops.yaml"
+    two = dump(job_doc("job-d")) + "---\n" + dump(job_doc("job-e"))
+    write(project / "repo", "jobs/two.yaml", two)
+    assert kgitops("sync", project / "repo", "--config", cfg).returncode == 0
+    write(project / "repo", "jobs/two.yaml", dump(job_doc("job-e")))
+    held = kgitops("diff", project / "repo", "--config", cfg, "--prune")
+    assert held.returncode == 1 and "--confirm-prune job-d" in held.stdout, held.stdout
+    plan = kgitops("diff", project / "repo", "--config", cfg, "--prune", "--confirm-prune", "job-d")
+    assert "prune     KusciaJob/cross-domain/job-d" in plan.stdout, plan.stdout
+    done = kgitops("sync", project / "repo", "--config", cfg, "--prune", "--confirm-prune", "job-d")
+    status = kgitops("status", project / "repo", "--config", cfg, "-o", "json").stdout
+    assert "job-d" not in status and "job-e" in status, done.stdout + done.stderr
