@@ -17,6 +17,7 @@ from reconciler.errors import KgitopsError
 
 DEFAULT_CONFIG_NAMES = ("kgitops.yaml", "kgitops.yml")
 DEFAULT_STATE_DIR = ".kgitops"
+CONFIG_MAX_SIZE = 1024 * 1024  # bytes; a config file is a few hundred
 
 
 class ConfigError(KgitopsError):
@@ -297,14 +298,17 @@ def find_config(path: str | Path | None = None) -> Path | None:
 def load_config(path: str | Path | None = None) -> Config:
     """Load ``path``, or ``kgitops.yaml`` in the working directory if present, or the defaults.
 
-    Raises ConfigError (file, line, column, the key and the fix) for an unreadable or invalid file."""
+    Raises ConfigError (file, line, column, the key and the fix) for an unreadable or invalid file, and for
+    one that is not a regular file or is larger than ``CONFIG_MAX_SIZE`` (1 MiB)."""
+    from reconciler.load.files import FileReadError, read_bounded
+
     p = find_config(path)
     if p is None:
         return Config()
     try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the config file ({exc.strerror})") from None
+        data = read_bounded(p, CONFIG_MAX_SIZE)
+    except FileReadError as exc:
+        raise ConfigError(f"{p}: the config file was not read: {exc.message}") from None
     cfg = parse_config(data, str(p))
     cfg.base_dir = str(p.resolve().parent)
     cfg.file = str(p)

@@ -199,6 +199,19 @@ DURATION = Duration()
 SIZE = Size()
 
 
+def file_size_option(func: F) -> F:
+    """``--max-file-size SIZE`` of the commands that read one manifest file (``job create``, ``simulate``,
+    ``graph``): a larger file, or one that is not a regular file, is refused before it is read."""
+    return click.option(
+        "--max-file-size",
+        type=SIZE,
+        default="5MiB",
+        show_default=True,
+        metavar="SIZE",
+        help="Refuse a larger manifest file (bytes, or e.g. 512KiB, 5MiB).",
+    )(func)
+
+
 def client_command(func: F) -> F:
     """For ``job``/``task`` commands that act: backend flags plus ``-n/--namespace``; the command receives a
     ready ``client: sdk.Client`` (closed afterwards)."""

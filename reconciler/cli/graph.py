@@ -15,6 +15,7 @@ from reconciler.cli.common import (
     cli_config,
     colour_option,
     emit_text,
+    file_size_option,
     namespace_option,
     use_colour,
 )
@@ -54,6 +55,7 @@ def _say(line: str) -> None:
 @click.option("--markdown", is_flag=True, help="Wrap the output in a Markdown code fence.")
 @namespace_option
 @colour_option
+@file_size_option
 @backend_options
 def graph(
     target: str,
@@ -64,6 +66,7 @@ def graph(
     markdown: bool,
     namespace: str,
     color: bool | None,
+    max_file_size: int,
     config_path: str | None,
     backend_kind: str | None,
     state_dir: str | None,
@@ -73,7 +76,9 @@ def graph(
     fmt = old_format or output
     cfg = cli_config(config_path, backend_kind, state_dir, context)
     colour = use_colour(color) and fmt == "ascii" and not markdown
-    result = sdk.job_graphs(target, cfg, namespace, live, job_name, announce=_say)
+    result = sdk.job_graphs(
+        target, cfg, namespace, live, job_name, announce=_say, max_file_size=max_file_size
+    )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     for i, g in enumerate(result.graphs):

@@ -16,6 +16,7 @@ from reconciler.cli.common import (
     client_command,
     emit_data,
     emit_text,
+    file_size_option,
     output_option,
     reader_command,
     use_colour,
@@ -159,11 +160,12 @@ def show_job(client: sdk.Client, name: str, fields_spec: str | None, graph: bool
     type=click.Path(dir_okay=False, path_type=Path),
     help="Manifest file with one or more KusciaJobs.",
 )
+@file_size_option
 @output_option()
 @client_command
-def create_job(client: sdk.Client, path: Path, output: str) -> None:
+def create_job(client: sdk.Client, path: Path, max_file_size: int, output: str) -> None:
     """Validate a manifest file, then create the KusciaJobs in it."""
-    docs = sdk.read_job_file(path)
+    docs = sdk.read_job_file(path, max_file_size=max_file_size)
     created = [client.create_job(doc) for doc in docs]
     if output in ("json", "yaml"):
         emit_data({"items": [j.to_dict() for j in created]}, output)

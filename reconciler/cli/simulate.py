@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from reconciler import sdk
+from reconciler.cli.common import file_size_option
 from reconciler.cli.handler import Command, fail
 from reconciler.output import render
 from reconciler.render.simulation import simulation_text, warning_line
@@ -29,6 +30,7 @@ from reconciler.render.simulation import simulation_text, warning_line
     "--fail", "fail_", multiple=True, metavar="ALIAS[,ALIAS]", help="Without --events: these tasks fail."
 )
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@file_size_option
 def simulate(
     file: Path,
     job_name: str | None,
@@ -36,6 +38,7 @@ def simulate(
     events_file: Path | None,
     fail_: tuple[str, ...],
     output: str,
+    max_file_size: int,
 ) -> None:
     """Run FILE's KusciaJob through the engine's real controller with a simulated runtime.
 
@@ -51,7 +54,7 @@ def simulate(
             raise click.UsageError(f"--given {g!r}: write ALIAS=PHASE, e.g. --given psi=Succeeded")
         given_map[alias] = phase
     fails = {a.strip() for f in fail_ for a in f.split(",") if a.strip()}
-    run = sdk.simulate(file, job_name, given_map, events_file, fails)
+    run = sdk.simulate(file, job_name, given_map, events_file, fails, max_file_size)
     if run.simulation is None:
         assert run.invalid is not None
         click.echo(render(run.invalid, "json" if output == "json" else "text"), nl=False)

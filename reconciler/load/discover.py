@@ -4,9 +4,10 @@ problems that make a file unreadable found here so one bad file never stops the 
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from dataclasses import dataclass
+
+from reconciler.load.files import TOO_LARGE, FileReadError, read_bounded
 
 SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
@@ -94,15 +95,7 @@ def read_source(source: DiscoveredFile, max_size: int) -> bytes | tuple[str, str
     if source.is_stdin:
         return sys.stdin.buffer.read(max_size + 1)
     try:
-        st = os.stat(source.path)
-        if not stat.S_ISREG(st.st_mode):
-            return "IO001", "not a regular file; not read"
-        if st.st_size > max_size:
-            return "IO003", (
-                f"the file is {st.st_size} bytes, above the limit of {max_size} "
-                "(raise it with --max-file-size)"
-            )
-        with open(source.path, "rb") as fh:
-            return fh.read(max_size + 1)
-    except OSError as exc:
-        return "IO001", f"cannot read the file: {exc.strerror or exc}"
+        return read_bounded(source.path, max_size)
+    except FileReadError as exc:
+        hint = " (raise it with --max-file-size)" if exc.rule == TOO_LARGE else ""
+        return exc.rule, exc.message + hint

@@ -62,13 +62,17 @@ class SimulationRun:
         return steps[-1].phase if steps else ""
 
 
-def _checked_job(path: Path, name: str | None) -> tuple[dict[str, Any] | None, list[Finding], Report | None]:
+def _checked_job(
+    path: Path, name: str | None, max_file_size: int
+) -> tuple[dict[str, Any] | None, list[Finding], Report | None]:
+    from reconciler.load.files import TOO_LARGE, FileReadError, read_bounded
     from reconciler.validate import Finding, Place, Report, Severity, check_cross_file, validate_file
 
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the file ({exc.strerror})") from None
+        data = read_bounded(path, max_file_size)
+    except FileReadError as exc:
+        hint = " (raise it with --max-file-size)" if exc.rule == TOO_LARGE else ""
+        raise UsageError(f"{path}: {exc.message}{hint}") from None
     result = validate_file(str(path), data)
     findings = result.findings + check_cross_file([result])
     jobs = [d for d in result.documents if d.kind == "KusciaJob"]
@@ -136,16 +140,21 @@ def simulate(
     given: dict[str, str] | None = None,
     events_file: str | Path | None = None,
     fail: set[str] | frozenset[str] = frozenset(),
+    max_file_size: int | None = None,
 ) -> SimulationRun:
     """Run ``file``'s KusciaJob (``job`` names it when the file holds several) from Running: each step applies
     one event and reconciles until nothing changes. ``given``: alias -> phase of tasks that already exist;
     ``events_file``: a YAML list of ``{task: ALIAS, phase: P}`` / ``{stage: S}``; without it every created
-    task succeeds in creation order, except the aliases in ``fail``. The file is validated first."""
+    task succeeds in creation order, except the aliases in ``fail``. The file is validated first; one that is
+    not a regular file or is larger than ``max_file_size`` (bytes, default 5 MiB) is a ``UsageError``."""
     from reconciler.engine.simulate import InvalidJob, SimulationError
     from reconciler.engine.simulate import simulate as run_simulation
 
     path = Path(file)
-    manifest, warnings, invalid = _checked_job(path, job)
+    from reconciler.validate import DEFAULT_MAX_FILE_SIZE
+
+    limit = DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size
+    manifest, warnings, invalid = _checked_job(path, job, limit)
     if manifest is None:
         return SimulationRun(None, invalid=invalid)
     aliases = {str(t.get("alias")) for t in manifest["spec"]["tasks"]}

@@ -52,14 +52,16 @@ def job_graphs(
     live: bool | None = None,
     job: str | None = None,
     announce: Callable[[str], None] = lambda _line: None,
+    max_file_size: int | None = None,
 ) -> GraphResult:
     """The DAG of every KusciaJob in the file ``target`` (only ``job`` when given), or of the live job named
     ``target``. ``live``: colour by the backend's phases (None: when a local engine state exists; other
     backends only with True); a backend is opened read-only and ``announce`` is told what is read.
-    Raises ``ManifestError`` or ``ClientError`` (exit 1)."""
+    ``max_file_size`` (bytes, default 5 MiB): a larger file is refused. Raises ``ManifestError`` or
+    ``ClientError`` (exit 1)."""
     path = Path(target)
-    if path.is_file():
-        jobs = read_job_file(path, validate=False)
+    if path.exists() and not path.is_dir():  # a FIFO or device is refused as a file, not looked up as a job
+        jobs = read_job_file(path, validate=False, max_file_size=max_file_size)
         if job:
             jobs = [j for j in jobs if j.name == job]
             if not jobs:

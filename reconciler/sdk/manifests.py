@@ -19,21 +19,29 @@ class ManifestError(KgitopsError):
     exit_code = 1
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, max_file_size: int | None) -> bytes:
+    from reconciler.load.files import TOO_LARGE, FileReadError, read_bounded
+    from reconciler.validate import DEFAULT_MAX_FILE_SIZE
+
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the file ({exc.strerror})") from None
+        return read_bounded(path, DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size)
+    except FileReadError as exc:
+        hint = " (raise it with --max-file-size)" if exc.rule == TOO_LARGE else ""
+        raise ManifestError(f"{path}: {exc.message}{hint}") from None
 
 
-def read_job_file(path: str | Path, validate: bool = True) -> list[Resource]:
+def read_job_file(
+    path: str | Path, validate: bool = True, max_file_size: int | None = None
+) -> list[Resource]:
     """The KusciaJobs of a manifest file. With ``validate`` (``kgitops validate``'s checks, also across the
     jobs of the file), any error raises ``ManifestError`` listing every message as ``file:line:col``, as do
-    other kinds in the file; without, the jobs that parse are returned. No usable job: ``ManifestError``."""
+    other kinds in the file; without, the jobs that parse are returned. No usable job: ``ManifestError``.
+    A file that is not a regular file or is larger than ``max_file_size`` (bytes, default 5 MiB) is not
+    read: ``ManifestError``."""
     from reconciler.plan.validation_seam import check_file, cross_file_errors_by_path
 
     path = Path(path)
-    checked = check_file(str(path), _read(path), None)
+    checked = check_file(str(path), _read(path, max_file_size), None)
     crossed = cross_file_errors_by_path([checked], None).get(str(path), {})  # e.g. two jobs, one taskID
     errors = ([checked.file_error] if checked.file_error else []) + list(checked.held_refs.values())
     errors += [why for ref, why in crossed.items() if ref not in checked.held_refs]
