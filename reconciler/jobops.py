@@ -30,7 +30,15 @@ class ClientError(KgitopsError):
 
 
 class InvalidArgument(ClientError):
-    pass
+    """An argument that does not fit the job or the backend's state (a domain that is not a party, a task
+    the job lacks): the operation failed, exit code 1."""
+
+
+class InvalidValue(InvalidArgument):
+    """A value that is wrong whatever the state (a phase, priority, label, time, page marker): a usage error,
+    exit code 2 (``docs/exit-codes.md``)."""
+
+    exit_code = 2
 
 
 def _did_you_mean(name: str, known: Iterable[str], kind: str) -> str:
@@ -184,7 +192,7 @@ def check_key(key: str, what: str) -> None:
         not prefix or (len(prefix) <= 253 and bool(_DNS_SUBDOMAIN.match(prefix)))
     )
     if not ok:
-        raise InvalidArgument(
+        raise InvalidValue(
             f"invalid {what} key `{key}`: use [prefix/]name, the name up to 63 letters, digits, "
             "'-', '_' or '.', starting and ending with a letter or digit"
         )
@@ -199,7 +207,7 @@ def normalise_metadata(
         key = str(key)
         check_key(key, what)
         if allow_remove and is_reserved(key):
-            raise InvalidArgument(
+            raise InvalidValue(
                 f"{what} `{key}` belongs to {'Kuscia' if key.startswith(KUSCIA_PREFIX) else 'kgitops'} "
                 "and can not be set by hand; use the job commands (stop, suspend, ...) or --priority instead"
             )
@@ -208,7 +216,7 @@ def normalise_metadata(
             continue
         value = str(value)
         if what == "label" and not _LABEL_VALUE.match(value):
-            raise InvalidArgument(
+            raise InvalidValue(
                 f"invalid value for label `{key}`: `{value}`; up to 63 letters, digits, '-', '_' or '.', "
                 "starting and ending with a letter or digit (annotations take any text)"
             )
@@ -225,7 +233,7 @@ def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
                 continue
             key, sep, value = item.partition("=")
             if not sep or not key:
-                raise InvalidArgument(f"`{item}` is not {what} KEY=VALUE (use KEY= to remove a {what})")
+                raise InvalidValue(f"`{item}` is not {what} KEY=VALUE (use KEY= to remove a {what})")
             result[key.strip()] = value
     return result
 
@@ -233,7 +241,7 @@ def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
 def normalise_priority(priority: str) -> str:
     value = str(priority).strip().upper()
     if value not in PRIORITIES:
-        raise InvalidArgument(f"priority `{priority}` is not one of {', '.join(PRIORITIES)} (any case)")
+        raise InvalidValue(f"priority `{priority}` is not one of {', '.join(PRIORITIES)} (any case)")
     return value
 
 
@@ -250,7 +258,7 @@ def parse_statuses(status: Iterable[str] | str | None) -> set[str]:
             if not word:
                 continue
             if word.lower() not in known:
-                raise InvalidArgument(
+                raise InvalidValue(
                     f"unknown job phase `{word}`; use one of: {', '.join(p.value for p in JobPhase)}"
                 )
             result.add(known[word.lower()])
@@ -272,7 +280,12 @@ def parse_user_time(
             return value
         return value.replace(tzinfo=tz) if tz is not None else value.astimezone()
     if isinstance(value, int | float) or re.fullmatch(r"\d+(\.\d+)?", str(value).strip()):
-        return datetime.fromtimestamp(float(value), UTC)
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError):  # beyond the years datetime and the C library hold
+            raise InvalidValue(
+                f"{what}: `{value}` is out of range for a Unix timestamp (seconds)"
+            ) from None
     text = str(value).strip()
     for fmt in _TIME_FORMATS:
         try:
@@ -283,7 +296,7 @@ def parse_user_time(
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidArgument(
+        raise InvalidValue(
             f'{what}: `{text}` is not a time; use "YYYY-MM-DD HH:MM:SS" (local time), ISO 8601 or a Unix '
             "timestamp"
         ) from None

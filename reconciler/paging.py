@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.jobops import InvalidArgument
+from reconciler.jobops import InvalidValue
 from reconciler.model import Resource
 from reconciler.views import JobInfo, JobPage, TaskInfo, TaskPage, TaskState, job_info, job_phase_of
 
@@ -32,7 +32,7 @@ def decode_marker(marker: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     if not text.startswith(_MARKER_PREFIX):
-        raise InvalidArgument(
+        raise InvalidValue(
             f"marker `{marker}` is not one kgitops printed; pass the marker shown after the previous page"
         )
     return text[len(_MARKER_PREFIX) :]
@@ -40,7 +40,7 @@ def decode_marker(marker: str) -> str:
 
 def check_max_keys(max_keys: int) -> int:
     if not isinstance(max_keys, int) or max_keys < 1 or max_keys > MAX_MAX_KEYS:
-        raise InvalidArgument(f"max_keys must be between 1 and {MAX_MAX_KEYS}, not {max_keys!r}")
+        raise InvalidValue(f"max_keys must be between 1 and {MAX_MAX_KEYS}, not {max_keys!r}")
     return max_keys
 
 
@@ -87,7 +87,7 @@ def parse_task_states(status: Iterable[str] | str | None) -> set[str]:
     known = {s.value.lower(): s.value for s in TaskState}
     for w in sorted(wanted):
         if w not in known:
-            raise InvalidArgument(
+            raise InvalidValue(
                 f"unknown task phase `{w}`; use one of: {', '.join(s.value for s in TaskState)}"
             )
     return {known[w] for w in wanted}
@@ -103,7 +103,7 @@ def page_tasks(
         if job:
             keys = [t.name or t.alias for t in infos]
             if after not in keys:
-                raise InvalidArgument(
+                raise InvalidValue(
                     f"marker points at a task that job {job} no longer has; list again without --marker"
                 )
             infos = infos[keys.index(after) + 1 :]

@@ -44,6 +44,7 @@ from reconciler.jobops import (
     ClientError,
     InvalidArgument,
     InvalidObject,
+    InvalidValue,
     JobExists,
     JobNotFound,
     ManagedObject,
@@ -90,6 +91,7 @@ __all__ = [
     "ClientError",
     "InvalidArgument",
     "InvalidObject",
+    "InvalidValue",
     "JobExists",
     "JobInfo",
     "JobNotFound",
@@ -338,11 +340,11 @@ class Client:
         ``priority`` (HIGH, NORMAL or LOW, any case) may only change before the job is scheduled, as in
         PaddleFlow; it is recorded as the ``kgitops.io/priority`` annotation.
         """
-        job = self._get_job(name)
-        new_labels = normalise_metadata(labels, "label") if labels else {}
+        new_labels = normalise_metadata(labels, "label") if labels else {}  # bad values first: exit 2
         new_ann = normalise_metadata(annotations, "annotation") if annotations else {}
+        value = normalise_priority(priority) if priority is not None else ""
+        job = self._get_job(name)
         if priority is not None:
-            value = normalise_priority(priority)
             info = job_info(job)
             if info.phase not in ("Initialized", "AwaitingApproval", "Pending"):
                 raise PhaseNotAllowed(
@@ -354,7 +356,7 @@ class Client:
                 )
             new_ann[PRIORITY_ANNOTATION] = value
         if not new_labels and not new_ann:
-            raise InvalidArgument("nothing to update: give a priority, labels or annotations")
+            raise InvalidValue("nothing to update: give a priority, labels or annotations")
         # Sync compares only the keys Git sets; a key the live job already carries may be one of them.
         touched = {k for k in new_labels if k in job.labels} | {
             k for k in new_ann if k in job.annotations and k != PRIORITY_ANNOTATION

@@ -117,8 +117,10 @@ class Metrics(Collector):
 
 def parse_addr(addr: str) -> tuple[str, int]:
     host, _, port = addr.rpartition(":")
-    if not port.isdigit():
-        raise ValueError(f"--metrics-addr `{addr}`: expected HOST:PORT, e.g. 127.0.0.1:9090")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(
+            f"--metrics-addr `{addr}`: expected HOST:PORT, the port 0-65535, e.g. 127.0.0.1:9090"
+        )
     return host or "127.0.0.1", int(port)
 
 

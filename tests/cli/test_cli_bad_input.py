@@ -81,3 +81,27 @@ def test_max_file_size_refuses_a_larger_manifest(
 def test_a_config_that_is_a_device_or_a_fifo_is_a_usage_error(tmp_path: Path, fifo: Path) -> None:
     for path in (Path("/dev/zero"), fifo):
         refused(kgitops("job", "list", "--config", path, cwd=tmp_path), 2, "not a regular file")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("job", "list", "--since", "99999999999999999999"),
+        ("job", "list", "--since", "notatime"),
+        ("job", "list", "--started-after", "2026-13-45"),
+        ("job", "list", "-s", "Nope"),
+        ("job", "update", "job-a", "-p", "HIGHEST"),
+        ("job", "update", "job-a", "-l", "bad key!=x"),
+        ("sync", "src", "--wait", "--timeout", "-5"),
+        ("watch", "src", "--metrics-addr", "127.0.0.1:99999"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error(tmp_path: Path, cfg: Path, args: tuple[str, ...]) -> None:
+    """Exit 2 and one line naming the value, whatever the conversion failed on (docs/exit-codes.md)."""
+    (tmp_path / "src").mkdir()
+    manifest = tmp_path / "job.yaml"
+    manifest.write_text(dump(job_doc("job-a")))
+    if args[:2] == ("job", "update"):
+        assert kgitops("job", "create", "-f", manifest, "--config", cfg, cwd=tmp_path).returncode == 0
+    done = kgitops(*args, "--config", cfg, cwd=tmp_path)
+    refused(done, 2, args[-1].partition("=")[0])

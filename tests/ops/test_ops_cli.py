@@ -19,12 +19,13 @@ from reconciler.cli import main
 from reconciler.model import Resource
 
 
-def run(*args: str, ok: bool = True) -> Result:
+def run(*args: str, ok: bool = True, code: int = 1) -> Result:
+    """``ok``: exit 0; else exit ``code`` (1: the operation failed; 2: a bad value, docs/exit-codes.md)."""
     result = CliRunner().invoke(main, list(args))
     if ok:
         assert result.exit_code == 0, result.output
     else:
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == code, result.output
         assert "Traceback" not in result.output
         assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
     return result
@@ -244,10 +245,9 @@ def test_update_labels_annotations_and_priority(jobs: LocalBackend) -> None:
         "cannot change the priority of job `job-b`: it is Running"
         in run("job", "update", "job-b", "-p", "high", ok=False).output
     )
-    assert (
-        "invalid value for label `tier`" in run("job", "update", "job-b", "-l", "tier=a b", ok=False).output
-    )
-    assert "nothing to update" in run("job", "update", "job-b", ok=False).output
+    bad_label = run("job", "update", "job-b", "-l", "tier=a b", ok=False, code=2)
+    assert "invalid value for label `tier`" in bad_label.output
+    assert "nothing to update" in run("job", "update", "job-b", ok=False, code=2).output
     # PaddleFlow's comma form sets several labels at once
     run("job", "update", "job-b", "-l", "x=1,y=2")
     assert json.loads(run("job", "show", "job-b", "-o", "json").stdout)["labels"] == {
