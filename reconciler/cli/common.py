@@ -184,15 +184,19 @@ class Duration(click.ParamType):
 
 
 class Size(click.ParamType):
-    """Bytes, or a size with binary units (``512KiB``, ``5MiB``), as ``reconciler.units`` reads it."""
+    """Bytes, or a size with binary units (``512KiB``, ``5MiB``), as ``reconciler.units`` reads it; at least
+    1 byte: a limit of 0 would refuse every non-empty file, so ``0`` is a usage error on every command."""
 
     name = "size"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         try:
-            return parse_size(value)
+            size = parse_size(value)
         except UsageError as exc:
             self.fail(exc.message, param, ctx)
+        if size < 1:
+            self.fail(f"{value!r}: a size limit is at least 1 byte (e.g. 512KiB, 5MiB)", param, ctx)
+        return size
 
 
 DURATION = Duration()

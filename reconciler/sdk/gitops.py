@@ -110,7 +110,7 @@ def _session(
         if readonly and not cfg.state_dir.is_dir():
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="kgitops-"))
             cfg = replace(cfg, engine=replace(cfg.engine, state_dir=scratch))
-        validate = Options(max_file_size=options.max_file_size) if options.max_file_size else None
+        validate = Options(max_file_size=options.max_file_size) if options.max_file_size is not None else None
         yield open_session(cfg, backend, options.recreate, command, validate, options.confirm_prune)
 
 

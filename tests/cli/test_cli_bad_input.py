@@ -105,3 +105,11 @@ def test_a_bad_option_value_is_a_usage_error(tmp_path: Path, cfg: Path, args: tu
         assert kgitops("job", "create", "-f", manifest, "--config", cfg, cwd=tmp_path).returncode == 0
     done = kgitops(*args, "--config", cfg, cwd=tmp_path)
     refused(done, 2, args[-1].partition("=")[0])
+
+
+@pytest.mark.parametrize("command", ["validate", "diff", "sync", "status", "watch"])
+def test_max_file_size_zero_is_refused_by_every_command(tmp_path: Path, cfg: Path, command: str) -> None:
+    (tmp_path / "src").mkdir()
+    config = () if command == "validate" else ("--config", cfg)
+    done = kgitops(command, "src", *config, "--max-file-size", "0", cwd=tmp_path)
+    refused(done, 2, "--max-file-size", "at least 1 byte")
