@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -19,6 +18,13 @@ _repo_option = click.option(
     default=".",
     show_default=True,
     help="The Git repository (any directory inside it).",
+)
+_read_repo_option = click.option(
+    "--repo",
+    "repo_path",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The Git repository (any directory inside it; default: the config's source.path, else `.`).",
 )
 
 
@@ -113,21 +119,21 @@ def approvals() -> None:
 
 
 @approvals.command("list")
-@_repo_option
+@_read_repo_option
 @click.option("--revision", default="HEAD", show_default=True, help="Commit to read the records at.")
 @_output_option(("text", "json"))
 @config_option
-def list_(repo_path: str, revision: str, output: str, config_path: str | None) -> None:
+def list_(repo_path: str | None, revision: str, output: str, config_path: str | None) -> None:
     """Every JobApproval in the repository, who committed it, and whether it counts (and if not, why).
 
     The verdicts are the very decisions ``kgitops sync`` applies at the same commit: OK (counts), WAITING
     (counts once its job is in the repository), IGNORED (with why) or INVALID (a broken file).
     """
     cfg = cli_config(config_path)
-    root = Path(repo_path).resolve()
+    repo = sdk.approvals_repo(cfg, repo_path)
     folder = sdk.approvals_dir(cfg)
-    click.echo(f"reading: approval records in {folder}/ of {root} at {revision}", err=True)
-    decisions = sdk.list_approvals(cfg, repo_path, revision)
+    click.echo(f"reading: approval records in {folder}/ of {repo.resolve()} at {revision}", err=True)
+    decisions = sdk.list_approvals(cfg, repo, revision)
     if output == "json":
         click.echo(json.dumps([d.to_dict() for d in decisions], indent=2))
         return

@@ -294,7 +294,7 @@ def update_job(
 @click.option("--task", help="Only this task (alias or task id).")
 @click.option("--party", help="Only this party domain.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the job ends.")
-@client_command
+@reader_command
 def job_logs(client: sdk.Client, name: str, task: str | None, party: str | None, follow: bool) -> None:
     """Print the logs of a job's tasks (embedded engine)."""
     for line in client.job_logs(name, task=task, party=party, follow=follow):

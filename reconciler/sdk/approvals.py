@@ -28,6 +28,7 @@ __all__ = [
     "ApprovalsError",
     "ReviewRecords",
     "approvals_dir",
+    "approvals_repo",
     "commit_approval",
     "job_digest",
     "list_approvals",
@@ -45,6 +46,19 @@ def approvals_dir(cfg: Config) -> str:
     """The approvals folder relative to the repository root (the source's subpath, if any, comes first)."""
     sub = cfg.source.subpath.strip("/")
     return posixpath.normpath(posixpath.join(sub, cfg.approvals.dir)) if sub else cfg.approvals.dir
+
+
+def approvals_repo(cfg: Config, repo_path: str | Path | None = None) -> Path:
+    """The repository the approval records are read from: ``repo_path`` when given (``--repo``), else the
+    config's source when it is a local path (``source.path``, relative to the config file), else the
+    working directory. A Git URL source has no local repository to read: the working directory."""
+    from reconciler.source import looks_like_url
+
+    if repo_path is not None:
+        return Path(repo_path)
+    if cfg.source.path and not looks_like_url(cfg.source.path):
+        return cfg.resolve(cfg.source.path)
+    return Path(".")
 
 
 def _git_errors() -> tuple[type[Exception], ...]:

@@ -83,7 +83,12 @@ def test_without_state_the_result_is_empty_and_nothing_is_created(
     assert sorted(p.name for p in empty.iterdir()) == ["src"]
 
 
-NAMED = [["job", "show", "job-a"], ["task", "show", "job-a-psi"], ["graph", "job-a"]]
+NAMED = [
+    ["job", "show", "job-a"],
+    ["job", "logs", "job-a"],
+    ["task", "show", "job-a-psi"],
+    ["graph", "job-a"],
+]
 
 
 @pytest.mark.parametrize("args", NAMED)
@@ -153,3 +158,18 @@ def test_approvals_list_says_what_it_reads_and_writes_nothing(empty: Path) -> No
     assert result.stderr == f"reading: approval records in approvals/ of {empty / 'repo'} at HEAD\n"
     assert result.stdout == "no approval records under approvals/\n"
     assert sorted(str(p.relative_to(empty)) for p in empty.rglob("*")) == before
+
+
+def test_approvals_list_reads_the_configs_source_unless_repo_is_given(empty: Path) -> None:
+    """`--config X` alone: the records of X's `source.path` (relative to X), not of the working directory."""
+    repo = pygit2.init_repository(str(empty / "gitops"), initial_head="main")
+    sig = pygit2.Signature("t", "t@example.com", 1_700_000_000, 0)
+    repo.create_commit("refs/heads/main", sig, sig, "empty", repo.TreeBuilder().write(), [])
+    (empty / "conf").mkdir()
+    config = empty / "conf" / "kgitops.yaml"
+    config.write_text("source:\n  path: ../gitops\n  git: true\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["approvals", "list", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert f"of {empty / 'gitops'} at HEAD" in result.stderr
+    other = CliRunner().invoke(main, ["approvals", "list", "--config", str(config), "--repo", "src"])
+    assert f"of {empty / 'src'} at HEAD" in other.stderr
