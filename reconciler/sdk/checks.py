@@ -89,7 +89,13 @@ def _checked_job(
         if name is not None and name not in names:
             raise UsageError(f"{path}: no KusciaJob named {name!r} (jobs here: {', '.join(names)})")
         picked = jobs[0] if name is None else jobs[names.index(name)]
-    mine = [f for f in findings if f.ref is None or (picked is not None and f.ref == picked.ref)]
+    # what concerns the job: its own findings, the whole file's, and the cross-object ones naming it (XF002:
+    # another job of the file claims one of its taskIDs; one of the two would fail)
+    mine = [
+        f
+        for f in findings
+        if f.ref is None or (picked is not None and picked.ref in (f.ref, *f.involves))
+    ]
     if picked is None or any(f.is_error for f in mine):
         report = Report(files=[str(path)], findings=sorted(mine, key=Finding.sort_key))
         report.objects = [(d.ref, Place(d.ref.name, str(path), d.line, d.column)) for d in jobs if d.ref]

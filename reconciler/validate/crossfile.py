@@ -10,7 +10,9 @@ from reconciler.validate.names import dns1123_subdomain
 from reconciler.validate.result import Facts, FileResult, Options, Place
 
 
-def _finding(rule: str, message: str, place: Place, ref: ObjectRef) -> Finding:
+def _finding(
+    rule: str, message: str, place: Place, ref: ObjectRef, involves: tuple[ObjectRef, ...] = ()
+) -> Finding:
     return Finding(
         rule,
         RULES[rule].severity,
@@ -21,6 +23,7 @@ def _finding(rule: str, message: str, place: Place, ref: ObjectRef) -> Finding:
         ref.kind,
         ref.namespace,
         ref.name,
+        involves,
     )
 
 
@@ -61,6 +64,7 @@ def check_facts(facts: Iterable[Facts]) -> list[Finding]:
                         f"is also claimed by {prior[1]} at {_at(prior[0])}; one of them would fail",
                         place,
                         f.ref,
+                        (prior[1],),
                     )
                 )
         for place in f.app_images:

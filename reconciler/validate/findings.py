@@ -90,7 +90,9 @@ RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem at one place. ``kind``/``namespace``/``name`` name the object it holds back, when known."""
+    """One problem at one place. ``kind``/``namespace``/``name`` name the object it holds back, when known;
+    ``involves``: the other objects a cross-object finding concerns (``XF002``: the object that claimed the
+    taskID first), which it does not hold back but which are not usable with it either."""
 
     rule: str
     severity: Severity
@@ -101,6 +103,7 @@ class Finding:
     kind: str = ""
     namespace: str = ""
     name: str = ""
+    involves: tuple[ObjectRef, ...] = ()
 
     @property
     def ref(self) -> ObjectRef | None:

@@ -149,13 +149,19 @@ def test_engine_simulate_validates_first_cycles_and_names(tmp_path: Path) -> Non
 
 
 def test_engine_simulate_checks_the_picked_job_and_the_file(tmp_path: Path) -> None:
-    """Another job's problems do not stop a simulation; a taskID claimed before in the file does (XF002 holds
-    the later claim, as in validate)."""
+    """Another job's own problems do not stop a simulation; a taskID both jobs claim stops either of them
+    (XF002 names the later claim and involves the first: one of the two would fail), as validate says."""
     f = tmp_path / "two.yaml"
     other = JOB.replace("name: demo", "name: other").replace("maxParallelism: 2", "maxParallelism: 0")
     f.write_text(JOB + "---\n" + other)
     code, out = invoke("simulate", str(f), "--job", "other")
     assert code == 1 and "SCHEMA004" in out and "XF002 KusciaTask name 'psi'" in out
+    code, out = invoke("simulate", str(f), "--job", "demo")
+    assert code == 1 and "XF002 KusciaTask name 'psi'" in out and "nothing was simulated" in out
+    own_ids = other
+    for task in ("psi", "split", "train", "stats"):
+        own_ids = own_ids.replace(f"taskID: {task},", f"taskID: other-{task},")
+    f.write_text(JOB + "---\n" + own_ids)
     code, out = invoke("simulate", str(f), "--job", "demo", "-o", "json")
     assert code == 0 and json.loads(out)["job"] == "demo"
 
