@@ -200,9 +200,7 @@ def _entry(
         return PlanEntry(ref, Action.HELD, not_understood, path=path, live=live)
     entry = PlanEntry(ref, Action.PRUNE, "no longer in the source", path=path, live=live)
     if not desired.usable_for_prune:
-        entry.blocked = "prune refused: " + (
-            f"the source failed ({desired.error})" if desired.error else "the source yields no objects at all"
-        )
+        entry.blocked = "prune refused: " + _unusable_for_prune(desired)
     elif live.annotations.get(own.PRUNE) == "disabled":
         entry.blocked = f"annotated {own.PRUNE}: disabled"
     elif not options.prune:
@@ -277,6 +275,11 @@ def _path(want: Resource | None, live: Resource | None) -> str:
     return live.annotations.get(own.SOURCE_PATH, "") if live is not None else ""
 
 
+def _unusable_for_prune(desired: DesiredState) -> str:
+    """Why a source's state cannot be pruned against (its ``usable_for_prune`` is false)."""
+    return f"the source failed ({desired.error})" if desired.error else "the source yields no objects at all"
+
+
 def _limit_prune(plan: Plan, desired: DesiredState, options: PlanOptions) -> None:
     prunes = [e for e in plan.entries if e.action == Action.PRUNE and not e.blocked]
     if options.max_prune is not None and len(prunes) > options.max_prune:
@@ -287,4 +290,4 @@ def _limit_prune(plan: Plan, desired: DesiredState, options: PlanOptions) -> Non
         for e in prunes:
             e.blocked = plan.prune_refused
     elif not desired.usable_for_prune and any(e.action == Action.PRUNE for e in plan.entries):
-        plan.prune_refused = next(e.blocked for e in plan.entries if e.action == Action.PRUNE)
+        plan.prune_refused = _unusable_for_prune(desired)  # the reason; renderers add "prune refused: "

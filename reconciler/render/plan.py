@@ -53,8 +53,14 @@ def change_lines(c: FieldChange) -> list[tuple[str, str]]:
 
 
 def summary_line(plan: Plan) -> str:
-    counts = plan.counts()
+    """``2 create, 1 held, 1 held file(s)``: objects per action, then held files apart, as ``sync`` says it
+    (``plan.counts()``, which adds held files to ``held``, is the JSON's)."""
+    counts = {a.value: 0 for a in Action}
+    for e in plan.entries:
+        counts[e.action.value] += 1
     parts = [f"{counts[a.value]} {a.value}" for a in Action if counts[a.value]]
+    if plan.held_files:
+        parts.append(f"{len(plan.held_files)} held file(s)")
     return ", ".join(parts) or "no objects"
 
 

@@ -131,3 +131,20 @@ def test_confirm_prune_releases_an_object_held_by_a_file_still_in_the_source(pro
     done = kgitops("sync", project / "repo", "--config", cfg, "--prune", "--confirm-prune", "job-d")
     status = kgitops("status", project / "repo", "--config", cfg, "-o", "json").stdout
     assert "job-d" not in status and "job-e" in status, done.stdout + done.stderr
+
+
+def test_diff_and_sync_count_held_objects_and_files_alike_and_say_prune_refused_once(project: Path) -> None:
+    cfg = project / "kgitops.yaml"
+    assert kgitops("sync", project / "repo", "--config", cfg).returncode == 0
+    write(project / "repo", "jobs/job-a.yaml", "apiVersion: [\n")  # a syntax error holds the file and job-a
+    diff = kgitops("diff", project / "repo", "--config", cfg)
+    sync = kgitops("sync", project / "repo", "--config", cfg)
+    assert "plan: 1 unchanged, 1 held, 1 held file(s)" in diff.stdout, diff.stdout
+    assert "1 held, 1 held file(s)" in sync.stdout, sync.stdout
+    for path in (project / "repo" / "jobs/job-a.yaml", project / "repo" / "apps/noop.yaml"):
+        path.unlink()
+    empty_diff = kgitops("diff", project / "repo", "--config", cfg, "--prune")
+    empty_sync = kgitops("sync", project / "repo", "--config", cfg, "--prune")
+    for out in (empty_diff.stdout, empty_sync.stdout):
+        assert "prune refused: the source yields no objects at all" in out, out
+        assert "prune refused: prune refused" not in out, out
