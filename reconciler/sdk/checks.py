@@ -106,15 +106,17 @@ def _checked_job(
     return doc, [f for f in mine if f.severity is Severity.WARNING and f.rule != "XF003"], None
 
 
-def _load_events(path: Path) -> list[dict[str, str]]:
+def _load_events(path: Path, max_file_size: int) -> list[dict[str, str]]:
     import yaml
 
     from reconciler.engine.simulate import SimulationError, parse_event
+    from reconciler.load.files import TOO_LARGE, FileReadError, read_bounded
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the file ({exc.strerror})") from None
+        text = read_bounded(path, max_file_size).decode("utf-8")
+    except FileReadError as exc:
+        hint = " (raise it with --max-file-size)" if exc.rule == TOO_LARGE else ""
+        raise UsageError(f"{path}: {exc.message}{hint}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: the file is not UTF-8 text") from None
     try:
@@ -169,7 +171,7 @@ def simulate(
         raise UsageError(
             f"--fail {', '.join(unknown)}: no such task alias (tasks: {', '.join(sorted(aliases))})"
         )
-    events = _load_events(Path(events_file)) if events_file is not None else None
+    events = _load_events(Path(events_file), limit) if events_file is not None else None
     if events is not None and fail:
         raise UsageError("--fail only applies without --events; script the failures as events instead")
     try:

@@ -113,3 +113,9 @@ def test_max_file_size_zero_is_refused_by_every_command(tmp_path: Path, cfg: Pat
     config = () if command == "validate" else ("--config", cfg)
     done = kgitops(command, "src", *config, "--max-file-size", "0", cwd=tmp_path)
     refused(done, 2, "--max-file-size", "at least 1 byte")
+
+
+def test_simulate_refuses_an_events_file_that_is_a_fifo(tmp_path: Path, fifo: Path) -> None:
+    manifest = tmp_path / "one.yaml"
+    manifest.write_text(dump(job_doc("job-a")))
+    refused(kgitops("simulate", manifest, "--events", fifo, cwd=tmp_path), 2, "not a regular file")
