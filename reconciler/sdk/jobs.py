@@ -22,24 +22,18 @@ Every error is a ``ClientError`` (a ``reconciler.errors.KgitopsError`` with exit
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 from reconciler.backends.base import (
     AlreadyExists,
-    Backend,
     BackendError,
     Invalid,
     NotFound,
-    NotSupported,
     PhaseError,
     admit_new,
 )
-from reconciler.config import Config, load_config
 from reconciler.jobops import (
     ClientError,
     InvalidArgument,
@@ -56,20 +50,9 @@ from reconciler.jobops import (
     normalise_metadata,
     normalise_priority,
     parse_pairs,
-    parse_statuses,
-    parse_user_time,
 )
-from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
-from reconciler.paging import (
-    DEFAULT_MAX_KEYS,
-    JobFilter,
-    check_max_keys,
-    decode_marker,
-    page_jobs,
-    page_tasks,
-    parse_task_states,
-)
-from reconciler.render.graph import Graph, graph_from_job
+from reconciler.model import DEFAULT_NAMESPACE, Resource, Stage
+from reconciler.sdk.job_reads import JOB, JobReader
 from reconciler.validate import admission
 from reconciler.views import (
     PRIORITY_ANNOTATION,
@@ -79,8 +62,6 @@ from reconciler.views import (
     TaskPage,
     job_info,
     job_phase_of,
-    spec_of,
-    task_info,
 )
 
 __all__ = [
@@ -103,185 +84,8 @@ __all__ = [
     "TaskPage",
 ]
 
-JOB = "KusciaJob"
-TASK = "KusciaTask"
-
-
-class Client:
+class Client(JobReader):
     """Operate jobs and tasks on one backend. Construct from a ``Backend`` or with ``Client.from_config``."""
-
-    def __init__(
-        self, backend: Backend, namespace: str = DEFAULT_NAMESPACE, tz: tzinfo | None = None
-    ) -> None:
-        self.backend = backend
-        self.namespace = namespace or DEFAULT_NAMESPACE
-        self.tz = tz  # for parsing user times without a zone; None: the machine's local time
-
-    @classmethod
-    def from_config(
-        cls,
-        config: Config | str | Path | None = None,
-        namespace: str = DEFAULT_NAMESPACE,
-        readonly: bool = False,
-    ) -> Client:
-        """Open the backend a config names (a ``Config``, a path, or None for ./kgitops.yaml or defaults).
-
-        ``readonly``: only look; the embedded engine then creates no state directory or store (a missing one
-        reads as empty) and starts no driver, and writes raise ClientError."""
-        from reconciler.backends.factory import open_backend
-
-        cfg = config if isinstance(config, Config) else load_config(config)
-        try:
-            backend = open_backend(cfg, readonly=readonly)
-        except BackendError as exc:
-            raise ClientError(str(exc)) from None
-        except OSError as exc:  # e.g. a state directory that can not be created
-            where = f" ({exc.filename})" if exc.filename else ""
-            raise ClientError(
-                f"cannot open the {cfg.backend.kind or 'local'} backend{where}: {exc.strerror or exc}"
-            ) from None
-        return cls(backend, namespace)
-
-    def close(self) -> None:
-        self.backend.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- reading ----------------------------------------------------------------------------------------
-
-    def _ref(self, kind: str, name: str) -> ObjectRef:
-        if not name:
-            raise InvalidArgument(f"a {'job' if kind == JOB else 'task'} name is required")
-        return ObjectRef.of(kind, name, self.namespace)
-
-    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except NotSupported as exc:
-            raise ClientError(f"{what}: {exc}") from None
-        except PhaseError:
-            raise
-        except (NotFound, AlreadyExists, Invalid):
-            raise
-        except BackendError as exc:
-            raise ClientError(f"{what}: {exc}") from None
-
-    def _get_job(self, name: str) -> Resource:
-        job = self._call(f"cannot read job {name}", self.backend.get, self._ref(JOB, name))
-        if job is None:
-            raise JobNotFound(name, self.namespace, self._job_names())
-        return job  # type: ignore[no-any-return]
-
-    def _job_names(self) -> list[str]:
-        try:
-            return [j.name for j in self.backend.list(JOB, self.namespace)]
-        except BackendError:
-            return []
-
-    def _tasks_of(self, job: Resource) -> dict[str, Resource]:
-        found: dict[str, Resource] = {}
-        for t in spec_of(job).tasks:
-            if t.task_id and t.task_id not in found:
-                task = self._call(
-                    f"cannot read task {t.task_id}", self.backend.get, self._ref(TASK, t.task_id)
-                )
-                if task is not None:
-                    found[t.task_id] = task
-        return found
-
-    def show_job(self, name: str) -> JobInfo:
-        """The job and every task of its spec: phases, parties, endpoints, times, why a task never ran."""
-        job = self._get_job(name)
-        return job_info(job, self._tasks_of(job))
-
-    def list_job(
-        self,
-        status: Iterable[str] | str | None = None,
-        labels: Mapping[str, str] | None = None,
-        since: datetime | str | int | float | None = None,
-        started_after: datetime | str | int | float | None = None,
-        initiator: str | None = None,
-        max_keys: int = DEFAULT_MAX_KEYS,
-        marker: str | None = None,
-    ) -> JobPage:
-        """One page of jobs in name order, filtered.
-
-        ``status``: phases (any of them); ``labels``: all must match exactly; ``since``: updated after this
-        time; ``started_after``: started after it (``"YYYY-MM-DD HH:MM:SS"`` local time, ISO 8601 or a Unix
-        timestamp); ``initiator``: the initiating domain. ``marker`` is the ``next_marker`` of the previous
-        page; a page continues after the marker's job even if that job was deleted meanwhile.
-        """
-        flt = JobFilter(
-            phases=frozenset(parse_statuses(status)),
-            initiator=initiator or "",
-            since=parse_user_time(since, "since", self.tz),
-            started_after=parse_user_time(started_after, "started_after", self.tz),
-        )
-        check_max_keys(max_keys)
-        if marker:
-            decode_marker(marker)  # a bad marker is refused before the backend is asked
-        label_filter = normalise_metadata(labels, "label", allow_remove=False) if labels else None
-        jobs = self._call("cannot list jobs", self.backend.list, JOB, self.namespace, label_filter)
-        return page_jobs(jobs, flt, max_keys, marker)
-
-    def list_task(
-        self,
-        job: str | None = None,
-        status: Iterable[str] | str | None = None,
-        max_keys: int = DEFAULT_MAX_KEYS,
-        marker: str | None = None,
-    ) -> TaskPage:
-        """Tasks in name order. With ``job``: every task of that job, never-created ones included (in spec
-        order); without: every KusciaTask that exists. ``status`` filters by phase (Blocked too)."""
-        states = parse_task_states(status)
-        check_max_keys(max_keys)
-        if job:
-            infos = self.show_job(job).tasks
-        else:
-            tasks = self._call("cannot list tasks", self.backend.list, TASK, self.namespace)
-            infos = sorted((task_info(t) for t in tasks), key=lambda t: t.name)
-        return page_tasks(infos, states, max_keys, marker, job)
-
-    def show_task(self, name: str) -> TaskInfo:
-        """A KusciaTask's status in detail: phase, parties, endpoints, conditions, times."""
-        task = self._call(f"cannot read task {name}", self.backend.get, self._ref(TASK, name))
-        if task is None:
-            names: list[str] = []
-            with contextlib.suppress(BackendError):
-                names = [t.name for t in self.backend.list(TASK, self.namespace)]
-            raise TaskNotFound(name, self.namespace, names)
-        info = task_info(task)
-        if info.job:
-            job = self.backend.get(self._ref(JOB, info.job))
-            if job is not None:
-                template = spec_of(job).task(info.alias) if info.alias else None
-                info = task_info(task, template, info.job)
-        return info
-
-    def job_graph(self, name: str) -> Graph:
-        """The job's DAG with live phases (render it with ``reconciler.render.graph``)."""
-        return graph_from_job(self.show_job(name))
-
-    def job_logs(
-        self, name: str, task: str | None = None, party: str | None = None, follow: bool = False
-    ) -> Iterator[str]:
-        """Log lines of the job's tasks (embedded engine); ``follow`` keeps reading until the job ends."""
-        info = self.show_job(name)
-        if task is not None and not any(task in (t.name, t.alias) for t in info.tasks):
-            names = ", ".join(t.alias for t in info.tasks)
-            raise InvalidArgument(f"job {name} has no task `{task}`; its tasks are: {names}")
-        try:
-            yield from self.backend.logs(name, task, party, follow)
-        except NotFound as exc:
-            raise ClientError(str(exc)) from None
-        except BackendError as exc:
-            raise ClientError(f"cannot read logs of job {name}: {exc}") from None
-
-    # -- writing ----------------------------------------------------------------------------------------
 
     def create_job(self, manifest: Mapping[str, Any] | Resource) -> JobInfo:
         """Create a KusciaJob from a manifest mapping or a ``Resource``.
