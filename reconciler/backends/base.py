@@ -284,20 +284,34 @@ class Backend(ABC):
         predicate: Callable[[], bool],
         timeout: float | None = None,
         stop: threading.Event | None = None,
-        poll: float = 0.2,
+        poll: float | None = None,
     ) -> bool:
-        """Wait until ``predicate()`` holds, checking every ``poll`` seconds; False on ``timeout`` (seconds,
-        None: no limit) or when ``stop`` is set. The embedded engine drives its controllers meanwhile."""
+        """Wait until ``predicate()`` holds, checking every ``poll`` seconds (default ``poll_interval``);
+        False on ``timeout`` (seconds, None: no limit) or when ``stop`` is set. Each round takes one
+        ``step()``, so the embedded engine drives its controllers meanwhile; a round that changed something
+        is followed at once."""
+        wait = self.poll_interval if poll is None else poll
         deadline = None if timeout is None else time.monotonic() + timeout
         wake = stop or threading.Event()
         while True:
+            changed = self.step()
             if predicate():
                 return True
             if stop is not None and stop.is_set():
                 return False
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            wake.wait(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+            if changed:
+                continue
+            pause = self.idle_pause(wait)
+            wake.wait(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+
+    poll_interval: float = 0.2
+    """Seconds between checks of ``run_until`` when nothing changed."""
+
+    def idle_pause(self, poll: float) -> float:
+        """How long ``run_until`` rests after a round that changed nothing; ``poll`` by default."""
+        return poll
 
     # -- optional (see ``capabilities``) ---------------------------------------------------
     def logs(

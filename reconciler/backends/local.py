@@ -10,9 +10,8 @@ from __future__ import annotations
 import builtins
 import copy
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -117,32 +116,11 @@ class LocalBackend(Backend):
             return False
         return self.engine.reconcile_once()
 
-    def run_until(
-        self,
-        predicate: Callable[[], bool],
-        timeout: float | None = None,
-        stop: threading.Event | None = None,
-        poll: float = 0.05,
-    ) -> bool:
-        """Wait until ``predicate()`` holds, driving the engine here whenever no other process does.
+    poll_interval = 0.05
 
-        Returns False on timeout or when ``stop`` is set."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            changed = self.step()
-            if predicate():
-                return True
-            if stop is not None and stop.is_set():
-                return False
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            if changed:
-                continue
-            pause = 0.005 if self.lock.held and self.runtime.has_live_pods() else poll
-            if stop is not None:
-                stop.wait(pause)
-            else:
-                time.sleep(pause)
+    def idle_pause(self, poll: float) -> float:
+        """Tasks of this process running: look again soon (their exits are what moves the job on)."""
+        return 0.005 if self.lock.held and self.runtime.has_live_pods() else poll
 
     def wait_for_job(self, name: str, namespace: str | None = None, timeout: float | None = None) -> Resource:
         """Drive/wait until the job reaches a final phase (or Suspended/AwaitingApproval); returns it."""
