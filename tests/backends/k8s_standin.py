@@ -1,11 +1,14 @@
 """A stand-in Kubernetes API server on 127.0.0.1 for the Kubernetes backend's tests.
 
-It follows the API conventions the backend relies on, closely enough for the real ``kubernetes`` client:
-custom-object and ConfigMap CRUD, equality/existence label selectors, resourceVersion with 409 Conflict on a
-stale write, the status subresource (PUT on the object ignores status, PUT on /status ignores the rest),
-ownerReference cascade on delete, and chunked watch streams with BOOKMARK events and 410 Gone once history
-is compacted. Tests can inject failures (429/5xx with Retry-After), compact history, and stop and restart the
-server on the same port to play "the API server went away and came back".
+It follows the API conventions the backend relies on, closely enough for the real ``kubernetes`` client,
+and behaves like the real kube-apiserver (1.20) where the two were compared (test_backends_k8s_truth.py runs
+each of these on both): custom-object and ConfigMap CRUD, equality/existence label selectors, resourceVersion
+with 409 Conflict on a stale write and 422 on a custom-resource update without one, fields the CRD's schema
+does not declare dropped, the status subresource (PUT on the object ignores status, PUT on /status ignores the
+rest), ownerReference cascade on delete, and chunked watch streams in which an object that stops matching the
+selector is DELETED, the one BOOKMARK comes shortly before the timeout with the watched resource's revision,
+and 410 Gone follows compaction and any restart. Tests can inject failures (429/5xx with Retry-After), compact
+history, and stop and restart the server on the same port to play "the API server went away and came back".
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .k8s_standin_rules import matches, merge_patch, parse_selector, prune_unknown
+
 GROUP_PREFIX = "/apis/kuscia.secretflow/v1alpha1"
 CLUSTER_SCOPED = {"appimages"}
 WITH_STATUS = {"kusciajobs", "kusciatasks"}
+CUSTOM = {"kusciajobs", "kusciatasks", "appimages"}
+POLL_SECONDS = 0.1  # how often an idle watch stream looks at the server's closing flag
 KINDS = {
     "kusciajobs": "KusciaJob",
     "kusciatasks": "KusciaTask",
@@ -57,36 +64,6 @@ class ApiError(Exception):
         self.code, self.reason, self.message = code, reason, message
 
 
-def parse_selector(text: str) -> list[tuple[str, str, str]]:
-    """Equality-based selector terms: (key, op, value) with op in =, !=, exists, !exists."""
-    terms: list[tuple[str, str, str]] = []
-    for raw in filter(None, (t.strip() for t in text.split(","))):
-        if "!=" in raw:
-            k, v = raw.split("!=", 1)
-            terms.append((k.strip(), "!=", v.strip()))
-        elif "==" in raw or "=" in raw:
-            k, v = raw.split("==", 1) if "==" in raw else raw.split("=", 1)
-            terms.append((k.strip(), "=", v.strip()))
-        elif raw.startswith("!"):
-            terms.append((raw[1:].strip(), "!exists", ""))
-        else:
-            terms.append((raw, "exists", ""))
-    return terms
-
-
-def matches(labels: dict[str, str], terms: list[tuple[str, str, str]]) -> bool:
-    for k, op, v in terms:
-        if op == "=" and labels.get(k) != v:
-            return False
-        if op == "!=" and labels.get(k) == v:
-            return False
-        if op == "exists" and k not in labels:
-            return False
-        if op == "!exists" and k in labels:
-            return False
-    return True
-
-
 @dataclass
 class Fault:
     method: str
@@ -98,32 +75,56 @@ class Fault:
 
 @dataclass
 class Store:
-    """Objects by collection, one global resourceVersion counter and an event history."""
+    """Objects by collection, one global resourceVersion counter and an event history.
+
+    Each event keeps the object before the change too, so a watch with a label selector can tell an object
+    that stopped (or started) matching: DELETED (or ADDED), as the API server's watch cache does.
+    ``cache_rv`` plays the watch cache of each resource: the revision it was (re)started at or of the
+    resource's last change, whichever is later; bookmarks carry it, never another resource's revision.
+    """
 
     objects: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
     rv: int = 100
-    history: list[tuple[int, tuple[str, str], str, dict[str, Any]]] = field(default_factory=list)
+    history: list[Event] = field(default_factory=list)
     compacted: int = 0
+    started_rv: int = 0
+    last_rv: dict[str, int] = field(default_factory=dict)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def bump(self) -> str:
         self.rv += 1
         return str(self.rv)
 
-    def record(self, coll: tuple[str, str], etype: str, obj: dict[str, Any]) -> None:
-        self.history.append((self.rv, coll, etype, copy.deepcopy(obj)))
+    def record(
+        self, coll: tuple[str, str], etype: str, obj: dict[str, Any], before: dict[str, Any] | None = None
+    ) -> None:
+        self.history.append(Event(self.rv, coll, etype, copy.deepcopy(obj), copy.deepcopy(before)))
+        self.last_rv[coll[0]] = self.rv
         self.cond.notify_all()
+
+    def cache_rv(self, plural: str) -> int:
+        return max(self.started_rv, self.last_rv.get(plural, 0))
+
+
+@dataclass(frozen=True)
+class Event:
+    rv: int
+    coll: tuple[str, str]
+    type: str
+    obj: dict[str, Any]
+    before: dict[str, Any] | None  # MODIFIED: the object as it was
 
 
 class StandInServer:
     """Run with ``start()``; ``url`` is the base URL for a kubeconfig."""
 
-    def __init__(self, token: str = "", bookmark_interval: float = 0.2) -> None:
+    def __init__(self, token: str = "", bookmark_lead: float = 2.0) -> None:
         self.token = token
-        self.bookmark_interval = bookmark_interval
+        self.bookmark_lead = bookmark_lead  # seconds before a watch's timeoutSeconds: its one BOOKMARK
         self.store = Store()
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[dict[str, str]] = []  # the query of each request, in the order of ``requests``
         self.port = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -147,6 +148,11 @@ class StandInServer:
                 time.sleep(0.05)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
+        with self.store.cond:
+            # A (re)started API server fills its watch cache from a list at the current revision, so a watch
+            # from any older resourceVersion gets 410 Gone ("too old resource version"), compacted or not.
+            self.store.started_rv = self.store.rv
+            self.store.compacted = max(self.store.compacted, self.store.rv)
         self._closing.clear()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -181,9 +187,10 @@ class StandInServer:
         """What a Kuscia controller would do: write the status of an object."""
         with self.store.cond:
             obj = self.store.objects[(plural, ns)][name]
+            before = copy.deepcopy(obj)
             obj["status"] = copy.deepcopy(status)
             obj["metadata"]["resourceVersion"] = self.store.bump()
-            self.store.record((plural, ns), "MODIFIED", obj)
+            self.store.record((plural, ns), "MODIFIED", obj, before)
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         for f in self.faults:
@@ -220,6 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server_ref
         url = urlsplit(self.path)
         srv.requests.append((method, url.path))
+        srv.queries.append({k: v[-1] for k, v in parse_qs(url.query).items()})
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
             if srv.token and self.headers.get("Authorization") != f"Bearer {srv.token}":
@@ -314,8 +322,18 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "the request body must be an object")
             if method == "PATCH":
-                body = _merge_patch(copy.deepcopy(current), body)
+                body = merge_patch(copy.deepcopy(current), body)
+            body = prune_unknown(plural, body)
             sent_rv = str((body.get("metadata") or {}).get("resourceVersion") or "")
+            if not sent_rv and plural in CUSTOM:
+                # Custom resources have no unconditional update (apiextensions-apiserver's strategy); core
+                # objects such as ConfigMaps do.
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'{what} is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified '
+                    "for an update",
+                )
             if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
                 raise ApiError(
                     409,
@@ -344,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
             if new != current:
                 new["metadata"]["resourceVersion"] = store.bump()
                 coll[name] = new
-                store.record((plural, ns), "MODIFIED", new)
+                store.record((plural, ns), "MODIFIED", new, current)
             self._send(200, new)
 
     def _create(self, plural: str, ns: str, body: Any) -> None:
@@ -363,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
             coll = store.objects.setdefault((plural, ns), {})
             if name in coll:
                 raise ApiError(409, "AlreadyExists", f'{plural}.kuscia.secretflow "{name}" already exists')
-            obj = copy.deepcopy(body)
+            obj = prune_unknown(plural, copy.deepcopy(body))
             obj.setdefault("kind", KINDS[plural])
             m = obj.setdefault("metadata", {})
             if ns:
@@ -459,7 +477,9 @@ class _Handler(BaseHTTPRequestHandler):
                         }
                     )
                     return
-            last_bookmark = time.monotonic()
+            # The one BOOKMARK a watch gets comes shortly before its timeoutSeconds (kube-apiserver 1.20's
+            # cacher), carrying the watched resource's revision: rare, so a watch must not depend on them.
+            bookmark_at = end - srv.bookmark_lead if bookmarks and "timeoutSeconds" in query else None
             while time.monotonic() < end and not srv._closing.is_set():
                 with store.cond:
                     if since < store.compacted:
@@ -470,28 +490,25 @@ class _Handler(BaseHTTPRequestHandler):
                             }
                         )
                         return
-                    pending = [(rv, c, t, o) for rv, c, t, o in store.history if rv > since and in_scope(c)]
+                    pending = [e for e in store.history if e.rv > since and in_scope(e.coll)]
                     if not pending:
-                        store.cond.wait(
-                            min(self.server_ref.bookmark_interval, max(0.0, end - time.monotonic()))
-                        )
-                        pending = [
-                            (rv, c, t, o) for rv, c, t, o in store.history if rv > since and in_scope(c)
-                        ]
-                    current = store.rv
-                for rv, _c, etype, obj in pending:
-                    since = max(since, rv)
-                    if matches(obj["metadata"].get("labels") or {}, terms):
-                        emit({"type": etype, "object": obj})
-                if not pending and bookmarks and time.monotonic() - last_bookmark >= srv.bookmark_interval:
-                    since = max(since, current)
+                        store.cond.wait(min(POLL_SECONDS, max(0.0, end - time.monotonic())))
+                        pending = [e for e in store.history if e.rv > since and in_scope(e.coll)]
+                    cache_rv = store.cache_rv(plural)
+                for e in pending:
+                    since = max(since, e.rv)
+                    etype = seen_as(e, terms)
+                    if etype:
+                        emit({"type": etype, "object": e.obj})
+                if bookmark_at is not None and time.monotonic() >= bookmark_at:
+                    since = max(since, cache_rv)
                     emit(
                         {
                             "type": "BOOKMARK",
                             "object": {"kind": KINDS[plural], "metadata": {"resourceVersion": str(since)}},
                         }
                     )
-                    last_bookmark = time.monotonic()
+                    bookmark_at = None
             if srv._closing.is_set():
                 self.close_connection = True
                 return
@@ -501,18 +518,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = _merge_patch(target.get(key), value)
-    return target
+def seen_as(event: Event, terms: list[tuple[str, str, str]]) -> str:
+    """The type a watch with these selector terms sees ``event`` as ('' for not at all): an object that stops
+    matching is DELETED, one that starts matching is ADDED (Kubernetes API concepts, "Efficient detection of
+    changes"; the cacher's filtering of watch events)."""
+    now = matches(event.obj["metadata"].get("labels") or {}, terms)
+    if event.type != "MODIFIED" or event.before is None:
+        return event.type if now else ""
+    was = matches(event.before["metadata"].get("labels") or {}, terms)
+    if was and now:
+        return "MODIFIED"
+    return "DELETED" if was else ("ADDED" if now else "")
 
 
 def write_kubeconfig(

@@ -1,5 +1,6 @@
-"""The Kubernetes backend through the real ``kubernetes`` client, against the stand-in API server
-(or a real cluster when KGITOPS_TEST_KUBECONFIG is set)."""
+"""The Kubernetes backend through the real ``kubernetes`` client, on every API server of ``conftest.SERVERS``:
+the stand-in, the real kube-apiserver as admin, and as deploy/rbac.yaml's ServiceAccount. Kuscia's controllers
+are played as admin (``k8s_admin``)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ def test_create_get_list_by_label_and_delete(k8s: KubernetesBackend, unique: str
         k8s.delete(a.ref)
 
 
-def test_deleting_a_job_takes_its_tasks_with_it(k8s: KubernetesBackend, unique: str) -> None:
+def test_deleting_a_job_takes_its_tasks_with_it(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, unique: str
+) -> None:
     parent = k8s.create(job(unique))
     task = Resource(
         kind="KusciaTask",
@@ -93,7 +96,8 @@ def test_deleting_a_job_takes_its_tasks_with_it(k8s: KubernetesBackend, unique: 
     )
     created = k8s.create(task)
     # Kuscia's tasks carry a controller ownerReference to the job; set it as the job controller would.
-    doc = k8s.custom.get_namespaced_custom_object(GROUP, VERSION, k8s.namespace, "kusciatasks", created.name)
+    admin = k8s_admin.custom
+    doc = admin.get_namespaced_custom_object(GROUP, VERSION, k8s.namespace, "kusciatasks", created.name)
     doc["metadata"]["ownerReferences"] = [
         {
             "apiVersion": "kuscia.secretflow/v1alpha1",
@@ -103,15 +107,13 @@ def test_deleting_a_job_takes_its_tasks_with_it(k8s: KubernetesBackend, unique: 
             "controller": True,
         }
     ]
-    k8s.custom.replace_namespaced_custom_object(
-        GROUP, VERSION, k8s.namespace, "kusciatasks", created.name, doc
-    )
+    admin.replace_namespaced_custom_object(GROUP, VERSION, k8s.namespace, "kusciatasks", created.name, doc)
     assert [t.name for t in k8s.list("KusciaTask", labels={"kuscia.secretflow/job-uid": parent.uid})] == [
         created.name
     ]
 
     k8s.delete(parent.ref)
-    eventually(lambda: k8s.get(created.ref) is None)
+    eventually(lambda: k8s.get(created.ref) is None, timeout=90)  # a real cluster's garbage collector
 
 
 def test_update_and_metadata_merge(k8s: KubernetesBackend, unique: str) -> None:
@@ -132,22 +134,24 @@ def test_update_and_metadata_merge(k8s: KubernetesBackend, unique: str) -> None:
     k8s.delete(obj.ref)
 
 
-def test_stage_commands_follow_kuscia_phase_rules_and_labels(k8s: KubernetesBackend, unique: str) -> None:
+def test_stage_commands_follow_kuscia_phase_rules_and_labels(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, unique: str
+) -> None:
     ref = k8s.create(job(unique)).ref
-    set_job_status(k8s, unique, {"phase": "Pending"})
+    set_job_status(k8s_admin, unique, {"phase": "Pending"})
     with pytest.raises(PhaseError, match=f"job: {unique} current status is Pending can not be suspend."):
         k8s.stage(ref, Stage.SUSPEND)
     with pytest.raises(PhaseError, match="can not be restart"):
         k8s.stage(ref, Stage.RESTART)
 
-    set_job_status(k8s, unique, {"phase": "Running"})
+    set_job_status(k8s_admin, unique, {"phase": "Running"})
     k8s.stage(ref, Stage.SUSPEND, domain="bob")
     labels = k8s.get(ref).labels  # type: ignore[union-attr]
     assert labels[STAGE_LABEL] == "Suspend"
     assert labels[STAGE_TRIGGER_LABEL] == "bob"
     assert labels[STAGE_VERSION_LABEL] == "1"
 
-    set_job_status(k8s, unique, {"phase": "Suspended"})
+    set_job_status(k8s_admin, unique, {"phase": "Suspended"})
     k8s.stage(ref, Stage.RESTART)  # trigger defaults to the backend's domain
     labels = k8s.get(ref).labels  # type: ignore[union-attr]
     assert (labels[STAGE_LABEL], labels[STAGE_TRIGGER_LABEL], labels[STAGE_VERSION_LABEL]) == (
@@ -165,10 +169,12 @@ def test_stage_commands_follow_kuscia_phase_rules_and_labels(k8s: KubernetesBack
     k8s.delete(ref)
 
 
-def test_restart_of_a_job_that_failed_validation_is_refused(k8s: KubernetesBackend, unique: str) -> None:
+def test_restart_of_a_job_that_failed_validation_is_refused(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, unique: str
+) -> None:
     ref = k8s.create(job(unique)).ref
     set_job_status(
-        k8s,
+        k8s_admin,
         unique,
         {
             "phase": "Failed",
@@ -189,9 +195,12 @@ def test_restart_of_a_job_that_failed_validation_is_refused(k8s: KubernetesBacke
     k8s.delete(ref)
 
 
-def test_approvals_are_recorded_in_approve_status(k8s: KubernetesBackend, unique: str) -> None:
+def test_approvals_are_recorded_in_approve_status(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, unique: str
+) -> None:
     ref = k8s.create(job(unique)).ref
-    set_job_status(k8s, unique, {"phase": "AwaitingApproval", "approveStatus": {"alice": "JobAccepted"}})
+    awaiting = {"phase": "AwaitingApproval", "approveStatus": {"alice": "JobAccepted"}}
+    set_job_status(k8s_admin, unique, awaiting)
     k8s.approve(ref, "bob", accept=False, reason="not this week")
     got = k8s.get(ref)
     assert got is not None
@@ -202,19 +211,22 @@ def test_approvals_are_recorded_in_approve_status(k8s: KubernetesBackend, unique
     k8s.delete(ref)
 
 
-def test_inventory_lives_in_a_configmap_per_source(k8s: KubernetesBackend, unique: str) -> None:
+def test_inventory_lives_in_a_configmap_per_source(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, unique: str
+) -> None:
     source = f"git@example.org:Team/Jobs.git#main/{unique}"
     assert k8s.get_inventory(source) == set()
     refs = {ObjectRef.of("KusciaJob", f"{unique}-a"), ObjectRef.of("AppImage", "secretflow-image")}
     k8s.set_inventory(source, refs)
-    k8s.set_inventory("another-source", {ObjectRef.of("KusciaJob", "other")})
+    k8s.set_inventory(f"{unique}-another-source", {ObjectRef.of("KusciaJob", "other")})
     assert k8s.get_inventory(source) == refs
     cm = k8s.core.read_namespaced_config_map(configmap_name(source), k8s.namespace)
     assert cm.data["source"] == source and cm.metadata.labels["app.kubernetes.io/managed-by"] == "kgitops"
     k8s.set_inventory(source, set())
     assert k8s.get_inventory(source) == set()
-    k8s.core.delete_namespaced_config_map(configmap_name(source), k8s.namespace)
-    k8s.core.delete_namespaced_config_map(configmap_name("another-source"), k8s.namespace)
+    # kgitops never deletes an inventory (deploy/rbac.yaml does not grant it): the test cleans up as admin.
+    k8s_admin.core.delete_namespaced_config_map(configmap_name(source), k8s.namespace)
+    k8s_admin.core.delete_namespaced_config_map(configmap_name(f"{unique}-another-source"), k8s.namespace)
 
 
 def test_concurrent_writers_lose_no_update(
@@ -243,7 +255,8 @@ def test_concurrent_writers_lose_no_update(
     k8s.delete(ref)
 
 
-# -- the stand-in only: faults, compaction, restarts ---------------------------------------------------
+# -- the stand-in only: injected faults and outages ------------------------------------------------------
+@pytest.mark.servers("standin", reason="injects 409 Conflict on demand")
 def test_409_conflict_is_retried_with_a_fresh_read(k8s: KubernetesBackend, standin: StandInServer) -> None:
     ref = k8s.create(job("conflicted")).ref
     set_job_status(k8s, "conflicted", {"phase": "Running"})
@@ -254,6 +267,7 @@ def test_409_conflict_is_retried_with_a_fresh_read(k8s: KubernetesBackend, stand
     assert len(gets) >= 4  # re-read after each conflict
 
 
+@pytest.mark.servers("standin", reason="injects 429 and 503 on demand")
 def test_429_and_5xx_are_retried_with_backoff(k8s: KubernetesBackend, standin: StandInServer) -> None:
     standin.inject("POST", "/kusciajobs", 429, count=1, retry_after=0)
     standin.inject("POST", "/kusciajobs", 503, count=2)
@@ -265,6 +279,7 @@ def test_429_and_5xx_are_retried_with_backoff(k8s: KubernetesBackend, standin: S
     assert len(posts) == 4
 
 
+@pytest.mark.servers("standin", reason="an outage for longer than the retry period")
 def test_a_server_that_stays_down_gives_a_clear_error(k8s: KubernetesBackend, standin: StandInServer) -> None:
     k8s.policy = RetryPolicy(initial_delay=0.05, max_delay=0.2, deadline=0.8)
     standin.stop()
@@ -272,6 +287,7 @@ def test_a_server_that_stays_down_gives_a_clear_error(k8s: KubernetesBackend, st
         k8s.get(ObjectRef.of("KusciaJob", "x"))
 
 
+@pytest.mark.servers("standin", reason="an outage timed to the request being retried")
 def test_calls_survive_the_api_server_restarting(k8s: KubernetesBackend, standin: StandInServer) -> None:
     k8s.create(job("before"))
     standin.stop()
@@ -281,6 +297,7 @@ def test_calls_survive_the_api_server_restarting(k8s: KubernetesBackend, standin
     timer.join()
 
 
+@pytest.mark.servers("standin", reason="a server with a known token (a real one's 401 is the same Status)")
 def test_refused_credentials_name_the_fix(tmp_path: Path, standin: StandInServer) -> None:
     path = write_kubeconfig(str(tmp_path / "bad"), standin.url, token="wrong")
     backend = KubernetesBackend(load_api_client(path), policy=FAST)
@@ -289,6 +306,7 @@ def test_refused_credentials_name_the_fix(tmp_path: Path, standin: StandInServer
     backend.close()
 
 
+@pytest.mark.servers("standin", reason="reads the request log for the namespace used")
 def test_from_config_reads_kubeconfig_and_context(tmp_path: Path, standin: StandInServer) -> None:
     write_kubeconfig(str(tmp_path / "kube.yaml"), standin.url, token="standin-token", context="lab")
     (tmp_path / "kgitops.yaml").write_text(
@@ -326,7 +344,9 @@ class Collector:
         eventually(lambda: item in self.seen())
 
 
-def test_watch_reports_existing_then_changes(k8s: KubernetesBackend, unique: str) -> None:
+def test_watch_reports_existing_then_changes(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, unique: str
+) -> None:
     k8s.create(job(f"{unique}-old", {"w": unique}))
     stop = threading.Event()
     watch = k8s.open_watch(labels={"w": unique}, stop=stop, chunk_seconds=1)
@@ -334,7 +354,7 @@ def test_watch_reports_existing_then_changes(k8s: KubernetesBackend, unique: str
     c.wait_for(("ADDED", f"{unique}-old"))
     k8s.create(job(f"{unique}-new", {"w": unique}))
     k8s.create(job(f"{unique}-unwatched"))
-    set_job_status(k8s, f"{unique}-new", {"phase": "Running"})
+    set_job_status(k8s_admin, f"{unique}-new", {"phase": "Running"})
     k8s.delete(ObjectRef.of("KusciaJob", f"{unique}-old"))
     c.wait_for(("DELETED", f"{unique}-old"))
     assert c.seen()[:3] == [
@@ -352,19 +372,7 @@ def test_watch_reports_existing_then_changes(k8s: KubernetesBackend, unique: str
         k8s.delete(ObjectRef.of("KusciaJob", name))
 
 
-def test_watch_follows_bookmarks(k8s: KubernetesBackend, standin: StandInServer) -> None:
-    stop = threading.Event()
-    watch = k8s.open_watch(stop=stop, chunk_seconds=5)
-    c = Collector(watch)
-    eventually(lambda: watch.resource_version != "")
-    k8s.core.create_namespaced_config_map(k8s.namespace, {"metadata": {"name": "unrelated"}})
-    target = str(standin.store.rv)
-    eventually(lambda: int(watch.resource_version or 0) >= int(target))  # advanced by a BOOKMARK alone
-    assert c.seen() == []
-    stop.set()
-    c.thread.join(8)
-
-
+@pytest.mark.servers("standin", reason="changes objects while the server is down and compacts its history")
 def test_watch_relists_after_410_gone_and_survives_restart(
     k8s: KubernetesBackend, standin: StandInServer
 ) -> None:
