@@ -1,12 +1,22 @@
-"""deploy/: manifests parse, grant no more than kgitops uses, and carry a config kgitops accepts."""
+"""deploy/: manifests parse, grant no more than kgitops uses, carry a config kgitops accepts, and the real API
+server accepts every object as written (a server-side dry run)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
+from kubernetes import client as k8s_client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
 
+from reconciler.backends.kubernetes import load_api_client
 from reconciler.config import load_config
+
+from .k8s_rbac import deploy_docs
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -64,3 +74,44 @@ def test_deployment_runs_watch_with_the_config_and_git_secret(tmp_path: Path) ->
     cfg = load_config(config_file)
     assert cfg.backend.kind == "kubernetes" and cfg.backend.kubernetes.in_cluster
     assert cfg.source.ssh_key.startswith("/etc/kgitops/git/")
+
+
+def _dropped(sent: Any, stored: Any, path: str = "") -> list[str]:
+    """Fields of ``sent`` that ``stored`` lacks or holds differently (the API server drops unknown fields)."""
+    if isinstance(sent, dict) and isinstance(stored, dict):
+        return [p for k, v in sent.items() for p in _dropped(v, stored.get(k), f"{path}.{k}")]
+    if isinstance(sent, list) and isinstance(stored, list) and len(sent) == len(stored):
+        pairs = enumerate(zip(sent, stored, strict=True))
+        return [p for i, (a, b) in pairs for p in _dropped(a, b, f"{path}[{i}]")]
+    return [] if sent == stored else [f"{path}: {sent!r} became {stored!r}"]
+
+
+def test_the_api_server_accepts_every_deploy_object_unchanged(real_k8s: Any) -> None:
+    """A server-side dry run (dryRun=All) of every object in deploy/*.yaml: the API server's own schemas and
+    admission decide, and nothing we wrote is dropped or rewritten (Kubernetes API concepts, "Dry-run")."""
+    api = load_api_client(real_k8s.kubeconfig)
+    dyn = DynamicClient(api)
+    problems: list[str] = []
+    for doc in deploy_docs():
+        what = f"{doc['kind']}/{doc['metadata']['name']}"
+        res = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+        try:
+            stored = dyn.server_side_apply(
+                res, body=doc, field_manager="kgitops-dry-run", force_conflicts=True, dry_run="All"
+            ).to_dict()
+        except ApiException as exc:
+            problems.append(f"{what}: HTTP {exc.status} {exc.body}")
+            continue
+        sent = dict(doc)
+        if doc["kind"] == "Secret":  # stringData is write-only: it is stored base64-encoded under data
+            sent = {k: v for k, v in doc.items() if k != "stringData"}
+            sent["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in doc["stringData"].items()}
+        problems += [f"{what}{p}" for p in _dropped(sent, stored)]
+    assert problems == []
+    for doc in deploy_docs("deployment.yaml"):  # a dry run: nothing was created
+        with pytest.raises(ApiException) as absent:
+            k8s_client.AppsV1Api(api).read_namespaced_deployment(
+                doc["metadata"]["name"], doc["metadata"]["namespace"]
+            )
+        assert absent.value.status == 404
+    api.close()
