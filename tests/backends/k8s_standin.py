@@ -497,9 +497,9 @@ class _Handler(BaseHTTPRequestHandler):
                     cache_rv = store.cache_rv(plural)
                 for e in pending:
                     since = max(since, e.rv)
-                    etype = seen_as(e, terms)
+                    etype, obj = seen_as(e, terms)
                     if etype:
-                        emit({"type": etype, "object": e.obj})
+                        emit({"type": etype, "object": obj})
                 if bookmark_at is not None and time.monotonic() >= bookmark_at:
                     since = max(since, cache_rv)
                     emit(
@@ -518,17 +518,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def seen_as(event: Event, terms: list[tuple[str, str, str]]) -> str:
-    """The type a watch with these selector terms sees ``event`` as ('' for not at all): an object that stops
-    matching is DELETED, one that starts matching is ADDED (Kubernetes API concepts, "Efficient detection of
-    changes"; the cacher's filtering of watch events)."""
+def seen_as(event: Event, terms: list[tuple[str, str, str]]) -> tuple[str, dict[str, Any]]:
+    """How a watch with these selector terms sees ``event`` (type '' for not at all): an object that stops
+    matching is DELETED, as it was before the change but with the change's resourceVersion; one that starts
+    matching is ADDED (kube-apiserver 1.20's cacher, as observed)."""
     now = matches(event.obj["metadata"].get("labels") or {}, terms)
     if event.type != "MODIFIED" or event.before is None:
-        return event.type if now else ""
+        return (event.type if now else ""), event.obj
     was = matches(event.before["metadata"].get("labels") or {}, terms)
     if was and now:
-        return "MODIFIED"
-    return "DELETED" if was else ("ADDED" if now else "")
+        return "MODIFIED", event.obj
+    if was:
+        gone = copy.deepcopy(event.before)
+        gone["metadata"]["resourceVersion"] = str(event.rv)
+        return "DELETED", gone
+    return ("ADDED" if now else ""), event.obj
 
 
 def write_kubeconfig(

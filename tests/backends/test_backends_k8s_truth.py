@@ -125,13 +125,14 @@ def test_an_object_that_stops_matching_the_selector_arrives_as_deleted(
     stop = threading.Event()
     c = Collector(k8s.open_watch(labels={"w": unique}, stop=stop, chunk_seconds=1))
     c.wait_for(("ADDED", unique))
-    k8s.update_metadata(ref, labels={"w": "elsewhere"})
+    moved = k8s.update_metadata(ref, labels={"w": "elsewhere"})
     c.wait_for(("DELETED", unique))
     k8s.update_metadata(ref, labels={"w": unique})
     eventually(lambda: len(c.seen()) == 3)
     assert c.seen() == [("ADDED", unique), ("DELETED", unique), ("ADDED", unique)]  # it matches again
     deleted = [e for e in c.events if e.type == "DELETED"][0].resource
-    assert deleted.labels["w"] == "elsewhere"  # the object as it is now, no longer matching
+    assert deleted.labels["w"] == unique  # the object as it was when it last matched ...
+    assert deleted.resource_version == moved.resource_version  # ... at the change's resourceVersion
     stop.set()
     c.thread.join(5)
 
