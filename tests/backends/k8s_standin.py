@@ -6,9 +6,10 @@ each of these on both): custom-object and ConfigMap CRUD, equality/existence lab
 with 409 Conflict on a stale write and 422 on a custom-resource update without one, fields the CRD's schema
 does not declare dropped, the status subresource (PUT on the object ignores status, PUT on /status ignores the
 rest), ownerReference cascade on delete, and chunked watch streams in which an object that stops matching the
-selector is DELETED, the one BOOKMARK comes shortly before the timeout with the watched resource's revision,
-and 410 Gone follows compaction and any restart. Tests can inject failures (429/5xx with Retry-After), compact
-history, and stop and restart the server on the same port to play "the API server went away and came back".
+selector is DELETED, BOOKMARKs come once a minute with the watched resource's revision (never in a short
+request), and 410 Gone follows compaction and any restart. Tests can inject failures (429/5xx with
+Retry-After), compact history, and stop and restart the server on the same port to play "the API server went
+away and came back".
 """
 
 from __future__ import annotations
@@ -118,9 +119,9 @@ class Event:
 class StandInServer:
     """Run with ``start()``; ``url`` is the base URL for a kubeconfig."""
 
-    def __init__(self, token: str = "", bookmark_lead: float = 2.0) -> None:
+    def __init__(self, token: str = "", bookmark_period: float = 60.0) -> None:
         self.token = token
-        self.bookmark_lead = bookmark_lead  # seconds before a watch's timeoutSeconds: its one BOOKMARK
+        self.bookmark_period = bookmark_period  # seconds between a watch request's BOOKMARKs
         self.store = Store()
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
@@ -477,9 +478,12 @@ class _Handler(BaseHTTPRequestHandler):
                         }
                     )
                     return
-            # The one BOOKMARK a watch gets comes shortly before its timeoutSeconds (kube-apiserver 1.20's
-            # cacher), carrying the watched resource's revision: rare, so a watch must not depend on them.
-            bookmark_at = end - srv.bookmark_lead if bookmarks and "timeoutSeconds" in query else None
+            # Bookmarks as kube-apiserver 1.20 sends them (observed): a minute into a watch request, then each
+            # minute, and 2 s before a timeoutSeconds longer than that; none in a shorter request. They carry
+            # the watched resource's revision. Rare, so a watch must not depend on them.
+            period = srv.bookmark_period
+            bookmark_at = time.monotonic() + period if bookmarks else None
+            last_call = end - 2 if bookmarks and timeout > period else None
             while time.monotonic() < end and not srv._closing.is_set():
                 with store.cond:
                     if since < store.compacted:
@@ -500,7 +504,9 @@ class _Handler(BaseHTTPRequestHandler):
                     etype, obj = seen_as(e, terms)
                     if etype:
                         emit({"type": etype, "object": obj})
-                if bookmark_at is not None and time.monotonic() >= bookmark_at:
+                now = time.monotonic()
+                due = [t for t in (bookmark_at, last_call) if t is not None and now >= t]
+                if due:
                     since = max(since, cache_rv)
                     emit(
                         {
@@ -508,7 +514,10 @@ class _Handler(BaseHTTPRequestHandler):
                             "object": {"kind": KINDS[plural], "metadata": {"resourceVersion": str(since)}},
                         }
                     )
-                    bookmark_at = None
+                    if bookmark_at is not None and now >= bookmark_at:
+                        bookmark_at += period
+                    if last_call is not None and now >= last_call:
+                        last_call = None
             if srv._closing.is_set():
                 self.close_connection = True
                 return
