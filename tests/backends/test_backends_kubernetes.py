@@ -372,6 +372,21 @@ def test_watch_reports_existing_then_changes(
         k8s.delete(ObjectRef.of("KusciaJob", name))
 
 
+@pytest.mark.servers("standin", reason="a real server's bookmarks come a minute into a watch request")
+def test_watch_follows_bookmarks(k8s: KubernetesBackend, standin: StandInServer) -> None:
+    standin.bookmark_period = 0.2
+    stop = threading.Event()
+    watch = k8s.open_watch(labels={"w": "watched"}, stop=stop, chunk_seconds=5)
+    c = Collector(watch)
+    eventually(lambda: watch.resource_version != "")
+    k8s.create(job("unwatched"))  # a job, but not one this watch selects
+    target = str(standin.store.rv)
+    eventually(lambda: int(watch.resource_version or 0) >= int(target))  # advanced by a BOOKMARK alone
+    assert c.seen() == []
+    stop.set()
+    c.thread.join(8)
+
+
 @pytest.mark.servers("standin", reason="changes objects while the server is down and compacts its history")
 def test_watch_relists_after_410_gone_and_survives_restart(
     k8s: KubernetesBackend, standin: StandInServer
