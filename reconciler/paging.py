@@ -1,84 +1,40 @@
-"""Filtering and paging job and task lists: pure functions of the objects a backend listed.
+"""Paging task lists, and the checks of ``job list``'s paging arguments: pure functions.
 
 Pages are in name order and a marker is an opaque token for "after this name", so a page continues correctly
-even when the job the marker names was deleted meanwhile (the Backend interface has no paging of its own).
+even when the task the marker names was deleted meanwhile. Jobs are paged by the backend itself
+(``Backend.list_jobs``, ``reconciler.backends.pages``), with markers of the same kind.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
+from reconciler.backends.pages import MAX_LIMIT, NAME_MARKER, InvalidMarker, name_marker
+from reconciler.backends.pages import decode_marker as decode_payload
 from reconciler.jobops import InvalidValue
-from reconciler.model import Resource
-from reconciler.views import JobInfo, JobPage, TaskInfo, TaskPage, TaskState, job_info, job_phase_of
+from reconciler.views import TaskInfo, TaskPage, TaskState
 
 DEFAULT_MAX_KEYS = 50
-MAX_MAX_KEYS = 1000
-_MARKER_PREFIX = "m1:"
+MAX_MAX_KEYS = MAX_LIMIT
 
 
 def encode_marker(name: str) -> str:
     """An opaque page marker: the name the next page starts after."""
-    return base64.urlsafe_b64encode((_MARKER_PREFIX + name).encode()).decode().rstrip("=")
+    return name_marker(name)
 
 
 def decode_marker(marker: str) -> str:
+    """The name a marker continues after; InvalidValue (a usage error) for anything kgitops did not print."""
     try:
-        text = base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    if not text.startswith(_MARKER_PREFIX):
-        raise InvalidValue(
-            f"marker `{marker}` is not one kgitops printed; pass the marker shown after the previous page"
-        )
-    return text[len(_MARKER_PREFIX) :]
+        return decode_payload(marker, NAME_MARKER)
+    except InvalidMarker as exc:
+        raise InvalidValue(str(exc)) from None
 
 
 def check_max_keys(max_keys: int) -> int:
     if not isinstance(max_keys, int) or max_keys < 1 or max_keys > MAX_MAX_KEYS:
         raise InvalidValue(f"max_keys must be between 1 and {MAX_MAX_KEYS}, not {max_keys!r}")
     return max_keys
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    """What ``job list`` keeps (labels are filtered by the backend)."""
-
-    phases: frozenset[str] = frozenset()
-    initiator: str = ""
-    since: datetime | None = None  # updated after
-    started_after: datetime | None = None
-
-    def quick_match(self, job: Resource) -> bool:
-        """The checks that need no view, so the view is built only for candidates."""
-        if self.phases and job_phase_of(job) not in self.phases:
-            return False
-        return not self.initiator or str(job.spec.get("initiator") or "") == self.initiator
-
-    def match(self, info: JobInfo) -> bool:
-        if self.since and not (info.updated_time and info.updated_time > self.since):
-            return False
-        return not (self.started_after and not (info.start_time and info.start_time > self.started_after))
-
-
-def page_jobs(jobs: Iterable[Resource], flt: JobFilter, max_keys: int, marker: str | None) -> JobPage:
-    max_keys = check_max_keys(max_keys)
-    after = decode_marker(marker) if marker else None
-    selected: list[JobInfo] = []
-    for job in sorted(jobs, key=lambda j: j.name):
-        if (after is not None and job.name <= after) or not flt.quick_match(job):
-            continue
-        info = job_info(job)
-        if not flt.match(info):
-            continue
-        if len(selected) == max_keys:
-            return JobPage(selected, encode_marker(selected[-1].name))
-        selected.append(info)
-    return JobPage(selected, None)
 
 
 def parse_task_states(status: Iterable[str] | str | None) -> set[str]:

@@ -15,13 +15,14 @@ admission.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler.errors import KgitopsError
 from reconciler.kuscia.stages import LABEL_COMMANDS, Refusal, kusciaapi_refusal, parse_command
@@ -29,6 +30,9 @@ from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate import admission
 from reconciler.validate.admission import Verdict
+
+if TYPE_CHECKING:
+    from reconciler.backends.pages import Page, PageRequest
 
 
 class BackendError(KgitopsError):
@@ -211,6 +215,25 @@ class Backend(ABC):
         labels: Mapping[str, str] | None = None,
     ) -> list[Resource]:
         """Objects of a kind, optionally only those carrying all the given labels, sorted by name."""
+
+    @abstractmethod
+    def list_jobs(self, page: PageRequest) -> Page:
+        """One page of the namespace's KusciaJobs in name order, filtered (``reconciler.backends.pages``),
+        reading no more of the jobs than that page needs. ``page.marker`` is a ``Page.next_marker`` this
+        backend returned; anything else raises ``InvalidMarker`` (exit code 2)."""
+
+    def job_names(self, namespace: str) -> builtins.list[str]:
+        """The names of the namespace's KusciaJobs, sorted (what "did you mean" offers). Here: paged
+        through ``list_jobs``; a backend that can read names alone (the embedded store's index) does."""
+        from reconciler.backends.pages import MAX_LIMIT, PageRequest
+
+        names: builtins.list[str] = []
+        marker: str | None = ""
+        while marker is not None:
+            page = self.list_jobs(PageRequest(namespace, MAX_LIMIT, marker))
+            names.extend(j.name for j in page.items)
+            marker = page.next_marker
+        return names
 
     @abstractmethod
     def delete(self, ref: ObjectRef) -> None:

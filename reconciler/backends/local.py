@@ -24,7 +24,9 @@ from reconciler.backends.base import (
     PhaseError,
     parse_stage,
 )
+from reconciler.backends.pages import Page, PageRequest, marker_name, name_marker
 from reconciler.config import Config, EngineConfig
+from reconciler.engine import store_pages
 from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
 from reconciler.engine.engine import OPEN, Engine
 from reconciler.engine.runtime.process import ProcessRuntime
@@ -203,6 +205,20 @@ class LocalBackend(Backend):
         labels: Mapping[str, str] | None = None,
     ) -> builtins.list[Resource]:
         return self.store.list(kind, namespace, labels)
+
+    def list_jobs(self, page: PageRequest) -> Page:
+        """A page straight from SQL (``engine.store_pages``): the primary key's index range after the
+        marker's name, the filters in SQL, only the page's jobs decoded."""
+        after = marker_name(page.marker)
+        selection = store_pages.JobSelection(page.phases, page.initiator, page.labels)
+        timed = page.updated_after is not None or page.started_after is not None
+        items, more = store_pages.job_page(
+            self.store, page.namespace, after, page.limit, selection, page.times_match if timed else None
+        )
+        return Page(items, name_marker(items[-1].name) if more and items else None)
+
+    def job_names(self, namespace: str) -> builtins.list[str]:
+        return store_pages.job_names(self.store, namespace)
 
     def delete(self, ref: ObjectRef) -> None:
         self._writable(f"delete {ref}")

@@ -19,10 +19,12 @@ from reconciler.backends.base import (
     NotSupported,
     PhaseError,
 )
+from reconciler.backends.pages import InvalidMarker, PageRequest
 from reconciler.config import Config, load_config
 from reconciler.jobops import (
     ClientError,
     InvalidArgument,
+    InvalidValue,
     JobNotFound,
     TaskNotFound,
     normalise_metadata,
@@ -30,15 +32,7 @@ from reconciler.jobops import (
     parse_user_time,
 )
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource
-from reconciler.paging import (
-    DEFAULT_MAX_KEYS,
-    JobFilter,
-    check_max_keys,
-    decode_marker,
-    page_jobs,
-    page_tasks,
-    parse_task_states,
-)
+from reconciler.paging import DEFAULT_MAX_KEYS, check_max_keys, page_tasks, parse_task_states
 from reconciler.render.graph import Graph, graph_from_job
 from reconciler.views import (
     JobInfo,
@@ -109,6 +103,8 @@ class JobReader:
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except InvalidMarker as exc:
+            raise InvalidValue(str(exc)) from None
         except NotSupported as exc:
             raise ClientError(f"{what}: {exc}") from None
         except PhaseError:
@@ -125,8 +121,9 @@ class JobReader:
         return job  # type: ignore[no-any-return]
 
     def _job_names(self) -> list[str]:
+        """For "did you mean": names alone (the embedded store reads them from its index)."""
         try:
-            return [j.name for j in self.backend.list(JOB, self.namespace)]
+            return self.backend.job_names(self.namespace)
         except BackendError:
             return []
 
@@ -163,18 +160,20 @@ class JobReader:
         timestamp); ``initiator``: the initiating domain. ``marker`` is the ``next_marker`` of the previous
         page; a page continues after the marker's job even if that job was deleted meanwhile.
         """
-        flt = JobFilter(
+        check_max_keys(max_keys)
+        wanted = normalise_metadata(labels or {}, "label", allow_remove=False)
+        request = PageRequest(
+            namespace=self.namespace,
+            limit=max_keys,
+            marker=marker or "",
+            labels={k: v or "" for k, v in wanted.items()},
             phases=frozenset(parse_statuses(status)),
             initiator=initiator or "",
-            since=parse_user_time(since, "since", self.tz),
+            updated_after=parse_user_time(since, "since", self.tz),
             started_after=parse_user_time(started_after, "started_after", self.tz),
         )
-        check_max_keys(max_keys)
-        if marker:
-            decode_marker(marker)  # a bad marker is refused before the backend is asked
-        label_filter = normalise_metadata(labels, "label", allow_remove=False) if labels else None
-        jobs = self._call("cannot list jobs", self.backend.list, JOB, self.namespace, label_filter)
-        return page_jobs(jobs, flt, max_keys, marker)
+        page = self._call("cannot list jobs", self.backend.list_jobs, request)
+        return JobPage([job_info(j) for j in page.items], page.next_marker)
 
     def list_task(
         self,

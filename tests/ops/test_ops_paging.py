@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
+from reconciler.backends.local import LocalBackend
+from reconciler.backends.pages import PageRequest
 from reconciler.jobops import InvalidArgument
-from reconciler.paging import (
-    JobFilter,
-    decode_marker,
-    encode_marker,
-    page_jobs,
-    page_tasks,
-    parse_task_states,
-)
+from reconciler.paging import decode_marker, encode_marker, page_tasks, parse_task_states
 from reconciler.views import TaskInfo, TaskState
 
 
@@ -25,8 +22,9 @@ def test_markers_round_trip_any_name_and_are_opaque() -> None:
             decode_marker(bad)
 
 
-def test_no_jobs_is_an_empty_last_page() -> None:
-    page = page_jobs([], JobFilter(), 10, None)
+def test_no_jobs_is_an_empty_last_page(tmp_path: Path) -> None:
+    with LocalBackend(tmp_path / "state", autostart=False) as backend:
+        page = backend.list_jobs(PageRequest("default", 10))
     assert page.items == [] and page.next_marker is None
 
 
