@@ -25,7 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from reconciler.backends.base import Backend, BackendError, Conflict, NotFound, PhaseError, parse_stage
-from reconciler.backends.k8s import inventory
+from reconciler.backends.k8s import inventory, paging
 from reconciler.backends.k8s.objects import (
     GROUP,
     VERSION,
@@ -37,6 +37,7 @@ from reconciler.backends.k8s.objects import (
 )
 from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
 from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
+from reconciler.backends.pages import Page, PageRequest
 from reconciler.config import Config
 from reconciler.kuscia.stages import kusciaapi_refusal, kusciaapi_stage_labels
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
@@ -224,6 +225,12 @@ class KubernetesBackend(Backend):
         result = self._call(self._list_call(kind, namespace, labels), f"the {kind} list")
         items = [from_body(doc) for doc in result.get("items") or ()]
         return sorted(items, key=lambda r: (r.name, r.namespace))
+
+    def list_jobs(self, page: PageRequest) -> Page:
+        """A page from the API server's chunked list (``limit``/``continue``; ``backends.k8s.paging``)."""
+        fn = self._list_call(KUSCIA_JOB, page.namespace, page.labels)
+        fetch = paging.chunk_fetcher(fn, self.policy, self.request_timeout, self.host, page.marker)
+        return paging.job_page(fetch, page)
 
     def _list_call(
         self, kind: str, namespace: str | None, labels: Mapping[str, str] | None

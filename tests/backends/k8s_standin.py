@@ -14,6 +14,7 @@ away and came back".
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -60,9 +61,10 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str) -> None:
+    def __init__(self, code: int, reason: str, message: str, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
+        self.metadata = metadata or {}  # a Status' own metadata (the fresh continue token of a 410)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Store:
     compacted: int = 0
     started_rv: int = 0
     last_rv: dict[str, int] = field(default_factory=dict)
+    snapshots: dict[int, dict[tuple[str, str, str], list[dict[str, Any]]]] = field(default_factory=dict)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def bump(self) -> str:
@@ -126,6 +129,7 @@ class StandInServer:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.queries: list[dict[str, str]] = []  # the query of each request, in the order of ``requests``
+        self.listed: list[int] = []  # how many objects each list response held
         self.port = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -255,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             self._route(method, plural, ns, name, sub, query, body)
         except ApiError as exc:
-            self._send(exc.code, _status(exc.code, exc.reason, exc.message))
+            self._send(exc.code, {**_status(exc.code, exc.reason, exc.message), "metadata": exc.metadata})
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -419,25 +423,64 @@ class _Handler(BaseHTTPRequestHandler):
         return [o for (p, _), coll in store.objects.items() if p == plural for o in coll.values()]
 
     def _list(self, plural: str, ns: str, query: dict[str, str]) -> None:
-        terms = parse_selector(query.get("labelSelector", ""))
-        with self.server_ref.store.cond:
-            items = [
-                copy.deepcopy(o)
-                for o in self._collection(plural, ns)
-                if matches(o["metadata"].get("labels") or {}, terms)
-            ]
-            rv = str(self.server_ref.store.rv)
-        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        """A list; with ``limit``, a chunk and a ``continue`` token, the continued chunks read from the
+        snapshot the first one was taken at (410 Expired with a fresh token once it is compacted away, as
+        the API server answers after etcd compaction; 400 for a token it did not issue)."""
+        store = self.server_ref.store
+        selector = query.get("labelSelector", "")
+        terms = parse_selector(selector)
+        token = query.get("continue", "")
+        with store.cond:
+            start = ""
+            if token:
+                try:
+                    decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+                    at, start = int(decoded["rv"]), str(decoded["start"])
+                except (ValueError, KeyError, TypeError):
+                    raise ApiError(400, "BadRequest", "continue key is not valid") from None
+                if at < store.compacted or at not in store.snapshots:
+                    fresh = self._snapshot(plural, ns, selector, terms)
+                    raise ApiError(
+                        410,
+                        "Expired",
+                        "The provided continue parameter is too old to display a consistent list result.",
+                        {"continue": _continue_token(fresh, start)},
+                    )
+                items = store.snapshots[at][(plural, ns, selector)]
+                rv = str(at)
+            else:
+                rv_now = self._snapshot(plural, ns, selector, terms)
+                items = store.snapshots[rv_now][(plural, ns, selector)]
+                rv = str(rv_now)
+        items = [copy.deepcopy(o) for o in items if _key(o) > start]
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        limit = int(query.get("limit") or 0)
+        if limit and len(items) > limit:
+            items = items[:limit]
+            meta["continue"] = _continue_token(int(rv), _key(items[-1]))
+        self.server_ref.listed.append(len(items))
         kind = KINDS[plural] + "List"
         self._send(
             200,
             {
                 "apiVersion": "v1" if plural == "configmaps" else "kuscia.secretflow/v1alpha1",
                 "kind": kind,
-                "metadata": {"resourceVersion": rv},
+                "metadata": meta,
                 "items": items,
             },
         )
+
+    def _snapshot(self, plural: str, ns: str, selector: str, terms: list[tuple[str, str, str]]) -> int:
+        """Take the collection's state now (under the store's lock) for lists continued from it."""
+        store = self.server_ref.store
+        items = [
+            copy.deepcopy(o)
+            for o in self._collection(plural, ns)
+            if matches(o["metadata"].get("labels") or {}, terms)
+        ]
+        items.sort(key=_key)
+        store.snapshots.setdefault(store.rv, {})[(plural, ns, selector)] = items
+        return store.rv
 
     def _watch(self, plural: str, ns: str, query: dict[str, str]) -> None:
         srv = self.server_ref
@@ -542,6 +585,15 @@ def seen_as(event: Event, terms: list[tuple[str, str, str]]) -> tuple[str, dict[
         gone["metadata"]["resourceVersion"] = str(event.rv)
         return "DELETED", gone
     return ("ADDED" if now else ""), event.obj
+
+
+def _key(obj: dict[str, Any]) -> str:
+    """An object's key in the store's order: namespace, then name."""
+    return f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def _continue_token(rv: int, start: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"rv": rv, "start": start}).encode()).decode()
 
 
 def write_kubeconfig(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from reconciler.backends.local import LocalBackend
 from reconciler.backends.pages import PageRequest

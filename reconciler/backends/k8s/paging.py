@@ -1,0 +1,118 @@
+"""A page of KusciaJobs from Kubernetes' own chunked lists (``limit`` and ``continue``; API conventions,
+"Retrieving large results sets in chunks"), for ``KubernetesBackend.list_jobs``.
+
+The API server returns a namespace's objects in key order, that is name order, and a ``continue`` token
+for the rest; a continued list reads the snapshot of the first one. The label filter travels as a label
+selector; the other filters (phase, initiator, times) are not selectable on custom resources and are checked
+here, on one chunk at a time. A page can end inside a chunk, so the marker holds the token that chunk was
+read with, the chunk's size and the page's last name: the next page reads the same chunk again and starts
+after that name. A token that the API server has let expire (410 Gone; etcd compacted its revision) is
+replaced by the one the server sends with the 410, which continues at the same key in the current state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from reconciler.backends.base import BackendError
+from reconciler.backends.k8s.objects import error_detail, from_body, translate
+from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
+from reconciler.backends.pages import (
+    KUBERNETES_MARKER,
+    MAX_LIMIT,
+    InvalidMarker,
+    Page,
+    PageRequest,
+    decode_fields,
+    encode_fields,
+)
+from reconciler.model import Resource
+
+Fetch = Callable[[str, int], tuple[list[Resource], str]]
+"""(continue token, "" for the start; limit) → (the chunk's objects in name order, the next token or "")."""
+
+
+def read_marker(marker: str, limit: int) -> tuple[str, int, str]:
+    """(continue token, chunk size, name to continue after) of a Kubernetes marker; InvalidMarker if it is
+    not one ``job_page`` printed."""
+    if not marker:
+        return "", limit, ""
+    fields = decode_fields(marker, KUBERNETES_MARKER)
+    token, size, after = fields.get("c"), fields.get("n"), fields.get("a")
+    if not (isinstance(token, str) and isinstance(size, int) and isinstance(after, str)):
+        raise InvalidMarker(marker)
+    if not 1 <= size <= MAX_LIMIT + 1 or not after:
+        raise InvalidMarker(marker)
+    return token, size, after
+
+
+def job_page(fetch: Fetch, page: PageRequest) -> Page:
+    """One page: chunks of ``page.limit`` objects (the marker's chunk first) until the page is full."""
+    token, size, after = read_marker(page.marker, page.limit)
+    items: list[Resource] = []
+    while True:
+        chunk, next_token = fetch(token, size)
+        for job in chunk:
+            if job.name <= after or not page.matches(job):
+                continue
+            if len(items) == page.limit:  # one more matches: continue inside this chunk next time
+                return Page(items, _marker(token, size, items[-1].name))
+            items.append(job)
+        if not next_token:
+            return Page(items, None)
+        if len(items) == page.limit:
+            return Page(items, _marker(next_token, page.limit, items[-1].name))
+        token, size = next_token, page.limit
+
+
+def _marker(token: str, size: int, after: str) -> str:
+    return encode_fields(KUBERNETES_MARKER, {"c": token, "n": size, "a": after})
+
+
+def chunk_fetcher(
+    list_call: Callable[..., Any], policy: RetryPolicy, timeout: float, host: str, marker: str
+) -> Fetch:
+    """``Fetch`` over a ``CustomObjectsApi`` list call (its group, version, namespace, plural and label
+    selector bound), retried as every call is. A continue token the server let expire (410) is replaced by
+    the one its Status carries; without one, or for a token the server can not read (400), the user is
+    told to list again (the marker ``marker`` came from)."""
+
+    def fetch(token: str, limit: int) -> tuple[list[Resource], str]:
+        extra: dict[str, Any] = {"_continue": token} if token else {}
+        try:
+            result = call(policy, lambda: list_call(limit=limit, _request_timeout=timeout, **extra))
+        except ApiException as exc:
+            if not token or exc.status not in (400, 410):
+                raise translate(exc, "the KusciaJob list") from None
+            renewed = _continue_of(exc) if exc.status == 410 else ""
+            if renewed:
+                return fetch(renewed, limit)
+            if exc.status == 400:
+                raise InvalidMarker(marker) from None
+            raise BackendError(
+                f"the marker has expired on the Kubernetes API server ({error_detail(exc)[2]}); "
+                "list again without --marker"
+            ) from None
+        except Unreachable as exc:
+            raise BackendError(
+                f"cannot reach the Kubernetes API server at {host} for the KusciaJob list ({exc}); "
+                "it kept failing for the whole retry period"
+            ) from None
+        items = [from_body(doc) for doc in result.get("items") or ()]
+        return items, str((result.get("metadata") or {}).get("continue") or "")
+
+    return fetch
+
+
+def _continue_of(exc: ApiException) -> str:
+    """The fresh continue token of a 410 Gone for an expired one (``metadata.continue`` of its Status)."""
+    try:
+        doc = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        return ""
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    return str(meta.get("continue") or "") if isinstance(meta, dict) else ""

@@ -1,0 +1,98 @@
+"""Paging KusciaJobs through Kubernetes' ``limit``/``continue``, against the stand-in API server (or a real
+cluster when KGITOPS_TEST_KUBECONFIG is set; the tests' jobs carry a label of their own)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.backends.kubernetes import KubernetesBackend
+from reconciler.backends.pages import InvalidMarker, PageRequest, name_marker
+from reconciler.model import ObjectRef
+
+from .conftest import set_job_status
+from .k8s_standin import StandInServer
+from .test_backends_kubernetes import job
+
+SOURCE = "kgitops.io/source"
+
+
+def _walk(k8s: KubernetesBackend, request: PageRequest, between: object = None) -> list[list[str]]:
+    pages: list[list[str]] = []
+    marker = ""
+    while True:
+        page = k8s.list_jobs(
+            PageRequest(k8s.namespace, request.limit, marker, request.labels, request.phases)
+        )
+        pages.append([j.name for j in page.items])
+        if page.next_marker is None:
+            return pages
+        marker = page.next_marker
+        if callable(between):
+            between(len(pages))
+
+
+def test_paging_returns_every_job_once_in_name_order_while_jobs_come_and_go(
+    k8s: KubernetesBackend, unique: str
+) -> None:
+    names = [f"{unique}-{i:02d}" for i in range(12)]
+    for name in names:
+        k8s.create(job(name, {SOURCE: unique}))
+    deleted = f"{unique}-09"
+    added = [f"{unique}-00a", f"{unique}-11a"]
+
+    def churn(pages_so_far: int) -> None:
+        if pages_so_far == 1:
+            k8s.delete(ObjectRef.of("KusciaJob", deleted))
+            for name in added:
+                k8s.create(job(name, {SOURCE: unique}))
+
+    pages = _walk(k8s, PageRequest(k8s.namespace, 5, labels={SOURCE: unique}), churn)
+    seen = [n for p in pages for n in p]
+    assert all(len(p) <= 5 for p in pages) and pages[0] == names[:5]
+    assert seen == sorted(set(seen))  # in order, each once
+    # every job that existed throughout is there; a continued list reads the first list's snapshot on
+    # Kubernetes, so the one deleted meanwhile may still show and the ones created may not
+    assert {n for n in names if n != deleted} <= set(seen) <= set(names) | set(added)
+    assert f"{unique}-00a" not in seen  # created before the marker: never
+
+
+def test_filters_and_paging_together(k8s: KubernetesBackend, unique: str) -> None:
+    for i in range(10):
+        k8s.create(job(f"{unique}-{i}", {SOURCE: unique, "team": "risk" if i % 2 else "fraud"}))
+        set_job_status(k8s, f"{unique}-{i}", {"phase": "Failed" if i % 3 == 0 else "Running"})
+    fraud = {SOURCE: unique, "team": "fraud"}
+    request = PageRequest(k8s.namespace, 2, labels=fraud, phases=frozenset({"Running"}))
+    pages = _walk(k8s, request)
+    assert [n for p in pages for n in p] == [f"{unique}-2", f"{unique}-4", f"{unique}-8"]
+    assert [len(p) for p in pages] == [2, 1]
+
+
+def test_a_page_reads_chunks_of_its_own_size_never_the_whole_collection(
+    k8s: KubernetesBackend, standin: StandInServer, unique: str
+) -> None:
+    for i in range(20):
+        k8s.create(job(f"{unique}-{i:02d}"))
+    standin.listed.clear()
+    pages = _walk(k8s, PageRequest(k8s.namespace, 4))
+    assert [n for p in pages for n in p] == [f"{unique}-{i:02d}" for i in range(20)]
+    assert standin.listed and max(standin.listed) <= 4
+
+
+def test_an_expired_continue_token_goes_on_with_the_fresh_one(
+    k8s: KubernetesBackend, standin: StandInServer, unique: str
+) -> None:
+    for i in range(6):
+        k8s.create(job(f"{unique}-{i}"))
+    first = k8s.list_jobs(PageRequest(k8s.namespace, 2))
+    k8s.delete(ObjectRef.of("KusciaJob", f"{unique}-3"))
+    standin.compact()  # etcd compacted the first list's revision: its token gets 410 Expired
+    assert first.next_marker is not None
+    second = k8s.list_jobs(PageRequest(k8s.namespace, 2, first.next_marker))
+    assert [j.name for j in second.items] == [f"{unique}-2", f"{unique}-4"]
+
+
+def test_markers_that_kgitops_did_not_print_are_refused(k8s: KubernetesBackend) -> None:
+    for bad in ["nonsense", name_marker("job-a")]:  # the second: the embedded engine's, not Kubernetes'
+        with pytest.raises(InvalidMarker, match="is not one kgitops printed") as err:
+            k8s.list_jobs(PageRequest(k8s.namespace, 2, bad))
+        assert err.value.exit_code == 2
