@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.backends import kusciaapi_pages
 from reconciler.backends.base import (
     AlreadyExists,
     Backend,
@@ -29,6 +30,7 @@ from reconciler.backends.base import (
 from reconciler.backends.kusciaapi_grpc import GrpcTransport
 from reconciler.backends.kusciaapi_http import HttpTransport
 from reconciler.backends.kusciaapi_records import LocalRecords
+from reconciler.backends.pages import InvalidMarker, Page, PageRequest
 from reconciler.config import Config
 from reconciler.kuscia import codes as ec
 from reconciler.kusciaapi.events import event_type_name, json_stream
@@ -297,6 +299,24 @@ class KusciaAPIBackend(Backend):
         wanted = dict(labels or {})
         items = [r for r in items if all(r.labels.get(k) == v for k, v in wanted.items())]
         return sorted(items, key=lambda r: r.name)
+
+    def list_jobs(self, page: PageRequest) -> Page:
+        """A page from the server's paged list, or from the jobs kgitops knows (``kusciaapi_pages``)."""
+
+        def list_call(size: int, token: str) -> tuple[list[dict[str, Any]], str]:
+            try:
+                data = self.call("list", {"page_size": size, "page_token": token})
+            except KusciaAPIError as exc:
+                if token and exc.code == ec.REQUEST_VALIDATE:
+                    raise InvalidMarker(page.marker) from None
+                raise
+            return [dict(d) for d in data.get("jobs") or ()], str(data.get("next_page_token") or "")
+
+        def known() -> set[str]:
+            names = {r.name for r in self.records.all_inventoried() if r.kind == KUSCIA_JOB}
+            return names | self.records.applied_job_ids()
+
+        return kusciaapi_pages.job_page(page, list_call, known, self._query, self._job, self.endpoint)
 
     def delete(self, ref: ObjectRef) -> None:
         self._jobs_only(ref.kind, "delete")

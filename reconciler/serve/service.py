@@ -23,6 +23,7 @@ from reconciler.backends.base import (
     admit_new,
     check_kusciaapi_stage,
 )
+from reconciler.backends.pages import MAX_LIMIT, InvalidMarker, PageRequest
 from reconciler.kuscia import codes as ec
 from reconciler.kusciaapi.errors import APIError, ok
 from reconciler.kusciaapi.mapping import check_job_id, job_from_create_request
@@ -288,13 +289,38 @@ class JobService:
         return ok({"job_id": job_id})
 
     def list_jobs(self, req: Mapping[str, Any]) -> dict[str, Any]:
-        """kgitops extension (not in Kuscia): every job with its query data, for the kusciaapi backend."""
+        """kgitops extension (not in Kuscia): the jobs with their query data, for the kusciaapi backend.
 
-        def work(b: Backend) -> list[dict[str, Any]]:
-            jobs = [j for j in b.list(KUSCIA_JOB, self.namespace) if self.visible(j)]
-            return [query_data(j, self._tasks_of(b, j)) for j in jobs]
+        With ``page_size`` (1-1000) one page in name order, read by the backend's own paging
+        (``Backend.list_jobs``), and ``next_page_token`` for the next ("" after the last); pass it back as
+        ``page_token``. A page holds fewer jobs than asked when some are another domain's (``visible``), and
+        may even be empty with a token. Without ``page_size``: every job at once."""
+        size = req.get("page_size")
+        token = req.get("page_token") or ""
+        if size in (None, 0, "") and not token:
 
-        return ok({"jobs": self._guard(work, ec.QUERY_JOB, read=True)})
+            def everything(b: Backend) -> list[dict[str, Any]]:
+                jobs = [j for j in b.list(KUSCIA_JOB, self.namespace) if self.visible(j)]
+                return [query_data(j, self._tasks_of(b, j)) for j in jobs]
+
+            return ok({"jobs": self._guard(everything, ec.QUERY_JOB, read=True)})
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_LIMIT:
+            raise APIError(ec.REQUEST_VALIDATE, f"page size must be in [1,{MAX_LIMIT}]")
+        if not isinstance(token, str):
+            raise APIError(ec.REQUEST_VALIDATE, "page token must be a string")
+
+        def work(b: Backend) -> tuple[list[dict[str, Any]], str]:
+            try:
+                page = b.list_jobs(PageRequest(self.namespace, size, token))
+            except InvalidMarker:
+                raise APIError(
+                    ec.REQUEST_VALIDATE, "page token is not valid: pass the next_page_token of the last page"
+                ) from None
+            jobs = [j for j in page.items if self.visible(j)]
+            return [query_data(j, self._tasks_of(b, j)) for j in jobs], page.next_marker or ""
+
+        jobs, next_token = self._guard(work, ec.QUERY_JOB, read=True)
+        return ok({"jobs": jobs, "next_page_token": next_token})
 
     def snapshot(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Watch support: job name -> (fingerprint, JobStatus), of the jobs this KusciaAPI may see (Kuscia's
