@@ -10,15 +10,17 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from reconciler.backends.base import PhaseError
 from reconciler.errors import KgitopsError
 from reconciler.kuscia.labels import ANNOTATION_SOURCE_ID, ANNOTATION_SOURCE_PATH, KUSCIA_PREFIX, is_reserved
 from reconciler.kuscia.stages import APPROVAL_PHASES, kgitops_refusal
 from reconciler.model import JobPhase, Resource, Stage
-from reconciler.plan.ownership import is_managed
-from reconciler.validate.admission import Verdict
 from reconciler.views import PRIORITIES, job_phase_of, spec_of
+
+if TYPE_CHECKING:
+    from reconciler.validate.admission import Verdict
 
 # -- errors ----------------------------------------------------------------------------------------------
 
@@ -310,6 +312,8 @@ def parse_user_time(
 
 def managed_source(obj: Resource) -> str | None:
     """``path in source`` when GitOps sync manages the object, else None."""
+    from reconciler.plan.ownership import is_managed  # the planner's rule; loaded by the writes that ask
+
     if not is_managed(obj):
         return None
     path = obj.annotations.get(ANNOTATION_SOURCE_PATH, "")

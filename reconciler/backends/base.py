@@ -28,11 +28,18 @@ from reconciler.errors import KgitopsError
 from reconciler.kuscia.stages import LABEL_COMMANDS, Refusal, kusciaapi_refusal, parse_command
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
-from reconciler.validate import admission
-from reconciler.validate.admission import Verdict
 
 if TYPE_CHECKING:
     from reconciler.backends.pages import Page, PageRequest
+    from reconciler.validate.admission import Verdict
+
+
+def _admission() -> Any:
+    """``reconciler.validate.admission``, imported when a write needs it: reads (``job list``) never pay for
+    loading the validator."""
+    from reconciler.validate import admission
+
+    return admission
 
 
 class BackendError(KgitopsError):
@@ -99,7 +106,7 @@ class Invalid(BackendError):
 
 def admit(obj: Resource) -> Verdict:
     """Raise ``Invalid`` unless ``obj`` passes admission; returns the verdict (it may hold warnings)."""
-    verdict = admission.check_resource(obj)
+    verdict = _admission().check_resource(obj)
     if not verdict.ok:
         raise Invalid(verdict)
     return verdict
@@ -113,7 +120,7 @@ def admit_new(backend: Backend, obj: Resource) -> Verdict:
     if obj.kind not in (KUSCIA_JOB, KUSCIA_TASK):
         return verdict
     live = [*backend.list(KUSCIA_JOB, obj.namespace), *backend.list(KUSCIA_TASK, obj.namespace)]
-    crossed = admission.check_against(obj, live, where=f"the {backend.name} backend")
+    crossed = _admission().check_against(obj, live, where=f"the {backend.name} backend")
     if not crossed.ok:
         raise Invalid(crossed)
     return verdict + crossed
@@ -172,12 +179,12 @@ class Backend(ABC):
     ) -> Resource:
         """Merge labels/annotations into the object; a value of None removes the key. Invalid if the
         object's labels and annotations after the merge break validate's metadata rules (META003)."""
-        verdict = admission.check_metadata_change(ref, labels, annotations)
+        verdict = _admission().check_metadata_change(ref, labels, annotations)
         if verdict.ok and annotations:  # the size limit is on all annotations together
             current = self.get(ref)
             if current is not None:
                 merged = {**current.annotations, **annotations}
-                verdict = admission.check_metadata_change(ref, None, merged)
+                verdict = _admission().check_metadata_change(ref, None, merged)
         if not verdict.ok:
             raise Invalid(verdict)
         return self._update_metadata(ref, labels, annotations)
@@ -190,7 +197,7 @@ class Backend(ABC):
         if accept and ref.kind == KUSCIA_JOB:
             job = self.get(ref)
             if job is not None:
-                verdict = admission.check_resource(job)
+                verdict = _admission().check_resource(job)
                 if not verdict.ok:
                     raise Invalid(verdict, f"approve {ref}")
         self._approve(ref, domain, accept, reason)

@@ -53,7 +53,6 @@ from reconciler.jobops import (
 )
 from reconciler.model import DEFAULT_NAMESPACE, Resource, Stage
 from reconciler.sdk.job_reads import JOB, JobReader
-from reconciler.validate import admission
 from reconciler.views import (
     PRIORITY_ANNOTATION,
     JobInfo,
@@ -99,6 +98,8 @@ class Client(JobReader):
             raise InvalidArgument("the job has no metadata.name")
         if not isinstance(manifest, Resource):
             # the mapping as given: a Resource would silently drop unknown top-level and metadata fields
+            from reconciler.validate import admission  # the writes load the validator, not the reads
+
             verdict = admission.check_manifest(manifest)
             if not verdict.ok:
                 raise InvalidObject(verdict)
