@@ -6,7 +6,6 @@ Kept apart from ``client.py`` so the rules read (and are tested) without a backe
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
@@ -44,10 +43,15 @@ class InvalidValue(InvalidArgument):
 
 
 def _did_you_mean(name: str, known: Iterable[str], kind: str) -> str:
+    """Up to 3 known names at least 60 % alike (normalised Indel similarity, rapidfuzz's ``fuzz.ratio``;
+    difflib's cutoff, at a few ms for 10,000 names where difflib takes 0.2 s); ties in ``known``'s order."""
+    from rapidfuzz import fuzz, process  # loaded by the errors that ask, not by every command
+
     known = list(known)
     if not known:
         return f"there are no {kind}s"
-    close = difflib.get_close_matches(name, known, n=3)
+    found = process.extract(name, known, scorer=fuzz.ratio, limit=3, score_cutoff=60)
+    close = [c for c, _score, _at in found]
     if close:
         return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
     return f"{len(known)} {kind}(s) exist; see `kgitops {kind} list`"
