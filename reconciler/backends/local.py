@@ -75,6 +75,8 @@ class LocalBackend(Backend):
                     f"cannot read the engine state {self.state_dir}: {present} is not a directory"
                 )
         self.store = Store.open(self.state_dir) if self.exists or not readonly else Store(":memory:")
+        if not readonly:  # a read-only open changes nothing: its pages are right without the index too
+            store_pages.ensure_indexes(self.store)
         self.lock = EngineLock(self.state_dir)
         self.runtime = ProcessRuntime(
             self.store, self.state_dir, self.trusted, self.workspace, kill_grace_seconds

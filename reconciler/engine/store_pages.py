@@ -3,8 +3,10 @@
 The ``objects`` table's primary key (kind, namespace, name) is the index on the sort key: a page is
 ``WHERE kind=? AND namespace=? AND name > :after ... ORDER BY name LIMIT n+1``, an index range scan that
 stops after n+1 matching rows; the filters on phase, initiator and labels are SQL on the same rows, and
-only the n jobs of the page are decoded from JSON. ``after`` is the last name of the previous page, so a
-page continues correctly when that job was deleted, and jobs created meanwhile appear in their place.
+only the n jobs of the page are decoded from JSON. A filter on one phase reads the index on the phase
+(``INDEXES``) instead, so it never reads the jobs of other phases. ``after`` is the last name of the
+previous page, so a page continues correctly when that job was deleted, and jobs created meanwhile appear
+in their place.
 """
 
 from __future__ import annotations
@@ -26,7 +28,18 @@ TIMES_SQL = (
     "json_extract(status, '$.startTime'), json_extract(status, '$.completionTime'),"
     " json_extract(status, '$.lastReconcileTime'), created"
 )
-SCAN_CHUNK = 500  # rows read at a time while a filter on times is checked outside SQL
+SCAN_CHUNK = 500  # the most rows read at a time while a filter on times is checked outside SQL
+INDEXES = (
+    # one phase asked for: the jobs of that phase in name order, without reading the others
+    f"CREATE INDEX IF NOT EXISTS objects_job_phase ON objects(kind, namespace, {PHASE_SQL}, name)",
+)
+
+
+def ensure_indexes(store: Store) -> None:
+    """Create the indexes the page queries use (once per store file; on 10,000 jobs about 0.2 s)."""
+    with store.transaction():
+        for statement in INDEXES:
+            store._db.execute(statement)
 
 TimesFilter = Callable[[Any, Any, Any, Any], bool]
 """(startTime, completionTime, lastReconcileTime, creationTimestamp) as stored → keep the job."""
@@ -86,12 +99,14 @@ def job_page(
     )
     names: list[str] = []
     cursor = after
+    chunk = limit + 1  # as many as the page needs if every row matches; twice as many each time after
     while len(names) <= limit:
-        rows = store._query(scan, [namespace, cursor, *args, SCAN_CHUNK])
+        rows = store._query(scan, [namespace, cursor, *args, chunk])
         names.extend(r[0] for r in rows if times(r[1], r[2], r[3], r[4]))
-        if len(rows) < SCAN_CHUNK:
+        if len(rows) < chunk:
             break
         cursor = rows[-1][0]
+        chunk = min(chunk * 2, SCAN_CHUNK)
     more = len(names) > limit
     return _jobs_named(store, namespace, names[:limit]), more
 

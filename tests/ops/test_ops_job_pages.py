@@ -90,14 +90,20 @@ def test_a_time_filter_keeps_paging_past_a_scan_chunk(backend: LocalBackend) -> 
     assert seen == [f"job-{i:04d}" for i in range(count) if i % 7 == 0]
 
 
-def test_a_page_is_an_index_range_not_a_scan_and_a_sort(backend: LocalBackend) -> None:
-    selection = store_pages.JobSelection(frozenset({"Running"}), "alice", {"team": "risk"})
+def _plan(backend: LocalBackend, selection: store_pages.JobSelection) -> str:
     sql, args = store_pages.page_sql(selection)
-    plan = " ".join(
-        str(row[3]) for row in backend.store._query("EXPLAIN QUERY PLAN " + sql, [NS, "job-a", *args, 51])
-    )
+    rows = backend.store._query("EXPLAIN QUERY PLAN " + sql, [NS, "job-a", *args, 51])
+    return " ".join(str(row[3]) for row in rows)
+
+
+def test_a_page_is_an_index_range_not_a_scan_and_a_sort(backend: LocalBackend) -> None:
+    two_phases = frozenset({"Running", "Failed"})
+    plan = _plan(backend, store_pages.JobSelection(two_phases, "alice", {"team": "risk"}))
     assert "SEARCH objects USING INDEX sqlite_autoindex_objects_1 (kind=? AND namespace=? AND name>?)" in plan
     assert "TEMP B-TREE" not in plan  # rows come in name order: no sort of every job
+    one_phase = _plan(backend, store_pages.JobSelection(frozenset({"Failed"})))
+    assert "USING INDEX objects_job_phase (kind=? AND namespace=? AND <expr>=? AND name>?)" in one_phase
+    assert "TEMP B-TREE" not in one_phase
 
 
 def test_markers_of_another_backend_or_none_at_all_are_refused(backend: LocalBackend) -> None:
