@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.backends.base import (
     AlreadyExists,
@@ -28,13 +29,15 @@ from reconciler.backends.pages import Page, PageRequest, marker_name, name_marke
 from reconciler.config import Config, EngineConfig
 from reconciler.engine import store_pages
 from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
-from reconciler.engine.engine import OPEN, Engine
-from reconciler.engine.runtime.process import ProcessRuntime
 from reconciler.engine.stage_commands import set_stage_label
 from reconciler.engine.store import DB_NAME, Store, StoreError
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
 from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
+
+if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
+    from reconciler.engine.engine import Engine
+    from reconciler.engine.runtime.process import ProcessRuntime
 
 
 def state_exists(state_dir: str | Path) -> bool:
@@ -78,9 +81,7 @@ class LocalBackend(Backend):
         if not readonly:  # a read-only open changes nothing: its pages are right without the index too
             store_pages.ensure_indexes(self.store)
         self.lock = EngineLock(self.state_dir)
-        self.runtime = ProcessRuntime(
-            self.store, self.state_dir, self.trusted, self.workspace, kill_grace_seconds
-        )
+        self._runtime: ProcessRuntime | None = None
         self._engine: Engine | None = None
         self._closed = False
 
@@ -104,8 +105,21 @@ class LocalBackend(Backend):
 
     # -- driving the engine -------------------------------------------------------------
     @property
+    def runtime(self) -> ProcessRuntime:
+        """The local processes of the tasks (made on first use: a read never needs it)."""
+        if self._runtime is None:
+            from reconciler.engine.runtime.process import ProcessRuntime
+
+            self._runtime = ProcessRuntime(
+                self.store, self.state_dir, self.trusted, self.workspace, self.kill_grace
+            )
+        return self._runtime
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from reconciler.engine.engine import Engine
+
             self._engine = Engine(self.store, self.runtime, auto_approve=self.auto_approve)
         return self._engine
 
@@ -374,6 +388,8 @@ class LocalBackend(Backend):
             if not follow:
                 return
             current = self.store.get(ref)
+            from reconciler.engine.engine import OPEN
+
             open_tasks = self.store.list("KusciaTask", owner=current.uid, where=OPEN) if current else []
             names = {t.name for t in self.store.list("KusciaTask", owner=current.uid)} if current else set()
             if current is None or (
@@ -413,7 +429,8 @@ class LocalBackend(Backend):
         self._closed = True
         held = self.lock.held
         busy = held and self.engine.busy()
-        self.runtime.close()
+        if self._runtime is not None:
+            self._runtime.close()
         self.lock.release()
         if busy and self.autostart:
             ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)

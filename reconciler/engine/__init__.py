@@ -4,12 +4,36 @@ processes). Most callers want ``reconciler.backends.local.LocalBackend``; the pi
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
-from reconciler.engine.engine import Engine
-from reconciler.engine.scheduler import Decision, schedule, view_phases
-from reconciler.engine.store import Store
+if TYPE_CHECKING:
+    from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
+    from reconciler.engine.engine import Engine
+    from reconciler.engine.scheduler import Decision, schedule, view_phases
+    from reconciler.engine.store import Store
+
+# Loaded when first asked for, so that a reader of one piece (``engine.store`` for ``job list``) does not load
+# the controllers and the process runtime.
+_HOMES = {
+    "EngineLock": "driver",
+    "driver_pid": "driver",
+    "ensure_driver": "driver",
+    "idle_notice": "driver",
+    "Engine": "engine",
+    "Decision": "scheduler",
+    "schedule": "scheduler",
+    "view_phases": "scheduler",
+    "Store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'reconciler.engine' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"reconciler.engine.{home}"), name)
 
 
 def open_engine(
@@ -20,7 +44,9 @@ def open_engine(
     grace_seconds: float = 5.0,
 ) -> Engine:
     """An engine with the process runtime over ``<state_dir>/engine.db`` (the caller must hold the lock)."""
+    from reconciler.engine.engine import Engine
     from reconciler.engine.runtime.process import ProcessRuntime
+    from reconciler.engine.store import Store
 
     store = Store.open(state_dir)
     runtime = ProcessRuntime(
