@@ -1,5 +1,5 @@
-"""Paging KusciaJobs through Kubernetes' ``limit``/``continue``, against the stand-in API server (or a real
-cluster when KGITOPS_TEST_KUBECONFIG is set; the tests' jobs carry a label of their own)."""
+"""Paging KusciaJobs through Kubernetes' ``limit``/``continue``, on every API server of ``conftest.py`` (the
+tests' jobs carry a label or a name prefix of their own)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def test_filters_and_paging_together(k8s: KubernetesBackend, unique: str) -> Non
     assert [len(p) for p in pages] == [2, 1]
 
 
+@pytest.mark.servers("standin", reason="counts the objects of each list response")
 def test_a_page_reads_chunks_of_its_own_size_never_the_whole_collection(
     k8s: KubernetesBackend, standin: StandInServer, unique: str
 ) -> None:
@@ -78,6 +79,7 @@ def test_a_page_reads_chunks_of_its_own_size_never_the_whole_collection(
     assert standin.listed and max(standin.listed) <= 4
 
 
+@pytest.mark.servers("standin", reason="compacts the list's revision on demand")
 def test_an_expired_continue_token_goes_on_with_the_fresh_one(
     k8s: KubernetesBackend, standin: StandInServer, unique: str
 ) -> None:
