@@ -334,7 +334,7 @@ class Backend(ABC):
             if changed:
                 continue
             pause = self.idle_pause(wait)
-            wake.wait(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            self.rest(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())), wake)
 
     poll_interval: float = 0.2
     """Seconds between checks of ``run_until`` when nothing changed."""
@@ -342,6 +342,11 @@ class Backend(ABC):
     def idle_pause(self, poll: float) -> float:
         """How long ``run_until`` rests after a round that changed nothing; ``poll`` by default."""
         return poll
+
+    def rest(self, seconds: float, wake: threading.Event) -> None:
+        """``run_until``'s rest: ``seconds`` at most, less if ``wake`` is set. The embedded engine also
+        wakes when one of its processes exits, a deadline of its is due, or another thread writes."""
+        wake.wait(seconds)
 
     # -- optional (see ``capabilities``) ---------------------------------------------------
     def logs(

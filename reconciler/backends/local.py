@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import copy
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -129,16 +130,21 @@ class LocalBackend(Backend):
         return not self.readonly and self.lock.acquire()
 
     def step(self) -> bool:
-        """One engine pass if this process drives (taking the lock if free); True if anything changed."""
+        """One engine step if this process drives (taking the lock if free): what happened since the last
+        one, and a bounded batch of work (``Engine.step``). True if something changed or work is queued."""
         if not self.drive():
             return False
-        return self.engine.reconcile_once()
+        return self.engine.step()
 
     poll_interval = 0.05
 
-    def idle_pause(self, poll: float) -> float:
-        """Tasks of this process running: look again soon (their exits are what moves the job on)."""
-        return 0.005 if self.lock.held and self.runtime.has_live_pods() else poll
+    def rest(self, seconds: float, wake: threading.Event) -> None:
+        """Driving: the engine's wait (a process exit, a due deadline or another thread's write ends it
+        early). Else: ``seconds``, or until ``wake`` is set."""
+        if self.lock.held and not wake.is_set():
+            self.engine.wait(seconds)
+        else:
+            wake.wait(seconds)
 
     def wait_for_job(self, name: str, namespace: str | None = None, timeout: float | None = None) -> Resource:
         """Drive/wait until the job reaches a final phase (or Suspended/AwaitingApproval); returns it."""
@@ -429,6 +435,8 @@ class LocalBackend(Backend):
         self._closed = True
         held = self.lock.held
         busy = held and self.engine.busy()
+        if self._engine is not None:
+            self._engine.close()
         if self._runtime is not None:
             self._runtime.close()
         self.lock.release()

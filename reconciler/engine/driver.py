@@ -204,6 +204,7 @@ def drive(settings: DriverSettings, on_start: Callable[[int], None] | None = Non
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        engine.wake()
 
     # restored when the loop ends, so running it in-process (tests, embedding) leaves no handler behind:
     # a forked child (a multiprocessing pool) would inherit it and ignore its SIGTERM
@@ -223,6 +224,7 @@ def drive(settings: DriverSettings, on_start: Callable[[int], None] | None = Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        engine.close()
         runtime.close()
         lock.release()
         store.close()

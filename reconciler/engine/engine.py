@@ -1,20 +1,34 @@
-"""One engine pass = the task controller over every unfinished task, then the job controller over every
-job that still needs reconciling. A driver repeats passes; ``kgitops simulate`` repeats them until nothing
+"""The engine: Kuscia's job and task controllers over the store, driven by events.
+
+A driver (``step`` then ``wait``, in ``run``) looks at everything once when it starts, then only at what an
+event concerns: a write to the store (its change feed: ``Store.changes_since``; writes by this process's other
+threads wake the wait at once, other processes' are seen by polling ``Store.revision()``, one integer), a
+process exit (the runtime's pidfds), or a deadline that is due (a task's lifecycleSeconds, the kill grace
+period, a launch waiting for its AppImage). A job awaiting approval costs nothing until someone writes to it.
+Work is taken in bounded batches with exits first, so tasks finish while others still start.
+
+``reconcile_once`` is the old full pass (the task controller over every unfinished task, then the job
+controller over every job that still needs reconciling): ``kgitops simulate`` repeats it until nothing
 changes. Whoever drives must hold the state directory's lock (``reconciler.engine.driver``)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import selectors
 import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from reconciler.engine.job_controller import JobController, Recorder
 from reconciler.engine.runtime.base import Runtime
-from reconciler.engine.store import Store, utc_now
-from reconciler.engine.task_controller import TaskController
-from reconciler.model import JobPhase, ObjectRef, TaskPhase
+from reconciler.engine.store import Change, Store, utc_now
+from reconciler.engine.task_controller import TERMINATION_RECHECK, TaskController
+from reconciler.engine.workqueue import Urgency, WorkQueue
+from reconciler.model import JobPhase, ObjectRef
 
 OPEN = "json_extract(status, '$.completionTime') IS NULL"
 RECONCILABLE = (
@@ -22,6 +36,43 @@ RECONCILABLE = (
     " AND json_extract(status, '$.completionTime') IS NOT NULL)"
 )
 ACTIVE_JOB_PHASES = (JobPhase.INITIALIZED, JobPhase.PENDING, JobPhase.RUNNING)
+# jobs that progress without a person: Initialized, Pending, Running, or Failed and not yet stopped (§2.3)
+ACTIVE_JOBS = (
+    "coalesce(json_extract(status, '$.phase'), '') IN ('', 'Initialized', 'Pending', 'Running')"
+    " OR (json_extract(status, '$.phase') = 'Failed' AND json_extract(status, '$.completionTime') IS NULL)"
+)
+BATCH = 32  # reconciles between two looks at process exits and deadlines
+
+
+@dataclass
+class EngineMetrics:
+    """Counters of the event-driven loop: full passes over the store (one when the driver starts), single
+    reconciles (of one job or one task), change-feed reads, and waits."""
+
+    full_passes: int = 0
+    reconciles: int = 0
+    feed_reads: int = 0
+    waits: int = 0
+
+
+class _Waker:
+    """A pipe the waiting driver selects on; other threads of the process write a byte to it."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def poke(self) -> None:
+        with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
+            os.write(self.write_fd, b"\0")
+
+    def drain(self) -> None:
+        with contextlib.suppress(OSError):  # BlockingIOError: drained
+            while os.read(self.read_fd, 4096):
+                pass
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+        os.close(self.write_fd)
 
 
 class Engine:
@@ -40,6 +91,19 @@ class Engine:
         self.jobs = JobController(store, clock, recorder, auto_approve)
         self.tasks = TaskController(store, runtime, clock)
         self._errors: dict[ObjectRef, int] = {}
+        self.metrics = EngineMetrics()
+        self.batch = BATCH
+        self._queue: WorkQueue[ObjectRef] = WorkQueue()
+        self._revision: int | None = None  # None until the first step looked at everything
+        self._tombstone = 0
+        self._task_refs: dict[str, ObjectRef] = {}  # uid -> ref
+        self._job_refs: dict[str, ObjectRef] = {}  # uid -> ref
+        self._collecting: set[tuple[str, str]] = set()  # (name, uid) of deleted tasks whose pods remain
+        self._collect_at: float | None = None
+        self._waker: _Waker | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._driving_thread: int | None = None
+        store.on_commit(self._written)
 
     def reconcile_once(self) -> bool:
         """One pass over everything; True if anything changed."""
@@ -92,19 +156,156 @@ class Engine:
         return n
 
     def busy(self) -> bool:
-        """Work remains that needs no human: live processes, unfinished tasks, or jobs on their way."""
-        if self.runtime.has_live_pods():
-            return True
-        for t in self.store.list("KusciaTask", where=OPEN):
-            if not TaskPhase.parse(t.status.get("phase")).is_final or not t.status.get("completionTime"):
-                return True
-        for j in self.store.list("KusciaJob", where=RECONCILABLE):
-            phase = JobPhase.parse(j.status.get("phase"))
-            if phase in ACTIVE_JOB_PHASES or (
-                phase is JobPhase.FAILED and not j.status.get("completionTime")
-            ):
-                return True
-        return False
+        """Work remains that needs no human: live processes, unfinished tasks, or jobs on their way. A few
+        indexed reads, no decoding."""
+        return (
+            self.runtime.has_live_pods()
+            or self.store.exists("KusciaTask", where=OPEN)
+            or self.store.exists("KusciaJob", where=ACTIVE_JOBS)
+        )
+
+    # -- event-driven ---------------------------------------------------------------------------
+    def step(self) -> bool:
+        """Take in what happened (process exits, due deadlines, the store's change feed), then reconcile at
+        most ``batch`` objects, exits first. The first step looks at every unfinished task and live job (as
+        after a crash). True if something changed or work is queued: call again before waiting."""
+        self._driving_thread = threading.get_ident()
+        if self._revision is None:
+            self._look_at_everything()
+        self._take_in()
+        batch = self._queue.take(self.batch)
+        changed = False
+        for i, ref in enumerate(batch):
+            try:
+                changed |= self._reconcile(ref)
+            except BaseException:
+                self._queue.add_all(batch[i:], Urgency.FOLLOW_UP)  # nothing is lost to a locked database
+                raise
+        return changed or len(self._queue) > 0
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until something may need work, ``timeout`` seconds at most: a write by another thread of this
+        process, a process exit, a due deadline. Other processes' writes are seen at the next ``step`` (one
+        integer read), so ``timeout`` bounds how late they are noticed."""
+        if len(self._queue):
+            return
+        self.metrics.waits += 1
+        now = time.monotonic()
+        due = [now + timeout, self._queue.next_deadline(), self.runtime.next_check(), self._collect_at]
+        until = min(d for d in due if d is not None)
+        if until <= now:
+            return
+        if self._selector is None:
+            self._waker = _Waker()
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self._waker.read_fd, selectors.EVENT_READ)
+            fd = self.runtime.fileno()
+            if fd is not None:
+                self._selector.register(fd, selectors.EVENT_READ)
+        self._selector.select(until - now)
+        assert self._waker is not None
+        self._waker.drain()
+
+    def wake(self) -> None:
+        """End a ``wait`` early (from another thread, or a signal handler)."""
+        if self._waker is not None:
+            self._waker.poke()
+
+    def close(self) -> None:
+        """Release the wait's descriptors (the runtime closes its own)."""
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+        if self._waker is not None:
+            self._waker.close()
+            self._waker = None
+
+    def _written(self) -> None:
+        if threading.get_ident() != self._driving_thread:
+            self.wake()
+
+    def _look_at_everything(self) -> None:
+        self.metrics.full_passes += 1
+        self._revision = self.store.revision()
+        last, _ = self.store.tombstones_since(0)
+        if last:  # collected below with everything else
+            self.store.drop_tombstones(last)
+            self._tombstone = last
+        tasks = self.store.identities("KusciaTask")
+        self._task_refs = {uid: ref for ref, uid in tasks}
+        self._job_refs = {uid: ref for ref, uid in self.store.identities("KusciaJob")}
+        live = {ref.name: uid for ref, uid in tasks}
+        self._collecting = {(p.task, p.task_uid) for p in self.store.pods() if live.get(p.task) != p.task_uid}
+        if self._collecting:
+            self._collect_at = time.monotonic()
+        self._queue.add_all((ref for ref, _, _ in self.store.watch_list()), Urgency.BACKLOG)
+        self._queue.add_all(self.store.refs("KusciaJob", where=RECONCILABLE), Urgency.BACKLOG)
+
+    def _take_in(self) -> None:
+        now = time.monotonic()
+        for uid in self.runtime.news():
+            ref = self._task_refs.get(uid)
+            if ref is not None:
+                self._queue.add(ref, Urgency.EXIT)
+        self._queue.add_all(self._queue.due(now), Urgency.EXIT)
+        revision = self.store.revision()
+        if revision != self._revision:
+            self.metrics.feed_reads += 1
+            assert self._revision is not None
+            self._revision, changes = self.store.changes_since(self._revision)
+            for change in changes:
+                self._changed(change)
+            last, gone = self.store.tombstones_since(self._tombstone)
+            if gone:
+                for change in gone:
+                    self._task_refs.pop(change.uid, None)
+                    self._collecting.add((change.ref.name, change.uid))
+                    self._queue_owner(change.owner)
+                self.store.drop_tombstones(last)
+                self._tombstone = last
+                self._collect_at = now
+        if self._collect_at is not None and self._collect_at <= now:
+            self.runtime.collect_garbage(self.store.uids("KusciaTask"))
+            self._collecting = {
+                (name, uid)
+                for name, uid in self._collecting
+                if any(p.task_uid == uid for p in self.store.pods(name))
+            }
+            self._collect_at = now + TERMINATION_RECHECK if self._collecting else None
+
+    def _changed(self, change: Change) -> None:
+        if change.ref.kind == "KusciaJob":
+            self._job_refs[change.uid] = change.ref
+            self._queue.add(change.ref, Urgency.FOLLOW_UP)
+        elif change.ref.kind == "KusciaTask":
+            self._task_refs[change.uid] = change.ref
+            self._queue.add(change.ref, Urgency.FOLLOW_UP)
+            self._queue_owner(change.owner)
+
+    def _queue_owner(self, uid: str) -> None:
+        if not uid:
+            return
+        ref = self._job_refs.get(uid)
+        if ref is None:
+            self._job_refs = {u: r for r, u in self.store.identities("KusciaJob")}
+            ref = self._job_refs.get(uid)
+        if ref is not None:
+            self._queue.add(ref, Urgency.FOLLOW_UP)
+
+    def _reconcile(self, ref: ObjectRef) -> bool:
+        self.metrics.reconciles += 1
+        if ref.kind == "KusciaTask":
+            changed = self._guarded(ref, self.tasks.reconcile)
+            rechecks = self.tasks.take_rechecks()
+            if rechecks:
+                now = time.monotonic()
+                for task, seconds in rechecks.items():
+                    self._queue.after(task, now + seconds)
+        else:
+            changed = self._guarded(ref, self.jobs.reconcile)
+        if ref in self._errors:  # Kuscia's retry of a failed handler (§2.4): at once, as a pass would
+            self._queue.add(ref, Urgency.FOLLOW_UP)
+        return changed
 
     def run(
         self,
@@ -112,31 +313,29 @@ class Engine:
         until: Callable[[], bool] | None = None,
         until_idle: bool = False,
         timeout: float | None = None,
-        interval: float = 0.005,
-        idle_interval: float = 0.2,
+        idle_interval: float = 0.1,
     ) -> bool:
-        """Drive passes until ``stop`` is set, ``until()`` holds, the engine is idle, or the timeout.
+        """Drive (``step``, and ``wait`` when nothing is queued) until ``stop`` is set, ``until()`` holds, the
+        engine is idle (``until_idle``: nothing queued and ``busy()`` false), or the timeout (seconds).
+        ``idle_interval``: the longest wait, so other processes' writes are seen that late at most.
 
         Returns True if it ended because ``until()`` held or the engine went idle."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
-                changed = self.reconcile_once()
+                more = self.step()
             except sqlite3.OperationalError as exc:  # e.g. the database stayed locked: try again shortly
                 print(f"kgitops engine: {exc}; retrying", file=sys.stderr)
-                changed = False
+                more = False
             if until is not None and until():
                 return True
-            if until_idle and not changed and not self.busy():
+            if until_idle and not more and not self.busy():
                 return True
             if stop is not None and stop.is_set():
                 return False
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            if changed:
+            if more:
                 continue
-            pause = interval if self.runtime.has_live_pods() else idle_interval
-            if stop is not None:
-                stop.wait(pause)
-            else:
-                time.sleep(pause)
+            pause = idle_interval if deadline is None else min(idle_interval, deadline - time.monotonic())
+            self.wait(max(0.0, pause))

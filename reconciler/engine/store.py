@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +54,22 @@ CREATE TABLE IF NOT EXISTS appimage_pins (
 );
 """
 
+# The change feed the driver waits on (``Store.revision``, ``changes_since``, ``tombstones_since``): every
+# create/put gives the row the next ``rv``, so what changed since a revision is one index range; a
+# deleted task leaves a tombstone so the driver collects its processes without scanning every pod.
+CHANGE_FEED_SCHEMA = """
+CREATE INDEX IF NOT EXISTS objects_rv ON objects(rv);
+CREATE TABLE IF NOT EXISTS tombstones (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    uid TEXT NOT NULL, owner TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS objects_tombstone AFTER DELETE ON objects WHEN old.kind = 'KusciaTask'
+BEGIN
+    INSERT INTO tombstones(kind, namespace, name, uid, owner)
+    VALUES (old.kind, old.namespace, old.name, old.uid, old.owner);
+END;
+"""
+
 DB_NAME = "engine.db"
 
 
@@ -82,6 +98,16 @@ class PodRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Change:
+    """An object written (created, updated) or deleted since some revision, as the change feed reports it:
+    its identity, its uid and its owner's uid ("" for none)."""
+
+    ref: ObjectRef
+    uid: str
+    owner: str
+
+
 class StoreError(Exception):
     pass
 
@@ -98,6 +124,7 @@ class Store:
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        self._listeners: list[Callable[[], None]] = []
         if not memory:
             self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -106,6 +133,8 @@ class Store:
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
+            for stmt in _statements(CHANGE_FEED_SCHEMA):
+                self._db.execute(stmt)
 
     def _wal(self, patience: float = 30.0) -> None:
         """Switch to WAL. Two processes opening a new database at once can get SQLITE_BUSY here without
@@ -152,6 +181,8 @@ class Store:
                 raise
             self._depth = 0
             self._db.execute("COMMIT")
+        for listener in self._listeners:
+            listener()
 
     def _next(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -427,3 +458,67 @@ class Store:
         sql = "SELECT name, digest, spec FROM appimage_pins WHERE owner=? ORDER BY name"
         rows = self._query(sql, (owner,))
         return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
+
+    # -- change feed ------------------------------------------------------------------------------
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (in the writing thread) after every transaction this Store object commits;
+        other processes' writes show in ``revision()``."""
+        self._listeners.append(listener)
+
+    def revision(self) -> int:
+        """The store's revision: it grows with every write of any process (objects, pods, deletions). One
+        primary-key read, cheap enough to poll."""
+        rows = self._query("SELECT value FROM meta WHERE key='rv'")
+        return int(rows[0][0]) if rows else 0
+
+    def changes_since(self, revision: int) -> tuple[int, builtins.list[Change]]:
+        """Objects created or updated after ``revision`` (``revision()`` of an earlier call), oldest first,
+        and the revision they bring the caller to. Deleted tasks: ``tombstones_since``."""
+        with self._lock:
+            now = self.revision()
+            if now <= revision:
+                return revision, []
+            rows = self._db.execute(
+                "SELECT kind, namespace, name, uid, owner, rv FROM objects WHERE rv > ? ORDER BY rv",
+                (revision,),
+            ).fetchall()
+        changes = [Change(ObjectRef(r[0], r[1], r[2]), str(r[3]), str(r[4])) for r in rows]
+        return max([now, *(int(r[5]) for r in rows)]), changes
+
+    def tombstones_since(self, last: int) -> tuple[int, builtins.list[Change]]:
+        """Tasks deleted after tombstone ``last`` (0 at first), and the newest tombstone's id."""
+        rows = self._query(
+            "SELECT id, kind, namespace, name, uid, owner FROM tombstones WHERE id > ? ORDER BY id", (last,)
+        )
+        changes = [Change(ObjectRef(r[1], r[2], r[3]), str(r[4]), str(r[5])) for r in rows]
+        return (int(rows[-1][0]) if rows else last), changes
+
+    def identities(self, kind: str) -> builtins.list[tuple[ObjectRef, str]]:
+        """(ref, uid) of every object of a kind, without decoding any."""
+        rows = self._query("SELECT namespace, name, uid FROM objects WHERE kind=?", (kind,))
+        return [(ObjectRef(kind, r[0], r[1]), str(r[2])) for r in rows]
+
+    def exists(self, kind: str, where: str = "") -> bool:
+        """Whether some object of a kind matches ``where`` (SQL written by the engine, never user input)."""
+        sql = "SELECT 1 FROM objects WHERE kind=?" + (f" AND ({where})" if where else "") + " LIMIT 1"
+        return bool(self._query(sql, (kind,)))
+
+    def has_live_pods(self) -> bool:
+        """Whether any pod is created, running or terminating (one row read at most)."""
+        sql = "SELECT 1 FROM pods WHERE state IN ('created', 'running', 'terminating') LIMIT 1"
+        return bool(self._query(sql))
+
+    def drop_tombstones(self, upto: int) -> None:
+        """Forget the tombstones up to id ``upto``: the one driver of the state directory has read them."""
+        with self.transaction():
+            self._db.execute("DELETE FROM tombstones WHERE id <= ?", (upto,))
+
+def _statements(script: str) -> builtins.list[str]:
+    """The statements of a schema script (``sqlite3.complete_statement`` keeps a trigger's body whole)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return [s for s in out if s.rstrip(";").strip()]

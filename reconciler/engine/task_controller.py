@@ -16,6 +16,8 @@ from reconciler.kuscia.names import pod_name, service_name
 from reconciler.model import ObjectRef, Resource, TaskPhase, TaskSpec
 
 _RANK = {PENDING: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
+TERMINATION_RECHECK = 0.05  # seconds between looks at a stopped task whose processes are still alive
+LAUNCH_RETRY = 0.2  # seconds between launches of a task waiting for its AppImage (resourceReservedSeconds)
 
 
 def party_phase(pods: list[PodView], min_reserved_pods: int) -> str:
@@ -75,6 +77,17 @@ class TaskController:
         self.store = store
         self.runtime = runtime
         self.clock = clock
+        self._rechecks: dict[ObjectRef, float] = {}
+
+    def take_rechecks(self) -> dict[ObjectRef, float]:
+        """Tasks that need another look without any event, and in how many seconds: a stopped task whose
+        processes are still alive (SIGKILL after the grace period), a launch waiting for its AppImage, the
+        end of ``scheduleConfig.lifecycleSeconds``. Emptied by the call."""
+        out, self._rechecks = self._rechecks, {}
+        return out
+
+    def _recheck(self, ref: ObjectRef, seconds: float) -> None:
+        self._rechecks[ref] = min(seconds, self._rechecks.get(ref, seconds))
 
     def _lookup_for(self, task: Resource) -> Callable[[str], Resource | None]:
         """The AppImages as the task's job was created with them (``engine/pins.py``), never as they are now:
@@ -98,6 +111,8 @@ class TaskController:
         now = self.clock()
         if phase.is_final:
             alive = self.runtime.terminate(task)
+            if alive:
+                self._recheck(ref, TERMINATION_RECHECK)
             changed = False
             if not alive and not status.get("completionTime"):
                 self._fail_open_pods(status)
@@ -107,8 +122,21 @@ class TaskController:
                 return self._write(task, ref, now)
             return False
         if not any(c.get("type") == "ResourceCreated" for c in status.get("conditions") or ()):
-            return self._launch(task, ref, now)
-        return self._observe(task, ref, now)
+            changed = self._launch(task, ref, now)
+        else:
+            changed = self._observe(task, ref, now)
+        self._recheck_lifecycle(task, ref, now)
+        return changed
+
+    def _recheck_lifecycle(self, task: Resource, ref: ObjectRef, now: str) -> None:
+        status = task.status
+        launched = any(c.get("type") == "ResourceCreated" for c in status.get("conditions") or ())
+        final = TaskPhase.parse(status.get("phase")).is_final
+        if not self.runtime.enforces_lifecycle or not launched or final:
+            return
+        limit = TaskSpec.from_dict(task.spec).schedule_config.lifecycle_seconds
+        # timestamps have whole seconds: one second late at most, never early
+        self._recheck(ref, max(limit - _seconds_since(status.get("startTime", now), now) + 1.0, 0.0))
 
     def _write(self, task: Resource, ref: ObjectRef, now: str) -> bool:
         with self.store.transaction():
@@ -138,6 +166,7 @@ class TaskController:
             waited = _seconds_since(status["startTime"], now)
             if exc.retry and waited < spec.schedule_config.resource_reserved_seconds:
                 # e.g. a sync that creates the AppImage after the job: wait resourceReservedSeconds
+                self._recheck(ref, LAUNCH_RETRY)
                 if status.get("message") == exc.message:
                     return False
                 status.update(reason=exc.reason, message=exc.message)

@@ -69,6 +69,20 @@ class Runtime(ABC):
     def terminate(self, task: Resource) -> bool:
         """Stop the task's live pods (non-blocking escalation); True while any is still alive."""
 
+    def fileno(self) -> int | None:
+        """A file descriptor that turns readable when ``news()`` has something (a process exited), for the
+        driver to wait on; None when the runtime has none (then ``news()`` is asked on every wake-up)."""
+        return None
+
+    def news(self) -> set[str]:
+        """The uids of the tasks whose pods changed (a process exited) since the last call; never blocks."""
+        return set()
+
+    def next_check(self) -> float | None:
+        """When (``time.monotonic()``) ``news()`` may have something no file descriptor announces (pods the
+        runtime can only poll), or None."""
+        return None
+
     def needs_attention(self, task_uid: str) -> bool:
         """False when the runtime knows nothing changed for this running task since it was last observed."""
         return True

@@ -14,11 +14,17 @@ class SimulatedRuntime(Runtime):
     def __init__(self) -> None:
         self._phase: dict[str, str] = {}  # task uid -> reported phase
         self._news: set[str] = set()  # uids reported since they were last observed
+        self._fresh: set[str] = set()  # uids reported since ``news()`` was last asked
 
     def report(self, task: Resource, phase: str) -> None:
         """The runtime observed ``phase`` for every pod of ``task`` (an event of the simulation)."""
         self._phase[task.uid] = phase
         self._news.add(task.uid)
+        self._fresh.add(task.uid)
+
+    def news(self) -> set[str]:
+        out, self._fresh = self._fresh, set()
+        return out
 
     def needs_attention(self, task_uid: str) -> bool:
         return task_uid in self._news
