@@ -306,18 +306,33 @@ class JobController:
         self.clock = clock
         self.recorder: Recorder = recorder or NullRecorder()
         self.auto_approve = frozenset(auto_approve)
+        # job uid -> (its spec as canonical JSON, parsed): a job's spec rarely changes (taskIDs are filled in
+        # once), and parsing every task template on every reconcile made a step cost O(tasks)
+        self._specs: dict[str, tuple[str, JobSpec]] = {}
+
+    def _spec(self, job: Resource, text: str) -> JobSpec:
+        """The parsed spec of ``job`` (``text``: its canonical JSON); ValueError/TypeError if malformed."""
+        cached = self._specs.get(job.uid)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        spec = JobSpec.from_dict(job.spec)
+        self._specs[job.uid] = (text, spec)
+        return spec
 
     def reconcile(self, ref: ObjectRef) -> bool:
         """Run the handler of the job's current phase once; True if anything was written."""
         with self.store.transaction():
             job = self.store.get(ref)
             if job is None or not should_reconcile(job):
+                if job is not None:
+                    self._specs.pop(job.uid, None)
                 return False
-            before = json.dumps([job.labels, job.annotations, job.spec, job.status], sort_keys=True)
+            spec_text = json.dumps(job.spec, sort_keys=True)
+            before = spec_text + json.dumps([job.labels, job.annotations, job.status], sort_keys=True)
             phase = JobPhase.parse(job.status.get("phase"))
             job.status["phase"] = str(phase)
             try:
-                spec = JobSpec.from_dict(job.spec)
+                spec = self._spec(job, spec_text)
             except (ValueError, TypeError) as exc:
                 job.status.update(phase=str(JobPhase.FAILED), reason="ValidateFailed", message=str(exc))
                 spec = JobSpec(initiator=str(job.spec.get("initiator", "")), tasks=())
@@ -332,7 +347,8 @@ class JobController:
             if phase is not JobPhase.INITIALIZED and not spec.tasks:
                 return False
             HANDLERS[phase](rnd)
-            after = json.dumps([job.labels, job.annotations, job.spec, job.status], sort_keys=True)
+            after = json.dumps(job.spec, sort_keys=True)
+            after += json.dumps([job.labels, job.annotations, job.status], sort_keys=True)
             if after == before:
                 return False
             job.status["lastReconcileTime"] = rnd.now

@@ -95,7 +95,8 @@ class TaskController:
         owner = task.labels.get(LABEL_JOB_UID) or task.uid
 
         def lookup(name: str) -> Resource | None:
-            pinned = self.store.pin_appimage(owner, name)
+            # pinned already (the usual case) is a read; pinning is a write transaction
+            pinned = self.store.pinned_appimage(owner, name) or self.store.pin_appimage(owner, name)
             if pinned is None:
                 return None
             return Resource(kind="AppImage", name=name, spec=pinned.spec)

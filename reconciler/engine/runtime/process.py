@@ -37,7 +37,9 @@ from reconciler.engine.store import PodRecord, Store, utc_now
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.model import Resource
 
-WRAPPER = '"$@"; rc=$?; printf %s "$rc" > "$0.tmp" && mv -f "$0.tmp" "$0"; exit "$rc"'
+# The exit file is read only once the wrapper has exited (or was found gone), so it is written in place: no
+# rename, which would cost one more process (``mv``) per container.
+WRAPPER = '"$@"; rc=$?; printf %s "$rc" > "$0"; exit "$rc"'
 LIVE = ("created", "running", "terminating")
 # what the shell's own exit codes mean (said without reading the process's output)
 _SHELL_CODES = {126: ": the command is not executable", 127: ": the command was not found"}
