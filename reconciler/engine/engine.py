@@ -38,7 +38,8 @@ RECONCILABLE = (
 ACTIVE_JOB_PHASES = (JobPhase.INITIALIZED, JobPhase.PENDING, JobPhase.RUNNING)
 # jobs that progress without a person: Initialized, Pending, Running, or Failed and not yet stopped (§2.3)
 ACTIVE_JOBS = (
-    "coalesce(json_extract(status, '$.phase'), '') IN ('', 'Initialized', 'Pending', 'Running')"
+    "coalesce(json_extract(status, '$.phase'), '')"
+    " IN ('', 'Initialized', 'initialized', 'Pending', 'Running')"
     " OR (json_extract(status, '$.phase') = 'Failed' AND json_extract(status, '$.completionTime') IS NULL)"
 )
 BATCH = 32  # reconciles between two looks at process exits and deadlines
