@@ -96,6 +96,7 @@ class Engine:
         self.batch = BATCH
         self._queue: WorkQueue[ObjectRef] = WorkQueue()
         self._revision: int | None = None  # None until the first step looked at everything
+        self._marked: int | None = None  # the revision last recorded with Store.mark_processed
         self._tombstone = 0
         self._task_refs: dict[str, ObjectRef] = {}  # uid -> ref
         self._job_refs: dict[str, ObjectRef] = {}  # uid -> ref
@@ -182,7 +183,14 @@ class Engine:
             except BaseException:
                 self._queue.add_all(batch[i:], Urgency.FOLLOW_UP)  # nothing is lost to a locked database
                 raise
-        return changed or len(self._queue) > 0
+        more = changed or len(self._queue) > 0
+        if not more and self._revision != self._marked and not self._collecting:
+            # everything up to the revision taken in was reconciled until nothing changed (deadlines still
+            # pending belong to unfinished tasks, which every driver looks at when it starts)
+            assert self._revision is not None
+            self.store.mark_processed(self._revision)
+            self._marked = self._revision
+        return more
 
     def wait(self, timeout: float) -> None:
         """Sleep until something may need work, ``timeout`` seconds at most: a write by another thread of this
@@ -226,8 +234,11 @@ class Engine:
             self.wake()
 
     def _look_at_everything(self) -> None:
-        self.metrics.full_passes += 1
+        """The first step: every unfinished task (its processes may have ended meanwhile), the leftover pods
+        of deleted tasks, and every job written since a driver last reconciled everything (every live job if
+        none did)."""
         self._revision = self.store.revision()
+        self._marked = self.store.processed_revision()
         last, _ = self.store.tombstones_since(0)
         if last:  # collected below with everything else
             self.store.drop_tombstones(last)
@@ -240,7 +251,16 @@ class Engine:
         if self._collecting:
             self._collect_at = time.monotonic()
         self._queue.add_all((ref for ref, _, _ in self.store.watch_list()), Urgency.BACKLOG)
-        self._queue.add_all(self.store.refs("KusciaJob", where=RECONCILABLE), Urgency.BACKLOG)
+        if self._marked is None or self._marked > self._revision:
+            self.metrics.full_passes += 1
+            self._queue.add_all(self.store.refs("KusciaJob", where=RECONCILABLE), Urgency.BACKLOG)
+            return
+        _, changes = self.store.changes_since(self._marked)
+        for change in changes:
+            if change.ref.kind == "KusciaJob":
+                self._queue.add(change.ref, Urgency.BACKLOG)
+            elif change.ref.kind == "KusciaTask":
+                self._queue_owner(change.owner, Urgency.BACKLOG)
 
     def _take_in(self) -> None:
         now = time.monotonic()
@@ -261,7 +281,7 @@ class Engine:
                 for change in gone:
                     self._task_refs.pop(change.uid, None)
                     self._collecting.add((change.ref.name, change.uid))
-                    self._queue_owner(change.owner)
+                    self._queue_owner(change.owner, Urgency.FOLLOW_UP)
                 self.store.drop_tombstones(last)
                 self._tombstone = last
                 self._collect_at = now
@@ -281,9 +301,9 @@ class Engine:
         elif change.ref.kind == "KusciaTask":
             self._task_refs[change.uid] = change.ref
             self._queue.add(change.ref, Urgency.FOLLOW_UP)
-            self._queue_owner(change.owner)
+            self._queue_owner(change.owner, Urgency.FOLLOW_UP)
 
-    def _queue_owner(self, uid: str) -> None:
+    def _queue_owner(self, uid: str, urgency: Urgency) -> None:
         if not uid:
             return
         ref = self._job_refs.get(uid)
@@ -291,7 +311,7 @@ class Engine:
             self._job_refs = {u: r for r, u in self.store.identities("KusciaJob")}
             ref = self._job_refs.get(uid)
         if ref is not None:
-            self._queue.add(ref, Urgency.FOLLOW_UP)
+            self._queue.add(ref, urgency)
 
     def _reconcile(self, ref: ObjectRef) -> bool:
         self.metrics.reconciles += 1

@@ -508,6 +508,19 @@ class Store:
         sql = "SELECT 1 FROM pods WHERE state IN ('created', 'running', 'terminating') LIMIT 1"
         return bool(self._query(sql))
 
+    def processed_revision(self) -> int | None:
+        """The revision up to which a driver reconciled everything (``mark_processed``), or None."""
+        rows = self._query("SELECT value FROM meta WHERE key='processed_rv'")
+        return int(rows[0][0]) if rows else None
+
+    def mark_processed(self, revision: int) -> None:
+        """Record that every write up to ``revision`` was reconciled until nothing changed: the next driver
+        starts from there instead of looking at every job."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('processed_rv', ?)", (str(revision),)
+            )
+
     def drop_tombstones(self, upto: int) -> None:
         """Forget the tombstones up to id ``upto``: the one driver of the state directory has read them."""
         with self.transaction():

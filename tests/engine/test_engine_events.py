@@ -144,3 +144,30 @@ def test_finishes_are_seen_while_a_large_batch_still_launches(tmp_path: Path) ->
         db.close()
     finally:
         b.close()
+
+
+def test_the_next_driver_starts_where_the_last_one_left_off(tmp_path: Path) -> None:
+    """A background driver started for one approval looks at that job, not at every waiting job again."""
+    state = tmp_path / "state"
+    first = LocalBackend(state, trusted_appimages=["app"], workspace=tmp_path, autostart=False)
+    names = waiting_jobs(first, 30)
+    assert first.run_until(lambda: all(phase(first.store, n) == "AwaitingApproval" for n in names), 60)
+    while first.step():
+        pass
+    assert first.engine.metrics.full_passes == 1
+    first.close()
+    other = Store.open(state)  # `kgitops job approve wait3` while no driver runs
+    with other.transaction():
+        job = other.get(ObjectRef.of("KusciaJob", "wait3"))
+        assert job is not None
+        job.status["approveStatus"]["bob"] = "JobAccepted"
+        other.put(job)
+    other.close()
+    second = LocalBackend(state, trusted_appimages=["app"], workspace=tmp_path, autostart=False)
+    try:
+        assert second.run_until(lambda: phase(second.store, "wait3") == "Succeeded", timeout=60)
+        assert second.engine.metrics.full_passes == 0
+        assert second.engine.metrics.reconciles < 29  # the 29 jobs still waiting were not looked at
+        assert all(phase(second.store, n) == "AwaitingApproval" for n in names if n != "wait3")
+    finally:
+        second.close()
