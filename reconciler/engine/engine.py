@@ -1,11 +1,12 @@
 """The engine: Kuscia's job and task controllers over the store, driven by events.
 
-A driver (``step`` then ``wait``, in ``run``) looks at everything once when it starts, then only at what an
-event concerns: a write to the store (its change feed: ``Store.changes_since``; writes by this process's other
-threads wake the wait at once, other processes' are seen by polling ``Store.revision()``, one integer), a
-process exit (the runtime's pidfds), or a deadline that is due (a task's lifecycleSeconds, the kill grace
-period, a launch waiting for its AppImage). A job awaiting approval costs nothing until someone writes to it.
-Work is taken in bounded batches with exits first, so tasks finish while others still start.
+A driver (``step`` then ``wait``, in ``run``) looks, when it starts, at every unfinished task and at the jobs
+written since a driver last had nothing left to do; then only at what an event concerns: a write to the store
+(its change feed, ``Store.feed``; writes by this process's other threads wake the wait at once, other
+processes' are seen by polling ``feed.revision()``, one integer), a process exit (the runtime's pidfds), or a
+deadline that is due (a task's lifecycleSeconds, the kill grace period, a launch waiting for its AppImage). A
+job awaiting approval costs nothing until someone writes to it. Work is taken in bounded batches with exits
+first, so tasks finish while others still start.
 
 ``reconcile_once`` is the old full pass (the task controller over every unfinished task, then the job
 controller over every job that still needs reconciling): ``kgitops simulate`` repeats it until nothing
@@ -23,9 +24,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from reconciler.engine.changefeed import Change
 from reconciler.engine.job_controller import JobController, Recorder
 from reconciler.engine.runtime.base import Runtime
-from reconciler.engine.store import Change, Store, utc_now
+from reconciler.engine.store import Store, utc_now
 from reconciler.engine.task_controller import TERMINATION_RECHECK, TaskController
 from reconciler.engine.workqueue import Urgency, WorkQueue
 from reconciler.model import JobPhase, ObjectRef
@@ -188,7 +190,7 @@ class Engine:
             # everything up to the revision taken in was reconciled until nothing changed (deadlines still
             # pending belong to unfinished tasks, which every driver looks at when it starts)
             assert self._revision is not None
-            self.store.mark_processed(self._revision)
+            self.store.feed.mark_processed(self._revision)
             self._marked = self._revision
         return more
 
@@ -237,15 +239,15 @@ class Engine:
         """The first step: every unfinished task (its processes may have ended meanwhile), the leftover pods
         of deleted tasks, and every job written since a driver last reconciled everything (every live job if
         none did)."""
-        self._revision = self.store.revision()
-        self._marked = self.store.processed_revision()
-        last, _ = self.store.tombstones_since(0)
+        self._revision = self.store.feed.revision()
+        self._marked = self.store.feed.processed_revision()
+        last, _ = self.store.feed.tombstones_since(0)
         if last:  # collected below with everything else
-            self.store.drop_tombstones(last)
+            self.store.feed.drop_tombstones(last)
             self._tombstone = last
-        tasks = self.store.identities("KusciaTask")
+        tasks = self.store.feed.identities("KusciaTask")
         self._task_refs = {uid: ref for ref, uid in tasks}
-        self._job_refs = {uid: ref for ref, uid in self.store.identities("KusciaJob")}
+        self._job_refs = {uid: ref for ref, uid in self.store.feed.identities("KusciaJob")}
         live = {ref.name: uid for ref, uid in tasks}
         self._collecting = {(p.task, p.task_uid) for p in self.store.pods() if live.get(p.task) != p.task_uid}
         if self._collecting:
@@ -255,7 +257,7 @@ class Engine:
             self.metrics.full_passes += 1
             self._queue.add_all(self.store.refs("KusciaJob", where=RECONCILABLE), Urgency.BACKLOG)
             return
-        _, changes = self.store.changes_since(self._marked)
+        _, changes = self.store.feed.changes_since(self._marked)
         for change in changes:
             if change.ref.kind == "KusciaJob":
                 self._queue.add(change.ref, Urgency.BACKLOG)
@@ -269,20 +271,20 @@ class Engine:
             if ref is not None:
                 self._queue.add(ref, Urgency.EXIT)
         self._queue.add_all(self._queue.due(now), Urgency.EXIT)
-        revision = self.store.revision()
+        revision = self.store.feed.revision()
         if revision != self._revision:
             self.metrics.feed_reads += 1
             assert self._revision is not None
-            self._revision, changes = self.store.changes_since(self._revision)
+            self._revision, changes = self.store.feed.changes_since(self._revision)
             for change in changes:
                 self._changed(change)
-            last, gone = self.store.tombstones_since(self._tombstone)
+            last, gone = self.store.feed.tombstones_since(self._tombstone)
             if gone:
                 for change in gone:
                     self._task_refs.pop(change.uid, None)
                     self._collecting.add((change.ref.name, change.uid))
                     self._queue_owner(change.owner, Urgency.FOLLOW_UP)
-                self.store.drop_tombstones(last)
+                self.store.feed.drop_tombstones(last)
                 self._tombstone = last
                 self._collect_at = now
         if self._collect_at is not None and self._collect_at <= now:
@@ -308,7 +310,7 @@ class Engine:
             return
         ref = self._job_refs.get(uid)
         if ref is None:
-            self._job_refs = {u: r for r, u in self.store.identities("KusciaJob")}
+            self._job_refs = {u: r for r, u in self.store.feed.identities("KusciaJob")}
             ref = self._job_refs.get(uid)
         if ref is not None:
             self._queue.add(ref, urgency)

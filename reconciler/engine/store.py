@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.engine.changefeed import ChangeFeed
 from reconciler.engine.pins import PinnedAppImage, appimages_of, spec_digest
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import ObjectRef, Resource
@@ -54,22 +55,6 @@ CREATE TABLE IF NOT EXISTS appimage_pins (
 );
 """
 
-# The change feed the driver waits on (``Store.revision``, ``changes_since``, ``tombstones_since``): every
-# create/put gives the row the next ``rv``, so what changed since a revision is one index range; a
-# deleted task leaves a tombstone so the driver collects its processes without scanning every pod.
-CHANGE_FEED_SCHEMA = """
-CREATE INDEX IF NOT EXISTS objects_rv ON objects(rv);
-CREATE TABLE IF NOT EXISTS tombstones (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-    uid TEXT NOT NULL, owner TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS objects_tombstone AFTER DELETE ON objects WHEN old.kind = 'KusciaTask'
-BEGIN
-    INSERT INTO tombstones(kind, namespace, name, uid, owner)
-    VALUES (old.kind, old.namespace, old.name, old.uid, old.owner);
-END;
-"""
-
 DB_NAME = "engine.db"
 
 
@@ -98,16 +83,6 @@ class PodRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Change:
-    """An object written (created, updated) or deleted since some revision, as the change feed reports it:
-    its identity, its uid and its owner's uid ("" for none)."""
-
-    ref: ObjectRef
-    uid: str
-    owner: str
-
-
 class StoreError(Exception):
     pass
 
@@ -133,8 +108,8 @@ class Store:
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
-            for stmt in _statements(CHANGE_FEED_SCHEMA):
-                self._db.execute(stmt)
+            ChangeFeed.install(self._db)
+        self.feed = ChangeFeed(self._db, self._lock, self.transaction)
 
     def _wal(self, patience: float = 30.0) -> None:
         """Switch to WAL. Two processes opening a new database at once can get SQLITE_BUSY here without
@@ -459,44 +434,11 @@ class Store:
         rows = self._query(sql, (owner,))
         return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
-    # -- change feed ------------------------------------------------------------------------------
+    # -- for the event-driven driver (the change feed itself: ``self.feed``, engine/changefeed.py) -------
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (in the writing thread) after every transaction this Store object commits;
-        other processes' writes show in ``revision()``."""
+        other processes' writes show in ``feed.revision()``."""
         self._listeners.append(listener)
-
-    def revision(self) -> int:
-        """The store's revision: it grows with every write of any process (objects, pods, deletions). One
-        primary-key read, cheap enough to poll."""
-        rows = self._query("SELECT value FROM meta WHERE key='rv'")
-        return int(rows[0][0]) if rows else 0
-
-    def changes_since(self, revision: int) -> tuple[int, builtins.list[Change]]:
-        """Objects created or updated after ``revision`` (``revision()`` of an earlier call), oldest first,
-        and the revision they bring the caller to. Deleted tasks: ``tombstones_since``."""
-        with self._lock:
-            now = self.revision()
-            if now <= revision:
-                return revision, []
-            rows = self._db.execute(
-                "SELECT kind, namespace, name, uid, owner, rv FROM objects WHERE rv > ? ORDER BY rv",
-                (revision,),
-            ).fetchall()
-        changes = [Change(ObjectRef(r[0], r[1], r[2]), str(r[3]), str(r[4])) for r in rows]
-        return max([now, *(int(r[5]) for r in rows)]), changes
-
-    def tombstones_since(self, last: int) -> tuple[int, builtins.list[Change]]:
-        """Tasks deleted after tombstone ``last`` (0 at first), and the newest tombstone's id."""
-        rows = self._query(
-            "SELECT id, kind, namespace, name, uid, owner FROM tombstones WHERE id > ? ORDER BY id", (last,)
-        )
-        changes = [Change(ObjectRef(r[1], r[2], r[3]), str(r[4]), str(r[5])) for r in rows]
-        return (int(rows[-1][0]) if rows else last), changes
-
-    def identities(self, kind: str) -> builtins.list[tuple[ObjectRef, str]]:
-        """(ref, uid) of every object of a kind, without decoding any."""
-        rows = self._query("SELECT namespace, name, uid FROM objects WHERE kind=?", (kind,))
-        return [(ObjectRef(kind, r[0], r[1]), str(r[2])) for r in rows]
 
     def exists(self, kind: str, where: str = "") -> bool:
         """Whether some object of a kind matches ``where`` (SQL written by the engine, never user input)."""
@@ -508,30 +450,3 @@ class Store:
         sql = "SELECT 1 FROM pods WHERE state IN ('created', 'running', 'terminating') LIMIT 1"
         return bool(self._query(sql))
 
-    def processed_revision(self) -> int | None:
-        """The revision up to which a driver reconciled everything (``mark_processed``), or None."""
-        rows = self._query("SELECT value FROM meta WHERE key='processed_rv'")
-        return int(rows[0][0]) if rows else None
-
-    def mark_processed(self, revision: int) -> None:
-        """Record that every write up to ``revision`` was reconciled until nothing changed: the next driver
-        starts from there instead of looking at every job."""
-        with self.transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('processed_rv', ?)", (str(revision),)
-            )
-
-    def drop_tombstones(self, upto: int) -> None:
-        """Forget the tombstones up to id ``upto``: the one driver of the state directory has read them."""
-        with self.transaction():
-            self._db.execute("DELETE FROM tombstones WHERE id <= ?", (upto,))
-
-def _statements(script: str) -> builtins.list[str]:
-    """The statements of a schema script (``sqlite3.complete_statement`` keeps a trigger's body whole)."""
-    out, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            out.append(current.strip())
-            current = ""
-    return [s for s in out if s.rstrip(";").strip()]

@@ -70,6 +70,8 @@ def test_a_job_approved_by_another_process_starts_promptly_and_alone(tmp_path: P
         assert b.drive()
         driver.start()
         assert poll(lambda: all(phase(other, n) == "AwaitingApproval" for n in names))
+        waits = b.engine.metrics.waits
+        assert poll(lambda: b.engine.metrics.waits > waits)  # it went to sleep: the echoes are behind it
         reconciles = b.engine.metrics.reconciles
         with other.transaction():
             job = other.get(ObjectRef.of("KusciaJob", "wait7"))
