@@ -125,7 +125,8 @@ class TaskController:
         if not any(c.get("type") == "ResourceCreated" for c in status.get("conditions") or ()):
             changed = self._launch(task, ref, now)
         else:
-            changed = self._observe(task, ref, now)
+            with self.store.transaction():  # the pods' exits and the task's new status: one transaction
+                changed = self._observe(task, ref, now)
         self._recheck_lifecycle(task, ref, now)
         return changed
 

@@ -362,9 +362,10 @@ class ProcessRuntime(Runtime):
     def _forget(self, task: str, uids: set[str], current_uid: str | None) -> None:
         """Drop the records of finished attempts; their directory moves to pods/.previous so the logs of a
         restarted task stay readable (``purge`` removes them when the job is deleted)."""
-        with self.store.transaction():
-            for uid in uids:
-                self.store.delete_pods(task, uid)
+        if uids:  # (a first launch has none: no empty write transaction)
+            with self.store.transaction():
+                for uid in uids:
+                    self.store.delete_pods(task, uid)
         task_dir = self.state_dir / "pods" / task
         if not task_dir.is_dir():
             return
