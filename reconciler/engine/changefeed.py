@@ -35,12 +35,13 @@ END;
 
 @dataclass(frozen=True)
 class Change:
-    """An object written (created, updated) or deleted since some revision: its identity, its uid and its
-    owner's uid ("" for none)."""
+    """An object written (created, updated) or deleted since some revision: its identity, its uid, its
+    owner's uid ("" for none) and its ``status.phase`` as written ("" for a deletion)."""
 
     ref: ObjectRef
     uid: str
     owner: str
+    phase: str = ""
 
 
 class ChangeFeed:
@@ -80,9 +81,9 @@ class ChangeFeed:
             now = self.revision()
             if now <= revision:
                 return revision, []
-            sql = "SELECT kind, namespace, name, uid, owner, rv FROM objects WHERE rv > ? ORDER BY rv"
-            rows = self._query(sql, (revision,))
-        changes = [Change(ObjectRef(r[0], r[1], r[2]), str(r[3]), str(r[4])) for r in rows]
+            sql = "SELECT kind, namespace, name, uid, owner, rv, json_extract(status, '$.phase') FROM objects"
+            rows = self._query(sql + " WHERE rv > ? ORDER BY rv", (revision,))
+        changes = [Change(ObjectRef(r[0], r[1], r[2]), str(r[3]), str(r[4]), str(r[6] or "")) for r in rows]
         # a transaction commits all of its rows at once and in rv order, so nothing below the highest rv seen
         # can still appear
         return max([now, *(int(r[5]) for r in rows)]), changes

@@ -102,6 +102,7 @@ class Engine:
         self._tombstone = 0
         self._task_refs: dict[str, ObjectRef] = {}  # uid -> ref
         self._job_refs: dict[str, ObjectRef] = {}  # uid -> ref
+        self._task_phases: dict[str, str] = {}  # uid -> status.phase last seen in the change feed
         self._collecting: set[tuple[str, str]] = set()  # (name, uid) of deleted tasks whose pods remain
         self._collect_at: float | None = None
         self._waker: _Waker | None = None
@@ -282,6 +283,7 @@ class Engine:
             if gone:
                 for change in gone:
                     self._task_refs.pop(change.uid, None)
+                    self._task_phases.pop(change.uid, None)
                     self._collecting.add((change.ref.name, change.uid))
                     self._queue_owner(change.owner, Urgency.FOLLOW_UP)
                 self.store.feed.drop_tombstones(last)
@@ -303,7 +305,12 @@ class Engine:
         elif change.ref.kind == "KusciaTask":
             self._task_refs[change.uid] = change.ref
             self._queue.add(change.ref, Urgency.FOLLOW_UP)
-            self._queue_owner(change.owner, Urgency.FOLLOW_UP)
+            # the job controller reads its tasks' phases (and a failed one's message, written with the phase):
+            # a task write that leaves the phase as it was (launched, a pod started, completionTime) is not
+            # the job's business
+            if self._task_phases.get(change.uid) != change.phase:
+                self._task_phases[change.uid] = change.phase
+                self._queue_owner(change.owner, Urgency.FOLLOW_UP)
 
     def _queue_owner(self, uid: str, urgency: Urgency) -> None:
         if not uid:
