@@ -3,11 +3,7 @@
 Deterministic by construction (sorted keys, no wall-clock time of the write), so a file's bytes change only
 when something a user cares about changed, and an unchanged reconcile writes nothing and commits nothing.
 
-Records are dumped and read with libyaml's C emitter and parser when PyYAML was built with them
-(``yaml.__with_libyaml__``), several times faster than the pure-Python ones. The bytes stay those of PyYAML's
-pure emitter: the two emitters differ only on strings that are not printable ASCII on one line (libyaml folds
-long double-quoted strings elsewhere and measures non-ASCII text in bytes), and such a record is dumped by the
-pure emitter.
+Records are dumped and read by libyaml where it writes PyYAML's bytes (``reconciler.yamlio``).
 """
 
 from __future__ import annotations
@@ -16,8 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from reconciler import yamlio
 from reconciler.approvals.provenance import party_approvals
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import ObjectRef, Resource
@@ -26,8 +21,6 @@ STATUS_API_VERSION = KGITOPS_API_VERSION
 CLUSTER_SCOPE_DIR = "_cluster"  # directory for cluster-scoped objects (AppImage), which have no namespace
 _SAFE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _SAFE_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
-_C_DUMPER = yaml.CSafeDumper if yaml.__with_libyaml__ else yaml.SafeDumper
-_C_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
 class SyncState:
@@ -74,16 +67,13 @@ class StatusRecord:
 
     def to_yaml(self) -> bytes:
         """The record as a status file's UTF-8 bytes: sorted keys, block style, unicode kept."""
-        doc = self.to_dict()
-        dumper = _C_DUMPER if _plain_ascii(doc) else yaml.SafeDumper
-        text = yaml.dump(doc, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
-        return text.encode("utf-8")
+        return yamlio.safe_dump(self.to_dict(), sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_yaml(cls, data: bytes | str) -> StatusRecord:
         """A record from a status file's text; a document that is not a mapping gives an empty record.
         Raises ``yaml.YAMLError`` when the text is not YAML."""
-        doc = yaml.load(data, Loader=_C_LOADER)
+        doc = yamlio.safe_load(data)
         return cls.from_dict(doc if isinstance(doc, dict) else {})
 
     @classmethod
@@ -100,18 +90,6 @@ class StatusRecord:
             str(sync.get("message", "")),
             dict(doc.get("live") or {}),
         )
-
-
-def _plain_ascii(value: Any) -> bool:
-    """True when every string in ``value`` (keys included) is printable ASCII without a line break: the text
-    libyaml's emitter writes exactly as PyYAML's does."""
-    if isinstance(value, str):
-        return value.isascii() and value.isprintable()
-    if isinstance(value, dict):
-        return all(_plain_ascii(k) and _plain_ascii(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return all(_plain_ascii(v) for v in value)
-    return True
 
 
 def live_summary(obj: Resource | None) -> dict[str, Any]:
