@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,15 +191,28 @@ def _dirs(path: Path) -> list[os.DirEntry[str]]:
 
 
 def _atomic_write(target: Path, data: bytes) -> _Stamp:
-    """Replace ``target`` with ``data`` (temp file + rename); returns the new file's stamp."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # not ``*.yaml``: a writer killed between this and the rename leaves nothing a reader takes for a record
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
+    """Replace ``target`` with ``data`` (temp file beside it + rename); returns the new file's stamp.
+
+    The temp file, ``.<name>.<pid>.tmp`` (mode 0600), is not ``*.yaml``: a writer killed between the write and
+    the rename leaves nothing a reader takes for a record, and the next write removes it."""
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # O_EXCL: never through a file or symlink put there
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            st = os.fstat(fh.fileno())
+        fd = os.open(tmp, flags, 0o600)
+    except FileNotFoundError:  # a new directory
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:  # left by a killed writer that had our pid
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
