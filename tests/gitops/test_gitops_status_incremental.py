@@ -246,6 +246,12 @@ def test_records_dumped_by_libyaml_are_byte_for_byte_what_pyyaml_writes() -> Non
         data = record.to_yaml()
         assert data == pure.encode("utf-8"), (n, pure)
         assert StatusRecord.from_yaml(data) == StatusRecord.from_dict(yaml.safe_load(pure))
-        doc = {"items": [record.to_dict(), value(alpha)]}  # ``-o yaml``: keys in the order given
-        pure = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-        assert yamlio.safe_dump(doc, sort_keys=False) == pure, (n, pure)
+        shared = [text(alpha)]
+        doc = {  # ``-o yaml``: keys in the order given; a list met twice, keys that do not sort, a float
+            "items": [record.to_dict(), value(alpha), shared, shared],
+            "mixed": {1: text(alpha), "a": None, 2.5: [{}, []]},
+            "unsortable": {3: text(alpha), "b": [{}, [], {"k": []}], 1: True},
+        } if n % 5 == 0 else {"items": [record.to_dict(), value(alpha)]}
+        for sort_keys in (False, True):
+            pure = yaml.safe_dump(doc, sort_keys=sort_keys, allow_unicode=True)
+            assert yamlio.safe_dump(doc, sort_keys=sort_keys) == pure, (n, pure)
