@@ -46,7 +46,7 @@ class StatusBranch:
         self.retries = retries
         self.last_commit = ""
         self._blobs: dict[str, tuple[StatusRecord, pygit2.Oid]] = {}  # path → record last seen, its blob id
-        self._known: tuple[pygit2.Oid, _Entries] | None = None  # the last commit we made, its status files
+        self._known: tuple[pygit2.Oid, _Entries] | None = None  # the last tip we saw, its status files
 
     def _tip(self) -> pygit2.Commit | None:
         ref = self.repo.references.get(self.ref_name)
@@ -54,7 +54,7 @@ class StatusBranch:
 
     def _entries_at(self, commit: pygit2.Commit | None) -> _Entries:
         """The status files of ``commit``'s tree (``<namespace>/<kind>/<name>.yaml`` → blob id and mode), read
-        from the trees alone (no blob is read); the commit this writer made last is remembered."""
+        from the trees alone (no blob is read); the tip this writer saw or made last is remembered."""
         if commit is None:
             return {}
         if self._known is not None and self._known[0] == commit.id:
@@ -160,6 +160,7 @@ class StatusBranch:
                 changes[rel] = None
             if parent is not None and not changes:
                 self._learn(snapshot, dumped)
+                self._known = (parent.id, entries)  # the next batch need not list the tree again
                 return None
             tree_id = self._tree(parent.tree if parent is not None else None, changes)
             old: dict[str, StatusRecord] = {}
