@@ -154,9 +154,9 @@ def emit_data(data: Any, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        import yaml
+        from reconciler import yamlio  # libyaml's emitter for long lists, the same text as PyYAML's
 
-        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+        click.echo(yamlio.safe_dump(data, sort_keys=False), nl=False)
 
 
 def emit_text(text: str, flag: bool | None = None, nl: bool = True) -> None:

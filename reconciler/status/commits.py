@@ -2,8 +2,10 @@
 
 Written with pygit2 object by object (blobs → tree → commit → ref), so the working tree, the index and the
 tracked branch are never touched. The branch holds one snapshot of the records per commit; a batch that
-changes nothing makes no commit. For a URL source the branch is pushed; when someone else moved the remote
-branch, the same snapshot is committed again on top of theirs (their other files kept) and pushed again.
+changes nothing makes no commit, and a batch writes only what changed: the blobs of changed records, and the
+trees along their paths, built on the parent's (a commit costs what changed, not how many records exist).
+For a URL source the branch is pushed; when someone else moved the remote branch, the same snapshot is
+committed again on top of theirs (their other files kept) and pushed again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from reconciler.status.record import StatusRecord, relative_path, transitions
 from reconciler.urls import redact_urls
 
 DEFAULT_BRANCH = "kgitops/status"
-_BLOB = pygit2.enums.FileMode.BLOB
+_BLOB = int(pygit2.enums.FileMode.BLOB)
+_TREE = int(pygit2.enums.FileMode.TREE)
+_EMPTY_TREE = pygit2.Oid(hex="4b825dc642cb6eb9a060e54bf8d69288fbee4904")  # Git's tree of no entries
+_Entries = dict[str, tuple[pygit2.Oid, int]]  # path → (blob id, file mode)
 
 
 class StatusCommitError(Exception):
@@ -40,78 +45,156 @@ class StatusBranch:
         self.callbacks = callbacks or pygit2.RemoteCallbacks
         self.retries = retries
         self.last_commit = ""
+        self._blobs: dict[str, tuple[StatusRecord, pygit2.Oid]] = {}  # path → record last seen, its blob id
+        self._known: tuple[pygit2.Oid, _Entries] | None = None  # the last tip we saw, its status files
 
     def _tip(self) -> pygit2.Commit | None:
         ref = self.repo.references.get(self.ref_name)
         return ref.peel(pygit2.Commit) if ref is not None else None
 
-    def _records_at(self, commit: pygit2.Commit | None) -> dict[str, StatusRecord]:
-        out: dict[str, StatusRecord] = {}
+    def _entries_at(self, commit: pygit2.Commit | None) -> _Entries:
+        """The status files of ``commit``'s tree (``<namespace>/<kind>/<name>.yaml`` → blob id and mode), read
+        from the trees alone (no blob is read); the tip this writer saw or made last is remembered."""
         if commit is None:
-            return out
-        stack: list[tuple[str, pygit2.Tree]] = [("", commit.tree)]
-        while stack:
-            prefix, tree = stack.pop()
-            for entry in tree:
-                path = prefix + (entry.name or "")
-                obj = self.repo[entry.id]
-                if isinstance(obj, pygit2.Tree):
-                    stack.append((path + "/", obj))
-                elif isinstance(obj, pygit2.Blob) and path.endswith(".yaml"):
-                    try:
-                        doc = yaml.safe_load(obj.data)
-                        out[path] = StatusRecord.from_dict(doc if isinstance(doc, dict) else {})
-                    except yaml.YAMLError:
-                        continue
+            return {}
+        if self._known is not None and self._known[0] == commit.id:
+            return self._known[1]
+        out: _Entries = {}
+        for ns in commit.tree:
+            if ns.filemode != _TREE:
+                continue
+            for kind in self.repo[ns.id].peel(pygit2.Tree):
+                if kind.filemode != _TREE:
+                    continue
+                prefix = f"{ns.name}/{kind.name}/"
+                for entry in self.repo[kind.id].peel(pygit2.Tree):
+                    name = entry.name or ""
+                    if entry.filemode != _TREE and name.endswith(".yaml"):
+                        out[prefix + name] = (entry.id, int(entry.filemode))
         return out
 
-    def _files_at(self, commit: pygit2.Commit | None) -> dict[str, tuple[pygit2.Oid, pygit2.enums.FileMode]]:
-        out: dict[str, tuple[pygit2.Oid, pygit2.enums.FileMode]] = {}
-        if commit is None:
-            return out
-        stack: list[tuple[str, pygit2.Tree]] = [("", commit.tree)]
-        while stack:
-            prefix, tree = stack.pop()
-            for entry in tree:
-                path = prefix + (entry.name or "")
-                if entry.filemode == pygit2.enums.FileMode.TREE:
-                    stack.append((path + "/", self.repo[entry.id].peel(pygit2.Tree)))
-                else:
-                    out[path] = (entry.id, pygit2.enums.FileMode(entry.filemode))
-        return out
+    def _blob_id(self, rel: str, record: StatusRecord) -> tuple[pygit2.Oid, bytes | None]:
+        """The blob id of ``record``'s bytes, and the bytes when they had to be made (None: the record is the
+        one last seen at ``rel``, whose id is remembered). ``pygit2.hash`` computes the id without writing."""
+        seen = self._blobs.get(rel)
+        if seen is not None and seen[0] == record:
+            return seen[1], None
+        data = record.to_yaml()
+        return pygit2.hash(data), data
 
-    def _tree(self, records: dict[str, StatusRecord], parent: pygit2.Commit | None) -> pygit2.Oid:
-        """Our records, plus whatever else others keep on the branch (a README, notes): only files shaped
-        like status files (``<namespace>/<kind>/<name>.yaml``) are ours to replace or remove."""
-        index = pygit2.Index()
-        for rel, (oid, mode) in self._files_at(parent).items():
-            if not (rel.count("/") == 2 and rel.endswith(".yaml")):
-                index.add(pygit2.IndexEntry(rel, oid, mode))
-        for rel, rec in sorted(records.items()):
-            index.add(pygit2.IndexEntry(rel, self.repo.create_blob(rec.to_yaml()), _BLOB))
-        return index.write_tree(self.repo)
+    def _old_record(self, rel: str, oid: pygit2.Oid) -> StatusRecord | None:
+        """The record a parent holds at ``rel`` (blob ``oid``): the one remembered when its id matches, else
+        read from the blob; None when the blob is not a YAML record."""
+        seen = self._blobs.get(rel)
+        if seen is not None and seen[1] == oid:
+            return seen[0]
+        try:
+            return StatusRecord.from_yaml(self.repo[oid].peel(pygit2.Blob).data)
+        except (yaml.YAMLError, ValueError):
+            return None
+
+    def _tree(self, base: pygit2.Tree | None, changes: dict[str, pygit2.Oid | None]) -> pygit2.Oid:
+        """``base`` with ``changes`` made (path → new blob id, None: removed), rebuilt only along the changed
+        paths (``TreeBuilder`` on each old tree); a directory left empty is dropped, as Git has no empty
+        trees. Everything else on the branch (a README, notes) is kept as it is."""
+        grouped: dict[str, dict[str, dict[str, pygit2.Oid | None]]] = {}
+        for rel, oid in changes.items():
+            ns, kind, name = rel.split("/")
+            grouped.setdefault(ns, {}).setdefault(kind, {})[name] = oid
+        root = self._builder(base)
+        for ns, kinds in grouped.items():
+            ns_tree = self._subtree(base, ns)
+            ns_builder = self._builder(ns_tree)
+            for kind, names in kinds.items():
+                builder = self._builder(self._subtree(ns_tree, kind))
+                for name, oid in names.items():
+                    if oid is not None:
+                        builder.insert(name, oid, _BLOB)
+                    elif builder.get(name) is not None:
+                        builder.remove(name)
+                self._put(ns_builder, kind, builder)
+            self._put(root, ns, ns_builder)
+        return root.write()
+
+    def _builder(self, tree: pygit2.Tree | None) -> pygit2.TreeBuilder:
+        return self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
+
+    def _subtree(self, tree: pygit2.Tree | None, name: str) -> pygit2.Tree | None:
+        if tree is None or name not in tree:
+            return None
+        entry = tree[name]
+        return self.repo[entry.id].peel(pygit2.Tree) if entry.filemode == _TREE else None
+
+    def _put(self, parent: pygit2.TreeBuilder, name: str, child: pygit2.TreeBuilder) -> None:
+        oid = child.write()
+        if oid != _EMPTY_TREE:
+            parent.insert(name, oid, _TREE)
+        elif parent.get(name) is not None:
+            parent.remove(name)
 
     def commit(self, records: list[StatusRecord]) -> str | None:
-        """Commit the records as the branch's new content; None when nothing changed."""
+        """Commit the records as the branch's new content; None when nothing changed.
+
+        Only what changed is written: each record's blob id is compared with the parent tree's entry
+        (remembered ids for records seen before, ``pygit2.hash`` of the bytes otherwise), new blobs are
+        written for the changed records alone, and the tree is rebuilt from the parent's along the changed
+        paths. Status files of objects that are gone are removed; other files on the branch are kept.
+        Raises StatusCommitError when the branch kept moving under us or a push failed."""
         snapshot = {rel: rec for rec in records if (rel := relative_path(rec.ref)) is not None}
         for _ in range(self.retries):
             parent = self._tip()
-            tree_id = self._tree(snapshot, parent)
-            if parent is not None and parent.tree_id == tree_id:
+            entries = self._entries_at(parent)
+            changes: dict[str, pygit2.Oid | None] = {}
+            dumped: dict[str, tuple[pygit2.Oid, bytes]] = {}  # records not remembered: their id and bytes
+            for rel, rec in snapshot.items():
+                oid, data = self._blob_id(rel, rec)
+                if data is not None:
+                    dumped[rel] = (oid, data)
+                if entries.get(rel) != (oid, _BLOB):
+                    changes[rel] = oid
+                    if data is not None:
+                        self.repo.create_blob(data)  # the blobs of changed records only
+                    elif oid not in self.repo:  # remembered, but not in this repository (a force push)
+                        self.repo.create_blob(rec.to_yaml())
+            for rel in entries.keys() - snapshot.keys():
+                changes[rel] = None
+            if parent is not None and not changes:
+                self._learn(snapshot, dumped)
+                self._known = (parent.id, entries)  # the next batch need not list the tree again
                 return None
-            lines = transitions(self._records_at(parent), snapshot)
+            tree_id = self._tree(parent.tree if parent is not None else None, changes)
+            old: dict[str, StatusRecord] = {}
+            for rel in changes:
+                if rel in entries and (before := self._old_record(rel, entries[rel][0])) is not None:
+                    old[rel] = before
+            self._learn(snapshot, dumped)
+            lines = transitions(old, {rel: snapshot[rel] for rel in changes if rel in snapshot})
             title = f"kgitops status: {len(lines)} change{'s' if len(lines) != 1 else ''}"
             message = title + "\n\n" + "\n".join(lines) + "\n"
             sig = pygit2.Signature("kgitops", "kgitops@localhost")
             parents = [parent.id] if parent is not None else []
-            oid = self.repo.create_commit(None, sig, sig, message, tree_id, parents)
-            if not self._move_ref(oid, parent):
+            commit = self.repo.create_commit(None, sig, sig, message, tree_id, parents)
+            if not self._move_ref(commit, parent):
                 continue  # another writer moved the branch since we read it: rebuild on top of theirs
+            now = dict(entries)
+            for rel, change in changes.items():
+                if change is None:
+                    del now[rel]
+                else:
+                    now[rel] = (change, _BLOB)
+            self._known = (commit, now)  # what the branch holds, for the next batch (``watch``)
             if not self.push_enabled or self._push():
-                self.last_commit = str(oid)
-                return str(oid)
+                self.last_commit = str(commit)
+                return str(commit)
             self._fetch_branch()  # someone else moved it: rebuild on top of theirs
         raise StatusCommitError(f"could not move or push {self.branch}: the branch kept moving")
+
+    def _learn(self, snapshot: dict[str, StatusRecord], dumped: dict[str, tuple[pygit2.Oid, bytes]]) -> None:
+        """Remember each record's blob id for the next batch; forget the objects no longer managed."""
+        for rel in self._blobs.keys() - snapshot.keys():
+            del self._blobs[rel]
+        for rel, (oid, _) in dumped.items():
+            self._blobs[rel] = (snapshot[rel], oid)
 
     def _move_ref(self, oid: pygit2.Oid, parent: pygit2.Commit | None) -> bool:
         """Move the branch from ``parent`` to ``oid`` only if it is still at ``parent`` (compare and swap):

@@ -3,43 +3,69 @@
 The directory mirrors the current records: files are replaced atomically (temp file + rename) only when their
 bytes change, and files of objects that are gone are removed. Names that could escape the directory are
 refused.
+
+A write costs what changed: the writer remembers each record it wrote or found on disk with the file's
+identity (inode, size, mtime in ns), so an unchanged record whose file is as it was left is neither dumped nor
+read again (``watch``); a new writer (a fresh process) compares the bytes it would write with the file's. A
+file edited by someone else no longer matches what the writer remembers, and is compared and rewritten.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from reconciler.status.record import StatusRecord, relative_path, transitions
 
+_Stamp = tuple[int, int, int]  # (st_ino, st_size, st_mtime_ns) of a file
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A file as this writer left it (or found it): the record it holds, its stamp and a digest of its
+    bytes."""
+
+    record: StatusRecord
+    stamp: _Stamp
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What the directory holds: each status file's stamp, those that are symlinks, and temporary files left
+    by killed writers."""
+
+    files: dict[str, _Stamp]
+    symlinks: set[str]
+    leftovers: list[Path]
+
 
 class StatusFiles:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.skipped: list[str] = []  # objects whose names cannot be status file names
+        self._seen: dict[str, _Seen] = {}  # path → the file as this writer left it
 
     def read_all(self) -> dict[str, StatusRecord]:
+        """Every status file that parses, by relative path."""
         out: dict[str, StatusRecord] = {}
-        if not self.root.is_dir():
-            return out
-        for path in sorted(self.root.rglob("*.yaml")):
-            rel = path.relative_to(self.root).as_posix()
-            if rel.count("/") != 2 or path.name.startswith("."):
-                continue
-            try:
-                doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-                out[rel] = StatusRecord.from_dict(doc if isinstance(doc, dict) else {})
-            except (OSError, yaml.YAMLError, UnicodeDecodeError):
-                continue
+        for rel in sorted(self._scan(self.root).files):
+            record = self._read(rel)
+            if record is not None:
+                out[rel] = record
         return out
 
     def write(self, records: list[StatusRecord]) -> list[str]:
-        """Make the directory hold exactly ``records``; returns the transitions (empty: nothing written)."""
-        old = self.read_all()
+        """Make the directory hold exactly ``records``; returns the transitions (empty: nothing written).
+
+        Only files whose bytes change are written; an unchanged record whose file is as this writer left it
+        is not even dumped. Files of objects no longer in ``records`` are removed (a file that does not parse
+        as YAML is left alone)."""
         new: dict[str, StatusRecord] = {}
         self.skipped = []
         for rec in records:
@@ -49,40 +75,150 @@ class StatusFiles:
                 continue
             new[rel] = rec
         root = self.root.resolve()
+        scan = self._scan(root)
+        inside: dict[str, bool] = {}  # per directory: does it resolve inside the root (no symlink out)?
+        old: dict[str, StatusRecord] = {}
+        changed: dict[str, StatusRecord] = {}
         for rel, rec in new.items():
-            target = root / rel
-            if root not in target.resolve().parents:
+            directory = rel.rpartition("/")[0]
+            if directory not in inside:
+                resolved = (root / directory).resolve()
+                inside[directory] = resolved == root or root in resolved.parents
+            if not inside[directory] or (rel in scan.symlinks and root not in (root / rel).resolve().parents):
                 self.skipped.append(str(rec.ref))
                 continue
+            stamp = scan.files.get(rel)
+            seen = self._seen.get(rel)
+            if seen is not None and seen.stamp != stamp:
+                seen = None  # gone, or changed by someone else since: what we remember no longer holds
+            if seen is not None and seen.record == rec:
+                continue
             data = rec.to_yaml()
-            try:
-                if target.read_bytes() == data:
+            digest = _digest(data)
+            if seen is not None:
+                if seen.digest == digest:
+                    self._seen[rel] = _Seen(rec, seen.stamp, digest)
                     continue
-            except OSError:
-                pass
-            _atomic_write(target, data)
-        for stale in root.glob("*/*/.*.tmp"):  # left by a writer killed mid-write
+                old[rel] = seen.record
+            elif stamp is not None:
+                before = _read_bytes(root / rel)
+                if before == data:
+                    self._seen[rel] = _Seen(rec, stamp, digest)
+                    continue
+                if before is not None and (record := _record_of(before)) is not None:
+                    old[rel] = record
+            self._seen[rel] = _Seen(rec, _atomic_write(root / rel, data), digest)
+            changed[rel] = rec
+        for stale in scan.leftovers:  # left by a writer killed mid-write
             with contextlib.suppress(OSError):
                 stale.unlink()
-        for rel in set(old) - set(new):
+        for rel in scan.files.keys() - new.keys():
+            record = self._read(rel, scan.files[rel])
+            if record is None:
+                continue  # not a record (does not parse): not ours to remove
+            old[rel] = record
+            self._seen.pop(rel, None)
             with contextlib.suppress(OSError):
                 (root / rel).unlink()
             _remove_empty_parents(root / rel, root)
-        return transitions(old, new)
+        return transitions(old, changed)
+
+    def _read(self, rel: str, stamp: _Stamp | None = None) -> StatusRecord | None:
+        """The record in the file at ``rel`` (the remembered one when the file is as we left it)."""
+        seen = self._seen.get(rel)
+        if seen is not None and stamp is not None and seen.stamp == stamp:
+            return seen.record
+        data = _read_bytes(self.root / rel)
+        return _record_of(data) if data is not None else None
+
+    @staticmethod
+    def _scan(root: Path) -> _Scan:
+        """``<namespace>/<kind>/<name>.yaml`` under ``root`` (names starting with a dot are not records;
+        symlinked directories are not followed), with their stamps; and ``.*.tmp`` files beside them."""
+        files: dict[str, _Stamp] = {}
+        symlinks: set[str] = set()
+        leftovers: list[Path] = []
+        for ns in _dirs(root):
+            for kind in _dirs(Path(ns.path)):
+                try:
+                    entries = list(os.scandir(kind.path))
+                except OSError:
+                    continue
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("."):
+                        if name.endswith(".tmp"):
+                            leftovers.append(Path(entry.path))
+                        continue
+                    if not name.endswith(".yaml"):
+                        continue
+                    try:
+                        st = entry.stat()
+                    except OSError:
+                        continue
+                    rel = f"{ns.name}/{kind.name}/{name}"
+                    files[rel] = (st.st_ino, st.st_size, st.st_mtime_ns)
+                    if entry.is_symlink():
+                        symlinks.add(rel)
+        return _Scan(files, symlinks, leftovers)
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # not ``*.yaml``: a writer killed between this and the rename leaves nothing a reader takes for a record
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
+def _record_of(data: bytes) -> StatusRecord | None:
+    """The record in a file's bytes; None when they are not a YAML document."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        return StatusRecord.from_yaml(data)
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _dirs(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return [e for e in it if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _atomic_write(target: Path, data: bytes) -> _Stamp:
+    """Replace ``target`` with ``data`` (temp file beside it + rename); returns the new file's stamp.
+
+    The temp file, ``.<name>.<pid>.tmp`` (mode 0600), is not ``*.yaml``: a writer killed between the write and
+    the rename leaves nothing a reader takes for a record, and the next write removes it."""
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # O_EXCL: never through a file or symlink put there
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileNotFoundError:  # a new directory
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:  # left by a killed writer that had our pid
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _remove_empty_parents(path: Path, root: Path) -> None:

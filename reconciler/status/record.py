@@ -2,6 +2,8 @@
 
 Deterministic by construction (sorted keys, no wall-clock time of the write), so a file's bytes change only
 when something a user cares about changed, and an unchanged reconcile writes nothing and commits nothing.
+
+Records are dumped and read by libyaml where it writes PyYAML's bytes (``reconciler.yamlio``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from reconciler import yamlio
 from reconciler.approvals.provenance import party_approvals
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import ObjectRef, Resource
@@ -65,8 +66,15 @@ class StatusRecord:
         return doc
 
     def to_yaml(self) -> bytes:
-        text = yaml.safe_dump(self.to_dict(), sort_keys=True, default_flow_style=False, allow_unicode=True)
-        return text.encode("utf-8")
+        """The record as a status file's UTF-8 bytes: sorted keys, block style, unicode kept."""
+        return yamlio.safe_dump(self.to_dict(), sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_yaml(cls, data: bytes | str) -> StatusRecord:
+        """A record from a status file's text; a document that is not a mapping gives an empty record.
+        Raises ``yaml.YAMLError`` when the text is not YAML."""
+        doc = yamlio.safe_load(data)
+        return cls.from_dict(doc if isinstance(doc, dict) else {})
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> StatusRecord:

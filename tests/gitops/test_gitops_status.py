@@ -20,6 +20,15 @@ def rec(
     return StatusRecord(ObjectRef.of(kind, name), state, "abc123", f"{name}.yaml", live={"phase": phase})
 
 
+def add_file(repo: pygit2.Repository, ref: str, name: str, data: bytes) -> str:
+    """Someone else's commit on ``ref``: its tree plus one top-level file."""
+    tip = repo.references[ref].peel(pygit2.Commit)
+    builder = repo.TreeBuilder(tip.tree)
+    builder.insert(name, repo.create_blob(data), pygit2.enums.FileMode.BLOB)
+    sig = pygit2.Signature("someone", "someone@example.com")
+    return str(repo.create_commit(ref, sig, sig, "theirs", builder.write(), [tip.id]))
+
+
 def test_status_files_written_only_on_change_and_removed_when_gone(tmp_path: Path) -> None:
     files = StatusFiles(tmp_path / "status")
     assert files.write([rec("job-a"), rec("job-b")]) == ["job-a: new, Running", "job-b: new, Running"]
@@ -83,8 +92,9 @@ def test_status_branch_is_pushed_and_retried_on_top_of_a_moved_remote(tmp_path: 
         remote_ref = "refs/heads/kgitops/status"
         pushed = remote.repo.references[remote_ref].target
         assert "job-a: new, " in remote.repo[pushed].message
-        # someone else moves the remote status branch; our next push is rejected and retried on top
-        other = remote.commit({"note.txt": "theirs"}, branch="kgitops/status")
+        # someone else moves the remote status branch (adds a file, keeps ours); our next push is rejected
+        # and retried on top
+        other = add_file(remote.repo, remote_ref, "note.txt", b"theirs")
         backend.stage(ObjectRef.of("KusciaJob", "job-a"), Stage.CANCEL)
         backend.step()
         _, result = session.reconciler.sync()
