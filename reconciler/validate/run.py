@@ -1,22 +1,33 @@
-"""validate_paths: discover, read and validate many files, optionally on several cores, then cross-check.
+"""validate_paths and stream_paths: discover, read and validate many files, optionally on several cores, with
+the cross-file rules applied as the files come.
 
-Memory stays flat in the number of files: each file's documents and objects are dropped once its findings and
-its few cross-file facts are taken.
+Memory stays flat in the number of files: each file's documents are dropped once its findings and its few
+cross-file facts are taken; the cross-file rules keep only their index (``CrossFileIndex``); and a file's
+findings are handed on as soon as they are final, so a caller that prints them keeps none. A file's findings
+are final once every AppImage its tasks name is defined, or the input has ended (XF003): with the AppImages
+after the jobs (``validate jobs/ appimages/``), the findings of the files in between wait (not their
+documents).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from reconciler.load.discover import DiscoveredFile, discover, read_source
-from reconciler.validate.crossfile import check_facts
+from reconciler.model import ObjectRef
+from reconciler.validate.crossfile import CrossFileIndex
 from reconciler.validate.filecheck import _finding, validate_file
 from reconciler.validate.findings import Finding
-from reconciler.validate.result import Facts, Options, Report
+from reconciler.validate.result import Facts, Options, Place, Report, Totals
 
 Outcome = tuple[str, list[Finding], list[Facts]]
-_CHUNK = 32
+# Files per task sent to a worker process: large enough that the pickling of a task is noise, small enough
+# that both workers stay busy to the end.
+_CHUNK = 64
+# Below this many files, worker processes cost more to start than they save.
+MIN_PARALLEL_FILES = 64
 
 
 def check_source(source: DiscoveredFile, options: Options, data: bytes | None = None) -> Outcome:
@@ -29,52 +40,165 @@ def check_source(source: DiscoveredFile, options: Options, data: bytes | None = 
     return source.path, result.findings, result.facts
 
 
-def _worker(args: tuple[DiscoveredFile, Options]) -> Outcome:
-    return check_source(*args)
+# A worker process's share of the input, set once by _start_worker (a Pool initializer), so a task is only a
+# range of indices.
+_WORK: tuple[list[DiscoveredFile], Options] = ([], Options())
+
+
+def _start_worker(sources: list[DiscoveredFile], options: Options) -> None:
+    global _WORK
+    _WORK = (sources, options)
+
+
+def _check_range(bounds: tuple[int, int]) -> list[tuple[list[Finding], list[Facts]]]:
+    sources, options = _WORK
+    out = []
+    for source in sources[bounds[0] : bounds[1]]:
+        _, findings, facts = check_source(source, options)
+        out.append((findings, facts))
+    return out
+
+
+def _parallel(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
+    """The outcomes in input order, the files on disk checked by ``jobs`` worker processes.
+
+    The workers are spawned, never forked: a process with threads (watch, serve, an SDK caller's) can fork
+    while another thread holds a lock, and the child waits on it forever. Spawned workers are this process's
+    children, so their CPU time counts in its ``RUSAGE_CHILDREN`` (what ``time`` and the bench report)."""
+    import multiprocessing
+
+    on_disk = [s for s in sources if not s.is_stdin]
+    chunk = max(1, min(_CHUNK, -(-len(on_disk) // (jobs * 8))))
+    ranges = [(i, min(i + chunk, len(on_disk))) for i in range(0, len(on_disk), chunk)]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(jobs, initializer=_start_worker, initargs=(on_disk, options)) as pool:
+        batches = pool.imap(_check_range, ranges)
+        batch: list[tuple[list[Finding], list[Facts]]] = []
+        for source in sources:
+            if source.is_stdin:
+                yield check_source(source, options)
+                continue
+            if not batch:
+                batch = next(batches)[::-1]
+            findings, facts = batch.pop()
+            yield source.path, findings, facts
 
 
 def _outcomes(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
-    stdin_data = {s.path: read_source(s, options.max_file_size) for s in sources if s.is_stdin}
-    if jobs <= 1 or len(sources) < 2 * _CHUNK:
-        for s in sources:
-            data = stdin_data.get(s.path)
-            if isinstance(data, tuple):
-                yield s.path, [_finding(data[0], data[1], s.path)], []
-            else:
-                yield check_source(s, options, data)
-        return
-    on_disk = [s for s in sources if not s.is_stdin]
-    for s in sources:
-        if s.is_stdin:
-            data = stdin_data[s.path]
-            yield (
-                (s.path, [_finding(data[0], data[1], s.path)], [])
-                if isinstance(data, tuple)
-                else check_source(s, options, data)
-            )
-    # Never plain fork: a process with threads (watch, serve, an SDK caller's) can fork while another thread
-    # holds a lock, and the child waits on it forever. forkserver forks from a clean single-threaded server
-    # that has imported the validator once.
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if "forkserver" in methods:
-        ctx.set_forkserver_preload([__name__])
-    with ctx.Pool(jobs) as pool:
-        yield from pool.imap(_worker, [(s, options) for s in on_disk], chunksize=_CHUNK)
+    if jobs > 1 and sum(1 for s in sources if not s.is_stdin) >= MIN_PARALLEL_FILES:
+        yield from _parallel(sources, options, jobs)
+    else:
+        for source in sources:
+            yield check_source(source, options)
+
+
+@dataclass(frozen=True)
+class FileFindings:
+    """One file's findings, final and in report order (by line, column, rule)."""
+
+    path: str
+    findings: list[Finding]
+
+
+@dataclass
+class _Pending:
+    path: str
+    findings: list[Finding]
+    waits: int  # references to AppImages not defined yet
+
+
+def _in_file(f: Finding) -> tuple[int, int, str]:
+    return (f.line, f.column, f.rule)
+
+
+@dataclass
+class Validation:
+    """A validation run over discovered files. Iterating it checks the files and yields each file's findings
+    (``FileFindings``, in input order, empty for a clean file) as soon as they are final; then ``totals``
+    counts the whole input, and ``objects`` (kept only when ``keep_objects``) lists every object with where it
+    is defined. The findings, in order, are exactly those of ``validate_paths``'s report."""
+
+    sources: list[DiscoveredFile]
+    options: Options = field(default_factory=Options)
+    jobs: int = 1
+    keep_objects: bool = False
+    totals: Totals = field(default_factory=Totals)
+    objects: list[tuple[ObjectRef, Place]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[FileFindings]:
+        paths = [s.path for s in self.sources]
+        if len(set(paths)) != len(paths):  # a file named twice: its findings are reported together
+            yield from self._all_at_once(paths)
+            return
+        index = CrossFileIndex()
+        pending: dict[int, _Pending] = {}
+        queue: deque[int] = deque()
+        for seq, (path, findings, facts) in enumerate(_outcomes(self.sources, self.options, self.jobs)):
+            entry = _Pending(path, findings, 0)
+            pending[seq] = entry
+            queue.append(seq)
+            cross = self._index(index, facts, seq, pending)
+            if cross:
+                entry.findings = sorted(findings + cross, key=_in_file)
+            while queue and pending[queue[0]].waits == 0:
+                yield self._final(pending.pop(queue.popleft()))
+        for wait in index.waiting():
+            pending[wait.token].findings.append(wait.finding())
+        while queue:
+            entry = pending.pop(queue.popleft())
+            entry.findings.sort(key=_in_file)
+            yield self._final(entry)
+
+    def _index(
+        self, index: CrossFileIndex, facts: list[Facts], seq: int, pending: dict[int, _Pending]
+    ) -> list[Finding]:
+        cross: list[Finding] = []
+        for f in facts:
+            found, waits, settled = index.add(f, seq)
+            cross += found
+            pending[seq].waits += len(waits)
+            for wait in settled:
+                pending[wait.token].waits -= 1
+            if self.keep_objects:
+                self.objects.append((f.ref, f.place))
+        self.totals.files += 1
+        self.totals.objects += len(facts)
+        return cross
+
+    def _final(self, entry: _Pending) -> FileFindings:
+        self.totals.add(entry.findings)
+        return FileFindings(entry.path, entry.findings)
+
+    def _all_at_once(self, paths: list[str]) -> Iterator[FileFindings]:
+        index = CrossFileIndex()
+        pending: dict[int, _Pending] = {}
+        findings: list[Finding] = []
+        for seq, (_, own, facts) in enumerate(_outcomes(self.sources, self.options, self.jobs)):
+            pending[seq] = _Pending(paths[seq], [], 0)
+            findings += own
+            findings += self._index(index, facts, seq, pending)
+        findings += [wait.finding() for wait in index.waiting()]
+        order = {p: i for i, p in enumerate(paths)}  # a path named twice sorts at its last place
+        findings.sort(key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule))
+        groups: dict[str, list[Finding]] = {}
+        for f in findings:
+            groups.setdefault(f.path, []).append(f)
+        for path, group in groups.items():
+            yield self._final(_Pending(path, group, 0))
+
+
+def stream_paths(paths: list[str], options: Options | None = None, jobs: int = 1) -> Validation:
+    """A ``Validation`` of every .yaml/.yml under ``paths`` (``-`` is stdin), to iterate. Raises PathNotFound
+    for a missing path (at once, before any file is read)."""
+    return Validation(discover(paths), options or Options(), jobs)
 
 
 def validate_paths(paths: list[str], options: Options | None = None, jobs: int = 1) -> Report:
     """Validate every .yaml/.yml under ``paths`` (``-`` is stdin). Raises PathNotFound for a missing path."""
-    options = options or Options()
-    sources = discover(paths)
+    run = Validation(discover(paths), options or Options(), jobs, keep_objects=True)
     report = Report()
-    facts: list[Facts] = []
-    for path, findings, file_facts in _outcomes(sources, options, jobs):
-        report.files.append(path)
-        report.findings.extend(findings)
-        facts.extend(file_facts)
-    report.findings.extend(check_facts(facts))
-    report.objects = [(f.ref, f.place) for f in facts]
-    order = {p: i for i, p in enumerate(report.files)}
-    report.findings.sort(key=lambda f: (order.get(f.path, len(order)), f.line, f.column, f.rule))
+    for batch in run:
+        report.findings += batch.findings
+    report.files = [s.path for s in run.sources]
+    report.objects = run.objects
     return report
