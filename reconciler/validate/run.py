@@ -42,20 +42,47 @@ def check_source(source: DiscoveredFile, options: Options, data: bytes | None = 
 
 # A worker process's share of the input, set once by _start_worker (a Pool initializer), so a task is only a
 # range of indices.
-_WORK: tuple[list[DiscoveredFile], Options] = ([], Options())
+_WORK: tuple[list[str], Options] = ([], Options())
+# Facts as plain tuples, which pickle several times faster than dataclasses: (kind, namespace, name, line,
+# column, taskIDs, images), each place (value, line, column); the path is the file's.
+_PlainPlace = tuple[str, int, int]
+_PlainFacts = tuple[str, str, str, int, int, tuple[_PlainPlace, ...], tuple[_PlainPlace, ...]]
 
 
-def _start_worker(sources: list[DiscoveredFile], options: Options) -> None:
+def _start_worker(paths: list[str], options: Options) -> None:
     global _WORK
-    _WORK = (sources, options)
+    _WORK = (paths, options)
 
 
-def _check_range(bounds: tuple[int, int]) -> list[tuple[list[Finding], list[Facts]]]:
-    sources, options = _WORK
+def _plain(facts: Facts) -> _PlainFacts:
+    ref, place = facts.ref, facts.place
+    return (
+        ref.kind,
+        ref.namespace,
+        ref.name,
+        place.line,
+        place.column,
+        tuple((p.value, p.line, p.column) for p in facts.task_ids),
+        tuple((p.value, p.line, p.column) for p in facts.app_images),
+    )
+
+
+def _unplain(path: str, plain: _PlainFacts) -> Facts:
+    kind, namespace, name, line, column, task_ids, images = plain
+    return Facts(
+        ObjectRef(kind, namespace, name),
+        Place(name, path, line, column),
+        tuple(Place(v, path, ln, col) for v, ln, col in task_ids),
+        tuple(Place(v, path, ln, col) for v, ln, col in images),
+    )
+
+
+def _check_range(bounds: tuple[int, int]) -> list[tuple[list[Finding], list[_PlainFacts]]]:
+    paths, options = _WORK
     out = []
-    for source in sources[bounds[0] : bounds[1]]:
-        _, findings, facts = check_source(source, options)
-        out.append((findings, facts))
+    for path in paths[bounds[0] : bounds[1]]:
+        _, findings, facts = check_source(DiscoveredFile(path), options)
+        out.append((findings, [_plain(f) for f in facts]))
     return out
 
 
@@ -67,25 +94,29 @@ def _parallel(sources: list[DiscoveredFile], options: Options, jobs: int) -> Ite
     children, so their CPU time counts in its ``RUSAGE_CHILDREN`` (what ``time`` and the bench report)."""
     import multiprocessing
 
-    on_disk = [s for s in sources if not s.is_stdin]
-    chunk = max(1, min(_CHUNK, -(-len(on_disk) // (jobs * 8))))
-    ranges = [(i, min(i + chunk, len(on_disk))) for i in range(0, len(on_disk), chunk)]
+    readable = [s.path for s in sources if _readable(s)]
+    chunk = max(1, min(_CHUNK, -(-len(readable) // (jobs * 8))))
+    ranges = [(i, min(i + chunk, len(readable))) for i in range(0, len(readable), chunk)]
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(jobs, initializer=_start_worker, initargs=(on_disk, options)) as pool:
+    with ctx.Pool(jobs, initializer=_start_worker, initargs=(readable, options)) as pool:
         batches = pool.imap(_check_range, ranges)
-        batch: list[tuple[list[Finding], list[Facts]]] = []
+        batch: list[tuple[list[Finding], list[_PlainFacts]]] = []
         for source in sources:
-            if source.is_stdin:
+            if not _readable(source):  # standard input, or a file found unreadable already
                 yield check_source(source, options)
                 continue
             if not batch:
                 batch = next(batches)[::-1]
-            findings, facts = batch.pop()
-            yield source.path, findings, facts
+            findings, plain = batch.pop()
+            yield source.path, findings, [_unplain(source.path, p) for p in plain]
+
+
+def _readable(source: DiscoveredFile) -> bool:
+    return not source.is_stdin and source.problem is None
 
 
 def _outcomes(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
-    if jobs > 1 and sum(1 for s in sources if not s.is_stdin) >= MIN_PARALLEL_FILES:
+    if jobs > 1 and sum(1 for s in sources if _readable(s)) >= MIN_PARALLEL_FILES:
         yield from _parallel(sources, options, jobs)
     else:
         for source in sources:
