@@ -168,5 +168,7 @@ def needs_scan(data: bytes) -> bool:
     dangerous depth."""
     if len(data) > _LARGE_FILE:
         return True
+    if len(data) <= _SAFE_OPENERS:  # each opener below is at least one byte
+        return False
     openers = data.count(b"[") + data.count(b"{") + data.count(b"- ") + data.count(b":") + data.count(b"?")
     return openers > _SAFE_OPENERS
