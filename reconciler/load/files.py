@@ -43,7 +43,11 @@ def read_bounded(path: str | Path, max_size: int) -> bytes:
                 raise FileReadError(NOT_REGULAR, "not a regular file (a pipe, socket, device or directory)")
             if st.st_size > max_size:
                 raise FileReadError(TOO_LARGE, too_large(st.st_size, max_size))
-            data = fh.read(max_size + 1)
+            # st_size + 1 bytes, not max_size + 1: a read of n bytes allocates n bytes first, and 5 MiB per
+            # file was most of the cost of reading a small one; a file that grew goes on to the limit
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:
+                data += fh.read(max_size + 1 - len(data))
         except OSError as exc:
             raise FileReadError(NOT_REGULAR, f"cannot read the file ({exc.strerror or exc})") from None
     if len(data) > max_size:

@@ -32,8 +32,9 @@ def validate(
 
     ``lenient``: unknown fields are warnings; ``reject_unknown_kinds``: kinds other than KusciaJob,
     KusciaTask and AppImage are errors; ``max_file_size`` (bytes, default 5 MiB): larger files are reported,
-    not parsed; ``workers``: processes (0: one per CPU). ``report.exit_code`` is 0 (no error findings) or 1.
-    A missing path raises ``UsageError``."""
+    not parsed; ``workers``: processes (0: one per CPU; used from 64 files on; they are spawned, so a script
+    that asks for more than one needs Python's ``if __name__ == "__main__":`` guard). ``report.exit_code`` is
+    0 (no error findings) or 1. A missing path raises ``UsageError``."""
     from reconciler.validate import Report
 
     run = validate_stream(paths, lenient, reject_unknown_kinds, max_file_size, workers, keep_objects=True)
