@@ -96,6 +96,29 @@ def _type_test(type_name: str, int_or_string: bool) -> Callable[[Any], bool]:
     return lambda v: True
 
 
+# The keywords compile_schema reads; a property schema with none of these but ``type: string`` only checks
+# that the value is a string.
+_CONSTRAINTS = frozenset(
+    {
+        "x-kubernetes-int-or-string",
+        "enum",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minItems",
+        "maxItems",
+        "items",
+        "properties",
+        "additionalProperties",
+        "required",
+    }
+)
+
+
+def _plain_string(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "string" and not _CONSTRAINTS & schema.keys()
+
+
 def compile_schema(schema: dict[str, Any]) -> Check:  # noqa: C901 - one branch per keyword, read top to bottom
     int_or_string = bool(schema.get("x-kubernetes-int-or-string"))
     type_name = "int-or-string" if int_or_string else str(schema.get("type", ""))
@@ -222,11 +245,15 @@ def compile_schema(schema: dict[str, Any]) -> Check:  # noqa: C901 - one branch 
     if props is not None or additional_check is not None or required:
         known = sorted(props or ())
         props_ = props or {}
+        # most fields of a manifest are plain strings: those are taken here, without a call and a path each
+        strings = frozenset(k for k, sub in (schema.get("properties") or {}).items() if _plain_string(sub))
 
         def check_object(v: Any, path: Path, out: list[Issue]) -> None:
             if type(v) is not dict:
                 return
             for key, value in v.items():
+                if type(value) is str and key in strings:
+                    continue
                 sub = props_.get(key)
                 if sub is not None:
                     sub(value, path + (key,), out)
