@@ -8,7 +8,6 @@ can be checked one at a time and their documents dropped. ``check_facts`` runs i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from reconciler.model import ObjectRef
 from reconciler.validate.findings import RULES, Finding
@@ -37,14 +36,16 @@ def _at(place: Place) -> str:
     return f"{place.path}:{place.line}:{place.column}" if place.line else place.path
 
 
-@dataclass(frozen=True, slots=True)
 class ImageWait:
     """A task's AppImage reference not (yet) defined in the input: XF003 unless a later file defines it.
-    ``token`` is the caller's (the file it was found in)."""
+    ``token`` is the caller's (the file it was found in). A plain class: a dataclass costs every start-up."""
 
-    token: int
-    place: Place
-    ref: ObjectRef
+    __slots__ = ("token", "place", "ref")
+
+    def __init__(self, token: int, place: Place, ref: ObjectRef) -> None:
+        self.token = token
+        self.place = place
+        self.ref = ref
 
     def finding(self) -> Finding:
         return _finding(
@@ -55,14 +56,16 @@ class ImageWait:
         )
 
 
-@dataclass(frozen=True, slots=True)
 class _Claim:
     """Who claimed a KusciaTask name first, and where (one per taskID in the input: kept small)."""
 
-    path: str
-    line: int
-    column: int
-    ref: ObjectRef
+    __slots__ = ("path", "line", "column", "ref")
+
+    def __init__(self, path: str, line: int, column: int, ref: ObjectRef) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.ref = ref
 
     def at(self) -> str:
         return f"{self.path}:{self.line}:{self.column}" if self.line else self.path

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from reconciler.load.discover import DiscoveredFile, discover, read_source
 from reconciler.model import ObjectRef
@@ -123,38 +122,52 @@ def _outcomes(sources: list[DiscoveredFile], options: Options, jobs: int) -> Ite
             yield check_source(source, options)
 
 
-@dataclass(frozen=True)
 class FileFindings:
-    """One file's findings, final and in report order (by line, column, rule)."""
+    """One file's findings, final and in report order (by line, column, rule). (Plain classes here: a
+    dataclass costs every start-up of ``kgitops validate``.)"""
 
-    path: str
-    findings: list[Finding]
+    __slots__ = ("path", "findings")
+
+    def __init__(self, path: str, findings: list[Finding]) -> None:
+        self.path = path
+        self.findings = findings
+
+    def __repr__(self) -> str:
+        return f"FileFindings({self.path!r}, {len(self.findings)} findings)"
 
 
-@dataclass
 class _Pending:
-    path: str
-    findings: list[Finding]
-    waits: int  # references to AppImages not defined yet
+    __slots__ = ("path", "findings", "waits")
+
+    def __init__(self, path: str, findings: list[Finding], waits: int) -> None:
+        self.path = path
+        self.findings = findings
+        self.waits = waits  # references to AppImages not defined yet
 
 
 def _in_file(f: Finding) -> tuple[int, int, str]:
     return (f.line, f.column, f.rule)
 
 
-@dataclass
 class Validation:
     """A validation run over discovered files. Iterating it checks the files and yields each file's findings
     (``FileFindings``, in input order, empty for a clean file) as soon as they are final; then ``totals``
     counts the whole input, and ``objects`` (kept only when ``keep_objects``) lists every object with where it
     is defined. The findings, in order, are exactly those of ``validate_paths``'s report."""
 
-    sources: list[DiscoveredFile]
-    options: Options = field(default_factory=Options)
-    jobs: int = 1
-    keep_objects: bool = False
-    totals: Totals = field(default_factory=Totals)
-    objects: list[tuple[ObjectRef, Place]] = field(default_factory=list)
+    def __init__(
+        self,
+        sources: list[DiscoveredFile],
+        options: Options | None = None,
+        jobs: int = 1,
+        keep_objects: bool = False,
+    ) -> None:
+        self.sources = sources
+        self.options = options or Options()
+        self.jobs = jobs
+        self.keep_objects = keep_objects
+        self.totals = Totals()
+        self.objects: list[tuple[ObjectRef, Place]] = []
 
     def __iter__(self) -> Iterator[FileFindings]:
         paths = [s.path for s in self.sources]
