@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reconciler import sdk
-from reconciler.config import Config
 from reconciler.errors import UsageError
 from reconciler.units import parse_duration, parse_size
+
+if TYPE_CHECKING:  # the config module is read only by the commands that use a backend
+    from reconciler.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 

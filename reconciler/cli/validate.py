@@ -9,7 +9,7 @@ import click
 from reconciler import sdk
 from reconciler.cli.common import SIZE, colour_option, emit_text, use_colour
 from reconciler.cli.handler import Command
-from reconciler.output import FORMATS, render
+from reconciler.output import FORMATS, STREAMED, finding_line, render
 
 
 @click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +57,18 @@ def validate(
 
     PATHS are files or directories (every .yaml/.yml below, sorted); `-` reads standard input.
     """
-    report = sdk.validate(list(paths), lenient, reject_unknown_kinds, max_file_size, workers)
-    emit_text(render(report, output, color=use_colour(color)), color, nl=False)
-    sys.exit(report.exit_code)
+    if output not in STREAMED:
+        report = sdk.validate(list(paths), lenient, reject_unknown_kinds, max_file_size, workers)
+        emit_text(render(report, output, color=use_colour(color)), color, nl=False)
+        sys.exit(report.exit_code)
+    # one line per finding: each file's findings are printed as soon as they are final, none are kept
+    from reconciler.output.text import summary
+
+    run = sdk.validate_stream(list(paths), lenient, reject_unknown_kinds, max_file_size, workers)
+    colour = use_colour(color)
+    for batch in run:
+        if batch.findings:
+            lines = [finding_line(f, output, colour) for f in batch.findings]
+            emit_text("\n".join(lines) + "\n", color, nl=False)
+    emit_text(summary(run.totals) + "\n", color, nl=False)
+    sys.exit(run.totals.exit_code)

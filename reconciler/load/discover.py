@@ -18,7 +18,7 @@ class PathNotFound(Exception):
     """A path given on the command line does not exist (a usage error, not a finding)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DiscoveredFile:
     """A file to validate: the path shown to users, and why it cannot be read (rule id, message), if so."""
 

@@ -36,16 +36,25 @@ def read_bounded(path: str | Path, max_size: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise FileReadError(NOT_REGULAR, f"cannot read the file ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise FileReadError(NOT_REGULAR, "not a regular file (a pipe, socket, device or directory)")
-            if st.st_size > max_size:
-                raise FileReadError(TOO_LARGE, too_large(st.st_size, max_size))
-            data = fh.read(max_size + 1)
-        except OSError as exc:
-            raise FileReadError(NOT_REGULAR, f"cannot read the file ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileReadError(NOT_REGULAR, "not a regular file (a pipe, socket, device or directory)")
+        if st.st_size > max_size:
+            raise FileReadError(TOO_LARGE, too_large(st.st_size, max_size))
+        # os.read of the size plus one byte: a buffered read of n bytes allocates n bytes first, and the
+        # limit (5 MiB) per file was most of the cost of reading a small one; a file that grows is read on
+        # to one byte past the limit
+        data = os.read(fd, st.st_size + 1)
+        while len(data) <= max_size:
+            more = os.read(fd, max_size + 1 - len(data))
+            if not more:
+                break
+            data += more
+    except OSError as exc:
+        raise FileReadError(NOT_REGULAR, f"cannot read the file ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
     if len(data) > max_size:
         raise FileReadError(TOO_LARGE, too_large(len(data), max_size, grew=True))
     return data

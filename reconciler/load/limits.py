@@ -100,14 +100,14 @@ def scan_events(data: bytes) -> _Scan:
 
 # libyaml's line breaks (YAML 1.1): CR LF, CR, LF, NEL, LS, PS; positions count lines as libyaml does.
 _BREAK = "\r\n|[\r\n\x85\u2028\u2029]"
-# Flow brackets and line breaks, and the quoted scalars and comments whose brackets do not count.
-_FLOW_TOKEN = re.compile(
+# Flow brackets and line breaks, and the quoted scalars and comments whose brackets do not count (compiled
+# on first use, by ``re``'s cache: a rare path should not cost every start-up).
+_FLOW_TOKEN = (
     rf"[\[\]{{}}]|{_BREAK}"
     r'|(?<=[\s\[{,:])"(?:[^"\\\r\n]|\\.)*"'  # a double-quoted scalar
     r"|(?<=[\s\[{,:])'(?:[^'\r\n]|'')*'"  # a single-quoted scalar
     r"|(?<!\S)#[^\r\n]*"  # a comment
 )
-_LINE = re.compile(_BREAK)
 
 
 def flow_too_deep(data: bytes, scan: _Scan) -> LoadError | None:
@@ -121,14 +121,14 @@ def flow_too_deep(data: bytes, scan: _Scan) -> LoadError | None:
     depth = scan.depth
     line = 1
     line_start = 0
-    for found in _LINE.finditer(text):  # to the line of the last event
+    for found in re.finditer(_BREAK, text):  # to the line of the last event
         if line == scan.line:
             break
         line += 1
         line_start = found.end()
     if line != scan.line:
         return None
-    for match in _FLOW_TOKEN.finditer(text, min(line_start + scan.column - 1, len(text))):
+    for match in re.compile(_FLOW_TOKEN).finditer(text, min(line_start + scan.column - 1, len(text))):
         token = match.group()
         if token in ("[", "{"):
             depth += 1
@@ -168,5 +168,7 @@ def needs_scan(data: bytes) -> bool:
     dangerous depth."""
     if len(data) > _LARGE_FILE:
         return True
+    if len(data) <= _SAFE_OPENERS:  # each opener below is at least one byte
+        return False
     openers = data.count(b"[") + data.count(b"{") + data.count(b"- ") + data.count(b":") + data.count(b"?")
     return openers > _SAFE_OPENERS

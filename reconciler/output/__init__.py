@@ -1,10 +1,16 @@
-"""Rendering a validation Report: one module per format; ``render(report, fmt)`` picks one."""
+"""Rendering a validation Report: one module per format; ``render(report, fmt)`` picks one.
+
+``text`` and ``github`` print one line per finding, so they can also be written as the findings come
+(``STREAMED``, ``finding_line``): a run over many files then keeps none of them. ``json`` (one document with
+the summary first) and ``junit`` (one test case per object) need the whole report."""
 
 from __future__ import annotations
 
+from reconciler.validate.findings import Finding
 from reconciler.validate.result import Report
 
 FORMATS = ("text", "json", "junit", "github")
+STREAMED = ("text", "github")
 
 
 def render(report: Report, fmt: str, color: bool = False) -> str:
@@ -25,4 +31,15 @@ def render(report: Report, fmt: str, color: bool = False) -> str:
     return text.render(report, color=color)
 
 
-__all__ = ["FORMATS", "render"]
+def finding_line(f: Finding, fmt: str, color: bool = False) -> str:
+    """One finding as a line of a ``STREAMED`` format (no newline)."""
+    if fmt == "github":
+        from reconciler.output import github
+
+        return github.finding_line(f)
+    from reconciler.output import text
+
+    return text.finding_line(f, color=color)
+
+
+__all__ = ["FORMATS", "STREAMED", "finding_line", "render"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.validate.findings import Finding, Severity
-from reconciler.validate.result import Report
+from reconciler.validate.result import Report, Totals
 
 _COLORS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.NOTE: "\033[36m"}
 _RESET, _BOLD = "\033[0m", "\033[1m"
@@ -19,28 +19,28 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def summary(report: Report) -> str:
-    notes = report.count(Severity.NOTE)
-    parts = [_plural(report.errors, "error"), _plural(report.warnings, "warning")]
-    if notes:
-        parts.append(_plural(notes, "note"))
-    verdict = "invalid" if report.errors else "valid"
-    return (
-        f"{verdict}: {_plural(len(report.files), 'file')}, {_plural(len(report.objects), 'object')}; "
-        + ", ".join(parts)
-    )
+def summary(totals: Totals) -> str:
+    """``valid: 3 files, 4 objects; 0 errors, 1 warning`` (notes only when there are some)."""
+    parts = [_plural(totals.errors, "error"), _plural(totals.warnings, "warning")]
+    if totals.notes:
+        parts.append(_plural(totals.notes, "note"))
+    verdict = "invalid" if totals.errors else "valid"
+    counts = f"{_plural(totals.files, 'file')}, {_plural(totals.objects, 'object')}"
+    return f"{verdict}: {counts}; " + ", ".join(parts)
+
+
+def finding_line(f: Finding, color: bool = False) -> str:
+    """One finding as one line (no newline)."""
+    sev = f.severity.value
+    if color:
+        return (
+            f"{_BOLD}{where(f)}:{_RESET} {_COLORS[f.severity]}{sev}{_RESET} {_BOLD}{f.rule}{_RESET} "
+            f"{f.message}"
+        )
+    return f"{where(f)}: {sev} {f.rule} {f.message}"
 
 
 def render(report: Report, color: bool = False) -> str:
-    lines = []
-    for f in report.findings:
-        sev = f.severity.value
-        if color:
-            lines.append(
-                f"{_BOLD}{where(f)}:{_RESET} {_COLORS[f.severity]}{sev}{_RESET} {_BOLD}{f.rule}{_RESET} "
-                f"{f.message}"
-            )
-        else:
-            lines.append(f"{where(f)}: {sev} {f.rule} {f.message}")
-    lines.append(summary(report))
+    lines = [finding_line(f, color) for f in report.findings]
+    lines.append(summary(report.totals()))
     return "\n".join(lines) + "\n"

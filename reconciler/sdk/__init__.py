@@ -19,7 +19,7 @@ Areas (each a module of this package):
 - ``jobs``: ``Client`` (jobs and tasks: list, show, create, delete, stage commands, approve, logs);
 - ``manifests``/``graphs``: ``read_job_file``, ``job_graphs``;
 - ``approvals``: ``commit_approval``, ``list_approvals``, ``job_digest``, ``records_from_review``;
-- ``checks``: ``validate``, ``simulate``;
+- ``checks``: ``validate`` (or ``validate_stream``, the findings as they come), ``simulate``;
 - ``engine``: ``run_engine``, ``engine_status``;
 - ``serving``: ``serve`` (KusciaAPI over HTTPS).
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         list_approvals,
         records_from_review,
     )
-    from reconciler.sdk.checks import SimulationRun, simulate, validate
+    from reconciler.sdk.checks import SimulationRun, simulate, validate, validate_stream
     from reconciler.sdk.config import BACKEND_KINDS, Overrides, configure, describe_backend
     from reconciler.sdk.engine import EngineError, EngineSettings, EngineStatus, engine_status, run_engine
     from reconciler.sdk.gitops import (
@@ -103,7 +103,7 @@ _HOMES: dict[str, str] = {
         ),
         "approvals",
     ),
-    **dict.fromkeys(("SimulationRun", "simulate", "validate"), "checks"),
+    **dict.fromkeys(("SimulationRun", "simulate", "validate", "validate_stream"), "checks"),
     **dict.fromkeys(("BACKEND_KINDS", "Overrides", "configure", "describe_backend"), "config"),
     **dict.fromkeys(
         ("EngineError", "EngineSettings", "EngineStatus", "engine_status", "run_engine"), "engine"
@@ -204,6 +204,7 @@ __all__ = [
     "status",
     "sync",
     "validate",
+    "validate_stream",
     "watch",
 ]
 

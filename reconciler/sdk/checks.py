@@ -16,9 +16,9 @@ from reconciler.errors import KgitopsError, UsageError
 
 if TYPE_CHECKING:
     from reconciler.engine.simulate import Simulation
-    from reconciler.validate import Finding, Report
+    from reconciler.validate import Finding, Report, Validation
 
-__all__ = ["SimulationRun", "simulate", "validate"]
+__all__ = ["SimulationRun", "simulate", "validate", "validate_stream"]
 
 
 def validate(
@@ -32,9 +32,32 @@ def validate(
 
     ``lenient``: unknown fields are warnings; ``reject_unknown_kinds``: kinds other than KusciaJob,
     KusciaTask and AppImage are errors; ``max_file_size`` (bytes, default 5 MiB): larger files are reported,
-    not parsed; ``workers``: processes (0: one per CPU). ``report.exit_code`` is 0 (no error findings) or 1.
-    A missing path raises ``UsageError``."""
-    from reconciler.validate import DEFAULT_MAX_FILE_SIZE, Options, PathNotFound, validate_paths
+    not parsed; ``workers``: processes (0: one per CPU; used from 64 files on; they are spawned, so a script
+    that asks for more than one needs Python's ``if __name__ == "__main__":`` guard). ``report.exit_code`` is
+    0 (no error findings) or 1. A missing path raises ``UsageError``."""
+    from reconciler.validate import Report
+
+    run = validate_stream(paths, lenient, reject_unknown_kinds, max_file_size, workers, keep_objects=True)
+    report = Report(files=[s.path for s in run.sources], objects=run.objects)
+    for batch in run:
+        report.findings += batch.findings
+    return report
+
+
+def validate_stream(
+    paths: list[str],
+    lenient: bool = False,
+    reject_unknown_kinds: bool = False,
+    max_file_size: int | None = None,
+    workers: int = 1,
+    keep_objects: bool = False,
+) -> Validation:
+    """``validate``, with each file's findings handed over as soon as they are final, so that a run over any
+    number of files keeps none of them: iterate the returned ``Validation`` for ``FileFindings`` (path,
+    findings in report order), then read ``totals`` (files, objects, errors, warnings, notes; ``exit_code``).
+    ``keep_objects``: also keep every object and where it is defined (``objects``, for a JUnit report). A
+    missing path raises ``UsageError`` here, before any file is read."""
+    from reconciler.validate import DEFAULT_MAX_FILE_SIZE, Options, PathNotFound, Validation, discover
 
     options = Options(
         lenient=lenient,
@@ -42,9 +65,11 @@ def validate(
         max_file_size=DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size,
     )
     try:
-        return validate_paths(list(paths), options, jobs=workers or (os.cpu_count() or 1))
+        sources = discover(list(paths))
     except PathNotFound as exc:
         raise UsageError(f"{exc.args[0]}: no such file or directory") from None
+    jobs = workers or (os.cpu_count() or 1)
+    return Validation(sources, options, jobs, keep_objects=keep_objects)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ Public API (used by the CLI and by the GitOps sync, which reads files from Git b
 - ``validate_file(path, data, options) -> FileResult``: one file's bytes; pure.
 - ``check_cross_file(results, options) -> list[Finding]``: duplicates, taskIDs across jobs, AppImage
   references.
-- ``validate_paths(paths, options, jobs=1) -> Report``: discovery + both of the above, for the command line.
+- ``validate_paths(paths, options, jobs=1) -> Report``: discovery + both of the above, for the command line;
+  ``stream_paths``/``Validation``: the same, each file's findings handed on as soon as they are final.
 - ``apply_defaults(resource) -> Resource``: the effective object with the CRD defaults.
 """
 
-from reconciler.load.discover import PathNotFound
-from reconciler.validate.crossfile import check_cross_file
+from reconciler.load.discover import PathNotFound, discover
+from reconciler.validate.crossfile import CrossFileIndex, check_cross_file
 from reconciler.validate.defaults import apply_defaults
 from reconciler.validate.filecheck import validate_file
 from reconciler.validate.findings import RULES, Finding, Rule, Severity
@@ -22,14 +23,17 @@ from reconciler.validate.result import (
     Options,
     Place,
     Report,
+    Totals,
 )
-from reconciler.validate.run import validate_paths
+from reconciler.validate.run import FileFindings, Validation, stream_paths, validate_paths
 
 __all__ = [
+    "CrossFileIndex",
     "DEFAULT_MAX_FILE_SIZE",
     "RULES",
     "DocumentInfo",
     "Facts",
+    "FileFindings",
     "FileResult",
     "Finding",
     "Options",
@@ -38,8 +42,12 @@ __all__ = [
     "Report",
     "Rule",
     "Severity",
+    "Totals",
+    "Validation",
     "apply_defaults",
     "check_cross_file",
+    "discover",
     "validate_file",
+    "stream_paths",
     "validate_paths",
 ]

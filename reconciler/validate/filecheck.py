@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, SequenceNode
@@ -106,7 +107,9 @@ def _identify(doc: dict[str, Any], kind: str) -> ObjectRef | None:
     if not isinstance(name, str) or not name:
         return None
     namespace = meta.get("namespace")
-    return ObjectRef.of(kind, name, namespace if isinstance(namespace, str) else None)
+    # interned: a run over many files keeps every object's identity for the cross-file rules, and kinds and
+    # namespaces repeat
+    return ObjectRef.of(sys.intern(kind), name, sys.intern(namespace) if isinstance(namespace, str) else None)
 
 
 def _check_document(doc: Document, path: str, options: Options, result: FileResult) -> None:

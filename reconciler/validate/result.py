@@ -21,7 +21,7 @@ class Options:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Place:
     """A value's position, with what the cross-file checks need to know about it."""
 
@@ -31,7 +31,7 @@ class Place:
     column: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What cross-file checks need from one object: small, picklable, no document tree."""
 
@@ -99,6 +99,31 @@ class FileResult:
 
 
 @dataclass
+class Totals:
+    """What a summary line says: files read, Kuscia objects found, findings by severity."""
+
+    files: int = 0
+    objects: int = 0
+    errors: int = 0
+    warnings: int = 0
+    notes: int = 0
+
+    def add(self, findings: list[Finding]) -> None:
+        for f in findings:
+            if f.severity is Severity.ERROR:
+                self.errors += 1
+            elif f.severity is Severity.WARNING:
+                self.warnings += 1
+            else:
+                self.notes += 1
+
+    @property
+    def exit_code(self) -> int:
+        """0: no error finding; 1: at least one."""
+        return 1 if self.errors else 0
+
+
+@dataclass
 class Report:
     """The result of validate_paths: every finding (sorted by file and position) and every object seen."""
 
@@ -120,3 +145,8 @@ class Report:
     @property
     def exit_code(self) -> int:
         return 1 if self.errors else 0
+
+    def totals(self) -> Totals:
+        totals = Totals(files=len(self.files), objects=len(self.objects))
+        totals.add(self.findings)
+        return totals

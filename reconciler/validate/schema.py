@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from reconciler.validate.suggest import closest
@@ -94,6 +93,29 @@ def _type_test(type_name: str, int_or_string: bool) -> Callable[[Any], bool]:
     if type_name == "object":
         return lambda v: type(v) is dict
     return lambda v: True
+
+
+# The keywords compile_schema reads; a property schema with none of these but ``type: string`` only checks
+# that the value is a string.
+_CONSTRAINTS = frozenset(
+    {
+        "x-kubernetes-int-or-string",
+        "enum",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minItems",
+        "maxItems",
+        "items",
+        "properties",
+        "additionalProperties",
+        "required",
+    }
+)
+
+
+def _plain_string(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "string" and not _CONSTRAINTS & schema.keys()
 
 
 def compile_schema(schema: dict[str, Any]) -> Check:  # noqa: C901 - one branch per keyword, read top to bottom
@@ -222,11 +244,15 @@ def compile_schema(schema: dict[str, Any]) -> Check:  # noqa: C901 - one branch 
     if props is not None or additional_check is not None or required:
         known = sorted(props or ())
         props_ = props or {}
+        # most fields of a manifest are plain strings: those are taken here, without a call and a path each
+        strings = frozenset(k for k, sub in (schema.get("properties") or {}).items() if _plain_string(sub))
 
         def check_object(v: Any, path: Path, out: list[Issue]) -> None:
             if type(v) is not dict:
                 return
             for key, value in v.items():
+                if type(value) is str and key in strings:
+                    continue
                 sub = props_.get(key)
                 if sub is not None:
                     sub(value, path + (key,), out)
@@ -304,7 +330,11 @@ def _check_unique(items: list[Any], path: Path, keys: list[str] | None, out: lis
 @cache
 def load_schema(kind: str) -> dict[str, Any]:
     """The generated JSON Schema of a Kuscia kind, shipped inside the package."""
-    text = resources.files("reconciler").joinpath("schemas", SCHEMA_FILES[kind]).read_text(encoding="utf-8")
+    import pkgutil  # lighter at start-up than importlib.resources; reads inside a zip or wheel too
+
+    data = pkgutil.get_data("reconciler", f"schemas/{SCHEMA_FILES[kind]}")
+    assert data is not None, "the reconciler package has a loader that reads its files"
+    text = data.decode("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

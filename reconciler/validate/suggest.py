@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -19,6 +18,8 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     for c in pool:  # domain_id -> domainID, taskId -> taskID
         if _norm(c) == wanted:
             return c
+    import difflib  # only when a finding needs a hint: not at every start-up
+
     by_norm = {_norm(c): c for c in pool}
     match = difflib.get_close_matches(wanted, list(by_norm), n=1, cutoff=0.7)
     return by_norm[match[0]] if match else None

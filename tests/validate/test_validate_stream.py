@@ -1,0 +1,102 @@
+"""validate over many files: findings handed on file by file as soon as they are final, the same findings in
+the same order whatever the number of worker processes, and the same report as before streaming."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+from helpers_validate import APPIMAGE, JOB
+
+from reconciler.cli import main
+from reconciler.output import render
+from reconciler.validate import Options, stream_paths, validate_paths
+from reconciler.validate.run import MIN_PARALLEL_FILES
+
+
+def _cross_file_input(root: Path) -> list[str]:
+    """Jobs before the AppImages they name (`validate jobs/ images/`), a duplicate job, a shared taskID."""
+    jobs, images = root / "jobs", root / "images"
+    jobs.mkdir()
+    images.mkdir()
+    (jobs / "a.yaml").write_text(JOB)
+    (jobs / "b.yaml").write_text(JOB)  # XF001 and XF002 against a.yaml
+    broken = JOB.replace("psi-split", "other").replace("maxParallelism: 2", "maxParallelism: 0")
+    (jobs / "c.yaml").write_text(broken)
+    (images / "image.yaml").write_text(APPIMAGE)
+    return [str(jobs), str(images)]
+
+
+def _rows(paths: list[str], jobs: int) -> list[tuple[object, ...]]:
+    report = validate_paths(paths, jobs=jobs)
+    return [(f.path, f.line, f.column, f.rule, f.severity, f.message, f.involves) for f in report.findings]
+
+
+def test_one_or_two_workers_give_the_same_findings_on_the_corpus(shared_dir: Path, tmp_path: Path) -> None:
+    corpus = shared_dir / "corpus"
+    paths = [str(corpus), *_cross_file_input(tmp_path)]
+    assert sum(1 for _ in corpus.glob("*.yaml")) >= MIN_PARALLEL_FILES  # so two workers really run
+    serial, parallel = _rows(paths, 1), _rows(paths, 2)
+    assert serial == parallel
+    assert {"XF001", "XF002", "SCHEMA004"} <= {r[3] for r in serial}
+    serial_report, parallel_report = validate_paths(paths, jobs=1), validate_paths(paths, jobs=2)
+    assert serial_report.files == parallel_report.files
+    assert serial_report.objects == parallel_report.objects
+
+
+def test_streamed_findings_are_the_reports(tmp_path: Path) -> None:
+    paths = _cross_file_input(tmp_path)
+    report = validate_paths(paths)
+    run = stream_paths(paths)
+    streamed = [f for batch in run for f in batch.findings]
+    assert streamed == report.findings
+    assert run.totals == report.totals()
+    # the AppImage after the jobs settles their references: no XF003 for it
+    assert not any(f.rule == "XF003" for f in streamed)
+    for fmt in ("text", "github"):
+        out = CliRunner().invoke(main, ["validate", "--no-color", "-o", fmt, *paths])
+        assert out.exit_code == 1
+        assert out.output == render(report, fmt)
+
+
+def test_a_file_named_twice_reports_as_before(tmp_path: Path) -> None:
+    paths = _cross_file_input(tmp_path)
+    twice = [paths[0], str(tmp_path / "jobs" / "a.yaml"), paths[1]]
+    report = validate_paths(twice)
+    assert [f for batch in stream_paths(twice) for f in batch.findings] == report.findings
+    assert any(f.rule == "XF001" and f.path.endswith("a.yaml") for f in report.findings)
+
+
+def test_a_files_findings_come_before_the_next_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(APPIMAGE.replace("kind: AppImage", "kind: AppImge"))
+    (tmp_path / "b.yaml").write_text(APPIMAGE)
+    (tmp_path / "c.yaml").write_text(APPIMAGE.replace("secretflow-image", "other-image"))
+    run = iter(stream_paths([str(tmp_path)], Options()))
+    first = next(run)
+    assert first.path.endswith("a.yaml") and [f.rule for f in first.findings] == ["KIND003"]
+    # b.yaml has not been read yet: what it holds now is what gets checked
+    (tmp_path / "b.yaml").write_text("kind: [\n")
+    second = next(run)
+    assert second.path.endswith("b.yaml") and [f.rule for f in second.findings] == ["YAML001"]
+
+
+def test_findings_wait_only_for_an_appimage_defined_later(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(JOB)  # names secretflow-image, defined in c.yaml
+    (tmp_path / "b.yaml").write_text(APPIMAGE.replace("secretflow-image", "other-image"))
+    (tmp_path / "c.yaml").write_text(APPIMAGE)
+    run = iter(stream_paths([str(tmp_path)]))
+    first = next(run)
+    # a.yaml's findings were final only once c.yaml was read; b.yaml waited behind it, in input order
+    assert first.path.endswith("a.yaml") and not any(f.rule == "XF003" for f in first.findings)
+    assert [b.path[-6:] for b in run] == ["b.yaml", "c.yaml"]
+
+
+def test_a_large_input_on_two_workers_keeps_the_input_order(tmp_path: Path) -> None:
+    for i in range(MIN_PARALLEL_FILES + 5):
+        (tmp_path / f"job-{i:03d}.yaml").write_text(JOB.replace("psi-split", f"job-{i:03d}"))
+    shutil.copy(tmp_path / "job-000.yaml", tmp_path / "job-040.yaml")  # XF001, XF002 at job-040
+    paths = [str(tmp_path)]
+    batches = list(stream_paths(paths, jobs=2))
+    assert [b.path for b in batches] == sorted(str(p) for p in tmp_path.glob("*.yaml"))
+    assert _rows(paths, 2) == _rows(paths, 1)
