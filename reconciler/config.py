@@ -127,6 +127,18 @@ class SyncConfig:
 
 
 @dataclass
+class LeaderElectionConfig:
+    """Leader election of `kgitops watch` replicas on a Lease (reconciler.backends.k8s.lease); seconds."""
+
+    enabled: bool | None = None  # None: on when the backend is kubernetes and watch runs in a Pod
+    lease: str = ""  # "" = kgitops-leader-<source id>
+    namespace: str = ""  # "" = backend.kubernetes.namespace
+    lease_duration: float = 15.0  # client-go's LeaseDuration
+    renew_deadline: float = 10.0  # client-go's RenewDeadline
+    retry_period: float = 2.0  # client-go's RetryPeriod
+
+
+@dataclass
 class WebhookConfig:
     """Push webhooks received by `kgitops watch` (``reconciler.webhooks``); see docs/webhooks.md."""
 
@@ -220,6 +232,7 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     forge: ForgeConfig = field(default_factory=ForgeConfig)
+    leader_election: LeaderElectionConfig = field(default_factory=LeaderElectionConfig)
     # Directory of the config file: relative paths in it are relative to this.
     base_dir: str = "."
     # The config file read ("" when none was): commands name it when they say what they read.

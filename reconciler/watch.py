@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from reconciler.apply.session import Session
 from reconciler.apply.status_records import records_of
@@ -38,8 +38,58 @@ class WatchLockError(Exception):
     pass
 
 
+class Leadership(Protocol):
+    """Whether this watcher may reconcile (sync and write status) now: the only one that may.
+
+    ``StateLock`` (a local watch: one per state directory, a second one refuses to start) and
+    ``reconciler.backends.k8s.lease.LeaseElector`` (replicas in a cluster: one leads, the others follow and
+    take over) are the two; ``Jointly`` holds several at once."""
+
+    def begin(self, on_change: Callable[[], None]) -> None:
+        """Start (raise ``WatchLockError`` or ``BackendError`` when this watcher can never lead);
+        ``on_change`` is called, from any thread, when ``leading()`` changes."""
+
+    def leading(self) -> bool:
+        """May this watcher reconcile now? Checked before every reconcile."""
+
+    def role(self) -> str:
+        """``leader`` or ``follower`` (for /healthz and the logs)."""
+
+    def end(self) -> None:
+        """Stop, and give up what is held (on SIGTERM too)."""
+
+
+class Jointly:
+    """Several leaderships at once, leading while all of them lead (the state directory lock and a Lease)."""
+
+    def __init__(self, *parts: Leadership) -> None:
+        self.parts = parts
+
+    def begin(self, on_change: Callable[[], None]) -> None:
+        started: list[Leadership] = []
+        try:
+            for part in self.parts:
+                part.begin(on_change)
+                started.append(part)
+        except BaseException:
+            for part in reversed(started):
+                part.end()
+            raise
+
+    def leading(self) -> bool:
+        return all(part.leading() for part in self.parts)
+
+    def role(self) -> str:
+        return "leader" if self.leading() else "follower"
+
+    def end(self) -> None:
+        for part in reversed(self.parts):
+            part.end()
+
+
 class StateLock:
-    """An exclusive, non-blocking lock on the state dir: a second watcher refuses to start, never races."""
+    """An exclusive, non-blocking lock on the state dir: a second watcher refuses to start, never races.
+    As a ``Leadership``, the holder always leads."""
 
     def __init__(self, state_dir: str | Path) -> None:
         self.path = Path(state_dir) / LOCK_NAME
@@ -70,6 +120,18 @@ class StateLock:
                 fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+    def begin(self, on_change: Callable[[], None]) -> None:
+        self.acquire()
+
+    def leading(self) -> bool:
+        return self._fh is not None
+
+    def role(self) -> str:
+        return "leader" if self.leading() else "follower"
+
+    def end(self) -> None:
+        self.release()
 
 
 @dataclass
@@ -116,10 +178,12 @@ class Watcher:
         settings: WatchSettings,
         state_dir: str | Path,
         on_result: Callable[[SyncResult], None] | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.session = session
         self.settings = settings
-        self.lock = StateLock(state_dir)
+        # who may reconcile: the state directory's lock (a local watch), or that and a Lease (replicas)
+        self.leadership: Leadership = leadership or StateLock(state_dir)
         self.metrics = Metrics()
         self.on_result = on_result
         self.stop_event = threading.Event()
@@ -147,7 +211,7 @@ class Watcher:
         self._wake.set()
 
     def run(self, ready: Callable[[], None] | None = None) -> int:
-        self.lock.acquire()
+        self.leadership.begin(self._wake.set)
         stop_watching: Callable[[], None] | None = None
         try:
             if self.settings.metrics_addr:
@@ -164,10 +228,12 @@ class Watcher:
             _info(f"watching {source.describe()}", source=source.source_id)
             if self._drive is not None:
                 self._drive()  # take the engine over before the first write (no background driver needed)
-            self._step(reread=True, why="start")
+            leading = self._leading()
+            if leading:
+                self._step(reread=True, why="start")
             if ready is not None:
                 ready()
-            self._loop()
+            self._loop(leading)
             _info("stopped")
             return 0
         finally:
@@ -177,9 +243,14 @@ class Watcher:
                 self.metrics_server.stop()
             if self.receiver is not None:
                 self.receiver.stop()
-            self.lock.release()
+            self.leadership.end()
 
-    def _loop(self) -> None:
+    def _leading(self) -> bool:
+        leading = self.leadership.leading()
+        self.metrics.leader = leading
+        return leading
+
+    def _loop(self, was_leading: bool) -> None:
         s = self.settings
         now = time.monotonic()
         next_poll, next_resync, next_status = (
@@ -205,6 +276,27 @@ class Watcher:
             if self.stop_event.is_set():
                 return
             now = time.monotonic()
+            leading = self._leading()
+            if not leading:  # a follower (or a leader that could not renew): nothing to do until it leads
+                self.trigger.take()
+                self._source_changed.clear()
+                next_poll, next_resync, next_status = (
+                    now + s.poll_interval,
+                    now + s.resync_interval,
+                    now + s.status_interval,
+                )
+                was_leading = False
+                continue
+            if not was_leading:  # just elected: read everything afresh (the last leader may have moved on)
+                was_leading = True
+                self._cached = None
+                self._step(reread=True, why="elected")
+                next_poll, next_resync, next_status = (
+                    now + s.poll_interval,
+                    now + s.resync_interval,
+                    now + s.status_interval,
+                )
+                continue
             pushed = self.trigger.take()
             if pushed is not None and polled:  # issue 16: a push webhook: fetch and reconcile now
                 next_poll = now + s.poll_interval
@@ -242,6 +334,8 @@ class Watcher:
             # one writer per state directory: a manual `kgitops sync` waits for this step, and this step
             # for it (the live state and the inventory are read only once the lock is ours)
             with self.session.writer.hold(lambda message: log.warning(message)):
+                if not self._leading():  # lost the lead while waiting for the writer lock
+                    return
                 if reread or self._cached is None:
                     planned = rec.plan(revision)
                     self._cached = (planned.desired, planned.snapshot)

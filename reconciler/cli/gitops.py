@@ -274,6 +274,36 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, output: str, **kwargs
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log format (default text)."
 )
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=None,
+    help="Replicas elect one leader on a Lease; only it reconciles (default: on for the kubernetes backend "
+    "in a Pod).",
+)
+@click.option(
+    "--leader-elect-lease", default=None, metavar="NAME", help="The Lease (default: kgitops-leader-<source>)."
+)
+@click.option(
+    "--leader-elect-namespace", default=None, metavar="NS", help="The Lease's namespace (default: the jobs')."
+)
+@click.option(
+    "--leader-elect-lease-duration",
+    type=SECONDS,
+    default=None,
+    help="Seconds without renewal before a follower takes the Lease over (default 15).",
+)
+@click.option(
+    "--leader-elect-renew-deadline",
+    type=SECONDS,
+    default=None,
+    help="Seconds a leader leads without renewing, then it steps down (default 10).",
+)
+@click.option(
+    "--leader-elect-retry-period",
+    type=SECONDS,
+    default=None,
+    help="Seconds between tries to acquire or renew the Lease (default 2).",
+)
 def watch(
     poll_interval: float | None,
     resync_interval: float | None,
@@ -282,10 +312,19 @@ def watch(
     metrics_addr: str | None,
     webhook_listen: str | None,
     log_format: str | None,
+    leader_elect: bool | None,
+    leader_elect_lease: str | None,
+    leader_elect_namespace: str | None,
+    leader_elect_lease_duration: float | None,
+    leader_elect_renew_deadline: float | None,
+    leader_elect_retry_period: float | None,
     **kwargs: Any,
 ) -> None:
     """Reconcile continuously: on file changes (directory) or new commits (Git), on a resync timer, and write
-    status back. Stops cleanly between two reconciles: exit 0 on SIGTERM, 130 on SIGINT (Ctrl-C)."""
+    status back. Stops cleanly between two reconciles: exit 0 on SIGTERM, 130 on SIGINT (Ctrl-C).
+
+    Replicas (--leader-elect) elect one leader on a Lease: only it reconciles; the others follow and take over
+    when it stops (at once on SIGTERM) or stops renewing (after the lease duration)."""
     flags = dict(kwargs)
     cfg, options = _settings(
         kwargs,
@@ -296,6 +335,12 @@ def watch(
         metrics_addr=metrics_addr,
         log_format=log_format,
         webhook_listen=webhook_listen,
+        leader_elect=leader_elect,
+        leader_elect_lease=leader_elect_lease,
+        leader_elect_namespace=leader_elect_namespace,
+        lease_duration=leader_elect_lease_duration,
+        renew_deadline=leader_elect_renew_deadline,
+        retry_period=leader_elect_retry_period,
     )
     if sdk.watch(cfg, options) == signal.SIGINT:
         click.echo(interrupted_message("watch", flags), err=True)

@@ -27,7 +27,9 @@ class Overrides:
     section, ``status_*`` the ``status`` section, ``prune``/``max_prune`` the ``prune`` section,
     ``recreate_drifted``/``resync_interval``/``metrics_addr``/``log_format`` the ``sync`` section,
     ``poll_interval``/``debounce`` (seconds) ``source``, ``status_interval`` (seconds) ``status.interval``
-    ``context`` ``backend.kubernetes.context`` and ``webhook_listen`` ``webhook.listen``.
+    ``context`` ``backend.kubernetes.context`` and ``webhook_listen`` ``webhook.listen``; ``leader_elect``,
+    ``leader_elect_lease``, ``leader_elect_namespace`` and ``lease_duration``/``renew_deadline``/
+    ``retry_period`` (seconds) the ``leader_election`` section (``enabled``, ``lease``, ...).
     """
 
     backend: str | None = None
@@ -53,6 +55,12 @@ class Overrides:
     log_format: str | None = None
     context: str | None = None
     webhook_listen: str | None = None
+    leader_elect: bool | None = None
+    leader_elect_lease: str | None = None
+    leader_elect_namespace: str | None = None
+    lease_duration: float | None = None
+    renew_deadline: float | None = None
+    retry_period: float | None = None
 
 
 def configure(config: Config | str | Path | None = None, overrides: Overrides | None = None) -> Config:
@@ -110,7 +118,24 @@ def configure(config: Config | str | Path | None = None, overrides: Overrides | 
         cfg.sync.log_format = o.log_format
     if o.context is not None:
         cfg.backend.kubernetes.context = o.context
+    _leader_election(cfg, o)
     return cfg
+
+
+def _leader_election(cfg: Config, o: Overrides) -> None:
+    le = cfg.leader_election
+    if o.leader_elect is not None:
+        le.enabled = o.leader_elect
+    if o.leader_elect_lease is not None:
+        le.lease = o.leader_elect_lease
+    if o.leader_elect_namespace is not None:
+        le.namespace = o.leader_elect_namespace
+    if o.lease_duration is not None:
+        le.lease_duration = o.lease_duration
+    if o.renew_deadline is not None:
+        le.renew_deadline = o.renew_deadline
+    if o.retry_period is not None:
+        le.retry_period = o.retry_period
 
 
 def describe_backend(cfg: Config) -> list[str]:

@@ -366,7 +366,9 @@ def watch(
     first reconcile is done. Raises ``GitopsError`` (exit 2) when it cannot start: another watcher holds
     the state directory, a bad or busy ``sync.metrics_addr``, a source or backend error. Settings come from
     ``cfg`` (``source.poll_interval``, ``sync.resync_interval``, ``status.interval``, ``source.debounce``,
-    ``sync.metrics_addr``, ``sync.log_format``)."""
+    ``sync.metrics_addr``, ``sync.log_format``; ``leader_election.*``: replicas elect one leader on a Lease,
+    the others follow, see ``reconciler.sdk.election``)."""
+    from reconciler.sdk.election import leadership_for
     from reconciler.watch import Watcher, WatchLockError, WatchSettings, configure_logging
     from reconciler.webhooks.receiver import ListenError
 
@@ -380,7 +382,7 @@ def watch(
     )
     stopped_by: list[int] = []
     with _session(cfg, options or RunOptions(), "kgitops watch") as session, ExitStack() as forge:
-        watcher = Watcher(session, settings, cfg.state_dir)
+        watcher = Watcher(session, settings, cfg.state_dir, leadership=leadership_for(cfg, session))
         _writeback(cfg, watcher, settings, forge)  # push webhooks in, commit statuses out
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:

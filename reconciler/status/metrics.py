@@ -12,7 +12,11 @@ Metrics (names and labels are part of the interface; dashboards use them):
 * ``kgitops_webhook_deliveries_total{result}`` counter: push webhook deliveries by result (accepted,
   ignored, duplicate, unauthorized, too_large, bad_request; ``reconciler.webhooks``);
 * ``kgitops_forge_posts_total{result}`` counter: commit status posts by result (posted, failed;
-  ``reconciler.forge``).
+  ``reconciler.forge``);
+* ``kgitops_leader`` gauge: 1 while this watcher may reconcile (a local watch, or the replica holding the
+  Lease), 0 while it follows (leader election: ``reconciler.backends.k8s.lease``).
+
+``/healthz`` answers 200 ``ok`` (a follower: ``ok: follower``), or 503 ``unhealthy`` after a failed reconcile.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from prometheus_client.registry import Collector
 
 BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-disable_created_metrics()  # no ``*_created`` series: kgitops's metrics are the eight above
+disable_created_metrics()  # no ``*_created`` series: kgitops's metrics are the nine above
 
 
 class Metrics(Collector):
@@ -40,6 +44,7 @@ class Metrics(Collector):
         self.by_sync_state: dict[str, int] = {}
         self.by_phase: dict[str, int] = {}
         self.healthy = True
+        self.leader = True
         self.held_files = 0
         self.prune_refused = False
         self.registry = CollectorRegistry(auto_describe=True)
@@ -106,7 +111,12 @@ class Metrics(Collector):
                 "1 when the last reconcile refused to prune anything.",
                 value=int(self.prune_refused),
             )
-        yield from (objects, phases, held, refused)
+            leader = GaugeMetricFamily(
+                "kgitops_leader",
+                "1 while this watcher may reconcile (it leads), 0 while it follows.",
+                value=int(self.leader),
+            )
+        yield from (objects, phases, held, refused, leader)
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """(body, Content-Type) of a scrape, in the format the ``Accept`` header asks for (text by
@@ -136,7 +146,8 @@ class MetricsServer:
                     code = 200
                 elif self.path == "/healthz":
                     code = 200 if m.healthy else 503
-                    body, ctype = (b"ok\n" if m.healthy else b"unhealthy\n"), "text/plain"
+                    text = ("ok" if m.leader else "ok: follower") if m.healthy else "unhealthy"
+                    body, ctype = f"{text}\n".encode(), "text/plain"
                 else:
                     body, ctype, code = b"not found\n", "text/plain", 404
                 self.send_response(code)

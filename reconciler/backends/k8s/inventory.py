@@ -18,9 +18,14 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "kgitops", INVENTORY_LABEL: "true"
 
 def configmap_name(source_id: str) -> str:
     """A valid, stable object name for any source id (ids may hold URLs, slashes, capitals)."""
+    return source_object_name("kgitops-inventory", source_id)
+
+
+def source_object_name(prefix: str, source_id: str) -> str:
+    """``<prefix>-<slug>-<digest>``: a valid, stable object name (DNS subdomain) for one source's object."""
     slug = re.sub(r"[^a-z0-9]+", "-", source_id.lower()).strip("-")[:40].strip("-")
     digest = hashlib.sha256(source_id.encode()).hexdigest()[:10]
-    return f"kgitops-inventory-{slug}-{digest}" if slug else f"kgitops-inventory-{digest}"
+    return f"{prefix}-{slug}-{digest}" if slug else f"{prefix}-{digest}"
 
 
 def encode(source_id: str, refs: set[ObjectRef]) -> dict[str, str]:
