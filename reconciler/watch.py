@@ -214,6 +214,7 @@ class Watcher:
         self.leadership.begin(self._wake.set)
         stop_watching: Callable[[], None] | None = None
         try:
+            self._leading()  # the gauge and /healthz say leader or follower from the first scrape
             if self.settings.metrics_addr:
                 self.metrics_server = MetricsServer(self.metrics, self.settings.metrics_addr)
                 self.metrics_server.start()

@@ -152,7 +152,7 @@ def appimage_doc(app: str) -> dict[str, Any]:
                 {
                     "name": "noop",
                     "replicas": 1,
-                    "spec": {"containers": [{"name": "noop", "command": ["true"]}]},
+                    "spec": {"containers": [{"name": "noop", "command": ["true"], "workingDir": "/work"}]},
                 }
             ],
         },
@@ -334,8 +334,9 @@ def test_only_the_leader_writes_and_a_killed_leader_is_replaced_after_the_lease_
     wait_for(lambda: follower.status_files(), what="the new leader's status files")
     setup.add_job("job-3")
     job3 = setup.job("job-3")
-    wait_for(lambda: cluster.job_exists(job3), what="job-3 created by the new leader")
-    assert any(m == f"created KusciaJob/{NAMESPACE}/{job3}" for m in follower.messages())
+    created = f"created KusciaJob/{NAMESPACE}/{job3}"
+    wait_for(lambda: created in follower.messages(), what="job-3 created by the new leader")
+    assert cluster.job_exists(job3)
     assert not any(job3 in m for m in leader.messages())
 
 
