@@ -52,9 +52,6 @@ class Leadership(Protocol):
     def leading(self) -> bool:
         """May this watcher reconcile now? Checked before every reconcile."""
 
-    def role(self) -> str:
-        """``leader`` or ``follower`` (for /healthz and the logs)."""
-
     def end(self) -> None:
         """Stop, and give up what is held (on SIGTERM too)."""
 
@@ -78,9 +75,6 @@ class Jointly:
 
     def leading(self) -> bool:
         return all(part.leading() for part in self.parts)
-
-    def role(self) -> str:
-        return "leader" if self.leading() else "follower"
 
     def end(self) -> None:
         for part in reversed(self.parts):
@@ -126,9 +120,6 @@ class StateLock:
 
     def leading(self) -> bool:
         return self._fh is not None
-
-    def role(self) -> str:
-        return "leader" if self.leading() else "follower"
 
     def end(self) -> None:
         self.release()

@@ -144,8 +144,8 @@ def elector(store: MemoryLease, identity: str, clock: Clock) -> LeaseElector:
 def test_one_leads_the_other_follows_and_takes_over_after_the_lease_duration() -> None:
     store, clock = MemoryLease(), Clock()
     a, b = elector(store, "a", clock), elector(store, "b", clock)
-    assert a.tick() and a.leading() and a.role() == "leader"
-    assert not b.tick() and b.role() == "follower" and b.following() == "a"
+    assert a.tick() and a.leading()
+    assert not b.tick() and not b.leading() and b.following() == "a"
     for _ in range(10):  # a renews every retry period; b never gets it
         clock.now += 2
         assert a.tick()

@@ -187,10 +187,6 @@ class LeaseElector:
             at = self._renewed_at
         return at is not None and self.clock() - at < self.timing.renew_deadline
 
-    def role(self) -> str:
-        """``leader`` or ``follower``, for /healthz and the logs."""
-        return "leader" if self.leading() else "follower"
-
     def end(self) -> None:
         """Stop trying and, if we lead, release the Lease (client-go's ``ReleaseOnCancel``)."""
         self._stop.set()
