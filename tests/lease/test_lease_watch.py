@@ -282,7 +282,9 @@ def leader_and_follower(setup: Setup, cluster: Cluster) -> tuple[Replica, Replic
     assert holder == leader.name
     job1 = setup.job("job-1")
     wait_for(lambda: cluster.job_exists(job1), what="job-1 created")
-    wait_for(lambda: leader.status_files(), what="the leader's status files")
+    # the leader's first reconcile is over once it has logged the status it wrote
+    wait_for(lambda: f"status: {job1}: new, Synced" in leader.messages(), what="the leader's first status")
+    assert leader.status_files()
     wait_for(
         lambda: any(m.startswith("following: ") for m in follower.messages()), what="the follower says so"
     )
