@@ -3,8 +3,8 @@ holds the Lease and alone creates jobs and writes status; a kill -9'd leader is 
 duration and not before; SIGTERM hands over at once; a leader frozen past its renew deadline writes nothing
 when it wakes.
 
-Needs ``KGITOPS_TEST_KUBECONFIG`` (a kubeconfig of a real API server with Kuscia's CRDs and the namespace
-``cross-domain``: ``../shared/tools/k8s/up`` prints it); skipped without it.
+On the session's real API server (``real_k8s`` in tests/conftest.py: ``../shared/tools/k8s/up``, or the
+cluster ``KGITOPS_TEST_KUBECONFIG`` names); skipped, with the reason, without one.
 """
 
 from __future__ import annotations
@@ -31,16 +31,9 @@ import yaml
 from reconciler.backends.k8s.election import LeaseRecord, from_spec
 from reconciler.backends.kubernetes import load_api_client
 
-KUBECONFIG = os.environ.get("KGITOPS_TEST_KUBECONFIG", "")
 NAMESPACE = "cross-domain"
 # short durations (seconds), as --leader-elect-* flags
 QUICK = {"lease": 3.0, "renew": 2.0, "retry": 0.5}
-
-pytestmark = pytest.mark.skipif(
-    not KUBECONFIG,
-    reason="needs a real API server: set KGITOPS_TEST_KUBECONFIG (../shared/tools/k8s/up prints it)",
-)
-
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll a condition with a deadline."""
@@ -90,10 +83,11 @@ class Replica:
 class Cluster:
     """The Lease and the jobs, read as admin."""
 
-    def __init__(self) -> None:
+    def __init__(self, kubeconfig: str) -> None:
         from kubernetes import client
 
-        self.api = load_api_client(KUBECONFIG)
+        self.kubeconfig = kubeconfig
+        self.api = load_api_client(kubeconfig)
         self.coordination = client.CoordinationV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
@@ -162,7 +156,7 @@ def appimage_doc(app: str) -> dict[str, Any]:
 class Setup:
     """A directory source with an AppImage and one job, a config for the kubernetes backend, unique names."""
 
-    def __init__(self, tmp: Path, timing: dict[str, float]) -> None:
+    def __init__(self, tmp: Path, timing: dict[str, float], kubeconfig: str) -> None:
         self.tmp = tmp
         self.prefix = f"le{uuid.uuid4().hex[:8]}"
         self.app = f"{self.prefix}-app"
@@ -178,7 +172,7 @@ class Setup:
                 {
                     "backend": {
                         "kind": "kubernetes",
-                        "kubernetes": {"kubeconfig": KUBECONFIG, "namespace": NAMESPACE, "retry_seconds": 5},
+                        "kubernetes": {"kubeconfig": kubeconfig, "namespace": NAMESPACE, "retry_seconds": 5},
                     },
                     "prune": {"enabled": True},
                 }
@@ -259,15 +253,15 @@ class Setup:
 
 
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    c = Cluster()
+def cluster(real_k8s: Any) -> Iterator[Cluster]:
+    c = Cluster(real_k8s.kubeconfig)
     yield c
     c.api.close()
 
 
 @pytest.fixture
 def setup(tmp_path: Path, cluster: Cluster) -> Iterator[Setup]:
-    s = Setup(tmp_path, QUICK)
+    s = Setup(tmp_path, QUICK, cluster.kubeconfig)
     try:
         yield s
     finally:
@@ -346,7 +340,7 @@ def test_sigterm_releases_the_lease_and_the_follower_takes_over_at_once(
     tmp_path: Path, cluster: Cluster
 ) -> None:
     # a long lease: only a release explains a takeover within a fraction of it
-    setup = Setup(tmp_path, {"lease": 8.0, "renew": 5.0, "retry": 0.5})
+    setup = Setup(tmp_path, {"lease": 8.0, "renew": 5.0, "retry": 0.5}, cluster.kubeconfig)
     try:
         setup.start("replica-a")
         setup.start("replica-b")
