@@ -8,19 +8,17 @@ of one.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
+from reconciler.apply.lock import Jointly, Leadership, StateLock, WatchLockError
 from reconciler.apply.session import Session
 from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import Outcome, SyncResult
@@ -30,99 +28,17 @@ from reconciler.source import Snapshot, SourceError
 from reconciler.status.metrics import Metrics, MetricsServer
 from reconciler.webhooks import Receiver, ReceiverSettings, Trigger
 
-LOCK_NAME = "watch.lock"
 log = logging.getLogger("kgitops.watch")
 
-
-class WatchLockError(Exception):
-    pass
-
-
-class Leadership(Protocol):
-    """Whether this watcher may reconcile (sync and write status) now: the only one that may.
-
-    ``StateLock`` (a local watch: one per state directory, a second one refuses to start) and
-    ``reconciler.backends.k8s.lease.LeaseElector`` (replicas in a cluster: one leads, the others follow and
-    take over) are the two; ``Jointly`` holds several at once."""
-
-    def begin(self, on_change: Callable[[], None]) -> None:
-        """Start (raise ``WatchLockError`` or ``BackendError`` when this watcher can never lead);
-        ``on_change`` is called, from any thread, when ``leading()`` changes."""
-
-    def leading(self) -> bool:
-        """May this watcher reconcile now? Checked before every reconcile."""
-
-    def end(self) -> None:
-        """Stop, and give up what is held (on SIGTERM too)."""
-
-
-class Jointly:
-    """Several leaderships at once, leading while all of them lead (the state directory lock and a Lease)."""
-
-    def __init__(self, *parts: Leadership) -> None:
-        self.parts = parts
-
-    def begin(self, on_change: Callable[[], None]) -> None:
-        started: list[Leadership] = []
-        try:
-            for part in self.parts:
-                part.begin(on_change)
-                started.append(part)
-        except BaseException:
-            for part in reversed(started):
-                part.end()
-            raise
-
-    def leading(self) -> bool:
-        return all(part.leading() for part in self.parts)
-
-    def end(self) -> None:
-        for part in reversed(self.parts):
-            part.end()
-
-
-class StateLock:
-    """An exclusive, non-blocking lock on the state dir: a second watcher refuses to start, never races.
-    As a ``Leadership``, the holder always leads."""
-
-    def __init__(self, state_dir: str | Path) -> None:
-        self.path = Path(state_dir) / LOCK_NAME
-        self._fh: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the watcher's lifetime
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "?"
-            fh.close()
-            raise WatchLockError(
-                f"another kgitops watch (pid {holder}) is already running on the state directory "
-                f"{self.path.parent}; stop it first, or use another --state-dir"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
-
-    def begin(self, on_change: Callable[[], None]) -> None:
-        self.acquire()
-
-    def leading(self) -> bool:
-        return self._fh is not None
-
-    def end(self) -> None:
-        self.release()
+__all__ = [
+    "Jointly",
+    "Leadership",
+    "StateLock",
+    "WatchLockError",
+    "WatchSettings",
+    "Watcher",
+    "configure_logging",
+]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
     from reconciler.apply.session import Session
-    from reconciler.watch import Leadership
+    from reconciler.apply.lock import Leadership
 
 IN_POD_ENV = "KUBERNETES_SERVICE_HOST"  # set by the kubelet in every container of a Pod
 
@@ -34,7 +34,7 @@ def leadership_for(cfg: Config, session: Session) -> Leadership:
     from reconciler.backends.k8s.election import ElectionError, Timing
     from reconciler.backends.k8s.lease import LeaseClient, LeaseElector, default_identity, default_lease_name
     from reconciler.backends.kubernetes import KubernetesBackend
-    from reconciler.watch import Jointly, StateLock
+    from reconciler.apply.lock import Jointly, StateLock
 
     lock = StateLock(cfg.state_dir)
     if not leader_election_on(cfg):

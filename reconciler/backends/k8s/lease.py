@@ -143,7 +143,7 @@ class _Seen:
 
 
 class LeaseElector:
-    """client-go's leader election loop for one identity (the ``reconciler.watch.Leadership`` protocol).
+    """client-go's leader election loop for one identity (the ``reconciler.apply.lock.Leadership`` protocol).
 
     ``clock`` (monotonic seconds) and ``wall`` (UTC now) are injectable; ``tick()`` is one try, for tests."""
 
