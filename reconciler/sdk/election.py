@@ -11,8 +11,8 @@ from reconciler.config import Config
 from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
-    from reconciler.apply.session import Session
     from reconciler.apply.lock import Leadership
+    from reconciler.apply.session import Session
 
 IN_POD_ENV = "KUBERNETES_SERVICE_HOST"  # set by the kubelet in every container of a Pod
 
@@ -31,10 +31,10 @@ def leadership_for(cfg: Config, session: Session) -> Leadership:
     """The state directory's lock, joined by a ``LeaseElector`` when leader election is on. Raises
     ``UsageError`` (exit 2) when it is asked for a backend without a Lease or with durations that cannot
     work together."""
+    from reconciler.apply.lock import Jointly, StateLock
     from reconciler.backends.k8s.election import ElectionError, Timing
     from reconciler.backends.k8s.lease import LeaseClient, LeaseElector, default_identity, default_lease_name
     from reconciler.backends.kubernetes import KubernetesBackend
-    from reconciler.apply.lock import Jointly, StateLock
 
     lock = StateLock(cfg.state_dir)
     if not leader_election_on(cfg):
