@@ -3,7 +3,8 @@ Kuscia's controllers run the jobs and kgitops only writes what a user of Kuscia 
 
 Stage commands and approvals are written exactly as KusciaAPI writes them (labels with trigger and version;
 ``status.approveStatus``), with read-modify-write guarded by resourceVersion and retried on 409 Conflict.
-Every call backs off on 429/5xx and while the API server is unreachable.
+Calls back off on 429/5xx, timeouts and reset connections (``k8s.retry``); every other failure is reported at
+once, naming its cause and fix (``k8s.errors``: certificate, credentials, RBAC, missing namespace or CRD).
 """
 
 from __future__ import annotations
@@ -20,12 +21,21 @@ from functools import partial
 from typing import Any
 
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from reconciler.backends.base import Backend, BackendError, Conflict, NotFound, PhaseError, parse_stage
+from reconciler.backends.base import (
+    AlreadyExists,
+    Backend,
+    BackendError,
+    Conflict,
+    NotFound,
+    PhaseError,
+    parse_stage,
+)
 from reconciler.backends.k8s import inventory, paging
+from reconciler.backends.k8s.causes import Causes
+from reconciler.backends.k8s.connect import Identity, identity_of, load_api_client
+from reconciler.backends.k8s.errors import Request, gave_up, transport_failure, unreachable
 from reconciler.backends.k8s.objects import (
     GROUP,
     VERSION,
@@ -33,7 +43,6 @@ from reconciler.backends.k8s.objects import (
     kind_info,
     label_selector,
     to_body,
-    translate,
 )
 from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
 from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
@@ -43,34 +52,12 @@ from reconciler.kuscia.stages import kusciaapi_refusal, kusciaapi_stage_labels
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB
 
+__all__ = ["KubernetesBackend", "load_api_client"]
+
 log = logging.getLogger("kgitops.kubernetes")
 
 APPROVE_VALUES = {True: "JobAccepted", False: "JobRejected"}
 Doc = dict[str, Any]
-
-
-def load_api_client(
-    kubeconfig: str = "", context: str = "", in_cluster: bool = False
-) -> k8s_client.ApiClient:
-    """An ApiClient from a kubeconfig (optionally a named context) or the Pod's service account."""
-    cfg = k8s_client.Configuration()
-    try:
-        if in_cluster:
-            k8s_config.load_incluster_config(client_configuration=cfg)
-        else:
-            k8s_config.load_kube_config(
-                config_file=kubeconfig or None, context=context or None, client_configuration=cfg
-            )
-    except (ConfigException, OSError) as exc:
-        where = "the in-cluster service account" if in_cluster else (kubeconfig or "~/.kube/config")
-        extra = f" (context `{context}`)" if context else ""
-        raise BackendError(
-            f"cannot load Kubernetes credentials from {where}{extra}: {exc}; set "
-            "backend.kubernetes.kubeconfig and .context in the config (or --context), "
-            "or run inside a Pod with in_cluster: true"
-        ) from None
-    cfg.retries = 0  # our RetryPolicy does the retrying, with back-off
-    return k8s_client.ApiClient(cfg)
 
 
 class KubernetesBackend(Backend):
@@ -83,6 +70,7 @@ class KubernetesBackend(Backend):
         domain: str = "",
         policy: RetryPolicy | None = None,
         request_timeout: float = 30.0,
+        identity: Identity | None = None,
     ) -> None:
         self.api_client = api_client
         self.custom = k8s_client.CustomObjectsApi(api_client)
@@ -91,7 +79,10 @@ class KubernetesBackend(Backend):
         self.domain = domain
         self.policy = policy or RetryPolicy()
         self.request_timeout = request_timeout
+        self.identity = identity or Identity()
         self._watches: list[ResilientWatch] = []
+        self._answered = False  # the server answered once: a refused connection now means a restart
+        self.causes = Causes(api_client, self.host, str(self.identity), request_timeout)
 
     @classmethod
     def from_config(cls, config: Config) -> KubernetesBackend:
@@ -105,24 +96,47 @@ class KubernetesBackend(Backend):
         path = str(config.resolve(kube.kubeconfig)) if kube.kubeconfig else ""
         api = load_api_client(path, kube.context, in_cluster)
         policy = RetryPolicy(deadline=kube.retry_seconds)
-        return cls(api, kube.namespace, kube.domain, policy, kube.request_timeout)
+        who = identity_of(path, kube.context, in_cluster)
+        return cls(api, kube.namespace, kube.domain, policy, kube.request_timeout, who)
 
     @property
     def host(self) -> str:
         return str(self.api_client.configuration.host)
 
     # -- plumbing -----------------------------------------------------------------------------
-    def _call(self, fn: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> Any:
+    def _request(self, verb: str, kind: str, namespace: str | None, name: str = "", sub: str = "") -> Request:
+        """The request on a Kuscia kind, for authorization and for messages."""
+        info = kind_info(kind)
+        ns = self._ns(kind, namespace)
+        what = f"the {kind} list" if verb in ("list", "watch") else str(ObjectRef.of(kind, name, ns or None))
+        resource = f"{info.plural}/{sub}" if sub else info.plural
+        return Request(verb, resource, GROUP, ns, name, what)
+
+    def _call(self, fn: Callable[..., Any], req: Request, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("_request_timeout", self.request_timeout)
         try:
-            return call(self.policy, lambda: fn(*args, **kwargs))
+            result = call(self.policy, lambda: fn(*args, **kwargs), retry_refused=self._answered)
         except ApiException as exc:
-            raise translate(exc, what) from None
+            self._answered = True
+            raise self._api_error(exc, req) from None
         except Unreachable as exc:
-            raise BackendError(
-                f"cannot reach the Kubernetes API server at {self.host} for {what} ({exc}); "
-                "it kept failing for the whole retry period"
-            ) from None
+            failure = transport_failure(exc.__cause__) if exc.__cause__ is not None else None
+            if failure is not None and not self._answered:
+                raise unreachable(failure, req, self.host, self.identity.context) from None
+            raise gave_up(str(exc), req, self.host) from None
+        except Exception as exc:
+            failure = transport_failure(exc)
+            if failure is None:
+                raise
+            raise unreachable(failure, req, self.host, self.identity.context) from None
+        self._answered = True
+        return result
+
+    def _api_error(self, exc: ApiException, req: Request) -> BackendError:
+        failure = transport_failure(exc)
+        if failure is not None:
+            return unreachable(failure, req, self.host, self.identity.context)
+        return self.causes.api_error(exc, req)
 
     def _ns(self, kind: str, namespace: str | None) -> str:
         """Objects in Kuscia's default namespace go to the configured one (the same unless overridden)."""
@@ -132,14 +146,11 @@ class KubernetesBackend(Backend):
 
     def _get_raw(self, ref: ObjectRef) -> Doc:
         info = kind_info(ref.kind)
+        req = self._request("get", ref.kind, ref.namespace, ref.name)
         if info.namespaced:
-            ns = self._ns(ref.kind, ref.namespace)
-            return self._call(
-                self.custom.get_namespaced_custom_object, str(ref), GROUP, VERSION, ns, info.plural, ref.name
-            )
-        return self._call(
-            self.custom.get_cluster_custom_object, str(ref), GROUP, VERSION, info.plural, ref.name
-        )
+            fn = self.custom.get_namespaced_custom_object
+            return self._call(fn, req, GROUP, VERSION, req.namespace, info.plural, ref.name)
+        return self._call(self.custom.get_cluster_custom_object, req, GROUP, VERSION, info.plural, ref.name)
 
     def _replace(self, ref: ObjectRef, body: Doc, status: bool = False) -> Doc:
         info = kind_info(ref.kind)
@@ -149,15 +160,15 @@ class KubernetesBackend(Backend):
                 if status
                 else self.custom.replace_namespaced_custom_object
             )
-            return self._call(
-                fn, str(ref), GROUP, VERSION, self._ns(ref.kind, ref.namespace), info.plural, ref.name, body
-            )
+            req = self._request("update", ref.kind, ref.namespace, ref.name, "status" if status else "")
+            return self._call(fn, req, GROUP, VERSION, req.namespace, info.plural, ref.name, body)
         cluster_fn = (
             self.custom.replace_cluster_custom_object_status
             if status
             else self.custom.replace_cluster_custom_object
         )
-        return self._call(cluster_fn, str(ref), GROUP, VERSION, info.plural, ref.name, body)
+        req = self._request("update", ref.kind, None, ref.name, "status" if status else "")
+        return self._call(cluster_fn, req, GROUP, VERSION, info.plural, ref.name, body)
 
     def _modify(self, ref: ObjectRef, mutate: Callable[[Doc], Doc | None], status: bool = False) -> Resource:
         """Read, change, write back with the read resourceVersion; on 409 Conflict read again and retry."""
@@ -187,7 +198,7 @@ class KubernetesBackend(Backend):
             body["metadata"]["namespace"] = ns
             doc = self._call(
                 self.custom.create_namespaced_custom_object,
-                str(obj.ref),
+                self._request("create", obj.kind, ns, obj.name),
                 GROUP,
                 VERSION,
                 ns,
@@ -196,7 +207,12 @@ class KubernetesBackend(Backend):
             )
         else:
             doc = self._call(
-                self.custom.create_cluster_custom_object, str(obj.ref), GROUP, VERSION, info.plural, body
+                self.custom.create_cluster_custom_object,
+                self._request("create", obj.kind, None, obj.name),
+                GROUP,
+                VERSION,
+                info.plural,
+                body,
             )
         return from_body(doc)
 
@@ -222,7 +238,8 @@ class KubernetesBackend(Backend):
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[Resource]:
-        result = self._call(self._list_call(kind, namespace, labels), f"the {kind} list")
+        req = self._request("list", kind, namespace)
+        result = self._call(self._list_call(kind, namespace, labels), req)
         items = [from_body(doc) for doc in result.get("items") or ()]
         return sorted(items, key=lambda r: (r.name, r.namespace))
 
@@ -257,7 +274,7 @@ class KubernetesBackend(Backend):
         if info.namespaced:
             self._call(
                 self.custom.delete_namespaced_custom_object,
-                str(ref),
+                self._request("delete", ref.kind, ref.namespace, ref.name),
                 GROUP,
                 VERSION,
                 self._ns(ref.kind, ref.namespace),
@@ -268,7 +285,7 @@ class KubernetesBackend(Backend):
         else:
             self._call(
                 self.custom.delete_cluster_custom_object,
-                str(ref),
+                self._request("delete", ref.kind, None, ref.name),
                 GROUP,
                 VERSION,
                 info.plural,
@@ -355,15 +372,14 @@ class KubernetesBackend(Backend):
     def get_inventory(self, source_id: str) -> set[ObjectRef]:
         name = inventory.configmap_name(source_id)
         try:
-            cm = self._call(
-                self.core.read_namespaced_config_map,
-                f"ConfigMap/{self.namespace}/{name}",
-                name,
-                self.namespace,
-            )
+            read = self.core.read_namespaced_config_map
+            cm = self._call(read, self._cm("get", name), name, self.namespace)
         except NotFound:
             return set()
         return inventory.decode(name, cm.data)
+
+    def _cm(self, verb: str, name: str) -> Request:
+        return Request(verb, "configmaps", "", self.namespace, name, f"ConfigMap/{self.namespace}/{name}")
 
     def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
         self._edit_inventory(source_id, lambda _current: set(refs))
@@ -384,7 +400,8 @@ class KubernetesBackend(Backend):
         what = f"ConfigMap/{self.namespace}/{name}"
         for _attempt in range(self.policy.conflict_attempts):
             try:
-                cm = self._call(self.core.read_namespaced_config_map, what, name, self.namespace)
+                read = self.core.read_namespaced_config_map
+                cm = self._call(read, self._cm("get", name), name, self.namespace)
             except NotFound:
                 data = inventory.encode(source_id, change(set()))
                 body = k8s_client.V1ConfigMap(
@@ -394,10 +411,11 @@ class KubernetesBackend(Backend):
                     data=data,
                 )
                 try:
-                    self._call(self.core.create_namespaced_config_map, what, self.namespace, body)
+                    create = self.core.create_namespaced_config_map
+                    self._call(create, self._cm("create", name), self.namespace, body)
                     return
                 except BackendError as exc:
-                    if "already exists" in str(exc):
+                    if isinstance(exc, AlreadyExists):
                         continue
                     raise
             data = inventory.encode(source_id, change(inventory.decode(name, cm.data)))
@@ -405,7 +423,8 @@ class KubernetesBackend(Backend):
                 return
             cm.data = data
             try:
-                self._call(self.core.replace_namespaced_config_map, what, name, self.namespace, cm)
+                replace = self.core.replace_namespaced_config_map
+                self._call(replace, self._cm("update", name), name, self.namespace, cm)
                 return
             except Conflict:
                 continue

@@ -301,8 +301,9 @@ def test_calls_survive_the_api_server_restarting(k8s: KubernetesBackend, standin
 def test_refused_credentials_name_the_fix(tmp_path: Path, standin: StandInServer) -> None:
     path = write_kubeconfig(str(tmp_path / "bad"), standin.url, token="wrong")
     backend = KubernetesBackend(load_api_client(path), policy=FAST)
-    with pytest.raises(BackendError, match="HTTP 401.*Role"):
+    with pytest.raises(BackendError, match="did not accept the credentials.*HTTP 401") as refused:
         backend.list("KusciaJob")
+    assert "--kubeconfig" in refused.value.hint and "--context" in refused.value.hint
     backend.close()
 
 
@@ -322,8 +323,9 @@ def test_from_config_reads_kubeconfig_and_context(tmp_path: Path, standin: Stand
     backend.close()
 
     cfg.backend.kubernetes.context = "missing"
-    with pytest.raises(BackendError, match="context `missing`.*--context"):
+    with pytest.raises(BackendError, match="context `missing`") as missing:
         KubernetesBackend.from_config(cfg)
+    assert "--context" in missing.value.hint and "--kubeconfig" in missing.value.hint
 
 
 # -- watch ----------------------------------------------------------------------------------------------

@@ -1,14 +1,13 @@
-"""How kgitops objects map onto the Kubernetes API: kinds to plurals, Resource to manifest, errors to
-BackendError subclasses with messages a user can act on."""
+"""How kgitops objects map onto the Kubernetes API: kinds to plurals, Resource to manifest (errors:
+``k8s.errors``)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.backends.base import AlreadyExists, BackendError, Conflict, NotFound
+from reconciler.backends.base import BackendError
 from reconciler.model import Resource
 from reconciler.model.objects import API_GROUP, APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK
 
@@ -57,39 +56,3 @@ def to_body(obj: Resource) -> dict[str, Any]:
 
 def from_body(doc: Mapping[str, Any]) -> Resource:
     return Resource.from_manifest(dict(doc))
-
-
-def error_detail(exc: Any) -> tuple[int, str, str]:
-    """(status, reason, message) of an ApiException, reading the Status object in its body if any."""
-    status = int(getattr(exc, "status", 0) or 0)
-    reason = str(getattr(exc, "reason", "") or "")
-    message = ""
-    body = getattr(exc, "body", None)
-    if body:
-        try:
-            doc = json.loads(body)
-        except (TypeError, ValueError):
-            doc = None
-        if isinstance(doc, dict):
-            reason = str(doc.get("reason") or reason)
-            message = str(doc.get("message") or "")
-    return status, reason, message or reason or f"HTTP {status}"
-
-
-def translate(exc: Any, what: str) -> BackendError:
-    """Map an ApiException to the backend error a caller can branch on."""
-    status, reason, message = error_detail(exc)
-    if status == 404:
-        return NotFound(f"{what} not found")
-    if status == 409 and reason == "AlreadyExists":
-        return AlreadyExists(f"{what} already exists")
-    if status == 409:
-        return Conflict(f"{what} was changed by someone else meanwhile: {message}")
-    if status in (401, 403):
-        return BackendError(
-            f"the Kubernetes API server refused access to {what} (HTTP {status}: {message}); check the "
-            "kubeconfig credentials, or the Role and RoleBinding of the ServiceAccount (deploy/rbac.yaml)"
-        )
-    if status == 422:
-        return BackendError(f"the Kubernetes API server rejected {what}: {message}")
-    return BackendError(f"Kubernetes API error on {what} (HTTP {status}): {message}")

@@ -19,7 +19,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from reconciler.backends.base import BackendError
-from reconciler.backends.k8s.objects import error_detail, from_body, translate
+from reconciler.backends.k8s.errors import ApiStatus, Request, translate
+from reconciler.backends.k8s.objects import GROUP, from_body
 from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
 from reconciler.backends.pages import (
     KUBERNETES_MARKER,
@@ -32,6 +33,7 @@ from reconciler.backends.pages import (
 )
 from reconciler.model import Resource
 
+LIST = Request("list", "kusciajobs", GROUP, "", "", "the KusciaJob list")
 Fetch = Callable[[str, int], tuple[list[Resource], str]]
 """(continue token, "" for the start; limit) → (the chunk's objects in name order, the next token or "")."""
 
@@ -87,14 +89,14 @@ def chunk_fetcher(
             result = call(policy, lambda: list_call(limit=limit, _request_timeout=timeout, **extra))
         except ApiException as exc:
             if not token or exc.status not in (400, 410):
-                raise translate(exc, "the KusciaJob list") from None
+                raise translate(exc, LIST, host) from None
             renewed = _continue_of(exc) if exc.status == 410 else ""
             if renewed:
                 return fetch(renewed, limit)
             if exc.status == 400:
                 raise InvalidMarker(marker) from None
             raise BackendError(
-                f"the marker has expired on the Kubernetes API server ({error_detail(exc)[2]}); "
+                f"the marker has expired on the Kubernetes API server ({ApiStatus.of(exc).message}); "
                 "list again without --marker"
             ) from None
         except Unreachable as exc:

@@ -1,6 +1,8 @@
-"""Retrying Kubernetes API calls: back off on 429 and 5xx and while the API server is unreachable.
+"""Retrying Kubernetes API calls: back off on 429 and 5xx, timeouts and reset connections, bounded.
 
-The policy is data (delays and a deadline) so that tests can shrink it; the sleeping goes through an
+What cannot succeed by trying again is never retried: 4xx answers, an untrusted certificate, a host name that
+does not resolve, and (until the server has answered once) a refused connection; ``k8s.errors`` names each
+cause. The policy is data (delays and a deadline) so that tests can shrink it; the sleeping goes through an
 Event so that a stopping watch is never stuck in a back-off.
 """
 
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError as Urllib3Error
+
+from reconciler.backends.k8s.errors import Failure, transport_failure
 
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -38,11 +41,20 @@ class RetryPolicy:
             delay = min(self.max_delay, delay * self.factor)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: overload, server errors, and connection failures (server gone, restarting)."""
+def is_transient(exc: BaseException, retry_refused: bool = False) -> bool:
+    """Worth retrying: 429 and 5xx answers, timeouts and reset connections; a refused connection only when
+    ``retry_refused`` (the server answered before, so it is restarting: a watch, or a call after the first).
+    A certificate, host name, credentials or any other 4xx cannot get better by asking again."""
     if isinstance(exc, ApiException):
+        if transport_failure(exc) is not None:  # the client's wrapping of an SSL error (status 0)
+            return False
         return int(exc.status or 0) in RETRYABLE_STATUS
-    return isinstance(exc, Urllib3Error | ConnectionError | TimeoutError)
+    failure = transport_failure(exc)
+    if failure is None:
+        return False
+    if failure.kind == Failure.REFUSED:
+        return retry_refused
+    return failure.kind in (Failure.TIMEOUT, Failure.RESET)
 
 
 def retry_after(exc: BaseException) -> float | None:
@@ -59,8 +71,10 @@ def call(
     fn: Callable[[], T],
     stop: threading.Event | None = None,
     forever: bool = False,
+    retry_refused: bool = False,
 ) -> T:
-    """Run ``fn``; on a transient failure wait and try again until the policy's deadline (or forever)."""
+    """Run ``fn``; on a transient failure (``is_transient``) wait and try again until the policy's deadline
+    (or forever); anything else is raised at once."""
     started = time.monotonic()
     waiter = stop or threading.Event()
     delays = policy.delays()
@@ -68,7 +82,7 @@ def call(
         try:
             return fn()
         except Exception as exc:
-            if not is_transient(exc):
+            if not is_transient(exc, retry_refused):
                 raise
             delay = next(delays)
             hinted = retry_after(exc)

@@ -87,11 +87,11 @@ class ResilientWatch:
                     log.info("watch resourceVersion %s expired (410 Gone); re-listing", self.resource_version)
                     self.resource_version = ""
                     continue
-                if not is_transient(exc):
+                if not is_transient(exc, retry_refused=True):
                     raise
                 self._pause(exc)
             except Exception as exc:
-                if not is_transient(exc):
+                if not is_transient(exc, retry_refused=True):
                     raise
                 self._pause(exc)
 
@@ -106,6 +106,7 @@ class ResilientWatch:
             lambda: self.list_call(_request_timeout=self.request_timeout),
             self.stop,
             forever=True,
+            retry_refused=True,
         )
         self.relists += 1
         items = [dict(i) for i in result.get("items") or ()]
