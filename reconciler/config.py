@@ -114,6 +114,9 @@ class StatusConfig:
 class PruneConfig:
     enabled: bool = False
     max: int | None = None  # None: no limit; 0: prune nothing
+    # seconds a pruned running job has, after its Stop, to reach a final phase before it is deleted anyway;
+    # 0: delete at once
+    grace_period: float = 60.0
 
 
 @dataclass

@@ -286,7 +286,7 @@ class Watcher:
                 Outcome.RECREATED,
                 Outcome.PRUNED,
                 Outcome.ADOPTED,
-            ):
+            ) or (a.outcome == Outcome.STOPPING and a.live is not a.entry.live):  # the stop, once
                 _info(f"{a.outcome.value} {a.ref}", object=str(a.ref), outcome=a.outcome.value, trigger=why)
             elif a.outcome == Outcome.FAILED:
                 self.metrics.error("apply")

@@ -110,7 +110,15 @@ class Reconciler:
         on_step: Callable[[Applied], None] | None = None,
     ) -> tuple[Planned, SyncResult]:
         planned = planned or self.plan()
-        result = sync(self.backend, planned.plan, planned.desired, planned.inventory, dry_run, on_step)
+        result = sync(
+            self.backend,
+            planned.plan,
+            planned.desired,
+            planned.inventory,
+            dry_run,
+            on_step,
+            self.options.prune_grace_period,
+        )
         if self.approvals_config is not None and not planned.desired.error:
             from reconciler.approvals.step import refresh_live, sync_approvals
 

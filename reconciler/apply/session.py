@@ -81,6 +81,7 @@ def plan_options(
         confirm_prune=frozenset(confirm_prune),
         recreate=frozenset(recreate),
         recreate_drifted=config.sync.recreate_drifted,
+        prune_grace_period=config.prune.grace_period,
     )
 
 

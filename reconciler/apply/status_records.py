@@ -16,6 +16,7 @@ _STATE = {
     Outcome.OUT_OF_SYNC: SyncState.OUT_OF_SYNC,
     Outcome.HELD: SyncState.HELD,
     Outcome.FAILED: SyncState.FAILED,
+    Outcome.STOPPING: SyncState.STOPPING,
 }
 
 

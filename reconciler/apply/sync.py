@@ -11,16 +11,16 @@ applied.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from reconciler.backends.base import AlreadyExists, Backend, BackendError, NotFound, PhaseError
-from reconciler.model import ObjectRef, Resource, Stage
-from reconciler.model.phases import FINAL_JOB_PHASES, JobPhase
+from reconciler.apply.prune import PruneStep, prune, stop_and_delete
+from reconciler.backends.base import AlreadyExists, Backend, BackendError
+from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
 from reconciler.plan.model import Action, DesiredState, Plan, PlanEntry
 
@@ -31,6 +31,7 @@ class Outcome(StrEnum):
     RECREATED = "recreated"
     ADOPTED = "adopted"
     PRUNED = "pruned"
+    STOPPING = "stopping"  # a pruned job was stopped; a later sync deletes it (reconciler.apply.prune)
     UNCHANGED = "unchanged"
     OUT_OF_SYNC = "out-of-sync"  # blocked: reported, not applied
     HELD = "held"
@@ -77,8 +78,14 @@ def sync(
     inventory: set[ObjectRef],
     dry_run: bool = False,
     on_step: Callable[[Applied], None] | None = None,
+    prune_grace_period: float = 0.0,
+    now: datetime | None = None,
 ) -> SyncResult:
+    """Carry ``plan`` out. ``prune_grace_period`` (seconds): how long a pruned running job has after its stop
+    before it is deleted anyway (0: stop and delete at once; ``reconciler.apply.prune``); ``now``: the time
+    that is measured against (default: the clock)."""
     result = SyncResult(plan, dry_run=dry_run)
+    when = now or datetime.now(UTC)
     new_inventory: set[ObjectRef] = set()
     source_id = desired.source_id
     entries = sorted(
@@ -92,7 +99,7 @@ def sync(
         ),
     )
     for entry in entries:
-        applied = _apply_one(backend, entry, desired, dry_run)
+        applied = _apply_one(backend, entry, desired, dry_run, prune_grace_period, when)
         result.applied.append(applied)
         if on_step is not None:
             on_step(applied)
@@ -135,7 +142,9 @@ def _owned_copy(entry: PlanEntry, desired: DesiredState) -> Resource:
     return obj
 
 
-def _apply_one(backend: Backend, entry: PlanEntry, desired: DesiredState, dry_run: bool) -> Applied:
+def _apply_one(
+    backend: Backend, entry: PlanEntry, desired: DesiredState, dry_run: bool, grace: float, now: datetime
+) -> Applied:
     if entry.action == Action.HELD:
         return Applied(entry, Outcome.HELD, entry.reason, entry.live)
     if entry.action == Action.UNMANAGED:
@@ -147,7 +156,7 @@ def _apply_one(backend: Backend, entry: PlanEntry, desired: DesiredState, dry_ru
     if dry_run:
         return Applied(entry, _would(entry), "dry run", entry.live)
     try:
-        return _carry_out(backend, entry, desired)
+        return _carry_out(backend, entry, desired, grace, now)
     except BackendError as exc:
         return Applied(entry, Outcome.FAILED, str(exc), entry.live)
 
@@ -162,12 +171,16 @@ def _would(entry: PlanEntry) -> Outcome:
     return Outcome.RECREATED if entry.recreate else Outcome.UPDATED
 
 
-def _carry_out(backend: Backend, entry: PlanEntry, desired: DesiredState) -> Applied:
+def _carry_out(
+    backend: Backend, entry: PlanEntry, desired: DesiredState, grace: float, now: datetime
+) -> Applied:
     ref = entry.ref
     if entry.action == Action.PRUNE:
-        _stop_and_delete(backend, ref, entry.live, "pruned by kgitops: no longer in the source")
+        done = prune(backend, ref, entry.live, grace, now)
+        if done.step == PruneStep.STOPPING:
+            return Applied(entry, Outcome.STOPPING, done.message, done.live)
         backend.update_inventory(desired.source_id, remove={ref})
-        return Applied(entry, Outcome.PRUNED, entry.reason)
+        return Applied(entry, Outcome.PRUNED, done.message or entry.reason)
     obj = _owned_copy(entry, desired)
     source_id = desired.source_id
     if entry.action == Action.CREATE:
@@ -184,7 +197,7 @@ def _carry_out(backend: Backend, entry: PlanEntry, desired: DesiredState) -> App
             backend.update_inventory(source_id, add={ref})
         return Applied(entry, Outcome.ADOPTED if entry.adopt else Outcome.UPDATED, entry.reason, live)
     if entry.recreate:
-        _stop_and_delete(backend, ref, entry.live, "re-created by kgitops: its spec changed")
+        stop_and_delete(backend, ref, entry.live, "re-created by kgitops: its spec changed")
         return Applied(entry, Outcome.RECREATED, entry.reason, backend.create_managed(obj, source_id))
     if entry.live is not None:
         obj.resource_version = entry.live.resource_version
@@ -201,14 +214,3 @@ def _created_meanwhile(backend: Backend, obj: Resource, source_id: str) -> Resou
         return None
     backend.update_inventory(source_id, add={obj.ref})
     return live
-
-
-def _stop_and_delete(backend: Backend, ref: ObjectRef, live: Resource | None, reason: str) -> None:
-    """A running job is stopped first, so its tasks' processes are torn down before the object goes."""
-    if ref.kind == "KusciaJob" and live is not None:
-        phase = JobPhase.parse(str(live.status.get("phase") or ""))
-        if phase not in FINAL_JOB_PHASES:
-            with contextlib.suppress(PhaseError, NotFound):
-                backend.stage(ref, Stage.STOP, reason=reason)
-    with contextlib.suppress(NotFound):
-        backend.delete(ref)

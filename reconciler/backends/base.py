@@ -136,11 +136,15 @@ class Capabilities:
     ``logs``: ``Backend.logs`` serves task logs (else it raises NotSupported). ``engine_in_process``: the
     backend's controllers run in the process that drives them: ``Backend.step`` does one pass of them, and
     ``Backend.run_until`` drives them while it waits (the embedded engine); elsewhere the controllers run
-    on their own (Kuscia's) and both only wait.
+    on their own (Kuscia's) and both only wait. ``delete_ends_tasks``: ``Backend.delete`` ends a running
+    job's task processes itself before it returns (the embedded engine), so prune stops and deletes at once;
+    elsewhere Kuscia's controller must act on the Stop first, and prune deletes a stopped job only once it is
+    final or ``prune.grace_period`` has passed (``reconciler.apply.prune``).
     """
 
     logs: bool = False
     engine_in_process: bool = False
+    delete_ends_tasks: bool = False
 
 
 class Backend(ABC):

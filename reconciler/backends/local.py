@@ -48,7 +48,7 @@ def state_exists(state_dir: str | Path) -> bool:
 
 class LocalBackend(Backend):
     name = "local"
-    capabilities = Capabilities(logs=True, engine_in_process=True)
+    capabilities = Capabilities(logs=True, engine_in_process=True, delete_ends_tasks=True)
 
     def __init__(
         self,

@@ -39,8 +39,9 @@ def _chain(func: F, options: Sequence[Callable[[F], F]]) -> F:
 
 
 def backend_options(func: F) -> F:
-    """Add ``--config``, ``--backend``, ``--state-dir`` and ``--context``; the command receives them as
-    keyword arguments (``config_path``, ``backend_kind``, ``state_dir``, ``context``)."""
+    """Add ``--config``, ``--backend``, ``--state-dir``, ``--kubeconfig`` and ``--context``; the command
+    receives them as keyword arguments (``config_path``, ``backend_kind``, ``state_dir``, ``kubeconfig``,
+    ``context``)."""
     return _chain(
         func,
         [
@@ -65,6 +66,13 @@ def backend_options(func: F) -> F:
                 default=None,
                 envvar="KGITOPS_STATE_DIR",
                 help="State directory of the embedded engine (local backend; default: .kgitops).",
+            ),
+            click.option(
+                "--kubeconfig",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help="kubeconfig file (kubernetes backend; default: backend.kubernetes.kubeconfig, "
+                "else $KUBECONFIG or ~/.kube/config).",
             ),
             click.option(
                 "--context",
@@ -103,14 +111,14 @@ def cli_config(
     state_dir: str | None = None,
     context: str | None = None,
     overrides: sdk.Overrides | None = None,
+    kubeconfig: str | None = None,
 ) -> Config:
     """The config file with the command-line flags applied (flags win); a bad file exits 2."""
     from dataclasses import replace
 
     base = overrides or sdk.Overrides()
-    return sdk.configure(
-        config_path, replace(base, backend=backend_kind, state_dir=state_dir, context=context)
-    )
+    flags = replace(base, backend=backend_kind, state_dir=state_dir, context=context, kubeconfig=kubeconfig)
+    return sdk.configure(config_path, flags)
 
 
 def say_what_is_read(cfg: Config) -> None:
@@ -243,13 +251,14 @@ def _client_command(func: F, readonly: bool) -> F:
         config_path: str | None,
         backend_kind: str | None,
         state_dir: str | None,
+        kubeconfig: str | None,
         context: str | None,
         namespace: str,
         color: bool | None,
         **kwargs: Any,
     ) -> Any:
         click.get_current_context().meta[COLOUR_KEY] = color
-        cfg = cli_config(config_path, backend_kind, state_dir, context)
+        cfg = cli_config(config_path, backend_kind, state_dir, context, kubeconfig=kubeconfig)
         if readonly:
             say_what_is_read(cfg)
         with sdk.Client.from_config(cfg, namespace, readonly=readonly) as client:

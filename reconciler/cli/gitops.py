@@ -32,6 +32,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 SECONDS = click.FloatRange(0, 86400, min_open=True)  # the ranges of schemas/config.json
 
 
+def grace_option(func: F) -> F:
+    """``--prune-grace-period`` of sync and watch (``prune.grace_period``)."""
+    return click.option(
+        "--prune-grace-period",
+        type=DURATION,
+        default=None,
+        metavar="DURATION",
+        help="How long a pruned running job has, after kgitops stops it, to end before it is deleted anyway "
+        "(600, 90s, 10m; 0: delete at once; default 60s).",
+    )(func)
+
+
 def source_options(func: F) -> F:
     options = [
         click.argument("source", required=False),
@@ -114,7 +126,12 @@ def _settings(kwargs: dict[str, Any], **more: Any) -> tuple[Config, sdk.RunOptio
         **more,
     )
     cfg = cli_config(
-        kwargs["config_path"], kwargs["backend_kind"], kwargs["state_dir"], kwargs["context"], overrides
+        kwargs["config_path"],
+        kwargs["backend_kind"],
+        kwargs["state_dir"],
+        kwargs["context"],
+        overrides,
+        kwargs["kubeconfig"],
     )
     return cfg, options
 
@@ -196,7 +213,15 @@ def diff(
     "--timeout", type=DURATION, default=None, help="How long to wait at most: 600, 90s, 10m, 1h30m."
 )
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def sync(dry_run: bool, wait: bool, timeout: float | None, output: str, **kwargs: Any) -> None:
+@grace_option
+def sync(
+    dry_run: bool,
+    wait: bool,
+    timeout: float | None,
+    output: str,
+    prune_grace_period: float | None,
+    **kwargs: Any,
+) -> None:
     """Apply the plan: create new objects, update AppImages, prune (when enabled), write status.
 
     Changed jobs are reported OutOfSync, not re-run (use --recreate NAME or the kgitops.io/on-change:
@@ -206,7 +231,7 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, output: str, **kwargs
     Ctrl-C."""
     from reconciler.render.sync import data_dir_lines, sync_document, sync_lines
 
-    cfg, options = _settings(kwargs)
+    cfg, options = _settings(kwargs, prune_grace_period=prune_grace_period)
 
     def show(report: sdk.SyncReport) -> None:
         if output == "json":
@@ -304,6 +329,7 @@ def sync(dry_run: bool, wait: bool, timeout: float | None, output: str, **kwargs
     default=None,
     help="Seconds between tries to acquire or renew the Lease (default 2).",
 )
+@grace_option
 def watch(
     poll_interval: float | None,
     resync_interval: float | None,
@@ -318,6 +344,7 @@ def watch(
     leader_elect_lease_duration: float | None,
     leader_elect_renew_deadline: float | None,
     leader_elect_retry_period: float | None,
+    prune_grace_period: float | None,
     **kwargs: Any,
 ) -> None:
     """Reconcile continuously: on file changes (directory) or new commits (Git), on a resync timer, and write
@@ -341,6 +368,7 @@ def watch(
         lease_duration=leader_elect_lease_duration,
         renew_deadline=leader_elect_renew_deadline,
         retry_period=leader_elect_retry_period,
+        prune_grace_period=prune_grace_period,
     )
     if sdk.watch(cfg, options) == signal.SIGINT:
         click.echo(interrupted_message("watch", flags), err=True)

@@ -70,11 +70,12 @@ def graph(
     config_path: str | None,
     backend_kind: str | None,
     state_dir: str | None,
+    kubeconfig: str | None,
     context: str | None,
 ) -> None:
     """Draw the task DAG of a manifest FILE or of a live JOB."""
     fmt = old_format or output
-    cfg = cli_config(config_path, backend_kind, state_dir, context)
+    cfg = cli_config(config_path, backend_kind, state_dir, context, kubeconfig=kubeconfig)
     colour = use_colour(color) and fmt == "ascii" and not markdown
     result = sdk.job_graphs(
         target, cfg, namespace, live, job_name, announce=_say, max_file_size=max_file_size

@@ -93,6 +93,7 @@ def serve(
     config_path: str | None,
     backend_kind: str | None,
     state_dir: str | None,
+    kubeconfig: str | None,
     context: str | None,
     listen: str | None,
     grpc_listen: str | None,
@@ -120,7 +121,7 @@ def serve(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
     )
-    cfg = cli_config(config_path, backend_kind, state_dir, context)
+    cfg = cli_config(config_path, backend_kind, state_dir, context, kubeconfig=kubeconfig)
     options = sdk.ServeOptions(
         listen=listen,
         grpc_listen=grpc_listen,

@@ -58,6 +58,10 @@ ANNOTATION_SPEC_HASH = KGITOPS_PREFIX + "spec-hash"
 ANNOTATION_REVISION = KGITOPS_PREFIX + "revision"
 ANNOTATION_PRUNE = KGITOPS_PREFIX + "prune"
 """Set by users on a manifest: ``disabled`` means the object is never pruned."""
+ANNOTATION_STOPPED_AT = KGITOPS_PREFIX + "prune-stopped-at"
+"""Set by kgitops when prune stops a running job (Kuscia's Stop stage label): when, in RFC 3339 UTC
+(``2026-11-29T12:00:00Z``). A later sync deletes the job once it is final or ``prune.grace_period`` after
+this; kept on the object, so the wait survives a restart of kgitops."""
 ANNOTATION_ON_CHANGE = KGITOPS_PREFIX + "on-change"
 """Set by users on a manifest: ``recreate`` means a changed job is deleted and created again."""
 ANNOTATION_PRIORITY = KGITOPS_PREFIX + "priority"

@@ -30,6 +30,8 @@ class PlanOptions:
     confirm_prune: frozenset[str] = field(default_factory=frozenset)
     recreate: frozenset[str] = field(default_factory=frozenset)  # names (or kind/name, or refs) to re-run
     recreate_drifted: bool = False  # re-create managed objects deleted or changed behind kgitops's back
+    # seconds a pruned running job has after its Stop before it is deleted anyway (0: at once); apply reads it
+    prune_grace_period: float = 60.0
 
 
 def is_planned_live(obj: Resource) -> bool:
@@ -198,7 +200,9 @@ def _entry(
         return PlanEntry(ref, Action.HELD, why, path=path, live=live)
     if not_understood:
         return PlanEntry(ref, Action.HELD, not_understood, path=path, live=live)
-    entry = PlanEntry(ref, Action.PRUNE, "no longer in the source", path=path, live=live)
+    stopped = live.annotations.get(own.STOPPED_AT, "")
+    why = f"no longer in the source; stopping since {stopped}" if stopped else "no longer in the source"
+    entry = PlanEntry(ref, Action.PRUNE, why, path=path, live=live)
     if not desired.usable_for_prune:
         entry.blocked = "prune refused: " + _unusable_for_prune(desired)
     elif live.annotations.get(own.PRUNE) == "disabled":

@@ -27,7 +27,8 @@ class Overrides:
     section, ``status_*`` the ``status`` section, ``prune``/``max_prune`` the ``prune`` section,
     ``recreate_drifted``/``resync_interval``/``metrics_addr``/``log_format`` the ``sync`` section,
     ``poll_interval``/``debounce`` (seconds) ``source``, ``status_interval`` (seconds) ``status.interval``
-    ``context`` ``backend.kubernetes.context`` and ``webhook_listen`` ``webhook.listen``; ``leader_elect``,
+    ``kubeconfig``/``context`` ``backend.kubernetes.kubeconfig``/``.context``, ``prune_grace_period``
+    (seconds) ``prune.grace_period`` and ``webhook_listen`` ``webhook.listen``; ``leader_elect``,
     ``leader_elect_lease``, ``leader_elect_namespace`` and ``lease_duration``/``renew_deadline``/
     ``retry_period`` (seconds) the ``leader_election`` section (``enabled``, ``lease``, ...).
     """
@@ -54,6 +55,8 @@ class Overrides:
     metrics_addr: str | None = None
     log_format: str | None = None
     context: str | None = None
+    kubeconfig: str | None = None
+    prune_grace_period: float | None = None
     webhook_listen: str | None = None
     leader_elect: bool | None = None
     leader_elect_lease: str | None = None
@@ -118,6 +121,10 @@ def configure(config: Config | str | Path | None = None, overrides: Overrides | 
         cfg.sync.log_format = o.log_format
     if o.context is not None:
         cfg.backend.kubernetes.context = o.context
+    if o.kubeconfig is not None:
+        cfg.backend.kubernetes.kubeconfig = str(Path(o.kubeconfig).expanduser().resolve())
+    if o.prune_grace_period is not None:
+        cfg.prune.grace_period = o.prune_grace_period
     _leader_election(cfg, o)
     return cfg
 

@@ -273,7 +273,7 @@ def followed(result: SyncResult) -> list[ObjectRef]:
     """The jobs and standalone KusciaTasks ``wait`` follows: every one the source manages and still has."""
     from reconciler.apply.sync import Outcome
 
-    gone = (Outcome.PRUNED, Outcome.UNMANAGED, Outcome.HELD)
+    gone = (Outcome.PRUNED, Outcome.STOPPING, Outcome.UNMANAGED, Outcome.HELD)
     return [a.ref for a in result.applied if a.ref.kind in FOLLOWED_KINDS and a.outcome not in gone]
 
 

@@ -63,6 +63,8 @@ def overview_rows(plan: Plan, now: datetime) -> list[Row]:
         state = _SYNC.get(e.action)
         if state is None:
             continue
+        if e.action == Action.PRUNE and e.live is not None and e.live.annotations.get(own.STOPPED_AT):
+            state = SyncState.STOPPING
         if (e.action == Action.CREATE and not e.drift) or e.adopt:
             continue  # not created yet: not a managed object (diff shows it)
         live = e.live

@@ -28,6 +28,7 @@ class SyncState:
     OUT_OF_SYNC = "OutOfSync"
     HELD = "Held"
     FAILED = "Failed"
+    STOPPING = "Stopping"  # pruned: stopped, deleted once final or after prune.grace_period
 
 
 @dataclass(frozen=True)

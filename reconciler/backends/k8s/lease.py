@@ -38,8 +38,8 @@ from reconciler.backends.k8s.election import (
     released,
     to_spec,
 )
+from reconciler.backends.k8s.errors import Request, translate
 from reconciler.backends.k8s.inventory import source_object_name
-from reconciler.backends.k8s.objects import translate
 
 log = logging.getLogger("kgitops.lease")
 
@@ -87,11 +87,12 @@ class LeaseClient:
     def describe(self) -> str:
         return f"Lease/{self.namespace}/{self.name}"
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> tuple[LeaseRecord, str]:
+    def _call(self, verb: str, fn: Callable[..., Any], *args: Any) -> tuple[LeaseRecord, str]:
         try:
             resp = fn(*args, _request_timeout=self.request_timeout, _preload_content=False)
         except ApiException as exc:
-            err = translate(exc, self.describe())
+            req = Request(verb, "leases", "coordination.k8s.io", self.namespace, self.name, self.describe())
+            err = translate(exc, req, str(self.api.api_client.configuration.host))
             if isinstance(err, Conflict | AlreadyExists):
                 raise LostRace(str(err)) from None
             raise err from None
@@ -114,13 +115,14 @@ class LeaseClient:
 
     def get(self) -> tuple[LeaseRecord, str] | None:
         try:
-            return self._call(self.api.read_namespaced_lease, self.name, self.namespace)
+            return self._call("get", self.api.read_namespaced_lease, self.name, self.namespace)
         except NotFound:
             return None
 
     def create(self, record: LeaseRecord) -> str:
         try:
-            return self._call(self.api.create_namespaced_lease, self.namespace, self._body(record))[1]
+            create = self.api.create_namespaced_lease
+            return self._call("create", create, self.namespace, self._body(record))[1]
         except NotFound:
             raise BackendError(
                 f"cannot create {self.describe()}: the namespace `{self.namespace}` does not exist; create "
@@ -130,7 +132,7 @@ class LeaseClient:
     def update(self, record: LeaseRecord, resource_version: str) -> str:
         body = self._body(record, resource_version)
         try:
-            return self._call(self.api.replace_namespaced_lease, self.name, self.namespace, body)[1]
+            return self._call("update", self.api.replace_namespaced_lease, self.name, self.namespace, body)[1]
         except NotFound:
             raise LostRace(f"{self.describe()} was deleted meanwhile") from None
 
