@@ -104,7 +104,7 @@ def _session(
     try:
         backend = open_backend(cfg, readonly=readonly)
     except BackendError as exc:
-        raise GitopsError(f"cannot open the {cfg.backend.kind} backend: {exc}") from None
+        raise GitopsError(f"cannot open the {cfg.backend.kind} backend: {exc}", exc.hint) from None
     with ExitStack() as stack, _errors():
         stack.callback(backend.close)
         if readonly and not cfg.state_dir.is_dir():

@@ -76,7 +76,7 @@ class JobReader:
         try:
             backend = open_backend(cfg, readonly=readonly)
         except BackendError as exc:
-            raise ClientError(str(exc)) from None
+            raise ClientError(str(exc), exc.hint, exc.exit_code) from None
         except OSError as exc:  # e.g. a state directory that can not be created
             where = f" ({exc.filename})" if exc.filename else ""
             raise ClientError(
@@ -111,8 +111,8 @@ class JobReader:
             raise
         except (NotFound, AlreadyExists, Invalid):
             raise
-        except BackendError as exc:
-            raise ClientError(f"{what}: {exc}") from None
+        except BackendError as exc:  # the backend's hint and exit code stand (a cluster error is 2)
+            raise ClientError(f"{what}: {exc}", exc.hint, exc.exit_code) from None
 
     def _get_job(self, name: str) -> Resource:
         job = self._call(f"cannot read job {name}", self.backend.get, self._ref(JOB, name))

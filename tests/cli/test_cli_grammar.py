@@ -88,8 +88,11 @@ def test_durations_are_read_the_same_way_everywhere() -> None:
 def test_every_flag_an_error_message_suggests_exists_on_the_commands_that_can_print_it() -> None:
     with_backend = [(p, c) for p, c in _commands() if any("--backend" in o.opts for o in _options(c))]
     assert with_backend
-    for path, cmd in with_backend:  # the kubernetes backend's errors suggest --context
+    for path, cmd in with_backend:  # the kubernetes backend's errors suggest --kubeconfig and --context
         assert any("--context" in o.opts for o in _options(cmd)), path
+        assert any("--kubeconfig" in o.opts for o in _options(cmd)), path
+    cluster = {"diff", "sync", "status", "watch", "job list", "job show", "job stop", "task list", "serve"}
+    assert cluster <= {p for p, _c in with_backend}
     for name in ("diff", "sync", "status", "watch", "validate"):  # held files suggest --max-file-size
         assert any("--max-file-size" in o.opts for o in _options(_load(name))), name
 
