@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from reconciler.backends.base import Backend, NotFound, PhaseError
@@ -37,8 +37,11 @@ class PruneResult:
     live: Resource | None = None  # the object after a stop (None once deleted)
 
 
-def stamp(now: datetime) -> str:
-    """RFC 3339 UTC with seconds, as Kubernetes writes times (``2026-11-29T12:00:00Z``)."""
+def stamp(now: datetime, round_up: bool = False) -> str:
+    """RFC 3339 UTC with whole seconds, as Kubernetes writes times (``2026-11-29T12:00:00Z``); ``round_up``:
+    to the next second, so that a grace period measured from it is never cut short."""
+    if round_up and now.microsecond:
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -83,7 +86,7 @@ def prune(
             return PruneResult(PruneStep.DELETED, f"deleted: Kuscia does not stop a {phase} job")
         except NotFound:
             return PruneResult(PruneStep.DELETED, "deleted: it was already gone")
-        stopped = backend.update_metadata(ref, annotations={own.STOPPED_AT: stamp(now)})
+        stopped = backend.update_metadata(ref, annotations={own.STOPPED_AT: stamp(now, round_up=True)})
         return PruneResult(
             PruneStep.STOPPING,
             f"stop issued to the {phase} job; deleted once it ends, or after {grace_period:g}s by a later "

@@ -39,7 +39,9 @@ from .k8s_standin import StandInServer, write_kubeconfig
 BUDGET = RetryPolicy().deadline  # what a retried failure would take
 AT_ONCE = 10.0  # seconds: "at once", with room for a loaded machine
 SA_KUBECONFIG = os.environ.get("KGITOPS_K8S_SA_KUBECONFIG", "")
-real_only = pytest.mark.skipif(not REAL_KUBECONFIG, reason="needs a real API server (KGITOPS_TEST_KUBECONFIG)")
+real_only = pytest.mark.skipif(
+    not REAL_KUBECONFIG, reason="needs a real API server (KGITOPS_TEST_KUBECONFIG)"
+)
 
 
 def quick(fn: Callable[[], Any]) -> ClusterError:
@@ -56,13 +58,14 @@ def quick(fn: Callable[[], Any]) -> ClusterError:
 def backend_for(path: str, context: str = "") -> KubernetesBackend:
     """As ``kgitops`` builds it: from a config naming the kubeconfig and context (default retry policy)."""
     cfg_path = Path(path).with_suffix(".kgitops.yaml")
-    cfg_path.write_text(
-        yaml.safe_dump({"backend": {"kind": "kubernetes", "kubernetes": {"kubeconfig": path, "context": context}}})
-    )
+    kube = {"kubeconfig": path, "context": context}
+    cfg_path.write_text(yaml.safe_dump({"backend": {"kind": "kubernetes", "kubernetes": kube}}))
     return KubernetesBackend.from_config(load_config(cfg_path))
 
 
-def derive(source: str, context: str, target: Path, cluster: dict[str, Any], user: dict[str, Any] | None) -> str:
+def derive(
+    source: str, context: str, target: Path, cluster: dict[str, Any], user: dict[str, Any] | None
+) -> str:
     """A copy of kubeconfig ``source`` whose ``context`` has ``cluster`` fields changed (None deletes) and,
     if given, ``user`` as its whole user entry."""
     doc = yaml.safe_load(Path(source).read_text())
@@ -135,7 +138,8 @@ def test_the_cli_prints_the_cause_and_the_hint_with_exit_code_2(tmp_path: Path) 
 
 
 def test_a_host_name_that_does_not_resolve_is_reported_at_once(tmp_path: Path) -> None:
-    path = write_kubeconfig(str(tmp_path / "kube.yaml"), "https://kgitops-no-such-host.invalid:6443", token="t")
+    server = "https://kgitops-no-such-host.invalid:6443"
+    path = write_kubeconfig(str(tmp_path / "kube.yaml"), server, token="t")
     error = quick(lambda: backend_for(path).list("KusciaJob"))
     assert "cannot resolve kgitops-no-such-host.invalid" in error.message
     assert "server:" in error.hint
@@ -192,7 +196,8 @@ def test_an_untrusted_certificate_is_reported_at_once(
     assert f"the Kubernetes API server at {tls_server.url} presented a certificate" in error.message
     assert "certificate verify failed" in error.message or "unable to get local issuer" in error.message
     assert "certificate-authority-data" in error.hint
-    trusted = derive(path, "standin", tmp_path / "ok.yaml", {"certificate-authority-data": _b64(pki.ca)}, None)
+    right = {"certificate-authority-data": _b64(pki.ca)}
+    trusted = derive(path, "standin", tmp_path / "ok.yaml", right, None)
     assert backend_for(trusted).list("KusciaJob") == []  # the right CA: the same server answers
 
 
@@ -220,7 +225,9 @@ def test_missing_permission_names_the_user_verb_and_resource(standin: StandInSer
 
 
 @real_only
-@pytest.mark.skipif(not SA_KUBECONFIG, reason="needs KGITOPS_K8S_SA_KUBECONFIG (the deploy/rbac.yaml account)")
+@pytest.mark.skipif(
+    not SA_KUBECONFIG, reason="needs KGITOPS_K8S_SA_KUBECONFIG (the deploy/rbac.yaml account)"
+)
 def test_missing_permission_on_the_real_server_names_the_service_account() -> None:
     backend = KubernetesBackend(load_api_client(SA_KUBECONFIG), "kube-system")
     error = quick(lambda: backend.list("KusciaJob"))
@@ -239,7 +246,9 @@ def test_a_wrong_certificate_authority_on_the_real_server(
 
 
 @real_only
-def test_a_missing_namespace_is_named(k8s: KubernetesBackend, unique: str, kubeconfig: tuple[str, str]) -> None:
+def test_a_missing_namespace_is_named(
+    k8s: KubernetesBackend, unique: str, kubeconfig: tuple[str, str]
+) -> None:
     namespace = f"{unique}-absent"
     error = quick(lambda: k8s.create(job(f"{unique}-j", namespace)))
     assert f'namespace "{namespace}" does not exist' in error.message

@@ -1,0 +1,172 @@
+"""Prune stops a running job first and deletes it only once it is final or its grace period has passed, so
+Kuscia's controller can act on the Stop (``reconciler.apply.prune``).
+
+On the stand-in, or the real API server when KGITOPS_TEST_KUBECONFIG is set. Nothing acts on the Stop on
+either (no Kuscia controller): the test plays Kuscia's part by writing the job's status as an admin would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from gitops.gitops_support import job_doc, write
+
+from reconciler.apply import Applied, Outcome, Reconciler, SyncResult
+from reconciler.backends.kubernetes import KubernetesBackend, load_api_client
+from reconciler.kuscia.labels import LABEL_JOB_STAGE
+from reconciler.model import ObjectRef
+from reconciler.plan import PlanOptions
+from reconciler.plan import ownership as own
+from reconciler.source import DirectorySource
+from reconciler.status.overview import overview_rows
+
+from .conftest import FAST, set_job_status
+
+
+@pytest.fixture
+def src(tmp_path: Path, unique: str, k8s: KubernetesBackend) -> Iterator[Path]:
+    """A source with one job that stays, so that the source is never empty (an empty one prunes nothing).
+    The test's jobs go afterwards (a real cluster outlives the test)."""
+    root = tmp_path / "src"
+    write(root, "keep.yaml", job_doc(f"{unique}-keep"))
+    yield root
+    for job in k8s.list("KusciaJob"):
+        if job.name.startswith(unique):
+            k8s.delete(job.ref)
+
+
+def one(result: SyncResult, name: str) -> Applied:
+    return next(a for a in result.applied if a.ref.name == name)
+
+
+def running_job_left_the_source(backend: KubernetesBackend, src: Path, name: str, grace: float) -> Reconciler:
+    """Sync ``name`` in, let it run, take it out of the source; the reconciler prunes with ``grace``."""
+    write(src, f"{name}.yaml", job_doc(name))
+    rec = Reconciler(DirectorySource(src), backend, PlanOptions(prune=True, prune_grace_period=grace))
+    rec.sync()
+    set_job_status(backend, name, {"phase": "Running"})
+    (src / f"{name}.yaml").unlink()
+    return rec
+
+
+def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
+
+
+def test_a_running_job_is_stopped_first_and_deleted_once_final(
+    k8s: KubernetesBackend, kubeconfig: tuple[str, str], src: Path, unique: str
+) -> None:
+    name = f"{unique}-run"
+    ref = ObjectRef.of("KusciaJob", name)
+    rec = running_job_left_the_source(k8s, src, name, grace=3600)
+
+    _, first = rec.sync()
+    stopping = one(first, name)
+    assert stopping.outcome == Outcome.STOPPING
+    assert "stop issued to the Running job" in stopping.message and "after 3600s" in stopping.message
+    live = k8s.get(ref)
+    assert live is not None and live.labels[LABEL_JOB_STAGE] == "Stop"  # what Kuscia's controller acts on
+    stopped_at = datetime.fromisoformat(live.annotations[own.STOPPED_AT].replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - stopped_at).total_seconds()) < 120
+    assert ref in k8s.get_inventory(rec.source_id)  # still owned: a later sync finishes the prune
+
+    # kgitops restarted (a new process, a new connection): the stop time is read from the object
+    path, context = kubeconfig
+    fresh = KubernetesBackend(load_api_client(path, context), k8s.namespace, "alice", FAST, request_timeout=5)
+    try:
+        again = Reconciler(DirectorySource(src), fresh, PlanOptions(prune=True, prune_grace_period=3600))
+        planned, second = again.sync()
+        assert one(second, name).outcome == Outcome.STOPPING
+        assert f"stopping since {live.annotations[own.STOPPED_AT]} (Running)" in one(second, name).message
+        row = next(r for r in overview_rows(again.plan().plan, datetime.now(UTC)) if r.name == name)
+        assert row.sync == "Stopping" and row.phase == "Running" and "stopping since" in row.reason
+        assert fresh.get(ref) is not None
+
+        set_job_status(k8s, name, {"phase": "Failed"})  # Kuscia's controller: Stop makes a job Failed (§5)
+        _, third = again.sync()
+        pruned = one(third, name)
+        assert pruned.outcome == Outcome.PRUNED and pruned.message == "deleted: the job was Failed"
+        assert fresh.get(ref) is None and ref not in fresh.get_inventory(again.source_id)
+    finally:
+        fresh.close()
+
+
+def test_a_job_that_does_not_end_is_deleted_when_the_grace_period_has_passed(
+    k8s: KubernetesBackend, src: Path, unique: str
+) -> None:
+    name = f"{unique}-stuck"
+    rec = running_job_left_the_source(k8s, src, name, grace=1.0)
+    _, first = rec.sync()
+    assert one(first, name).outcome == Outcome.STOPPING
+    results: list[Applied] = []
+
+    def pruned() -> bool:
+        results.append(one(rec.sync()[1], name))
+        return results[-1].outcome == Outcome.PRUNED
+
+    until(pruned)
+    last = results[-1].message
+    assert last.startswith("deleted: still Running") and "grace period 1s" in last
+    assert all(a.outcome == Outcome.STOPPING for a in results[:-1])
+    assert k8s.get(ObjectRef.of("KusciaJob", name)) is None
+
+
+def test_a_zero_grace_period_stops_and_deletes_at_once(
+    k8s: KubernetesBackend, src: Path, unique: str
+) -> None:
+    name = f"{unique}-now"
+    rec = running_job_left_the_source(k8s, src, name, grace=0)
+    _, result = rec.sync()
+    assert one(result, name).outcome == Outcome.PRUNED
+    assert k8s.get(ObjectRef.of("KusciaJob", name)) is None
+
+
+def test_a_final_job_is_deleted_without_a_stop(k8s: KubernetesBackend, src: Path, unique: str) -> None:
+    name = f"{unique}-done"
+    rec = running_job_left_the_source(k8s, src, name, grace=3600)
+    set_job_status(k8s, name, {"phase": "Succeeded"})
+    _, result = rec.sync()
+    assert one(result, name).outcome == Outcome.PRUNED
+    assert one(result, name).message == "deleted: the job was Succeeded"
+
+
+def kgitops(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_cli_shows_stopping_then_deleted(
+    k8s: KubernetesBackend, kubeconfig: tuple[str, str], src: Path, unique: str
+) -> None:
+    path, context = kubeconfig
+    cluster = ["--backend", "kubernetes", "--kubeconfig", path] + (["--context", context] if context else [])
+    name = f"{unique}-cli"
+    write(src, f"{name}.yaml", job_doc(name))
+    assert kgitops("sync", src, *cluster).returncode == 0
+    set_job_status(k8s, name, {"phase": "Running"})
+    (src / f"{name}.yaml").unlink()
+
+    stop = kgitops("sync", src, *cluster, "--prune", "--prune-grace-period", "1h")
+    assert stop.returncode == 0, stop.stderr
+    assert f"stopping    KusciaJob/cross-domain/{name}: stop issued to the Running job" in stop.stdout
+    status = kgitops("status", src, *cluster, "--prune")
+    row = next(line for line in status.stdout.splitlines() if name in line)
+    assert "Stopping" in row and "Running" in row
+    diff = kgitops("diff", src, *cluster, "--prune")
+    assert "stopping since" in diff.stdout
+
+    set_job_status(k8s, name, {"phase": "Failed"})
+    gone = kgitops("sync", src, *cluster, "--prune", "--prune-grace-period", "1h")
+    assert gone.returncode == 0, gone.stderr
+    assert f"pruned      KusciaJob/cross-domain/{name}: deleted: the job was Failed" in gone.stdout
+    assert k8s.get(ObjectRef.of("KusciaJob", name)) is None
