@@ -58,7 +58,7 @@ class KubernetesConfig:
     in_cluster: bool = False  # use the Pod's service account (also chosen when no kubeconfig exists in a Pod)
     domain: str = ""  # written as the job-stage-trigger of stage commands; default: the job's initiator
     request_timeout: float = 30.0  # seconds for one API request
-    retry_seconds: float = 30.0  # how long a call keeps retrying on 429/5xx or an unreachable API server
+    retry_seconds: float = 30.0  # how long a call keeps retrying on 429/5xx, timeouts and reset connections
 
 
 @dataclass
