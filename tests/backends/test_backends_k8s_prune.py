@@ -27,6 +27,7 @@ from reconciler.source import DirectorySource
 from reconciler.status.overview import overview_rows
 
 from .conftest import FAST, set_job_status
+from .kusciaapi_fixtures import Served
 
 
 @pytest.fixture
@@ -170,3 +171,26 @@ def test_the_cli_shows_stopping_then_deleted(
     assert gone.returncode == 0, gone.stderr
     assert f"pruned      KusciaJob/cross-domain/{name}: deleted: the job was Failed" in gone.stdout
     assert k8s.get(ObjectRef.of("KusciaJob", name)) is None
+
+
+def test_through_kusciaapi_the_stop_comes_first_too(served: Served, tmp_path: Path) -> None:
+    """The KusciaAPI backend gets the same grace logic (Kuscia's controller acts on StopJob there too)."""
+    backend = served.client()
+    src = tmp_path / "kapi"
+    write(src, "keep.yaml", job_doc("kapi-keep"))
+    write(src, "kapi-run.yaml", job_doc("kapi-run"))
+    rec = Reconciler(DirectorySource(src), backend, PlanOptions(prune=True, prune_grace_period=3600))
+    rec.sync()
+    served.set_phase("kapi-run", {"phase": "Running"})
+    (src / "kapi-run.yaml").unlink()
+    ref = ObjectRef.of("KusciaJob", "kapi-run")
+    try:
+        assert one(rec.sync()[1], "kapi-run").outcome == Outcome.STOPPING
+        stopped = served.direct.get(ref)
+        assert stopped is not None and stopped.labels[LABEL_JOB_STAGE] == "Stop"
+        assert "stopping since" in one(rec.sync()[1], "kapi-run").message
+        served.set_phase("kapi-run", {"phase": "Failed"})
+        assert one(rec.sync()[1], "kapi-run").message == "deleted: the job was Failed"
+        assert served.direct.get(ref) is None
+    finally:
+        backend.close()
