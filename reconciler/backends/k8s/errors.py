@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    HTTPError,
     MaxRetryError,
     NameResolutionError,
     NewConnectionError,
@@ -199,6 +200,7 @@ class Failure(StrEnum):
     REFUSED = "connection refused"
     TIMEOUT = "timed out"
     RESET = "connection reset"
+    OTHER = "connection failed"  # any other failure to connect: reported, not retried
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,8 @@ def transport_failure(exc: BaseException) -> TransportFailure | None:
         detail = _detail(cur)
         if found is None or _rank(kind) < _rank(found.kind):
             found = TransportFailure(kind, detail)
+    if found is None and isinstance(exc, HTTPError | OSError):
+        found = TransportFailure(Failure.OTHER, _detail(exc))
     return found
 
 
@@ -306,6 +310,11 @@ def unreachable(failure: TransportFailure, request: Request, host: str, context:
             f"(nothing accepts connections there; the server of {where})",
             hint="start the API server, or point kgitops at the right one: server: in the kubeconfig, "
             "--kubeconfig, --context",
+        )
+    if failure.kind == Failure.OTHER:
+        return ClusterError(
+            f"cannot reach the Kubernetes API server at {host} for {request.what} ({failure.detail})",
+            hint=f"check server: of {where} and the network path to it (a proxy?); --kubeconfig, --context",
         )
     return ClusterError(
         f"cannot reach the Kubernetes API server at {host} for {request.what} ({failure.kind}: "
