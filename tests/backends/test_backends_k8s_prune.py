@@ -18,6 +18,7 @@ import pytest
 from gitops.gitops_support import job_doc, write
 
 from reconciler.apply import Applied, Outcome, Reconciler, SyncResult
+from reconciler.backends.k8s.inventory import configmap_name
 from reconciler.backends.kubernetes import KubernetesBackend, load_api_client
 from reconciler.kuscia.labels import LABEL_JOB_STAGE
 from reconciler.model import ObjectRef
@@ -40,6 +41,7 @@ def src(tmp_path: Path, unique: str, k8s: KubernetesBackend) -> Iterator[Path]:
     for job in k8s.list("KusciaJob"):
         if job.name.startswith(unique):
             k8s.delete(job.ref)
+    k8s.core.delete_namespaced_config_map(configmap_name(DirectorySource(root).source_id), k8s.namespace)
 
 
 def one(result: SyncResult, name: str) -> Applied:
