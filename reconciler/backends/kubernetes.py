@@ -21,10 +21,8 @@ from functools import partial
 from typing import Any
 
 from kubernetes import client as k8s_client
-from kubernetes.client.exceptions import ApiException
 
 from reconciler.backends.base import (
-    AlreadyExists,
     Backend,
     BackendError,
     Conflict,
@@ -33,9 +31,9 @@ from reconciler.backends.base import (
     parse_stage,
 )
 from reconciler.backends.k8s import inventory, paging
-from reconciler.backends.k8s.causes import Causes
+from reconciler.backends.k8s.calls import ApiCalls
 from reconciler.backends.k8s.connect import Identity, identity_of, load_api_client
-from reconciler.backends.k8s.errors import Request, gave_up, transport_failure, unreachable
+from reconciler.backends.k8s.errors import Request
 from reconciler.backends.k8s.objects import (
     GROUP,
     VERSION,
@@ -44,7 +42,7 @@ from reconciler.backends.k8s.objects import (
     label_selector,
     to_body,
 )
-from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
+from reconciler.backends.k8s.retry import RetryPolicy
 from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
 from reconciler.backends.pages import Page, PageRequest
 from reconciler.config import Config
@@ -81,8 +79,7 @@ class KubernetesBackend(Backend):
         self.request_timeout = request_timeout
         self.identity = identity or Identity()
         self._watches: list[ResilientWatch] = []
-        self._answered = False  # the server answered once: a refused connection now means a restart
-        self.causes = Causes(api_client, self.host, str(self.identity), request_timeout)
+        self.calls = ApiCalls(api_client, self.identity, request_timeout)
 
     @classmethod
     def from_config(cls, config: Config) -> KubernetesBackend:
@@ -113,30 +110,7 @@ class KubernetesBackend(Backend):
         return Request(verb, resource, GROUP, ns, name, what)
 
     def _call(self, fn: Callable[..., Any], req: Request, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("_request_timeout", self.request_timeout)
-        try:
-            result = call(self.policy, lambda: fn(*args, **kwargs), retry_refused=self._answered)
-        except ApiException as exc:
-            self._answered = True
-            raise self._api_error(exc, req) from None
-        except Unreachable as exc:
-            failure = transport_failure(exc.__cause__) if exc.__cause__ is not None else None
-            if failure is not None and not self._answered:
-                raise unreachable(failure, req, self.host, self.identity.context) from None
-            raise gave_up(str(exc), req, self.host) from None
-        except Exception as exc:
-            failure = transport_failure(exc)
-            if failure is None:
-                raise
-            raise unreachable(failure, req, self.host, self.identity.context) from None
-        self._answered = True
-        return result
-
-    def _api_error(self, exc: ApiException, req: Request) -> BackendError:
-        failure = transport_failure(exc)
-        if failure is not None:
-            return unreachable(failure, req, self.host, self.identity.context)
-        return self.causes.api_error(exc, req)
+        return self.calls.run(self.policy, fn, req, *args, **kwargs)
 
     def _ns(self, kind: str, namespace: str | None) -> str:
         """Objects in Kuscia's default namespace go to the configured one (the same unless overridden)."""
@@ -369,20 +343,14 @@ class KubernetesBackend(Backend):
         self._modify(ref, mutate, status=True)
 
     # -- inventory --------------------------------------------------------------------------------------
-    def get_inventory(self, source_id: str) -> set[ObjectRef]:
-        name = inventory.configmap_name(source_id)
-        try:
-            read = self.core.read_namespaced_config_map
-            cm = self._call(read, self._cm("get", name), name, self.namespace)
-        except NotFound:
-            return set()
-        return inventory.decode(name, cm.data)
+    def _inventory(self, source_id: str) -> inventory.InventoryMap:
+        return inventory.InventoryMap(self.core, self._call, self.namespace, source_id)
 
-    def _cm(self, verb: str, name: str) -> Request:
-        return Request(verb, "configmaps", "", self.namespace, name, f"ConfigMap/{self.namespace}/{name}")
+    def get_inventory(self, source_id: str) -> set[ObjectRef]:
+        return self._inventory(source_id).read()
 
     def set_inventory(self, source_id: str, refs: set[ObjectRef]) -> None:
-        self._edit_inventory(source_id, lambda _current: set(refs))
+        self._inventory(source_id).edit(lambda _current: set(refs), self.policy.conflict_attempts)
 
     def update_inventory(
         self,
@@ -392,43 +360,11 @@ class KubernetesBackend(Backend):
     ) -> None:
         """Merged into the ConfigMap as it is now, guarded by its resourceVersion (retried on a conflict),
         so a concurrent writer's entries are never lost."""
-        if add or remove:
-            self._edit_inventory(source_id, lambda current: (current | set(add)) - set(remove))
+        def change(current: set[ObjectRef]) -> set[ObjectRef]:
+            return (current | set(add)) - set(remove)
 
-    def _edit_inventory(self, source_id: str, change: Callable[[set[ObjectRef]], set[ObjectRef]]) -> None:
-        name = inventory.configmap_name(source_id)
-        what = f"ConfigMap/{self.namespace}/{name}"
-        for _attempt in range(self.policy.conflict_attempts):
-            try:
-                read = self.core.read_namespaced_config_map
-                cm = self._call(read, self._cm("get", name), name, self.namespace)
-            except NotFound:
-                data = inventory.encode(source_id, change(set()))
-                body = k8s_client.V1ConfigMap(
-                    metadata=k8s_client.V1ObjectMeta(
-                        name=name, namespace=self.namespace, labels=dict(inventory.MANAGED_BY)
-                    ),
-                    data=data,
-                )
-                try:
-                    create = self.core.create_namespaced_config_map
-                    self._call(create, self._cm("create", name), self.namespace, body)
-                    return
-                except BackendError as exc:
-                    if isinstance(exc, AlreadyExists):
-                        continue
-                    raise
-            data = inventory.encode(source_id, change(inventory.decode(name, cm.data)))
-            if cm.data == data:
-                return
-            cm.data = data
-            try:
-                replace = self.core.replace_namespaced_config_map
-                self._call(replace, self._cm("update", name), name, self.namespace, cm)
-                return
-            except Conflict:
-                continue
-        raise Conflict(f"{what} kept changing underneath kgitops; try again")
+        if add or remove:
+            self._inventory(source_id).edit(change, self.policy.conflict_attempts)
 
     # -- watch ------------------------------------------------------------------------------------------
     def watch(

@@ -1,4 +1,7 @@
-"""Finding the real cause of a 404: the object is not there, its namespace is not, or the API server does not
+"""One API call: retried where that can help (``k8s.retry``), and a failure turned into the error that names
+its cause (``k8s.errors``), probing the server when a 404 needs it.
+
+A 404 means one of three things: the object is not there, its namespace is not, or the API server does not
 serve the resource type at all (Kuscia's CRD not installed).
 
 A missing object and a missing namespace look alike to a GET (the API server answers
@@ -11,34 +14,80 @@ Role for namespaces; a probe that is refused leaves the original error as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
 
 from reconciler.backends.base import BackendError
-from reconciler.backends.k8s.errors import ApiStatus, Request, crd_missing, namespace_missing, translate
+from reconciler.backends.k8s.connect import Identity
+from reconciler.backends.k8s.errors import (
+    ApiStatus,
+    Request,
+    crd_missing,
+    gave_up,
+    namespace_missing,
+    translate,
+    transport_failure,
+    unreachable,
+)
 from reconciler.backends.k8s.objects import GROUP, KIND_INFO, VERSION
+from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
 
 
-class Causes:
-    """Turns an error answer into the BackendError naming its cause, probing the server when a 404 needs it.
+class ApiCalls:
+    """Runs API calls against one server and names the cause of each failure.
 
-    ``host`` and ``identity`` are for the messages; ``request_timeout`` (seconds) bounds each probe."""
+    ``identity`` (who the credentials are) is for the messages; ``request_timeout`` (seconds) bounds each
+    request, the probes too."""
 
     def __init__(
-        self, api_client: k8s_client.ApiClient, host: str, identity: str = "", request_timeout: float = 30.0
+        self,
+        api_client: k8s_client.ApiClient,
+        identity: Identity | None = None,
+        request_timeout: float = 30.0,
     ) -> None:
         self.api_client = api_client
         self.core = k8s_client.CoreV1Api(api_client)
-        self.host = host
-        self.identity = identity
+        self.host = str(api_client.configuration.host)
+        self.identity = identity or Identity()
         self.request_timeout = request_timeout
         self.namespaces_seen: set[str] = set()
+        self.answered = False  # the server answered once: a refused connection now means a restart
+
+    def run(
+        self, policy: RetryPolicy, fn: Callable[..., Any], req: Request, *args: Any, **kwargs: Any
+    ) -> Any:
+        """``fn(*args, **kwargs)`` under ``policy``; raises the BackendError naming the cause of a failure."""
+        kwargs.setdefault("_request_timeout", self.request_timeout)
+        context = self.identity.context
+        try:
+            result = call(policy, lambda: fn(*args, **kwargs), retry_refused=self.answered)
+        except ApiException as exc:
+            self.answered = True
+            raise self.api_error(exc, req) from None
+        except Unreachable as exc:
+            failure = transport_failure(exc.__cause__) if exc.__cause__ is not None else None
+            if failure is not None and not self.answered:
+                raise unreachable(failure, req, self.host, context) from None
+            raise gave_up(str(exc), req, self.host) from None
+        except Exception as exc:
+            failure = transport_failure(exc)
+            if failure is None:
+                raise
+            raise unreachable(failure, req, self.host, context) from None
+        self.answered = True
+        return result
 
     def api_error(self, exc: ApiException, req: Request) -> BackendError:
         """``k8s.errors.translate``; for a 404 that is not about the object itself (or about an object in a
         namespace that does not exist), the probes that name the real cause."""
+        failure = transport_failure(exc)
+        if failure is not None:  # the client's wrapping of an SSL error (status 0)
+            return unreachable(failure, req, self.host, self.identity.context)
         status = ApiStatus.of(exc)
-        error = translate(exc, req, self.host, self.identity)
+        error = translate(exc, req, self.host, str(self.identity))
         if status.code != 404 or status.namespace_missing:
             return error
         if status.object_missing(req):
