@@ -2,16 +2,16 @@
 succeed): a refused connection, a host name that does not resolve, an untrusted certificate, refused
 credentials, missing permissions, a missing namespace, Kuscia's CRDs not installed.
 
-On the stand-in, or the real API server when KGITOPS_TEST_KUBECONFIG is set; what only a real server can
-produce (its certificates, RBAC, namespaces, CRDs) is skipped on the stand-in. Every call runs with the
-default retry policy (30 s): the error must come well before it would have run out.
+Tests without a server make their own failure (a closed port, an unresolvable name, a TLS server with an
+unknown certificate); the others run on the API servers of ``conftest.py`` (what only a real server can
+produce, its certificates, RBAC, namespaces and CRDs, on the real one). Every call runs with the default retry
+policy (30 s): the error must come well before it would have run out.
 """
 
 from __future__ import annotations
 
 import base64
 import http.server
-import os
 import socket
 import ssl
 import subprocess
@@ -33,15 +33,11 @@ from reconciler.config import load_config
 from reconciler.model import ObjectRef, Resource
 
 from .certs import PKI
-from .conftest import REAL_KUBECONFIG
+from .conftest import Server
 from .k8s_standin import StandInServer, write_kubeconfig
 
 BUDGET = RetryPolicy().deadline  # what a retried failure would take
 AT_ONCE = 10.0  # seconds: "at once", with room for a loaded machine
-SA_KUBECONFIG = os.environ.get("KGITOPS_K8S_SA_KUBECONFIG", "")
-real_only = pytest.mark.skipif(
-    not REAL_KUBECONFIG, reason="needs a real API server (KGITOPS_TEST_KUBECONFIG)"
-)
 
 
 def quick(fn: Callable[[], Any]) -> ClusterError:
@@ -215,6 +211,7 @@ def test_refused_credentials_name_the_kubeconfig_user(tmp_path: Path, kubeconfig
     assert "HTTP 401" in error.message and "fresh kubeconfig" in error.hint
 
 
+@pytest.mark.servers("standin", reason="injects a 403 whose Status names no user (the real one is below)")
 def test_missing_permission_names_the_user_verb_and_resource(standin: StandInServer, tmp_path: Path) -> None:
     path = write_kubeconfig(str(tmp_path / "kube.yaml"), standin.url, token="standin-token")
     standin.inject("GET", "/kusciajobs", 403)
@@ -224,18 +221,15 @@ def test_missing_permission_names_the_user_verb_and_resource(standin: StandInSer
     assert [m for m, p in standin.requests if p.endswith("/kusciajobs")] == ["GET"]  # asked once
 
 
-@real_only
-@pytest.mark.skipif(
-    not SA_KUBECONFIG, reason="needs KGITOPS_K8S_SA_KUBECONFIG (the deploy/rbac.yaml account)"
-)
-def test_missing_permission_on_the_real_server_names_the_service_account() -> None:
-    backend = KubernetesBackend(load_api_client(SA_KUBECONFIG), "kube-system")
+@pytest.mark.servers("real-sa", reason="the deploy/rbac.yaml ServiceAccount, refused outside its namespace")
+def test_missing_permission_on_the_real_server_names_the_service_account(kubeconfig: tuple[str, str]) -> None:
+    backend = KubernetesBackend(load_api_client(*kubeconfig), "kube-system")
     error = quick(lambda: backend.list("KusciaJob"))
     assert "system:serviceaccount:cross-domain:kgitops may not list kusciajobs" in error.message
     assert 'in namespace "kube-system"' in error.message and "deploy/rbac.yaml" in error.hint
 
 
-@real_only
+@pytest.mark.servers("real", reason="the stand-in speaks plain HTTP (the TLS case is above, on a TLS server)")
 def test_a_wrong_certificate_authority_on_the_real_server(
     tmp_path: Path, kubeconfig: tuple[str, str], pki: PKI
 ) -> None:
@@ -245,7 +239,7 @@ def test_a_wrong_certificate_authority_on_the_real_server(
     assert "presented a certificate kgitops does not trust" in error.message
 
 
-@real_only
+@pytest.mark.servers("real", reason="the stand-in has no namespaces; the ServiceAccount may not read them")
 def test_a_missing_namespace_is_named(
     k8s: KubernetesBackend, unique: str, kubeconfig: tuple[str, str]
 ) -> None:
@@ -268,10 +262,12 @@ CRD = "appimages.kuscia.secretflow"
 
 
 @pytest.fixture
-def without_appimage_crd(k8s: KubernetesBackend) -> Iterator[None]:
+def without_appimage_crd(k8s_admin: KubernetesBackend, server: Server) -> Iterator[None]:
     """Kuscia's AppImage CRD removed as admin for the test, then put back as it was."""
     from kubernetes import client as k8s_client
 
+    assert server.real is not None, "removes a CRD of a real server"
+    k8s = k8s_admin
     ext = k8s_client.ApiextensionsV1Api(k8s.api_client)
     saved = k8s.api_client.sanitize_for_serialization(ext.read_custom_resource_definition(CRD))
     saved.pop("status", None)
@@ -311,7 +307,7 @@ def _until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-@real_only
+@pytest.mark.servers("real", reason="the stand-in serves every kind; the CRD is removed as admin")
 @pytest.mark.usefixtures("without_appimage_crd")
 def test_a_missing_crd_is_named_with_the_command_that_installs_it(k8s: KubernetesBackend) -> None:
     def listing_fails() -> bool:  # the API server stops serving the type a moment after the delete

@@ -1,12 +1,14 @@
 """Prune stops a running job first and deletes it only once it is final or its grace period has passed, so
 Kuscia's controller can act on the Stop (``reconciler.apply.prune``).
 
-On the stand-in, or the real API server when KGITOPS_TEST_KUBECONFIG is set. Nothing acts on the Stop on
-either (no Kuscia controller): the test plays Kuscia's part by writing the job's status as an admin would.
+On every API server of ``conftest.py`` (the stand-in, the real one as admin and as deploy/rbac.yaml's
+ServiceAccount). Nothing acts on the Stop on any of them (no Kuscia controller): the test plays Kuscia's part
+by writing the job's status as an admin (``k8s_admin``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from gitops.gitops_support import job_doc, write
+from kubernetes.client.exceptions import ApiException
 
 from reconciler.apply import Applied, Outcome, Reconciler, SyncResult
 from reconciler.backends.k8s.inventory import configmap_name
@@ -32,28 +35,30 @@ from .kusciaapi_fixtures import Served
 
 
 @pytest.fixture
-def src(tmp_path: Path, unique: str, k8s: KubernetesBackend) -> Iterator[Path]:
+def src(tmp_path: Path, unique: str, k8s_admin: KubernetesBackend) -> Iterator[Path]:
     """A source with one job that stays, so that the source is never empty (an empty one prunes nothing).
-    The test's jobs go afterwards (a real cluster outlives the test)."""
+    Its inventory goes afterwards (the jobs, named ``unique...``, are removed by ``k8s_admin``)."""
     root = tmp_path / "src"
     write(root, "keep.yaml", job_doc(f"{unique}-keep"))
     yield root
-    for job in k8s.list("KusciaJob"):
-        if job.name.startswith(unique):
-            k8s.delete(job.ref)
-    k8s.core.delete_namespaced_config_map(configmap_name(DirectorySource(root).source_id), k8s.namespace)
+    with contextlib.suppress(ApiException):
+        name = configmap_name(DirectorySource(root).source_id)
+        k8s_admin.core.delete_namespaced_config_map(name, k8s_admin.namespace)
 
 
 def one(result: SyncResult, name: str) -> Applied:
     return next(a for a in result.applied if a.ref.name == name)
 
 
-def running_job_left_the_source(backend: KubernetesBackend, src: Path, name: str, grace: float) -> Reconciler:
-    """Sync ``name`` in, let it run, take it out of the source; the reconciler prunes with ``grace``."""
+def running_job_left_the_source(
+    backend: KubernetesBackend, admin: KubernetesBackend, src: Path, name: str, grace: float
+) -> Reconciler:
+    """Sync ``name`` in, let it run (``admin`` plays Kuscia), take it out of the source; the reconciler
+    prunes with ``grace``."""
     write(src, f"{name}.yaml", job_doc(name))
     rec = Reconciler(DirectorySource(src), backend, PlanOptions(prune=True, prune_grace_period=grace))
     rec.sync()
-    set_job_status(backend, name, {"phase": "Running"})
+    set_job_status(admin, name, {"phase": "Running"})
     (src / f"{name}.yaml").unlink()
     return rec
 
@@ -66,11 +71,15 @@ def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 def test_a_running_job_is_stopped_first_and_deleted_once_final(
-    k8s: KubernetesBackend, kubeconfig: tuple[str, str], src: Path, unique: str
+    k8s: KubernetesBackend,
+    k8s_admin: KubernetesBackend,
+    kubeconfig: tuple[str, str],
+    src: Path,
+    unique: str,
 ) -> None:
     name = f"{unique}-run"
     ref = ObjectRef.of("KusciaJob", name)
-    rec = running_job_left_the_source(k8s, src, name, grace=3600)
+    rec = running_job_left_the_source(k8s, k8s_admin, src, name, grace=3600)
 
     _, first = rec.sync()
     stopping = one(first, name)
@@ -94,7 +103,7 @@ def test_a_running_job_is_stopped_first_and_deleted_once_final(
         assert row.sync == "Stopping" and row.phase == "Running" and "stopping since" in row.reason
         assert fresh.get(ref) is not None
 
-        set_job_status(k8s, name, {"phase": "Failed"})  # Kuscia's controller: Stop makes a job Failed (§5)
+        set_job_status(k8s_admin, name, {"phase": "Failed"})  # Kuscia: a Stop makes a job Failed (§5)
         _, third = again.sync()
         pruned = one(third, name)
         assert pruned.outcome == Outcome.PRUNED and pruned.message == "deleted: the job was Failed"
@@ -104,10 +113,10 @@ def test_a_running_job_is_stopped_first_and_deleted_once_final(
 
 
 def test_a_job_that_does_not_end_is_deleted_when_the_grace_period_has_passed(
-    k8s: KubernetesBackend, src: Path, unique: str
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, src: Path, unique: str
 ) -> None:
     name = f"{unique}-stuck"
-    rec = running_job_left_the_source(k8s, src, name, grace=1.0)
+    rec = running_job_left_the_source(k8s, k8s_admin, src, name, grace=1.0)
     _, first = rec.sync()
     assert one(first, name).outcome == Outcome.STOPPING
     results: list[Applied] = []
@@ -124,19 +133,21 @@ def test_a_job_that_does_not_end_is_deleted_when_the_grace_period_has_passed(
 
 
 def test_a_zero_grace_period_stops_and_deletes_at_once(
-    k8s: KubernetesBackend, src: Path, unique: str
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, src: Path, unique: str
 ) -> None:
     name = f"{unique}-now"
-    rec = running_job_left_the_source(k8s, src, name, grace=0)
+    rec = running_job_left_the_source(k8s, k8s_admin, src, name, grace=0)
     _, result = rec.sync()
     assert one(result, name).outcome == Outcome.PRUNED
     assert k8s.get(ObjectRef.of("KusciaJob", name)) is None
 
 
-def test_a_final_job_is_deleted_without_a_stop(k8s: KubernetesBackend, src: Path, unique: str) -> None:
+def test_a_final_job_is_deleted_without_a_stop(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, src: Path, unique: str
+) -> None:
     name = f"{unique}-done"
-    rec = running_job_left_the_source(k8s, src, name, grace=3600)
-    set_job_status(k8s, name, {"phase": "Succeeded"})
+    rec = running_job_left_the_source(k8s, k8s_admin, src, name, grace=3600)
+    set_job_status(k8s_admin, name, {"phase": "Succeeded"})
     _, result = rec.sync()
     assert one(result, name).outcome == Outcome.PRUNED
     assert one(result, name).message == "deleted: the job was Succeeded"
@@ -149,14 +160,18 @@ def kgitops(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_cli_shows_stopping_then_deleted(
-    k8s: KubernetesBackend, kubeconfig: tuple[str, str], src: Path, unique: str
+    k8s: KubernetesBackend,
+    k8s_admin: KubernetesBackend,
+    kubeconfig: tuple[str, str],
+    src: Path,
+    unique: str,
 ) -> None:
     path, context = kubeconfig
     cluster = ["--backend", "kubernetes", "--kubeconfig", path] + (["--context", context] if context else [])
     name = f"{unique}-cli"
     write(src, f"{name}.yaml", job_doc(name))
     assert kgitops("sync", src, *cluster).returncode == 0
-    set_job_status(k8s, name, {"phase": "Running"})
+    set_job_status(k8s_admin, name, {"phase": "Running"})
     (src / f"{name}.yaml").unlink()
 
     stop = kgitops("sync", src, *cluster, "--prune", "--prune-grace-period", "1h")
@@ -168,7 +183,7 @@ def test_the_cli_shows_stopping_then_deleted(
     diff = kgitops("diff", src, *cluster, "--prune")
     assert "stopping since" in diff.stdout
 
-    set_job_status(k8s, name, {"phase": "Failed"})
+    set_job_status(k8s_admin, name, {"phase": "Failed"})
     gone = kgitops("sync", src, *cluster, "--prune", "--prune-grace-period", "1h")
     assert gone.returncode == 0, gone.stderr
     assert f"pruned      KusciaJob/cross-domain/{name}: deleted: the job was Failed" in gone.stdout
