@@ -6,10 +6,11 @@ serve the resource type at all (Kuscia's CRD not installed).
 
 A missing object and a missing namespace look alike to a GET (the API server answers
 ``kusciajobs.kuscia.secretflow "x" not found`` either way), and an unserved type answers a bare
-``the server could not find the requested resource``. ``Causes`` asks the two questions that tell them apart:
-``GET /api/v1/namespaces/<ns>`` and discovery of ``kuscia.secretflow/v1alpha1``
-(``GET /apis/kuscia.secretflow/v1alpha1``, an ``APIResourceList``). Neither is granted by deploy/rbac.yaml's
-Role for namespaces; a probe that is refused leaves the original error as it is.
+``the server could not find the requested resource``. ``ApiCalls`` asks the two questions that tell them
+apart: ``GET /api/v1/namespaces/<ns>`` (only for a namespace where nothing was read or written yet;
+deploy/rbac.yaml does not grant it, and a refused probe leaves the plain "not found") and discovery of
+``kuscia.secretflow/v1alpha1`` (``GET /apis/kuscia.secretflow/v1alpha1``, an ``APIResourceList``, open to
+every authenticated user).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class ApiCalls:
                 raise
             raise unreachable(failure, req, self.host, context) from None
         self.answered = True
+        if req.namespace and req.verb not in ("list", "watch"):  # a list of a missing namespace is empty
+            self.namespaces_seen.add(req.namespace)  # an object was read or written there: it exists
         return result
 
     def api_error(self, exc: ApiException, req: Request) -> BackendError:
@@ -101,7 +104,8 @@ class ApiCalls:
 
     def namespace_exists(self, namespace: str) -> bool | None:
         """None when the server will not say (no permission to read namespaces: deploy/rbac.yaml does not
-        grant it); a namespace once seen is not asked about again."""
+        grant it, so a ServiceAccount gets the plain "not found"); a namespace where an object was read or
+        written, or that was seen here before, is not asked about."""
         if namespace in self.namespaces_seen:
             return True
         try:
