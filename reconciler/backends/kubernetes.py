@@ -220,7 +220,8 @@ class KubernetesBackend(Backend):
     def list_jobs(self, page: PageRequest) -> Page:
         """A page from the API server's chunked list (``limit``/``continue``; ``backends.k8s.paging``)."""
         fn = self._list_call(KUSCIA_JOB, page.namespace, page.labels)
-        fetch = paging.chunk_fetcher(fn, self.policy, self.request_timeout, self.host, page.marker)
+        req = self._request("list", KUSCIA_JOB, page.namespace)
+        fetch = paging.chunk_fetcher(fn, self._call, req, page.marker)
         return paging.job_page(fetch, page)
 
     def _list_call(

@@ -15,7 +15,7 @@ every authenticated user).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from kubernetes import client as k8s_client
@@ -58,15 +58,24 @@ class ApiCalls:
         self.answered = False  # the server answered once: a refused connection now means a restart
 
     def run(
-        self, policy: RetryPolicy, fn: Callable[..., Any], req: Request, *args: Any, **kwargs: Any
+        self,
+        policy: RetryPolicy,
+        fn: Callable[..., Any],
+        req: Request,
+        *args: Any,
+        raw_status: Collection[int] = (),
+        **kwargs: Any,
     ) -> Any:
-        """``fn(*args, **kwargs)`` under ``policy``; raises the BackendError naming the cause of a failure."""
+        """``fn(*args, **kwargs)`` under ``policy``; raises the BackendError naming the cause of a failure,
+        except an answer with an HTTP status in ``raw_status``, left to the caller as the ApiException."""
         kwargs.setdefault("_request_timeout", self.request_timeout)
         context = self.identity.context
         try:
             result = call(policy, lambda: fn(*args, **kwargs), retry_refused=self.answered)
         except ApiException as exc:
             self.answered = True
+            if int(exc.status or 0) in raw_status:
+                raise
             raise self.api_error(exc, req) from None
         except Unreachable as exc:
             failure = transport_failure(exc.__cause__) if exc.__cause__ is not None else None

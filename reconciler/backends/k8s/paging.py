@@ -19,9 +19,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from reconciler.backends.base import BackendError
-from reconciler.backends.k8s.errors import ApiStatus, Request, translate
-from reconciler.backends.k8s.objects import GROUP, from_body
-from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call
+from reconciler.backends.k8s.errors import ApiStatus, Request
+from reconciler.backends.k8s.objects import from_body
 from reconciler.backends.pages import (
     KUBERNETES_MARKER,
     MAX_LIMIT,
@@ -33,7 +32,8 @@ from reconciler.backends.pages import (
 )
 from reconciler.model import Resource
 
-LIST = Request("list", "kusciajobs", GROUP, "", "", "the KusciaJob list")
+Run = Callable[..., Any]
+"""``KubernetesBackend._call``: (API function, ``Request``, *args, raw_status=..., **kwargs) → the answer."""
 Fetch = Callable[[str, int], tuple[list[Resource], str]]
 """(continue token, "" for the start; limit) → (the chunk's objects in name order, the next token or "")."""
 
@@ -75,21 +75,18 @@ def _marker(token: str, size: int, after: str) -> str:
     return encode_fields(KUBERNETES_MARKER, {"c": token, "n": size, "a": after})
 
 
-def chunk_fetcher(
-    list_call: Callable[..., Any], policy: RetryPolicy, timeout: float, host: str, marker: str
-) -> Fetch:
+def chunk_fetcher(list_call: Callable[..., Any], run: Run, request: Request, marker: str) -> Fetch:
     """``Fetch`` over a ``CustomObjectsApi`` list call (its group, version, namespace, plural and label
-    selector bound), retried as every call is. A continue token the server let expire (410) is replaced by
-    the one its Status carries; without one, or for a token the server can not read (400), the user is
-    told to list again (the marker ``marker`` came from)."""
+    selector bound), made through ``run`` (the backend's call: retried, failures named, ``k8s.calls``). A
+    continue token the server let expire (410) is replaced by the one its Status carries; without one, or
+    for a token the server can not read (400), the user is told to list again (the marker ``marker`` came
+    from)."""
 
     def fetch(token: str, limit: int) -> tuple[list[Resource], str]:
         extra: dict[str, Any] = {"_continue": token} if token else {}
         try:
-            result = call(policy, lambda: list_call(limit=limit, _request_timeout=timeout, **extra))
-        except ApiException as exc:
-            if not token or exc.status not in (400, 410):
-                raise translate(exc, LIST, host) from None
+            result = run(list_call, request, limit=limit, raw_status=(400, 410) if token else (), **extra)
+        except ApiException as exc:  # 400 or 410 on a continued list
             renewed = _continue_of(exc) if exc.status == 410 else ""
             if renewed:
                 return fetch(renewed, limit)
@@ -98,11 +95,6 @@ def chunk_fetcher(
             raise BackendError(
                 f"the marker has expired on the Kubernetes API server ({ApiStatus.of(exc).message}); "
                 "list again without --marker"
-            ) from None
-        except Unreachable as exc:
-            raise BackendError(
-                f"cannot reach the Kubernetes API server at {host} for the KusciaJob list ({exc}); "
-                "it kept failing for the whole retry period"
             ) from None
         items = [from_body(doc) for doc in result.get("items") or ()]
         return items, str((result.get("metadata") or {}).get("continue") or "")
