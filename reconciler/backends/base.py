@@ -21,7 +21,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler.errors import KgitopsError
@@ -145,6 +145,21 @@ class Capabilities:
     logs: bool = False
     engine_in_process: bool = False
     delete_ends_tasks: bool = False
+    change_feed: bool = False
+    """``Backend.changes`` reads only what changed since a version (else it lists everything, every time)."""
+
+
+@dataclass(frozen=True)
+class LiveChanges:
+    """What ``Backend.changes`` found: ``version``, the token to pass next time (opaque; "" when the backend
+    keeps none); ``complete``: ``changed`` is every object of the kind (replace what you hold), else only
+    those created or updated since; ``removed``: refs deleted since, or that no longer carry the labels
+    asked for (a ref in both lists was deleted and created again: ``changed`` holds it now)."""
+
+    version: str
+    complete: bool
+    changed: list[Resource]
+    removed: list[ObjectRef] = field(default_factory=list)
 
 
 class Backend(ABC):
@@ -226,6 +241,13 @@ class Backend(ABC):
         labels: Mapping[str, str] | None = None,
     ) -> list[Resource]:
         """Objects of a kind, optionally only those carrying all the given labels, sorted by name."""
+
+    def changes(self, kind: str, since: str = "", labels: Mapping[str, str] | None = None) -> LiveChanges:
+        """The objects of a kind (carrying all ``labels``) that changed since the version token ``since``
+        ("" for everything), so a caller that keeps the live state reads only what changed. Here a full
+        ``list`` (``complete``); a backend with ``capabilities.change_feed`` answers from its change feed
+        (the embedded engine: a resource version per row, like Kubernetes' resourceVersion)."""
+        return LiveChanges("", True, self.list(kind, labels=labels))
 
     @abstractmethod
     def list_jobs(self, page: PageRequest) -> Page:

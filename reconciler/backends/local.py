@@ -22,6 +22,7 @@ from reconciler.backends.base import (
     Backend,
     BackendError,
     Capabilities,
+    LiveChanges,
     NotFound,
     PhaseError,
     parse_stage,
@@ -48,7 +49,7 @@ def state_exists(state_dir: str | Path) -> bool:
 
 class LocalBackend(Backend):
     name = "local"
-    capabilities = Capabilities(logs=True, engine_in_process=True, delete_ends_tasks=True)
+    capabilities = Capabilities(logs=True, engine_in_process=True, delete_ends_tasks=True, change_feed=True)
 
     def __init__(
         self,
@@ -241,6 +242,18 @@ class LocalBackend(Backend):
 
     def job_names(self, namespace: str) -> builtins.list[str]:
         return store_pages.job_names(self.store, namespace)
+
+    def changes(self, kind: str, since: str = "", labels: Mapping[str, str] | None = None) -> LiveChanges:
+        """From the store's resource versions (``Store.changes``): one indexed query for what changed."""
+        found = self.store.changes(kind, int(since) if since.isdigit() else None)
+        changed, removed = found.changed, list(found.removed)
+        if labels:
+            wanted = [o for o in changed if all(o.labels.get(k) == v for k, v in labels.items())]
+            if not found.complete:
+                kept = {id(o) for o in wanted}
+                removed += [o.ref for o in changed if id(o) not in kept]
+            changed = wanted
+        return LiveChanges(str(found.version), found.complete, changed, removed)
 
     def delete(self, ref: ObjectRef) -> None:
         self._writable(f"delete {ref}")
