@@ -1,25 +1,33 @@
 """One reconcile: source → desired state → plan against the live objects → (optionally) sync.
 
-``Reconciler`` keeps the per-file parse cache between runs, so ``kgitops watch`` re-validates only what
-changed.
+``Reconciler`` keeps the per-file parse cache (in memory, and on disk with a ``ParseCacheFile``) and the live
+objects (``LiveCache``, refreshed by version) between runs, so a plan after a small change costs what changed.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from reconciler.apply.live_cache import LiveCache
 from reconciler.apply.sync import Applied, SyncResult, sync
 from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
-from reconciler.plan.desired import DesiredStateBuilder, paused_gc
+from reconciler.plan.desired import FREEZE_AFTER, DesiredStateBuilder, paused_gc
 from reconciler.plan.diff import PLANNED_KINDS, CompareMemo, PlanOptions, make_plan
 from reconciler.plan.model import DesiredState, Plan
+from reconciler.plan.parse_cache import ParseCacheFile
 from reconciler.source import Snapshot, Source, SourceError
 from reconciler.validate import Options
+
+T = TypeVar("T")
+APPROVALS_MEMO = "approvals.jobs"  # the approvals step's jobs per blob, in the parse cache file
+COMPARE_MEMO = "plan.compare"  # the differ's spec comparisons by (spec hash, live uid and version)
 
 
 @dataclass
@@ -40,11 +48,17 @@ class Reconciler:
         options: PlanOptions | None = None,
         validate_options: Options | None = None,
         approvals_config: Config | None = None,
+        parse_cache: ParseCacheFile | None = None,
     ) -> None:
+        """``parse_cache``: keep parse results on disk too, so the next process starts warm."""
         self.source = source
         self.backend = backend
         self.options = options or PlanOptions()
-        self.builder = DesiredStateBuilder(validate_options)
+        self.builder = DesiredStateBuilder(validate_options, parse_cache)
+        self.live_cache = LiveCache(backend)
+        self.parse_cache = parse_cache
+        self._memo_loaded = False
+        self._compare_loaded = False
         self._compare_memo: CompareMemo = {}
         self.approvals_config = approvals_config  # set: apply JobApproval records after each sync
 
@@ -70,10 +84,9 @@ class Reconciler:
         out: list[Resource] = []
         for kind in PLANNED_KINDS:
             if kind != "KusciaTask":
-                out.extend(self.backend.list(kind))
-        tasks = {
-            t.ref: t for t in self.backend.list("KusciaTask", labels={own.MANAGED_BY: own.MANAGED_BY_VALUE})
-        }
+                out.extend(self.live_cache.list(kind))
+        managed = self.live_cache.list("KusciaTask", labels={own.MANAGED_BY: own.MANAGED_BY_VALUE})
+        tasks = {t.ref: t for t in managed}
         for ref in desired.objects if desired is not None else ():
             if ref.kind == "KusciaTask" and ref not in tasks:
                 found = self.backend.get(ref)
@@ -93,12 +106,20 @@ class Reconciler:
         """A plan for an already built desired state (the watcher's status refresh: same source), built from
         ``snapshot``."""
         t1 = time.perf_counter()
+        read_before = self.live_cache.read_count
         with paused_gc():
             live = self.live(desired)
             inventory = self.backend.get_inventory(self.source_id)
+            if self.live_cache.read_count - read_before >= FREEZE_AFTER:
+                gc.freeze()  # kept by the live cache until they change: not for the collector to rescan
         t2 = time.perf_counter()
         with paused_gc():
-            plan = make_plan(desired, live, inventory, self.options, self._compare_memo)
+            memo = self._memo()
+            known = dict(memo)
+            plan = make_plan(desired, live, inventory, self.options, memo)
+            if self.parse_cache is not None:
+                new = {str(r): (r, *v) for r, v in memo.items() if known.get(r) is not v}
+                self.parse_cache.save_memo(COMPARE_MEMO, new)
         t3 = time.perf_counter()
         timings = {"live": t2 - t1, "diff": t3 - t2}
         return Planned(desired, plan, inventory, live, timings, snapshot)
@@ -122,8 +143,36 @@ class Reconciler:
         if self.approvals_config is not None and not planned.desired.error:
             from reconciler.approvals.step import refresh_live, sync_approvals
 
-            result.approvals = sync_approvals(
-                planned.snapshot, self.backend, self.approvals_config, planned.plan.revision, dry_run
+            config = self.approvals_config
+            result.approvals = self.with_blob_memo(
+                lambda: sync_approvals(planned.snapshot, self.backend, config, planned.plan.revision, dry_run)
             )
             refresh_live(result.applied, self.backend, result.approvals.touched)
         return planned, result
+
+    def _memo(self) -> CompareMemo:
+        """The differ's memo; on first use filled from the parse cache file (a comparison is reused only for
+        the same desired spec hash and the same live uid and resource version, so a stale row is a miss)."""
+        if self.parse_cache is not None and not self._compare_loaded:
+            self._compare_loaded = True
+            for value in self.parse_cache.load_memo(COMPARE_MEMO).values():
+                if isinstance(value, tuple) and len(value) == 4 and isinstance(value[0], ObjectRef):
+                    self._compare_memo.setdefault(value[0], (value[1], value[2], value[3]))
+        return self._compare_memo
+
+    def with_blob_memo(self, run: Callable[[], T]) -> T:
+        """``run()`` (work that reads the jobs of every blob of a commit: the approvals step, the plan
+        comment's approvals) with the jobs read per blob kept in the parse cache file, so a new process
+        reads again only the blobs that changed."""
+        if self.parse_cache is None:
+            return run()
+        from reconciler.approvals import jobs
+
+        if not self._memo_loaded:
+            self._memo_loaded = True
+            jobs.remember_blobs(self.parse_cache.load_memo(APPROVALS_MEMO))
+        before = jobs.parsed_blobs()
+        result = run()
+        new = {k: v for k, v in jobs.parsed_blobs().items() if k not in before}
+        self.parse_cache.save_memo(APPROVALS_MEMO, new)
+        return result

@@ -17,6 +17,7 @@ from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.credentials import SecretSource
 from reconciler.plan.diff import PlanOptions
+from reconciler.plan.parse_cache import ParseCacheFile, cache_path, fingerprint
 from reconciler.source import DirectorySource, GitSource, Source, SourceError, looks_like_url
 from reconciler.source.git_auth import GitCredentials
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
@@ -173,6 +174,7 @@ def open_session(
         plan_options(config, recreate, confirm_prune),
         validate_options,
         approvals_config=approvals,
+        parse_cache=ParseCacheFile(cache_path(config.state_dir), fingerprint(validate_options)),
     )
     writer = WriterLock(config.state_dir, command)
     return Session(config, source, backend, reconciler, status_write_back(config, source), writer)

@@ -22,9 +22,23 @@ from reconciler.model import DEFAULT_NAMESPACE, JobSpec, ObjectRef
 JOB_KIND = "KusciaJob"
 _SUFFIXES = (".yaml", ".yml")
 MAX_MANIFEST_BYTES = 16 * MAX_RECORD_BYTES
-_CACHE_LIMIT = 8192
+_CACHE_LIMIT = 65_536  # above the largest sources measured (10,000 jobs): a full tree must fit
 # blob id -> the jobs its text holds (without the path): a watch loop re-reads unchanged files for free
 _parsed: dict[str, tuple[JobSummary, ...]] = {}
+
+
+def parsed_blobs() -> dict[str, tuple[JobSummary, ...]]:
+    """A copy of the blob memo (blob id -> the jobs its text holds), to keep it on disk between processes."""
+    return dict(_parsed)
+
+
+def remember_blobs(known: dict[str, object]) -> None:
+    """Seed the blob memo with what ``parsed_blobs`` gave earlier (values of another shape are ignored)."""
+    for key, value in known.items():
+        if len(_parsed) >= _CACHE_LIMIT:
+            return
+        if isinstance(value, tuple) and all(isinstance(j, JobSummary) for j in value):
+            _parsed.setdefault(key, value)
 
 
 @dataclass(frozen=True)

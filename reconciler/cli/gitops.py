@@ -191,7 +191,10 @@ def diff(
     cfg, options = _settings(kwargs)
     say_what_is_read(cfg)
     plans: list[Any] = []
-    _interruptible("diff", kwargs, lambda: plans.append(sdk.diff_for_comment(cfg, options)))
+    if comment:  # which approvals count is read only for the comment: it reads every job in the commit
+        _interruptible("diff", kwargs, lambda: plans.append(sdk.diff_for_comment(cfg, options)))
+    else:
+        _interruptible("diff", kwargs, lambda: plans.append((sdk.diff(cfg, options), set())))
     plan, approved = plans[0]
     colour = use_colour(color) and output == "text"
     emit_text(render(plan, output, colour=colour, verbose=verbose), color, nl=False)

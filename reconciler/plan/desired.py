@@ -2,7 +2,9 @@
 
 Parse results are cached by (path, blob id): between two revisions only the files whose content changed are
 parsed and validated again, which is what makes a plan after a one-file commit cheap. Cross-file checks
-(duplicate objects, taskIDs shared between jobs) run on every build; they work on the cached results.
+(duplicate objects, taskIDs shared between jobs) run on every build; they work on the cached results. With a
+``ParseCacheFile`` (``reconciler.plan.parse_cache``) the cache outlives the process: a CLI run after the first
+parses only what changed since.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Protocol
 from reconciler.plan import ownership as own
 from reconciler.plan.crossfile_cache import CrossFileCache
 from reconciler.plan.model import DesiredState
+from reconciler.plan.parse_cache import Key, ParseCacheFile
 from reconciler.plan.validation_seam import Checked, check_file
 from reconciler.validate import Options
 
@@ -55,13 +58,16 @@ class _Cached:
 
 
 class DesiredStateBuilder:
-    """Keeps the per-file cache between builds; one per source."""
+    """Keeps the per-file cache between builds; one per source. ``persist``: the cache on disk, read on the
+    first build and written after each build that parsed something."""
 
-    def __init__(self, options: Options | None = None) -> None:
+    def __init__(self, options: Options | None = None, persist: ParseCacheFile | None = None) -> None:
         self.options = options
-        self._cache: dict[tuple[str, str], _Cached] = {}
+        self._cache: dict[Key, _Cached] = {}
         self.parsed_last = 0  # files parsed (not served from the cache) by the last build
         self.cross_file = CrossFileCache()
+        self.persist = persist
+        self._persisted = False  # the cache on disk was read (it is, once, on the first build)
 
     def build(
         self,
@@ -71,11 +77,18 @@ class DesiredStateBuilder:
         problems: Iterable[tuple[str, str]] = (),
     ) -> DesiredState:
         state = DesiredState(source_id, revision)
-        cache: dict[tuple[str, str], _Cached] = {}
+        cache: dict[Key, _Cached] = {}
         checked: list[Checked] = []
         digests: list[str] = []
         self.parsed_last = 0
         with paused_gc():
+            loaded = 0
+            if self.persist is not None and not self._persisted:
+                files = list(files)
+                loaded = self._load_persisted([(f.path, f.digest) for f in files])
+                if loaded >= FREEZE_AFTER:
+                    gc.freeze()  # long-lived, and no garbage yet: out of the collector's sight at once
+            known = self._cache
             self._collect(files, state, cache, checked, digests)
             self._cache = cache
             for path, message in problems:
@@ -88,17 +101,32 @@ class DesiredStateBuilder:
             for ref in state.held_refs:
                 state.objects.pop(ref, None)
                 state.spec_hashes.pop(ref, None)
+            if self.persist is not None and self.parsed_last:
+                new = {k: v for k, v in cache.items() if k not in known}
+                self.persist.save(new, cache.keys(), self.cross_file)
         if self.parsed_last >= FREEZE_AFTER:
             # The cache is long-lived: move it out of the GC's sight, so later (incremental) plans stay cheap.
             gc.collect()
             gc.freeze()
         return state
 
+    def _load_persisted(self, keys: list[Key]) -> int:
+        """Fill the cache from disk; returns how many entries were read."""
+        assert self.persist is not None
+        self._persisted = True
+        entries, cross = self.persist.load(keys)
+        for key, entry in entries.items():
+            if isinstance(entry, _Cached) and entry.checked.path == key[0]:
+                self._cache.setdefault(key, entry)
+        if isinstance(cross, CrossFileCache) and not self.cross_file.checked_last:
+            self.cross_file = cross
+        return len(entries)
+
     def _collect(
         self,
         files: Iterable[ManifestFile],
         state: DesiredState,
-        cache: dict[tuple[str, str], _Cached],
+        cache: dict[Key, _Cached],
         checked: list[Checked],
         digests: list[str],
     ) -> None:

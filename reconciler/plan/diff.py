@@ -41,7 +41,7 @@ def is_planned_live(obj: Resource) -> bool:
     )
 
 
-# ref -> (desired spec hash, live resourceVersion, the spec changes found for that pair)
+# ref -> (desired spec hash, live "uid/resourceVersion", the spec changes found for that pair)
 CompareMemo = dict[ObjectRef, tuple[str, str, list[FieldChange]]]
 
 
@@ -134,11 +134,12 @@ def _spec_changes(
 ) -> list[FieldChange]:
     if memo is None or not digest or not live.resource_version:
         return spec_changes(want.spec, live.spec)
+    version = f"{live.uid}/{live.resource_version}"  # the uid tells two clusters' (or stores') versions apart
     known = memo.get(ref)
-    if known is not None and known[0] == digest and known[1] == live.resource_version:
+    if known is not None and known[0] == digest and known[1] == version:
         return list(known[2])
     changes = spec_changes(want.spec, live.spec)
-    memo[ref] = (digest, live.resource_version, changes)
+    memo[ref] = (digest, version, changes)
     return list(changes)
 
 

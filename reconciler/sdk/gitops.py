@@ -117,7 +117,8 @@ def _session(
 def diff(cfg: Config, options: RunOptions | None = None) -> Plan:
     """What ``sync`` would do, read-only: a ``reconciler.plan.model.Plan`` (entries with their action,
     held files, a refused prune). A failed source is ``plan.error``, not an exception."""
-    return diff_for_comment(cfg, options)[0]
+    with _session(cfg, options or RunOptions(), readonly=True) as session:
+        return session.reconciler.plan().plan
 
 
 def diff_for_comment(cfg: Config, options: RunOptions | None = None) -> tuple[Plan, set[tuple[str, str]]]:
@@ -131,7 +132,10 @@ def diff_for_comment(cfg: Config, options: RunOptions | None = None) -> tuple[Pl
         if history is None or not plan.revision:
             return plan, set()
         repo = history.repository.path
-        return plan, approved_in_git(repo, plan.revision, cfg, history.subpath)
+        approved = session.reconciler.with_blob_memo(
+            lambda: approved_in_git(repo, plan.revision, cfg, history.subpath)
+        )
+        return plan, approved
 
 
 def post_plan_comment(

@@ -1,0 +1,197 @@
+"""The parse cache on disk, so that every process after the first plans incrementally (``kgitops diff`` and
+``sync`` in CI run in a fresh process each time).
+
+One SQLite file in the state directory (``<state_dir>/cache/parse-cache.sqlite``, WAL mode, so two processes
+may read and write it at once): one row per (path, blob id) with the pickled parse and validation result of
+that file, and one row with the cross-file checker's state. Every row belongs to a *fingerprint*: the kgitops
+version, ``CACHE_SCHEMA``, the Python version and the validator options. A cache written under another
+fingerprint is emptied before use, never read.
+
+The cache can only ever make a plan cheaper, never different: a file that cannot be opened, a row that cannot
+be decoded, a lock held too long: each is a miss (the file is parsed again), never an error. Deleting the
+file is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sqlite3
+import sys
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import reconciler
+
+CACHE_SCHEMA = 1  # bump when anything pickled here (Checked, FileResult, Resource, ...) changes shape
+FILE_NAME = "parse-cache.sqlite"
+BUSY_TIMEOUT_MS = 2000  # a writer holding the file longer than this: this run goes without the cache
+KEEP_EXTRA = 1000  # rows beyond the current files kept for other revisions (a branch, the previous commit)
+
+Key = tuple[str, str]  # (path, blob id)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    path TEXT NOT NULL, digest TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (path, digest)
+);
+CREATE TABLE IF NOT EXISTS memo (
+    name TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (name, key)
+);
+"""
+MEMO_LIMIT = 100_000  # rows per memo; beyond it the memo starts over
+
+
+def fingerprint(options: Any) -> str:
+    """What a cached result depends on besides the file's content: kgitops' version, this module's schema,
+    the Python version (pickles) and the validator options (``reconciler.validate.Options``)."""
+    text = "|".join(
+        (reconciler.__version__, str(CACHE_SCHEMA), sys.version.split()[0], repr(options))
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def cache_path(state_dir: str | Path) -> Path:
+    """Where the parse cache of a state directory lives."""
+    return Path(state_dir) / "cache" / FILE_NAME
+
+
+class ParseCacheFile:
+    """Parse results by (path, blob id), persisted across processes. Never raises on a bad cache: a read that
+    fails returns nothing (and the damaged file is replaced by a new one), a write that fails is skipped."""
+
+    def __init__(self, path: str | Path, fingerprint: str) -> None:
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self.loaded = 0  # entries the last ``load`` returned
+        self.error = ""  # why the cache was not used (a damaged file, a lock), for the bench and the logs
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+            if row is None or row[0] != self.fingerprint:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+                if row is None or row[0] != self.fingerprint:  # another kgitops version or schema wrote it
+                    db.execute("DELETE FROM entries")
+                    db.execute("DELETE FROM memo")
+                    db.execute("DELETE FROM meta")
+                    db.execute(
+                        "INSERT INTO meta(key, value) VALUES ('fingerprint', ?)", (self.fingerprint,)
+                    )
+                db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _discard(self, exc: Exception) -> None:
+        """A damaged cache (not a database, a bad page): start over with an empty one."""
+        self.error = f"{self.path}: {exc}"
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+
+    def load(self, wanted: Iterable[Key]) -> tuple[dict[Key, Any], Any]:
+        """The cached results of the ``wanted`` files that are in the cache, and the cross-file state (None
+        if absent). Entries that cannot be unpickled are left out (they are parsed again)."""
+        self.loaded = 0
+        want = set(wanted)
+        out: dict[Key, Any] = {}
+        cross: Any = None
+        try:
+            if not self.path.is_file():
+                return out, None
+            with closing(self._connect()) as db:
+                rows = db.execute("SELECT path, digest, data FROM entries").fetchall()
+                state = db.execute("SELECT value FROM meta WHERE key='cross_file'").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            self._discard(exc)
+            return out, None
+        for path, digest, data in rows:
+            key = (path, digest)
+            if key in want:
+                try:
+                    out[key] = pickle.loads(data)
+                except Exception:  # noqa: BLE001 - a damaged row is a miss, whatever the unpickler says
+                    continue
+        if state is not None:
+            try:
+                cross = pickle.loads(state[0])
+            except Exception:  # noqa: BLE001 - as above
+                cross = None
+        self.loaded = len(out)
+        return out, cross
+
+    def save(self, new: Mapping[Key, Any], current: Iterable[Key], cross_file: Any) -> None:
+        """Store ``new`` entries and the cross-file state; rows of files that are in neither the current
+        revision nor among the ``KEEP_EXTRA`` others are dropped. Skipped (``error`` set) when the cache
+        cannot be written."""
+        keep = set(current)
+        try:
+            blobs = [(p, d, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for (p, d), v in new.items()]
+            cross = pickle.dumps(cross_file, protocol=pickle.HIGHEST_PROTOCOL)
+            with closing(self._connect()) as db:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany("INSERT OR REPLACE INTO entries(path, digest, data) VALUES (?,?,?)", blobs)
+                    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('cross_file', ?)", (cross,))
+                    (count,) = db.execute("SELECT count(*) FROM entries").fetchone()
+                    if count > len(keep) + KEEP_EXTRA:
+                        stale = [
+                            k for k in db.execute("SELECT path, digest FROM entries") if tuple(k) not in keep
+                        ]
+                        db.executemany("DELETE FROM entries WHERE path=? AND digest=?", stale)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except (sqlite3.Error, OSError, pickle.PicklingError) as exc:
+            self._discard(exc)
+
+    def load_memo(self, name: str) -> dict[str, Any]:
+        """Another cache by blob id kept in the same file (``name``: whose; e.g. the jobs the approvals step
+        reads from each blob): key -> value; rows that cannot be decoded are left out."""
+        try:
+            if not self.path.is_file():
+                return {}
+            with closing(self._connect()) as db:
+                rows = db.execute("SELECT key, data FROM memo WHERE name=?", (name,)).fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            self._discard(exc)
+            return {}
+        out: dict[str, Any] = {}
+        for key, data in rows:
+            try:
+                out[key] = pickle.loads(data)
+            except Exception:  # noqa: BLE001 - a damaged row is a miss
+                continue
+        return out
+
+    def save_memo(self, name: str, new: Mapping[str, Any]) -> None:
+        """Add ``new`` rows to the memo ``name``; skipped (``error`` set) when the cache cannot be written."""
+        if not new:
+            return
+        try:
+            rows = [(name, k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in new.items()]
+            with closing(self._connect()) as db:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    (count,) = db.execute("SELECT count(*) FROM memo WHERE name=?", (name,)).fetchone()
+                    if count + len(rows) > MEMO_LIMIT:
+                        db.execute("DELETE FROM memo WHERE name=?", (name,))
+                    db.executemany("INSERT OR REPLACE INTO memo(name, key, data) VALUES (?,?,?)", rows)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except (sqlite3.Error, OSError, pickle.PicklingError) as exc:
+            self._discard(exc)
