@@ -19,7 +19,7 @@ from reconciler.config import Config
 from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
 from reconciler.plan.desired import FREEZE_AFTER, DesiredStateBuilder, paused_gc
-from reconciler.plan.diff import PLANNED_KINDS, CompareMemo, PlanOptions, make_plan
+from reconciler.plan.diff import PLANNED_KINDS, CompareMemo, EntryMemo, PlanOptions, make_plan
 from reconciler.plan.model import DesiredState, Plan
 from reconciler.plan.parse_cache import ParseCacheFile
 from reconciler.source import Snapshot, Source, SourceError
@@ -60,6 +60,7 @@ class Reconciler:
         self._memo_loaded = False
         self._compare_loaded = False
         self._compare_memo: CompareMemo = {}
+        self._entry_memo: EntryMemo = {}
         self.approvals_config = approvals_config  # set: apply JobApproval records after each sync
 
     @property
@@ -116,7 +117,7 @@ class Reconciler:
         with paused_gc():
             memo = self._memo()
             known = dict(memo)
-            plan = make_plan(desired, live, inventory, self.options, memo)
+            plan = make_plan(desired, live, inventory, self.options, memo, self._entry_memo)
             if self.parse_cache is not None:
                 new = {str(r): (r, *v) for r, v in memo.items() if known.get(r) is not v}
                 self.parse_cache.save_memo(COMPARE_MEMO, new)

@@ -96,7 +96,7 @@ class StatusWriteBack:
 
     def write(self, result: SyncResult) -> list[str]:
         """Write the records of a sync; returns the transitions (empty when nothing changed)."""
-        if result.dry_run or result.plan.error:
+        if result.dry_run or result.plan.error or (self.files is None and self.branch is None):
             return []
         records = records_of(result)
         lines: list[str] = []

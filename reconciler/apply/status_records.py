@@ -3,9 +3,17 @@ back). Here, with the sync it reads, so that the status package never imports ap
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconciler.apply.sync import Applied, Outcome, SyncResult
+from reconciler.model import Resource
 from reconciler.plan import ownership as own
 from reconciler.status.record import StatusRecord, SyncState, live_summary
+
+# (uid, resourceVersion) -> live_summary: a live object that did not change since the last sync (the live
+# cache hands over the same objects) is not summarised again; only objects that carry both are remembered
+_SUMMARIES: dict[tuple[str, str], dict[str, Any]] = {}
+_SUMMARIES_LIMIT = 200_000
 
 _STATE = {
     Outcome.CREATED: SyncState.SYNCED,
@@ -38,8 +46,20 @@ def record_of(applied: Applied, revision: str) -> StatusRecord | None:
         source_path=entry.path,
         reason=reason,
         message=message,
-        live=live_summary(live),
+        live=_summary(live),
     )
+
+
+def _summary(live: Resource | None) -> dict[str, Any]:
+    if live is None or not live.uid or not live.resource_version:
+        return live_summary(live)
+    key = (live.uid, live.resource_version)
+    known = _SUMMARIES.get(key)
+    if known is None:
+        if len(_SUMMARIES) >= _SUMMARIES_LIMIT:
+            _SUMMARIES.clear()
+        known = _SUMMARIES[key] = live_summary(live)
+    return known
 
 
 def records_of(result: SyncResult) -> list[StatusRecord]:

@@ -36,6 +36,7 @@ class ManifestFile(Protocol):
 
 
 FREEZE_AFTER = 500  # files parsed in one build
+CROSS_FILE_SAVE_AFTER = 20  # files parsed in one build before the cross-file state on disk is rewritten
 
 
 @contextlib.contextmanager
@@ -83,7 +84,8 @@ class DesiredStateBuilder:
         self.parsed_last = 0
         with paused_gc():
             loaded = 0
-            if self.persist is not None and not self._persisted:
+            loaded_now = self.persist is not None and not self._persisted  # the first build of the process
+            if loaded_now:
                 files = list(files)
                 loaded = self._load_persisted([(f.path, f.digest) for f in files])
                 if loaded >= FREEZE_AFTER:
@@ -103,7 +105,10 @@ class DesiredStateBuilder:
                 state.spec_hashes.pop(ref, None)
             if self.persist is not None and self.parsed_last:
                 new = {k: v for k, v in cache.items() if k not in known}
-                self.persist.save(new, cache.keys(), self.cross_file)
+                # the cross-file state is large: written after a large change only (a later process
+                # starting from an older state checks the files changed since, as a build here does)
+                cross = self.cross_file if self.parsed_last > CROSS_FILE_SAVE_AFTER or loaded_now else None
+                self.persist.save(new, cache.keys(), cross)
         if self.parsed_last >= FREEZE_AFTER:
             # The cache is long-lived: move it out of the GC's sight, so later (incremental) plans stay cheap.
             gc.collect()

@@ -45,15 +45,36 @@ def is_planned_live(obj: Resource) -> bool:
 CompareMemo = dict[ObjectRef, tuple[str, str, list[FieldChange]]]
 
 
+@dataclass(frozen=True)
+class _Judged:
+    """One entry of a desired object that has a live counterpart, with everything it was judged from."""
+
+    want: Resource
+    live: Resource
+    inventoried: bool
+    source_id: str
+    digest: str
+    options: PlanOptions
+    entry: PlanEntry
+
+
+# ref -> the last entry judged for it: reused while the very same desired and live objects (the parse cache
+# and the live cache hand over the same objects while nothing changed) are judged under the same options
+EntryMemo = dict[ObjectRef, _Judged]
+
+
 def make_plan(
     desired: DesiredState,
     live: Iterable[Resource],
     inventory: set[ObjectRef],
     options: PlanOptions | None = None,
     memo: CompareMemo | None = None,
+    entries: EntryMemo | None = None,
 ) -> Plan:
     """``memo`` (optional, kept by the caller between plans) spares comparing specs again when neither the
-    desired spec nor the live object changed since the last plan: on a large source, most of them."""
+    desired spec nor the live object changed since the last plan: on a large source, most of them.
+    ``entries`` (optional, likewise) spares judging an object again when the desired and the live object are
+    the very same objects as last time; the entry is reused as it is (entries are never changed later)."""
     options = options or PlanOptions()
     live_by_ref = {o.ref: o for o in live if is_planned_live(o)}
     plan = Plan(desired.source_id, desired.revision, error=desired.error, held_files=dict(desired.held_paths))
@@ -62,7 +83,13 @@ def make_plan(
     not_understood = _not_understood(blockers)
     task_owners = _live_task_ids(live_by_ref.values())
     for ref in sorted(refs, key=_ref_key):
-        entry = _entry(ref, desired, live_by_ref.get(ref), ref in inventory, options, memo, not_understood)
+        now = live_by_ref.get(ref)
+        want = desired.objects.get(ref)
+        entry: PlanEntry | None
+        if entries is not None and want is not None and now is not None and ref not in desired.held_refs:
+            entry = _judged(ref, want, desired, now, ref in inventory, options, memo, entries)
+        else:
+            entry = _entry(ref, desired, now, ref in inventory, options, memo, not_understood)
         if entry is not None and entry.action == Action.CREATE and entry.desired is not None:
             entry = _held_by_live(entry, entry.desired, desired, task_owners) or entry
         if entry is not None:
@@ -71,6 +98,33 @@ def make_plan(
         plan.prune_refused = not_understood
     _limit_prune(plan, desired, options)
     return plan
+
+
+def _judged(
+    ref: ObjectRef,
+    want: Resource,
+    desired: DesiredState,
+    live: Resource,
+    inventoried: bool,
+    options: PlanOptions,
+    memo: CompareMemo | None,
+    entries: EntryMemo,
+) -> PlanEntry:
+    digest = desired.spec_hashes.get(ref, "")
+    known = entries.get(ref)
+    if (
+        known is not None
+        and known.want is want
+        and known.live is live
+        and known.inventoried == inventoried
+        and known.source_id == desired.source_id
+        and known.digest == digest
+        and known.options == options
+    ):
+        return known.entry
+    entry = _desired_entry(ref, want, desired, live, inventoried, options, memo)
+    entries[ref] = _Judged(want, live, inventoried, desired.source_id, digest, options, entry)
+    return entry
 
 
 def _task_ids(obj: Resource) -> list[str]:

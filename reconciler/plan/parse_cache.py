@@ -18,8 +18,9 @@ import hashlib
 import pickle
 import sqlite3
 import sys
-from collections.abc import Iterable, Mapping
-from contextlib import closing
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,31 @@ class ParseCacheFile:
         self.fingerprint = fingerprint
         self.loaded = 0  # entries the last ``load`` returned
         self.error = ""  # why the cache was not used (a damaged file, a lock), for the bench and the logs
+        self._db: sqlite3.Connection | None = None  # kept open between builds (``kgitops watch``)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        """The connection, opened on first use; closed again after any error (the next use reopens)."""
+        with self._lock:
+            if self._db is None:
+                self._db = self._connect()
+            try:
+                yield self._db
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         try:
             db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA journal_mode=WAL")
@@ -95,6 +117,7 @@ class ParseCacheFile:
 
     def _discard(self, exc: Exception) -> None:
         """A damaged cache (not a database, a bad page): start over with an empty one."""
+        self.close()
         self.error = f"{self.path}: {exc}"
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
             for suffix in ("", "-wal", "-shm"):
@@ -110,7 +133,7 @@ class ParseCacheFile:
         try:
             if not self.path.is_file():
                 return out, None
-            with closing(self._connect()) as db:
+            with self._open() as db:
                 rows = db.execute("SELECT path, digest, data FROM entries").fetchall()
                 state = db.execute("SELECT value FROM meta WHERE key='cross_file'").fetchone()
         except (sqlite3.Error, OSError) as exc:
@@ -131,19 +154,22 @@ class ParseCacheFile:
         self.loaded = len(out)
         return out, cross
 
-    def save(self, new: Mapping[Key, Any], current: Iterable[Key], cross_file: Any) -> None:
-        """Store ``new`` entries and the cross-file state; rows of files that are in neither the current
-        revision nor among the ``KEEP_EXTRA`` others are dropped. Skipped (``error`` set) when the cache
-        cannot be written."""
+    def save(self, new: Mapping[Key, Any], current: Iterable[Key], cross_file: Any = None) -> None:
+        """Store ``new`` entries and (unless None) the cross-file state; rows of files that are in neither the
+        current revision nor among the ``KEEP_EXTRA`` others are dropped. Skipped (``error`` set) when the
+        cache cannot be written."""
         keep = set(current)
         try:
             blobs = [(p, d, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for (p, d), v in new.items()]
-            cross = pickle.dumps(cross_file, protocol=pickle.HIGHEST_PROTOCOL)
-            with closing(self._connect()) as db:
+            cross = None if cross_file is None else pickle.dumps(cross_file, protocol=pickle.HIGHEST_PROTOCOL)
+            with self._open() as db:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     db.executemany("INSERT OR REPLACE INTO entries(path, digest, data) VALUES (?,?,?)", blobs)
-                    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('cross_file', ?)", (cross,))
+                    if cross is not None:
+                        db.execute(
+                            "INSERT OR REPLACE INTO meta(key, value) VALUES ('cross_file', ?)", (cross,)
+                        )
                     (count,) = db.execute("SELECT count(*) FROM entries").fetchone()
                     if count > len(keep) + KEEP_EXTRA:
                         stale = [
@@ -163,7 +189,7 @@ class ParseCacheFile:
         try:
             if not self.path.is_file():
                 return {}
-            with closing(self._connect()) as db:
+            with self._open() as db:
                 rows = db.execute("SELECT key, data FROM memo WHERE name=?", (name,)).fetchall()
         except (sqlite3.Error, OSError) as exc:
             self._discard(exc)
@@ -182,7 +208,7 @@ class ParseCacheFile:
             return
         try:
             rows = [(name, k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in new.items()]
-            with closing(self._connect()) as db:
+            with self._open() as db:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     (count,) = db.execute("SELECT count(*) FROM memo WHERE name=?", (name,)).fetchone()
