@@ -19,13 +19,39 @@ from reconciler.credentials import SecretSource
 from reconciler.plan.diff import PlanOptions
 from reconciler.plan.parse_cache import ParseCacheFile, cache_path, fingerprint
 from reconciler.source import DirectorySource, GitSource, Source, SourceError, looks_like_url
+from reconciler.source.directory import Stamp
 from reconciler.source.git_auth import GitCredentials
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
 from reconciler.validate import Options
 
 
-def open_source(config: Config) -> Source:
-    """The configured source; a Git source for a URL or with ``source.git``, else a directory."""
+@dataclass
+class FileStamps:
+    """A directory source's stamps (``reconciler.source.directory.StampStore``) in the parse cache file, one
+    memo per source root."""
+
+    cache: ParseCacheFile
+    root: Path
+
+    @property
+    def _name(self) -> str:
+        return f"source.stamps:{self.root}"
+
+    def load(self) -> dict[str, Stamp]:
+        out: dict[str, Stamp] = {}
+        for path, value in self.cache.load_memo(self._name).items():
+            match value:
+                case ((int(), int(), int()) as st, str() as digest):
+                    out[path] = (st, digest)
+        return out
+
+    def save(self, changed: dict[str, Stamp]) -> None:
+        self.cache.save_memo(self._name, changed)
+
+
+def open_source(config: Config, parse_cache: ParseCacheFile | None = None) -> Source:
+    """The configured source; a Git source for a URL or with ``source.git``, else a directory (whose stamps
+    are kept in ``parse_cache`` when given)."""
     sc = config.source
     if not sc.path:
         raise SourceError("no source given: pass SOURCE or set `source.path` in the config file")
@@ -42,10 +68,11 @@ def open_source(config: Config) -> Source:
     root = config.resolve(sc.path)
     if sc.subpath:
         root = root / sc.subpath
+    stamps = FileStamps(parse_cache, root.resolve()) if parse_cache is not None else None
     ignore: list[str | Path] = [config.state_dir]
     if config.status.dir:
         ignore.append(config.resolve(config.status.dir))
-    return DirectorySource(root, ignore=ignore, source_id=sc.id)
+    return DirectorySource(root, ignore=ignore, source_id=sc.id, stamps=stamps)
 
 
 def git_credentials(config: Config) -> GitCredentials:
@@ -166,7 +193,8 @@ def open_session(
     validate_options: Options | None = None,
     confirm_prune: tuple[str, ...] = (),
 ) -> Session:
-    source = open_source(config)
+    parse_cache = ParseCacheFile(cache_path(config.state_dir), fingerprint(validate_options))
+    source = open_source(config, parse_cache)
     approvals = config if source.history is not None else None  # approvals need Git history
     reconciler = Reconciler(
         source,
@@ -174,7 +202,7 @@ def open_session(
         plan_options(config, recreate, confirm_prune),
         validate_options,
         approvals_config=approvals,
-        parse_cache=ParseCacheFile(cache_path(config.state_dir), fingerprint(validate_options)),
+        parse_cache=parse_cache,
     )
     writer = WriterLock(config.state_dir, command)
     return Session(config, source, backend, reconciler, status_write_back(config, source), writer)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import pygit2
 
@@ -38,6 +40,18 @@ EDITOR_TEMP_PATTERNS = (
 )
 
 
+Stamp = tuple[tuple[int, int, int], str]  # ((st_mtime_ns, st_size, st_ino), blob id)
+RACY_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime: not kept
+
+
+class StampStore(Protocol):
+    """Where a directory source keeps its stamps between processes (``reconciler.apply.session`` gives it the
+    parse cache file): path -> (stat triple, blob id)."""
+
+    def load(self) -> dict[str, Stamp]: ...
+    def save(self, changed: dict[str, Stamp]) -> None: ...
+
+
 def _is_temp(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in EDITOR_TEMP_PATTERNS)
 
@@ -48,12 +62,21 @@ class DirectorySource:
 
     kind = "directory"
 
-    def __init__(self, root: str | Path, ignore: list[str | Path] | None = None, source_id: str = "") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        ignore: list[str | Path] | None = None,
+        source_id: str = "",
+        stamps: StampStore | None = None,
+    ) -> None:
+        """``stamps``: keep the stamps on disk, so a new process re-reads only the files that changed."""
         self.root = Path(root).resolve()
         self.ignore = [Path(p).resolve() for p in (ignore or [])]
         self.source_id = source_id or f"dir:{self.root}"
         # Unchanged files (same mtime, size and inode) keep their digest: a save re-reads one file, not all.
-        self._stamps: dict[str, tuple[tuple[int, int, int], str]] = {}
+        self._stamps: dict[str, Stamp] = {}
+        self._store = stamps
+        self._stored: dict[str, Stamp] | None = None  # what the store holds (None: not read yet)
 
     history: GitHistory | None = None
     """A directory has no history: approvals and status commits need a Git source."""
@@ -74,7 +97,10 @@ class DirectorySource:
             raise SourceError(f"{self.root}: the source directory does not exist or is not a directory")
         files: list[SourceFile] = []
         problems: list[FileProblem] = []
-        stamps: dict[str, tuple[tuple[int, int, int], str]] = {}
+        stamps: dict[str, Stamp] = {}
+        if self._store is not None and self._stored is None:
+            self._stored = self._store.load()
+            self._stamps = {**self._stored, **self._stamps}
 
         def onerror(exc: OSError) -> None:
             problems.append(
@@ -128,8 +154,20 @@ class DirectorySource:
                 stamps[rel] = (stamp, digest)
                 files.append(SourceFile(rel, digest, reader))
         self._stamps = stamps
+        self._keep(stamps)
         revision = content_revision([(f.path, f.digest) for f in files] + [(p.path, "!") for p in problems])
         return Snapshot(self.source_id, revision, tuple(files), tuple(problems))
+
+    def _keep(self, stamps: dict[str, Stamp]) -> None:
+        """Hand the stamps that changed to the store, except those of files modified in the last ``RACY_NS``
+        (a write in the same clock tick would leave the stamp as it is: such files are read again)."""
+        if self._store is None or self._stored is None:
+            return
+        settled = time.time_ns() - RACY_NS
+        changed = {p: v for p, v in stamps.items() if self._stored.get(p) != v and v[0][0] < settled}
+        if changed:
+            self._store.save(changed)
+            self._stored.update(changed)
 
     def _directory_problem(self, path: Path) -> FileProblem | None:
         """A directory the source cannot read as manifests: a link leading outside the root (its files would

@@ -4,9 +4,11 @@ run plans, a damaged or foreign cache is a cold run, and a change is always seen
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -260,3 +262,31 @@ def test_a_warm_reconciler_sees_a_job_deleted_behind_its_back(tmp_path: Path) ->
     entry = rec.plan().plan.entry(ref)
     assert entry is not None and entry.action == "create" and entry.drift
     backend.close()
+
+
+def test_a_directory_source_keeps_its_stamps_and_sees_an_edit(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for rel, doc in {"apps/noop.yaml": appimage_doc(), "jobs/a.yaml": job_doc("job-a")}.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(dump(doc))
+    settled = time.time() - 60  # written a minute ago: settled, so their stamps are kept on disk
+    for f in src.rglob("*.yaml"):
+        os.utime(f, (settled, settled))
+    cfg = write_config(tmp_path / "kgitops.yaml", tmp_path / "state")
+    assert kgitops("sync", src, "--config", cfg).returncode == 0
+
+    def plan() -> tuple[int, dict]:
+        out = kgitops("diff", src, "--config", cfg, "-o", "json")
+        assert "Traceback" not in out.stderr, out.stderr
+        return out.returncode, json.loads(out.stdout)
+
+    assert plan()[0] == 0
+    with sqlite3.connect(cache_path(tmp_path / "state")) as db:
+        kept = db.execute("SELECT key FROM memo WHERE name LIKE 'source.stamps:%'").fetchall()
+    assert {k for (k,) in kept} == {"apps/noop.yaml", "jobs/a.yaml"}
+    (src / "jobs/a.yaml").write_text(dump(job_doc("job-a", ("psi", "train"))))  # edited just now
+    code, doc = plan()
+    assert code == 1 and [e["name"] for e in doc["entries"] if e["action"] == "changed"] == ["job-a"]
+    (src / "jobs/b.yaml").write_text(dump(job_doc("job-b")))
+    code, doc = plan()
+    assert [e["name"] for e in doc["entries"] if e["action"] == "create"] == ["job-b"]
