@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.engine.changefeed import ChangeFeed
+from reconciler.engine.changes import CHANGES_SCHEMA, LiveChangeFeed
 from reconciler.engine.pins import PinnedAppImage, appimages_of, spec_digest
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import ObjectRef, Resource
@@ -49,15 +50,11 @@ CREATE TABLE IF NOT EXISTS inventory (
     PRIMARY KEY (source, kind, namespace, name)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS objects_kind_rv ON objects(kind, rv);
-CREATE TABLE IF NOT EXISTS deletions (
-    rv INTEGER PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS appimage_pins (
     owner TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, spec TEXT NOT NULL,
     PRIMARY KEY (owner, name)
 );
-"""
+""" + CHANGES_SCHEMA
 
 DB_NAME = "engine.db"
 
@@ -91,22 +88,7 @@ class StoreError(Exception):
     pass
 
 
-TOMBSTONES_KEPT = 10_000  # deletions remembered for ``Store.changes``
-
-
-@dataclass(frozen=True)
-class Changes:
-    """``Store.changes``: the store's resource ``version`` at the read; ``complete``: ``changed`` holds every
-    object of the kind (the caller replaces what it holds), else only those written since; ``removed``: the
-    refs deleted since (a ref deleted and created again is in both, ``changed`` wins)."""
-
-    version: int
-    complete: bool
-    changed: builtins.list[Resource]
-    removed: builtins.list[ObjectRef]
-
-
-class Store:
+class Store(LiveChangeFeed):
     """Thread-compatible SQLite store; one connection per Store object."""
 
     def __init__(self, path: str | Path) -> None:
@@ -347,52 +329,6 @@ class Store:
     def uids(self, kind: str) -> dict[str, str]:
         """name → uid of every object of a kind (all namespaces; names of tasks are unique in practice)."""
         return {r[0]: r[1] for r in self._query("SELECT name, uid FROM objects WHERE kind=?", (kind,))}
-
-    # -- the change feed: what changed since a resource version -------------------------------
-    def _tombstone(self, ref: ObjectRef, rv: int) -> None:
-        """Remember a deletion at ``rv`` for ``changes``; the oldest beyond ``TOMBSTONES_KEPT`` are dropped,
-        and the newest dropped one becomes the horizon (a ``since`` older than it gets a full list)."""
-        self._db.execute(
-            "INSERT INTO deletions(rv, kind, namespace, name) VALUES (?,?,?,?)",
-            (rv, ref.kind, ref.namespace, ref.name),
-        )
-        if rv % 256 == 0:
-            row = self._db.execute(
-                "SELECT rv FROM deletions ORDER BY rv DESC LIMIT 1 OFFSET ?", (TOMBSTONES_KEPT,)
-            ).fetchone()
-            if row is not None:
-                self._db.execute("DELETE FROM deletions WHERE rv <= ?", (row[0],))
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('deletions_horizon', ?)", (str(row[0]),)
-                )
-
-    def changes(self, kind: str, since: int | None) -> Changes:
-        """Objects of ``kind`` written after resource version ``since`` and the refs deleted since, read in
-        one snapshot, with the store's resource version at that snapshot (the next ``since``). A ``since``
-        of None, or older than the kept deletions, gets every object (``complete``). One indexed query on
-        ``objects(kind, rv)``: the cost grows with what changed, not with what exists."""
-        with self._lock:
-            outer = self._depth > 0  # inside a transaction of this store: already one snapshot
-            if not outer:
-                self._db.execute("BEGIN")  # deferred: a read snapshot, writers are not held up (WAL)
-            try:
-                return self._changes(kind, since)
-            finally:
-                if not outer:
-                    self._db.execute("COMMIT")
-
-    def _changes(self, kind: str, since: int | None) -> Changes:
-        keys = "SELECT key, value FROM meta WHERE key IN ('rv', 'deletions_horizon')"
-        meta = {str(k): int(v) for k, v in self._db.execute(keys)}
-        version = meta.get("rv", 0)
-        if since is None or since < meta.get("deletions_horizon", 0) or since > version:
-            rows = self._db.execute("SELECT * FROM objects WHERE kind=? ORDER BY name", (kind,)).fetchall()
-            return Changes(version, True, [self._row(r) for r in rows], [])
-        sql = "SELECT * FROM objects WHERE kind=? AND rv>? ORDER BY rv"
-        changed = [self._row(r) for r in self._db.execute(sql, (kind, since)).fetchall()]
-        sql = "SELECT namespace, name FROM deletions WHERE kind=? AND rv>? ORDER BY rv"
-        gone = [ObjectRef(kind, r[0], r[1]) for r in self._db.execute(sql, (kind, since)).fetchall()]
-        return Changes(version, False, changed, gone)
 
     # -- pods -----------------------------------------------------------------------------
     def pods(self, task: str | None = None, live_only: bool = False) -> builtins.list[PodRecord]:

@@ -16,7 +16,7 @@ import pytest
 import reconciler
 from reconciler.apply import Reconciler
 from reconciler.apply.live_cache import LiveCache
-from reconciler.engine import store as store_module
+from reconciler.engine import changes as changes_module
 from reconciler.engine.store import Store
 from reconciler.model import ObjectRef, Resource
 from reconciler.plan.desired import DesiredStateBuilder, _Cached
@@ -218,7 +218,7 @@ def test_the_live_cache_sees_every_create_update_and_delete(tmp_path: Path) -> N
 def test_deletions_older_than_the_kept_tombstones_mean_a_full_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "TOMBSTONES_KEPT", 3)
+    monkeypatch.setattr(changes_module, "TOMBSTONES_KEPT", 3)
     store = Store.open(tmp_path)
     start = store.changes("KusciaJob", None).version
     for i in range(300):
@@ -236,7 +236,7 @@ def test_a_state_dir_from_before_the_change_feed_is_migrated(tmp_path: Path) -> 
     store = Store.open(tmp_path)
     store.create(_resource("job-old"))
     with store.transaction():
-        store._db.execute("DROP TABLE tombstones")
+        store._db.execute("DROP TABLE deletions")
         store._db.execute("DROP INDEX objects_kind_rv")
     store.close()
     store = Store.open(tmp_path)  # opened by this version: the table and the index are added
