@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from reconciler.model import ObjectRef
 from reconciler.plan import ownership as own
 from reconciler.plan.crossfile_cache import CrossFileCache
 from reconciler.plan.model import DesiredState
@@ -54,8 +55,16 @@ def paused_gc() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Cached:
+    """One file's result: what the validator said, and per object its ref and spec hash (computed once)."""
+
     checked: Checked
     hashes: tuple[str, ...]
+    refs: tuple[ObjectRef, ...] = ()
+
+    @classmethod
+    def of(cls, checked: Checked) -> _Cached:
+        objs = checked.objects
+        return cls(checked, tuple(own.spec_hash(o.spec) for o in objs), tuple(o.ref for o in objs))
 
 
 class DesiredStateBuilder:
@@ -121,7 +130,11 @@ class DesiredStateBuilder:
         self._persisted = True
         entries, cross = self.persist.load(keys)
         for key, entry in entries.items():
-            if isinstance(entry, _Cached) and entry.checked.path == key[0]:
+            if (
+                isinstance(entry, _Cached)
+                and entry.checked.path == key[0]
+                and len(entry.refs) == len(entry.hashes) == len(entry.checked.objects)
+            ):
                 self._cache.setdefault(key, entry)
         if isinstance(cross, CrossFileCache) and not self.cross_file.checked_last:
             self.cross_file = cross
@@ -146,15 +159,14 @@ class DesiredStateBuilder:
                     state.held_paths[f.path] = f"cannot read: {exc.strerror or exc}"
                     state.file_count += 1
                     continue
-                c = check_file(f.path, data, self.options)
-                entry = _Cached(c, tuple(own.spec_hash(o.spec) for o in c.objects))
+                entry = _Cached.of(check_file(f.path, data, self.options))
             cache[key] = entry
             checked.append(entry.checked)
             digests.append(f.digest)
             state.file_count += 1
-            for obj, digest in zip(entry.checked.objects, entry.hashes, strict=True):
-                state.objects[obj.ref] = obj
-                state.spec_hashes[obj.ref] = digest
+            for ref, obj, digest in zip(entry.refs, entry.checked.objects, entry.hashes, strict=True):
+                state.objects[ref] = obj
+                state.spec_hashes[ref] = digest
             for ref, why in entry.checked.held_refs.items():
                 state.held_refs[ref] = why
                 state.held_ref_paths[ref] = f.path

@@ -81,7 +81,7 @@ def make_plan(
     refs = set(desired.objects) | set(desired.held_refs) | set(live_by_ref) | inventory
     blockers = desired.prune_blockers()
     not_understood = _not_understood(blockers)
-    task_owners = _live_task_ids(live_by_ref.values())
+    owners: list[dict[tuple[str, str], ObjectRef]] = []  # computed for the first new object, if any
     for ref in sorted(refs, key=_ref_key):
         now = live_by_ref.get(ref)
         want = desired.objects.get(ref)
@@ -91,7 +91,9 @@ def make_plan(
         else:
             entry = _entry(ref, desired, now, ref in inventory, options, memo, not_understood)
         if entry is not None and entry.action == Action.CREATE and entry.desired is not None:
-            entry = _held_by_live(entry, entry.desired, desired, task_owners) or entry
+            if not owners:
+                owners.append(_live_task_ids(live_by_ref.values()))
+            entry = _held_by_live(entry, entry.desired, desired, owners[0]) or entry
         if entry is not None:
             plan.entries.append(entry)
     if any(e.action == Action.HELD and e.reason == not_understood for e in plan.entries):

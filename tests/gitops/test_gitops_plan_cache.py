@@ -160,7 +160,7 @@ def test_a_cache_of_another_version_or_schema_is_never_read(
     snap = GitSource(str(repo.path)).snapshot()
     (f,) = snap.files
     lie = check_file(f.path, dump(job_doc("job-from-the-cache")).encode(), None)
-    entry = _Cached(lie, tuple("h" for _ in lie.objects))
+    entry = _Cached.of(lie)
     path = tmp_path / "cache.sqlite"
 
     def build(fp: str) -> set[str]:
