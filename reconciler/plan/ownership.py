@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -35,7 +36,9 @@ STOPPED_AT = ANNOTATION_STOPPED_AT
 OWNERSHIP_KEYS = frozenset({MANAGED_BY, SOURCE_LABEL, SOURCE_ID, SOURCE_PATH, SPEC_HASH, REVISION})
 
 
+@functools.lru_cache(maxsize=64)
 def source_label(source_id: str) -> str:
+    """The value of the source label: asked for every live object of every plan, computed once per source."""
     return hashlib.sha256(source_id.encode()).hexdigest()[:16]
 
 
