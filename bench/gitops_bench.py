@@ -227,6 +227,9 @@ def bench_cli(tmp: Path, repo: pygit2.Repository, state: Path, n: int) -> None:
     )
 
 
+WATCH_PATIENCE = 60.0  # seconds a commit may take to show up as a job before it is counted as that long
+
+
 def bench_watch(tmp: Path, saves: int, existing: int, status: bool) -> float:
     """Commit → job created under ``kgitops watch`` with ``existing`` jobs in a Git source; ``status``: with
     status files and a status branch. Returns p95 in seconds."""
@@ -251,21 +254,23 @@ def bench_watch(tmp: Path, saves: int, existing: int, status: bool) -> float:
     started = time.perf_counter() - t
     reader = LocalBackend(cfg.state_dir, autostart=False)
     lat = []
-    for k in range(saves):
-        i = 50_000 + k
-        ref = ObjectRef.of("KusciaJob", f"job-{i:05d}")
-        t = time.perf_counter()
-        one_file_commit(repo, i, new=True)
-        deadline = t + 30
-        while reader.store.get(ref) is None:
-            if time.perf_counter() > deadline:
-                raise SystemExit(f"job {ref.name} was not created within 30 s")
-            time.sleep(0.002)
-        lat.append(time.perf_counter() - t)
-        time.sleep(0.1)  # let the watcher go idle, like a person committing
-    stop.set()
-    thread.join(30)
-    reader.close()
+    late = 0
+    try:
+        for k in range(saves):
+            i = 50_000 + (100 if status else 0) + k
+            ref = ObjectRef.of("KusciaJob", f"job-{i:05d}")
+            t = time.perf_counter()
+            one_file_commit(repo, i, new=True)
+            deadline = t + WATCH_PATIENCE
+            while reader.store.get(ref) is None and time.perf_counter() < deadline:
+                time.sleep(0.002)
+            late += reader.store.get(ref) is None
+            lat.append(time.perf_counter() - t)  # a job not created in time counts with the time waited
+            time.sleep(0.1)  # let the watcher go idle, like a person committing
+    finally:
+        stop.set()
+        thread.join(300)
+        reader.close()
     lat.sort()
     p50 = statistics.median(lat)
     p95 = lat[max(0, int(round(0.95 * len(lat))) - 1)]
@@ -273,7 +278,8 @@ def bench_watch(tmp: Path, saves: int, existing: int, status: bool) -> float:
     print(
         f"commit → job created (watch, {existing} jobs in a Git source, {what}, {saves} commits): "
         f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms "
-        f"(target p95 ≤ 1000 ms; first reconcile {started:.1f} s)"
+        f"(target p95 ≤ 1000 ms; first reconcile {started:.1f} s"
+        + (f"; {late} not created within {WATCH_PATIENCE:.0f} s, counted as that long)" if late else ")")
     )
     return p95
 
@@ -337,8 +343,8 @@ def main() -> None:
         if args.only in (None, "plan"):
             bench_plan(tmp, args.jobs)
         if args.only in (None, "watch"):
-            with_status = bench_watch(tmp, args.saves, args.watch_existing, status=True)
             without = bench_watch(tmp, args.saves, args.watch_existing, status=False)
+            with_status = bench_watch(tmp, args.saves, args.watch_existing, status=True)
             print(f"  of the p95, status write-back: {max(0.0, with_status - without) * 1000:.0f} ms")
         if args.only in (None, "sync"):
             bench_sync(tmp, args.sync_jobs)
