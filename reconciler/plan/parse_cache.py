@@ -160,7 +160,8 @@ class ParseCacheFile:
         cache cannot be written."""
         keep = set(current)
         try:
-            blobs = [(p, d, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for (p, d), v in new.items()]
+            # a generator: each entry is pickled as SQLite takes it, never all of them in memory at once
+            blobs = ((p, d, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for (p, d), v in new.items())
             cross = None if cross_file is None else pickle.dumps(cross_file, protocol=pickle.HIGHEST_PROTOCOL)
             with self._open() as db:
                 db.execute("BEGIN IMMEDIATE")
