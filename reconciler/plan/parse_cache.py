@@ -20,7 +20,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,8 @@ class ParseCacheFile:
                         db.executemany("DELETE FROM entries WHERE path=? AND digest=?", stale)
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # never let a failed rollback hide what went wrong
+                        db.execute("ROLLBACK")
                     raise
         except (sqlite3.Error, OSError, pickle.PicklingError) as exc:
             self._discard(exc)
@@ -218,7 +219,8 @@ class ParseCacheFile:
                     db.executemany("INSERT OR REPLACE INTO memo(name, key, data) VALUES (?,?,?)", rows)
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # never let a failed rollback hide what went wrong
+                        db.execute("ROLLBACK")
                     raise
         except (sqlite3.Error, OSError, pickle.PicklingError) as exc:
             self._discard(exc)

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.config import Config
 from reconciler.errors import KgitopsError
+from reconciler.sdk.sync_report import FOLLOWED_KINDS, approve_hint, followed, party_domains, sync_problems
 
 if TYPE_CHECKING:
     from reconciler.apply.session import Session
     from reconciler.apply.sync import SyncResult
-    from reconciler.apply.wait import ApproveHint, JobProgress
-    from reconciler.model import ObjectRef
+    from reconciler.apply.wait import JobProgress
     from reconciler.plan.model import Plan
     from reconciler.status.overview import Row
 
@@ -48,7 +48,6 @@ __all__ = [
     "watch",
 ]
 
-FOLLOWED_KINDS = ("KusciaJob", "KusciaTask")
 
 
 class GitopsError(KgitopsError):
@@ -253,43 +252,6 @@ class SyncReport:
         return self.waited is None or self.waited.ok
 
 
-def sync_problems(result: SyncResult) -> list[str]:
-    """Why a sync is not clean, one short line each (empty: everything applied or unchanged)."""
-    from reconciler.apply.sync import Outcome
-
-    not_applied = {Outcome.HELD, Outcome.OUT_OF_SYNC, Outcome.FAILED}
-    counts: dict[str, int] = {}
-    for a in result.applied:
-        if a.outcome in not_applied:
-            counts[a.outcome.value] = counts.get(a.outcome.value, 0) + 1
-    out = [f"{n} {what}" for what, n in sorted(counts.items())]
-    if result.plan.held_files:
-        out.append(f"{len(result.plan.held_files)} held file(s)")
-    if result.plan.prune_refused:
-        out.append("prune refused")
-    approvals = result.approvals
-    if approvals is not None and (approvals.error or approvals.failed):
-        out.append("approvals failed")
-    return out
-
-
-def followed(result: SyncResult) -> list[ObjectRef]:
-    """The jobs and standalone KusciaTasks ``wait`` follows: every one the source manages and still has."""
-    from reconciler.apply.sync import Outcome
-
-    gone = (Outcome.PRUNED, Outcome.STOPPING, Outcome.UNMANAGED, Outcome.HELD)
-    return [a.ref for a in result.applied if a.ref.kind in FOLLOWED_KINDS and a.outcome not in gone]
-
-
-def approve_hint(git_source: bool) -> ApproveHint:
-    """How a party approves: through Git (a JobApproval record, merged) for a Git source, else directly."""
-    if git_source:
-        return lambda job, domain: (
-            f"`kgitops approve {job} --domain {domain}` and merge the JobApproval it commits"
-        )
-    return lambda job, domain: f"`kgitops job approve {job} --domain {domain}`"
-
-
 def sync(
     cfg: Config,
     options: RunOptions | None = None,
@@ -337,23 +299,9 @@ def sync(
         session.sync_and_write(on_wait=on_lock_wait)
         dirs: dict[str, Path] = {}
         if isinstance(session.backend, LocalBackend):
-            for domain in _party_domains(session, refs):
+            for domain in party_domains(session, refs):
                 dirs[domain] = party_data_dir(Path(session.backend.state_dir), domain)
         return replace(report, waited=waited, data_dirs=dirs)
-
-
-def _party_domains(session: Session, refs: list[ObjectRef]) -> list[str]:
-    domains: dict[str, None] = {}
-    for ref in refs:
-        obj = session.backend.get(ref)
-        if obj is None:
-            continue
-        tasks = [obj.spec] if ref.kind == "KusciaTask" else list(obj.spec.get("tasks") or [])
-        for task in tasks:
-            for party in task.get("parties") or []:
-                if party.get("domainID"):
-                    domains.setdefault(str(party["domainID"]), None)
-    return list(domains)
 
 
 def watch(

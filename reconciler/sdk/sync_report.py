@@ -1,0 +1,66 @@
+"""What ``sdk.sync`` reports beyond the sync itself: why a sync is not clean, which jobs ``wait`` follows, how
+a party approves, and the parties whose data directories are shown (helpers of ``reconciler.sdk.gitops``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.apply.session import Session
+    from reconciler.apply.sync import SyncResult
+    from reconciler.apply.wait import ApproveHint
+    from reconciler.model import ObjectRef
+
+FOLLOWED_KINDS = ("KusciaJob", "KusciaTask")
+
+
+def sync_problems(result: SyncResult) -> list[str]:
+    """Why a sync is not clean, one short line each (empty: everything applied or unchanged)."""
+    from reconciler.apply.sync import Outcome
+
+    not_applied = {Outcome.HELD, Outcome.OUT_OF_SYNC, Outcome.FAILED}
+    counts: dict[str, int] = {}
+    for a in result.applied:
+        if a.outcome in not_applied:
+            counts[a.outcome.value] = counts.get(a.outcome.value, 0) + 1
+    out = [f"{n} {what}" for what, n in sorted(counts.items())]
+    if result.plan.held_files:
+        out.append(f"{len(result.plan.held_files)} held file(s)")
+    if result.plan.prune_refused:
+        out.append("prune refused")
+    approvals = result.approvals
+    if approvals is not None and (approvals.error or approvals.failed):
+        out.append("approvals failed")
+    return out
+
+
+def followed(result: SyncResult) -> list[ObjectRef]:
+    """The jobs and standalone KusciaTasks ``wait`` follows: every one the source manages and still has."""
+    from reconciler.apply.sync import Outcome
+
+    gone = (Outcome.PRUNED, Outcome.STOPPING, Outcome.UNMANAGED, Outcome.HELD)
+    return [a.ref for a in result.applied if a.ref.kind in FOLLOWED_KINDS and a.outcome not in gone]
+
+
+def approve_hint(git_source: bool) -> ApproveHint:
+    """How a party approves: through Git (a JobApproval record, merged) for a Git source, else directly."""
+    if git_source:
+        return lambda job, domain: (
+            f"`kgitops approve {job} --domain {domain}` and merge the JobApproval it commits"
+        )
+    return lambda job, domain: f"`kgitops job approve {job} --domain {domain}`"
+
+
+def party_domains(session: Session, refs: list[ObjectRef]) -> list[str]:
+    """The party domains of the followed jobs and tasks, in order of first appearance."""
+    domains: dict[str, None] = {}
+    for ref in refs:
+        obj = session.backend.get(ref)
+        if obj is None:
+            continue
+        tasks = [obj.spec] if ref.kind == "KusciaTask" else list(obj.spec.get("tasks") or [])
+        for task in tasks:
+            for party in task.get("parties") or []:
+                if party.get("domainID"):
+                    domains.setdefault(str(party["domainID"]), None)
+    return list(domains)
