@@ -11,7 +11,6 @@ applied.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any
 from reconciler.apply.prune import PruneStep, prune, stop_and_delete
 from reconciler.backends.base import AlreadyExists, Backend, BackendError
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import plain_copy
 from reconciler.plan import ownership as own
 from reconciler.plan.model import Action, DesiredState, Plan, PlanEntry
 
@@ -136,7 +136,7 @@ def _owned_copy(entry: PlanEntry, desired: DesiredState) -> Resource:
         api_version=want.api_version,
         labels={**want.labels, **labels},
         annotations={**want.annotations, **annotations},
-        spec=copy.deepcopy(want.spec),
+        spec=plain_copy(want.spec),
         origin=want.origin,
     )
     return obj

@@ -8,7 +8,7 @@ engine lock. ``run_until`` drives the engine in-process while waiting (``sync --
 from __future__ import annotations
 
 import builtins
-import copy
+import dataclasses
 import os
 import threading
 import time
@@ -36,6 +36,7 @@ from reconciler.engine.store import DB_NAME, Store, StoreError
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
 from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
+from reconciler.model.objects import plain_copy
 
 if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
     from reconciler.engine.engine import Engine
@@ -193,11 +194,16 @@ class LocalBackend(Backend):
             raise BackendError(f"the local engine stores {', '.join(KINDS)}, not {obj.kind!r}")
         if not obj.name:
             raise BackendError(f"a {obj.kind} needs metadata.name")
-        new = copy.deepcopy(obj)
-        new.status = {}
-        new.resource_version = ""
-        new.uid = ""
-        new.creation_timestamp = ""
+        new = dataclasses.replace(
+            obj,
+            labels=dict(obj.labels),
+            annotations=dict(obj.annotations),
+            spec=plain_copy(obj.spec),
+            status={},
+            resource_version="",
+            uid="",
+            creation_timestamp="",
+        )
         try:
             stored = self.store.create(new, inventory=inventory)
         except StoreError:
@@ -213,7 +219,7 @@ class LocalBackend(Backend):
             current = self.store.get(obj.ref)
             if current is None:
                 raise NotFound(f"{obj.ref} does not exist")
-            current.spec = copy.deepcopy(obj.spec)
+            current.spec = plain_copy(obj.spec)
             current.labels = dict(obj.labels)
             current.annotations = dict(obj.annotations)
             return self.store.put(current)
