@@ -316,11 +316,11 @@ def load_config(path: str | Path | None = None) -> Config:
 
     Raises ConfigError (file, line, column, the key and the fix) for an unreadable or invalid file, and for
     one that is not a regular file or is larger than ``CONFIG_MAX_SIZE`` (1 MiB)."""
-    from reconciler.load.files import FileReadError, read_bounded
-
     p = find_config(path)
     if p is None:
         return Config()
+    from reconciler.load.files import FileReadError, read_bounded  # with its package's YAML reader
+
     try:
         data = read_bounded(p, CONFIG_MAX_SIZE)
     except FileReadError as exc:
