@@ -113,6 +113,8 @@ def render_table(
 
 @dataclass(frozen=True)
 class Field:
+    """A ``--fields`` column: its header, its text in a table (local time) and its value in JSON/YAML."""
+
     header: str
     text: Callable[[JobInfo, tzinfo | None], str]
     value: Callable[[JobInfo], Any]
