@@ -13,14 +13,13 @@ matching ``pattern`` looks like, in words, for messages and docs.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
+import pkgutil
 import re
 import sys
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +47,11 @@ class ConfigProblem:
 @cache
 def load_config_schema() -> dict[str, Any]:
     """The config's JSON Schema (draft 2020-12), as shipped in the package."""
-    text = resources.files("reconciler").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+    # the package loader's own read (a file, or a member of a zip): importlib.resources.files() would load
+    # tempfile, random and zipfile into every command that reads a config file
+    raw = pkgutil.get_data("reconciler", f"schemas/{SCHEMA_FILE}")
+    assert raw is not None, "the package's loader reads data files"
+    data: dict[str, Any] = json.loads(raw.decode("utf-8"))
     return data
 
 
@@ -192,6 +194,8 @@ def _homes() -> dict[str, list[str]]:
 
 
 def _unknown(path: tuple[str | int, ...], key: str, known: list[str]) -> str:
+    import difflib  # the suggestions of a refused file only
+
     where = _dotted((*path, key))
     guess = key.replace("-", "_").lower()
     close = [guess] if guess in known else difflib.get_close_matches(guess, known, n=1, cutoff=0.6)
@@ -298,6 +302,8 @@ def _message(error: ValidationError, key: str, path: tuple[str | int, ...], sche
         return f"`{key}` must be {expected(schema)}, not {value}; use a value in that range{tail}"
     if error.validator == "enum":
         choices = [str(v) for v in schema.get("enum", [])]
+        import difflib
+
         close = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.5)
         hint = f"; did you mean `{close[0]}`?" if close else ""
         return f"`{key}` must be one of {', '.join(choices)}, not {_show(value)}{hint}"
