@@ -33,6 +33,8 @@ class ConfigError(KgitopsError):
 
 @dataclass
 class SourceConfig:
+    """The ``source`` section (``schemas/config.json``): where the manifests are read from."""
+
     path: str = ""  # a directory, a local Git repository, or a Git URL
     git: bool = False
     ref: str = ""  # default: the repository's default branch
@@ -52,6 +54,8 @@ class SourceConfig:
 
 @dataclass
 class KubernetesConfig:
+    """``backend.kubernetes``: which cluster, context and namespace the kubernetes backend talks to."""
+
     kubeconfig: str = ""  # default: $KUBECONFIG or ~/.kube/config
     context: str = ""  # default: the kubeconfig's current context
     namespace: str = "cross-domain"
@@ -81,6 +85,8 @@ class KusciaAPIConfig:
 
 @dataclass
 class BackendConfig:
+    """The ``backend`` section: ``kind`` and the settings of the kubernetes and kusciaapi backends."""
+
     kind: str = "local"  # local | kubernetes | kusciaapi
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     kusciaapi: KusciaAPIConfig = field(default_factory=KusciaAPIConfig)
@@ -103,6 +109,8 @@ class EngineConfig:
 
 @dataclass
 class StatusConfig:
+    """The ``status`` section: status files, the status branch and its refresh interval (seconds)."""
+
     dir: str = ""  # status files; empty: none
     branch: str = "kgitops/status"  # status commits on this branch of a Git source
     commit: bool = True  # false: no status commits
@@ -112,6 +120,8 @@ class StatusConfig:
 
 @dataclass
 class PruneConfig:
+    """The ``prune`` section: whether sync deletes managed objects gone from the source, and how many."""
+
     enabled: bool = False
     max: int | None = None  # None: no limit; 0: prune nothing
     # seconds a pruned running job has, after its Stop, to reach a final phase before it is deleted anyway;
@@ -226,6 +236,8 @@ class ApprovalsConfig:
 
 @dataclass
 class Config:
+    """The whole config file (``kgitops.yaml``, ``schemas/config.json``), one field per section."""
+
     source: SourceConfig = field(default_factory=SourceConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -316,11 +328,11 @@ def load_config(path: str | Path | None = None) -> Config:
 
     Raises ConfigError (file, line, column, the key and the fix) for an unreadable or invalid file, and for
     one that is not a regular file or is larger than ``CONFIG_MAX_SIZE`` (1 MiB)."""
-    from reconciler.load.files import FileReadError, read_bounded
-
     p = find_config(path)
     if p is None:
         return Config()
+    from reconciler.load.files import FileReadError, read_bounded  # with its package's YAML reader
+
     try:
         data = read_bounded(p, CONFIG_MAX_SIZE)
     except FileReadError as exc:

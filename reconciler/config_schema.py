@@ -13,21 +13,20 @@ matching ``pattern`` looks like, in words, for messages and docs.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
+import pkgutil
+import re
 import sys
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from jsonschema.validators import extend
+from typing import TYPE_CHECKING, Any
 
 from reconciler.load.documents import Document
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_FILE = "config.json"
 
@@ -48,8 +47,11 @@ class ConfigProblem:
 @cache
 def load_config_schema() -> dict[str, Any]:
     """The config's JSON Schema (draft 2020-12), as shipped in the package."""
-    text = resources.files("reconciler").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+    # the package loader's own read (a file, or a member of a zip): importlib.resources.files() would load
+    # tempfile, random and zipfile into every command that reads a config file
+    raw = pkgutil.get_data("reconciler", f"schemas/{SCHEMA_FILE}")
+    assert raw is not None, "the package's loader reads data files"
+    data: dict[str, Any] = json.loads(raw.decode("utf-8"))
     return data
 
 
@@ -62,13 +64,21 @@ def _finite_number(checker: Any, instance: Any) -> bool:
 
 @cache
 def _validator() -> Any:
+    from jsonschema import Draft202012Validator  # 30-60 ms to import: only for a file the fast path doubts
+    from jsonschema.validators import extend
+
     checker = Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number)
     strict = extend(Draft202012Validator, type_checker=checker)
     return strict(load_config_schema())
 
 
 def check(document: Document) -> list[ConfigProblem]:
-    """Every problem of the config document, in file order; empty when it conforms to the schema."""
+    """Every problem of the config document, in file order; empty when it conforms to the schema.
+
+    A document ``surely_valid`` passes without loading jsonschema; any other is checked by jsonschema, which
+    alone decides what is wrong and says so."""
+    if surely_valid(load_config_schema(), document.data):
+        return []
     problems: list[ConfigProblem] = []
     # a value of the wrong type also breaks its enum or pattern: say the first thing only, once per key
     errors = sorted(_validator().iter_errors(document.data), key=lambda e: e.validator != "type")
@@ -79,6 +89,72 @@ def check(document: Document) -> list[ConfigProblem]:
                 seen.add(problem.key)
                 problems.append(problem)
     return sorted(problems, key=lambda p: (p.line, p.column, p.key))
+
+
+# JSON Schema keywords that only annotate (draft 2020-12 "meta-data" vocabulary, and ours: x-expected)
+_ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "examples", "x-expected"})
+_TYPES: dict[str, Any] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: _finite_number(None, v),
+}
+
+
+def surely_valid(schema: Any, value: Any) -> bool:
+    """True only when ``value`` certainly conforms to ``schema`` (the JSON Schema 2020-12 keywords of
+    ``schemas/config.json``: type, properties, additionalProperties, items, enum, minimum, maximum,
+    exclusiveMinimum, exclusiveMaximum, minLength, maxLength, pattern). Each check is as strict as
+    jsonschema's or stricter, and any other keyword answers False, so False means "ask jsonschema": the
+    usual, valid config file is checked without importing it (tests/config/test_config_schema.py keeps
+    the two in step on generated documents)."""
+    if not isinstance(schema, dict):
+        return schema is True
+    for keyword, rule in schema.items():
+        if keyword in _ANNOTATIONS:
+            continue
+        if not _keyword_holds(keyword, rule, schema, value):
+            return False
+    return True
+
+
+def _keyword_holds(keyword: str, rule: Any, schema: dict[str, Any], value: Any) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if keyword == "type":
+        names = rule if isinstance(rule, list) else [rule]
+        return any(name in _TYPES and _TYPES[name](value) for name in names)
+    if keyword == "properties":
+        return not isinstance(value, dict) or all(
+            surely_valid(rule[k], v) for k, v in value.items() if k in rule
+        )
+    if keyword == "additionalProperties":
+        known = schema.get("properties", {})
+        extra = [v for k, v in value.items() if k not in known] if isinstance(value, dict) else []
+        return all(surely_valid(rule, v) for v in extra)
+    if keyword == "items":
+        if not isinstance(value, list):
+            return True
+        return isinstance(rule, dict) and all(surely_valid(rule, v) for v in value)
+    if keyword == "enum":  # no True for 1: jsonschema tells booleans from numbers
+        return any(type(value) is type(e) and value == e for e in rule)
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if not number:
+            return True
+        if keyword == "minimum":
+            return bool(value >= rule)
+        if keyword == "maximum":
+            return bool(value <= rule)
+        return bool(value > rule) if keyword == "exclusiveMinimum" else bool(value < rule)
+    if keyword in ("minLength", "maxLength", "pattern"):
+        if not isinstance(value, str):
+            return True
+        if keyword == "pattern":
+            return re.search(rule, value) is not None
+        return len(value) >= rule if keyword == "minLength" else len(value) <= rule
+    return False
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
@@ -118,6 +194,8 @@ def _homes() -> dict[str, list[str]]:
 
 
 def _unknown(path: tuple[str | int, ...], key: str, known: list[str]) -> str:
+    import difflib  # the suggestions of a refused file only
+
     where = _dotted((*path, key))
     guess = key.replace("-", "_").lower()
     close = [guess] if guess in known else difflib.get_close_matches(guess, known, n=1, cutoff=0.6)
@@ -224,6 +302,8 @@ def _message(error: ValidationError, key: str, path: tuple[str | int, ...], sche
         return f"`{key}` must be {expected(schema)}, not {value}; use a value in that range{tail}"
     if error.validator == "enum":
         choices = [str(v) for v in schema.get("enum", [])]
+        import difflib
+
         close = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.5)
         hint = f"; did you mean `{close[0]}`?" if close else ""
         return f"`{key}` must be one of {', '.join(choices)}, not {_show(value)}{hint}"

@@ -22,8 +22,6 @@ from reconciler.cli.common import (
     use_colour,
 )
 from reconciler.cli.handler import Group
-from reconciler.render.detail import job_detail
-from reconciler.render.graph import graph_from_job, to_ascii
 from reconciler.render.table import (
     DEFAULT_JOB_FIELDS,
     WIDE_JOB_FIELDS,
@@ -133,9 +131,13 @@ def _show(info: sdk.JobInfo, fields: list[str] | None, output: str, graph: bool)
     if fields:
         emit_text(job_table([info], fields, use_colour()))
     else:
+        from reconciler.render.detail import job_detail  # `job show`'s alone: not loaded by `job list`
+
         git = sdk.git_approvals(info)
         emit_text(job_detail(info, use_colour(), git_approvals=git.lines, annotations=git.annotations))
     if graph:
+        from reconciler.render.graph import graph_from_job, to_ascii
+
         click.echo("Graph:")
         emit_text(to_ascii(graph_from_job(info), use_colour()))
 

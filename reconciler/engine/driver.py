@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -115,6 +114,8 @@ def ensure_driver(
     argv += ["--workspace", str(Path(workspace).resolve() if workspace else Path.cwd())]
     if kill_grace_seconds is not None:
         argv += ["--kill-grace", str(kill_grace_seconds)]
+    import subprocess  # the one process start; the readers that open the state never load it
+
     with open(state / LOG_NAME, "ab") as log:
         proc = subprocess.Popen(
             argv,

@@ -11,7 +11,6 @@ first task uses it. The records go when the job is deleted; a Restart keeps them
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from reconciler.model import Resource
 
 def spec_digest(spec: Mapping[str, Any]) -> str:
     """``sha256:<hex>`` of an AppImage spec in canonical JSON (sorted keys, no spaces)."""
+    import hashlib  # OpenSSL's loading is paid by the writes that pin, not by every reader of the store
+
     canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -21,6 +21,8 @@ DEFAULT_RETRY_INTERVAL_SECONDS = 30
 
 @dataclass(frozen=True)
 class Party:
+    """One entry of ``KusciaJob.spec.tasks[].parties`` (``domainID``, ``role``, ``resources``)."""
+
     domain_id: str
     role: str = ""
     resources: dict[str, Any] | None = None
@@ -38,6 +40,8 @@ class Party:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
+    """``KusciaJob.spec.tasks[].scheduleConfig``: unset or non-positive values take Kuscia's defaults."""
+
     min_reserved_members: int = 0  # 0: all parties
     resource_reserved_seconds: int = DEFAULT_RESOURCE_RESERVED_SECONDS
     lifecycle_seconds: int = DEFAULT_LIFECYCLE_SECONDS
@@ -92,6 +96,8 @@ class TaskTemplate:
 
 @dataclass(frozen=True)
 class JobSpec:
+    """``KusciaJob.spec``: the initiator, the task templates, ``scheduleMode`` and ``maxParallelism``."""
+
     initiator: str
     tasks: tuple[TaskTemplate, ...]
     schedule_mode: ScheduleMode = ScheduleMode.STRICT
@@ -127,6 +133,8 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class TaskParty:
+    """One entry of ``KusciaTask.spec.parties``: the domain, its AppImage and its pod template."""
+
     domain_id: str
     app_image_ref: str
     role: str = ""
@@ -165,6 +173,8 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class AppImageSpec:
+    """``AppImage.spec``: the image, its config templates and its deploy templates."""
+
     image: dict[str, Any]
     config_templates: dict[str, str]
     deploy_templates: tuple[dict[str, Any], ...]

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.cells import cell_len
-
-from reconciler.views import JobInfo, TaskInfo
+if TYPE_CHECKING:
+    from reconciler.views import JobInfo, TaskInfo
 
 EMPTY = "-"
 
@@ -68,6 +67,17 @@ def format_seconds(seconds: int) -> str:
     return f"{hours // 24}d"
 
 
+def cell_len(text: str) -> int:
+    """Display width in terminal columns, as ``rich.cells.cell_len`` counts it (a CJK character takes two,
+    a control character none). Printable ASCII is one column a character, so rich is loaded only for text
+    beyond it: a table of ASCII names costs no rich import."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    from rich.cells import cell_len as rich_cell_len
+
+    return rich_cell_len(text)
+
+
 def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - cell_len(text))
 
@@ -103,6 +113,8 @@ def render_table(
 
 @dataclass(frozen=True)
 class Field:
+    """A ``--fields`` column: its header, its text in a table (local time) and its value in JSON/YAML."""
+
     header: str
     text: Callable[[JobInfo, tzinfo | None], str]
     value: Callable[[JobInfo], Any]

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from reconciler.backends.base import (
     AlreadyExists,
@@ -33,7 +33,6 @@ from reconciler.jobops import (
 )
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource
 from reconciler.paging import DEFAULT_MAX_KEYS, check_max_keys, page_tasks, parse_task_states
-from reconciler.render.graph import Graph, graph_from_job
 from reconciler.views import (
     JobInfo,
     JobPage,
@@ -43,6 +42,9 @@ from reconciler.views import (
     spec_of,
     task_info,
 )
+
+if TYPE_CHECKING:
+    from reconciler.render.graph import Graph
 
 JOB = "KusciaJob"
 TASK = "KusciaTask"
@@ -211,6 +213,8 @@ class JobReader:
 
     def job_graph(self, name: str) -> Graph:
         """The job's DAG with live phases (render it with ``reconciler.render.graph``)."""
+        from reconciler.render.graph import graph_from_job  # `graph` alone draws; `job list` never loads it
+
         return graph_from_job(self.show_job(name))
 
     def job_logs(

@@ -66,6 +66,8 @@ def job_phase_of(job: Resource) -> str:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One service endpoint of a party: the port's name, its address (``host:port``) and its scope."""
+
     port_name: str
     endpoint: str
     scope: str = ""
@@ -227,6 +229,8 @@ class JobPage:
 
 @dataclass
 class TaskPage:
+    """One page of ``task list``: the tasks, and the marker of the next page (None on the last)."""
+
     items: list[TaskInfo]
     next_marker: str | None = None
 

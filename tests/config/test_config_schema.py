@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.config import Config, ConfigError, load_config, parse_config
-from reconciler.config_schema import BEGIN, END, load_config_schema, render_reference
+from reconciler.config_schema import (
+    BEGIN,
+    END,
+    _validator,
+    load_config_schema,
+    render_reference,
+    surely_valid,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -285,3 +294,61 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
     from jsonschema import Draft202012Validator
 
     Draft202012Validator.check_schema(load_config_schema())
+
+
+# -- the fast path: a valid file is passed without jsonschema; jsonschema decides every other ------------
+
+
+def _values(schema: Any) -> st.SearchStrategy[Any]:
+    """Documents shaped by ``schema`` (mostly right, some wrong in type, range, enum, pattern or key)."""
+    junk = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 10**6),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=6),
+        st.lists(st.text(max_size=3), max_size=2),
+    )
+    if not isinstance(schema, dict):
+        return junk
+    kind = schema.get("type")
+    if "enum" in schema:
+        good: st.SearchStrategy[Any] = st.sampled_from(schema["enum"])
+    elif kind == "object" and "properties" in schema:
+        props = schema["properties"]
+        good = st.lists(st.sampled_from(sorted(props) + ["unknown_key"]), unique=True, max_size=6).flatmap(
+            lambda keys: st.fixed_dictionaries({k: _values(props.get(k, {})) for k in keys})
+        )
+    elif kind == "object":
+        good = st.dictionaries(st.text(max_size=4), _values(schema.get("additionalProperties")), max_size=2)
+    elif kind == "array":
+        good = st.lists(_values(schema.get("items", {})), max_size=3)
+    elif kind == "integer" or kind == "number":
+        low = schema.get("minimum", schema.get("exclusiveMinimum", -5))
+        high = schema.get("maximum", low + 10**6)
+        good = st.integers(math.floor(low) - 1, math.ceil(high) + 1) | st.floats(low - 1, high + 1)
+    elif kind == "string" and "pattern" in schema:
+        good = st.from_regex(schema["pattern"]) | st.sampled_from(schema.get("examples", [""]))
+    elif kind == "string":
+        good = st.text(max_size=schema.get("maxLength", 8) + 1)
+    else:
+        good = st.booleans()
+    return st.one_of(good, good, junk)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=st.deferred(lambda: _values(load_config_schema())))
+def test_the_fast_path_passes_no_document_jsonschema_refuses(document: Any) -> None:
+    if surely_valid(load_config_schema(), document):
+        assert list(_validator().iter_errors(document)) == []
+
+
+def test_the_fast_path_passes_the_example_config_and_the_defaults() -> None:
+    """What users write goes through without jsonschema (a fast path that never said yes would pass the
+    test above)."""
+    example = yaml.safe_load((REPO / "examples" / "kgitops.yaml").read_text(encoding="utf-8"))
+    assert surely_valid(load_config_schema(), example)
+    defaults = {k: v for k, v in dataclasses.asdict(Config()).items() if k not in ("base_dir", "file")}
+    assert list(_validator().iter_errors(defaults)) == []
+    assert surely_valid(load_config_schema(), defaults)
+    assert not surely_valid(load_config_schema(), {**example, "engine": {"auto_approve": "bob"}})
