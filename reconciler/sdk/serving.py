@@ -102,6 +102,9 @@ def serve(cfg: Config, options: ServeOptions, on_ready: Callable[[Serving], None
     domain = options.domain if options.domain is not None else api.domain
     try:
         service = JobService(lambda: open_backend(cfg), ns, domain)
+    except KgitopsError as exc:  # the backend says why, and how to fix it (a cluster error: exit 2)
+        message = f"cannot open the {cfg.backend.kind} backend: {exc.message}"
+        raise ServeError(message, hint=exc.hint, exit_code=exc.exit_code) from None
     except Exception as exc:  # the backend could not be opened: say why, no traceback
         raise ServeError(f"cannot open the {cfg.backend.kind} backend: {exc}") from None
     try:
