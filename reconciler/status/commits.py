@@ -4,17 +4,21 @@ Written with pygit2 object by object (blobs → tree → commit → ref), so the
 tracked branch are never touched. The branch holds one snapshot of the records per commit; a batch that
 changes nothing makes no commit, and a batch writes only what changed: the blobs of changed records, and the
 trees along their paths, built on the parent's (a commit costs what changed, not how many records exist).
-For a URL source the branch is pushed; when someone else moved the remote branch, the same snapshot is
-committed again on top of theirs (their other files kept) and pushed again.
+A fresh writer (after a restart, each CLI ``sync``) starts from the memo kept in the repository's Git
+directory (``<git dir>/kgitops/status-memo.json``, ``reconciler.status.memo``), so it dumps only the records
+that changed too. For a URL source the branch is pushed; when someone else moved the remote branch, the same
+snapshot is committed again on top of theirs (their other files kept) and pushed again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pygit2
 import yaml
 
+from reconciler.status import memo
 from reconciler.status.record import StatusRecord, relative_path, transitions
 from reconciler.urls import redact_urls
 
@@ -23,6 +27,8 @@ _BLOB = int(pygit2.enums.FileMode.BLOB)
 _TREE = int(pygit2.enums.FileMode.TREE)
 _EMPTY_TREE = pygit2.Oid(hex="4b825dc642cb6eb9a060e54bf8d69288fbee4904")  # Git's tree of no entries
 _Entries = dict[str, tuple[pygit2.Oid, int]]  # path → (blob id, file mode)
+_Known = tuple[StatusRecord | None, bytes | None, pygit2.Oid]  # record (None: memo only), its digest, blob id
+MEMO_FILE = "kgitops/status-memo.json"  # inside the repository's Git directory
 
 
 class StatusCommitError(Exception):
@@ -45,7 +51,10 @@ class StatusBranch:
         self.callbacks = callbacks or pygit2.RemoteCallbacks
         self.retries = retries
         self.last_commit = ""
-        self._blobs: dict[str, tuple[StatusRecord, pygit2.Oid]] = {}  # path → record last seen, its blob id
+        self._blobs: dict[str, _Known] = {}  # path → the record last seen there (or its digest), its blob id
+        self._memo_path = Path(repo.path) / MEMO_FILE
+        self._memo_read = False
+        self._memo_dirty = False  # ``_blobs`` differs from the memo on disk
         self._known: tuple[pygit2.Oid, _Entries] | None = None  # the last tip we saw, its status files
 
     def _tip(self) -> pygit2.Commit | None:
@@ -73,20 +82,47 @@ class StatusBranch:
                         out[prefix + name] = (entry.id, int(entry.filemode))
         return out
 
-    def _blob_id(self, rel: str, record: StatusRecord) -> tuple[pygit2.Oid, bytes | None]:
-        """The blob id of ``record``'s bytes, and the bytes when they had to be made (None: the record is the
-        one last seen at ``rel``, whose id is remembered). ``pygit2.hash`` computes the id without writing."""
+    def _blob_id(
+        self, rel: str, record: StatusRecord, entry: tuple[pygit2.Oid, int] | None
+    ) -> tuple[pygit2.Oid, bytes | None, bytes | None]:
+        """The blob id of ``record``'s bytes, the bytes when they had to be made, and the record's digest.
+
+        No bytes (None) when the record is the one last seen at ``rel`` (its id is remembered), or when the
+        memo has the record's digest at ``rel`` with the very blob the parent holds there (``entry``): a memo
+        entry is believed only where the branch agrees, so a stale or foreign memo costs a dump, never a wrong
+        blob. ``pygit2.hash`` computes the id without writing."""
         seen = self._blobs.get(rel)
-        if seen is not None and seen[0] == record:
-            return seen[1], None
+        if seen is not None:
+            known, digest, oid = seen
+            if known is not None:
+                if known == record:
+                    return oid, None, digest
+            elif digest is not None and entry == (oid, _BLOB) and memo.record_digest(record) == digest:
+                return oid, None, digest
         data = record.to_yaml()
-        return pygit2.hash(data), data
+        return pygit2.hash(data), data, memo.record_digest(record)
+
+    def _read_memo(self) -> None:
+        """Start from the memo (once, in a fresh writer): ``path → [record digest, blob id]``, hex."""
+        self._memo_read = True
+        for rel, entry in memo.load(self._memo_path).items():
+            try:
+                digest, oid = bytes.fromhex(entry[0]), pygit2.Oid(hex=entry[1])
+            except (TypeError, ValueError, IndexError, KeyError):
+                continue
+            self._blobs[rel] = (None, digest, oid)
+
+    def _save_memo(self) -> None:
+        if self._memo_dirty:
+            entries = {rel: [d.hex(), str(oid)] for rel, (_, d, oid) in self._blobs.items() if d is not None}
+            memo.save(self._memo_path, entries)
+            self._memo_dirty = False
 
     def _old_record(self, rel: str, oid: pygit2.Oid) -> StatusRecord | None:
         """The record a parent holds at ``rel`` (blob ``oid``): the one remembered when its id matches, else
         read from the blob; None when the blob is not a YAML record."""
         seen = self._blobs.get(rel)
-        if seen is not None and seen[1] == oid:
+        if seen is not None and seen[2] == oid and seen[0] is not None:
             return seen[0]
         try:
             return StatusRecord.from_yaml(self.repo[oid].peel(pygit2.Blob).data)
@@ -141,16 +177,25 @@ class StatusBranch:
         paths. Status files of objects that are gone are removed; other files on the branch are kept.
         Raises StatusCommitError when the branch kept moving under us or a push failed."""
         snapshot = {rel: rec for rec in records if (rel := relative_path(rec.ref)) is not None}
+        if not self._memo_read:
+            self._read_memo()
+        try:
+            return self._commit(snapshot)
+        finally:
+            self._save_memo()
+
+    def _commit(self, snapshot: dict[str, StatusRecord]) -> str | None:
         for _ in range(self.retries):
             parent = self._tip()
             entries = self._entries_at(parent)
             changes: dict[str, pygit2.Oid | None] = {}
-            dumped: dict[str, tuple[pygit2.Oid, bytes]] = {}  # records not remembered: their id and bytes
+            learned: dict[str, tuple[pygit2.Oid, bytes | None]] = {}  # path → blob id, digest
             for rel, rec in snapshot.items():
-                oid, data = self._blob_id(rel, rec)
-                if data is not None:
-                    dumped[rel] = (oid, data)
-                if entries.get(rel) != (oid, _BLOB):
+                entry = entries.get(rel)
+                oid, data, digest = self._blob_id(rel, rec, entry)
+                if data is not None or self._blobs[rel][0] is None:
+                    learned[rel] = (oid, digest)
+                if entry != (oid, _BLOB):
                     changes[rel] = oid
                     if data is not None:
                         self.repo.create_blob(data)  # the blobs of changed records only
@@ -159,7 +204,7 @@ class StatusBranch:
             for rel in entries.keys() - snapshot.keys():
                 changes[rel] = None
             if parent is not None and not changes:
-                self._learn(snapshot, dumped)
+                self._learn(snapshot, learned)
                 self._known = (parent.id, entries)  # the next batch need not list the tree again
                 return None
             tree_id = self._tree(parent.tree if parent is not None else None, changes)
@@ -167,7 +212,7 @@ class StatusBranch:
             for rel in changes:
                 if rel in entries and (before := self._old_record(rel, entries[rel][0])) is not None:
                     old[rel] = before
-            self._learn(snapshot, dumped)
+            self._learn(snapshot, learned)
             lines = transitions(old, {rel: snapshot[rel] for rel in changes if rel in snapshot})
             title = f"kgitops status: {len(lines)} change{'s' if len(lines) != 1 else ''}"
             message = title + "\n\n" + "\n".join(lines) + "\n"
@@ -189,12 +234,17 @@ class StatusBranch:
             self._fetch_branch()  # someone else moved it: rebuild on top of theirs
         raise StatusCommitError(f"could not move or push {self.branch}: the branch kept moving")
 
-    def _learn(self, snapshot: dict[str, StatusRecord], dumped: dict[str, tuple[pygit2.Oid, bytes]]) -> None:
+    def _learn(self, snapshot: dict[str, StatusRecord], learned: dict[str, tuple[pygit2.Oid, bytes | None]]
+               ) -> None:
         """Remember each record's blob id for the next batch; forget the objects no longer managed."""
         for rel in self._blobs.keys() - snapshot.keys():
             del self._blobs[rel]
-        for rel, (oid, _) in dumped.items():
-            self._blobs[rel] = (snapshot[rel], oid)
+            self._memo_dirty = True
+        for rel, (oid, digest) in learned.items():
+            seen = self._blobs.get(rel)
+            if seen is None or seen[1:] != (digest, oid):
+                self._memo_dirty = True
+            self._blobs[rel] = (snapshot[rel], digest, oid)
 
     def _move_ref(self, oid: pygit2.Oid, parent: pygit2.Commit | None) -> bool:
         """Move the branch from ``parent`` to ``oid`` only if it is still at ``parent`` (compare and swap):

@@ -6,8 +6,11 @@ refused.
 
 A write costs what changed: the writer remembers each record it wrote or found on disk with the file's
 identity (inode, size, mtime in ns), so an unchanged record whose file is as it was left is neither dumped nor
-read again (``watch``); a new writer (a fresh process) compares the bytes it would write with the file's. A
-file edited by someone else no longer matches what the writer remembers, and is compared and rewritten.
+read again (``watch``). A new writer (a fresh process) starts from the memo the last writer left in the
+directory (``.kgitops-status-memo.json``: per file, the record's digest, the file's stamp and byte digest;
+``reconciler.status.memo``): a record whose digest is the memo's, at a file whose stamp is the memo's, is
+neither dumped nor read; without a memo entry it compares the bytes it would write with the file's. A file
+edited by someone else no longer matches what the writer remembers, and is compared and rewritten.
 """
 
 from __future__ import annotations
@@ -20,19 +23,22 @@ from pathlib import Path
 
 import yaml
 
+from reconciler.status import memo
 from reconciler.status.record import StatusRecord, relative_path, transitions
 
 _Stamp = tuple[int, int, int]  # (st_ino, st_size, st_mtime_ns) of a file
+MEMO_FILE = ".kgitops-status-memo.json"  # in the status directory; not a record (a file, not a directory)
 
 
 @dataclass(frozen=True)
 class _Seen:
-    """A file as this writer left it (or found it): the record it holds, its stamp and a digest of its
-    bytes."""
+    """A file as this writer left it (or found it): the record it holds (None: known from the memo only), its
+    stamp, a digest of its bytes and the record's digest (``memo.record_digest``)."""
 
-    record: StatusRecord
+    record: StatusRecord | None
     stamp: _Stamp
     digest: bytes
+    record_digest: bytes | None
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class StatusFiles:
         self.root = Path(root)
         self.skipped: list[str] = []  # objects whose names cannot be status file names
         self._seen: dict[str, _Seen] = {}  # path → the file as this writer left it
+        self._memo_read = False
+        self._memo_dirty = False  # ``_seen`` differs from the memo on disk
 
     def read_all(self) -> dict[str, StatusRecord]:
         """Every status file that parses, by relative path."""
@@ -75,6 +83,8 @@ class StatusFiles:
                 continue
             new[rel] = rec
         root = self.root.resolve()
+        if not self._memo_read:
+            self._read_memo(root)
         scan = self._scan(root)
         inside: dict[str, bool] = {}  # per directory: does it resolve inside the root (no symlink out)?
         old: dict[str, StatusRecord] = {}
@@ -91,23 +101,33 @@ class StatusFiles:
             seen = self._seen.get(rel)
             if seen is not None and seen.stamp != stamp:
                 seen = None  # gone, or changed by someone else since: what we remember no longer holds
-            if seen is not None and seen.record == rec:
-                continue
+            if seen is not None:
+                if seen.record is not None:
+                    if seen.record == rec:
+                        continue
+                elif seen.record_digest is not None and memo.record_digest(rec) == seen.record_digest:
+                    self._seen[rel] = _Seen(rec, seen.stamp, seen.digest, seen.record_digest)
+                    continue  # the memo's record, in the file as the memo's writer left it
             data = rec.to_yaml()
             digest = _digest(data)
+            rdigest = memo.record_digest(rec)
+            self._memo_dirty = True
             if seen is not None:
                 if seen.digest == digest:
-                    self._seen[rel] = _Seen(rec, seen.stamp, digest)
+                    self._seen[rel] = _Seen(rec, seen.stamp, digest, rdigest)
                     continue
-                old[rel] = seen.record
+                if seen.record is not None:
+                    old[rel] = seen.record
+                elif (before := _read_bytes(root / rel)) is not None and (record := _record_of(before)):
+                    old[rel] = record
             elif stamp is not None:
                 before = _read_bytes(root / rel)
                 if before == data:
-                    self._seen[rel] = _Seen(rec, stamp, digest)
+                    self._seen[rel] = _Seen(rec, stamp, digest, rdigest)
                     continue
                 if before is not None and (record := _record_of(before)) is not None:
                     old[rel] = record
-            self._seen[rel] = _Seen(rec, _atomic_write(root / rel, data), digest)
+            self._seen[rel] = _Seen(rec, _atomic_write(root / rel, data), digest, rdigest)
             changed[rel] = rec
         for stale in scan.leftovers:  # left by a writer killed mid-write
             with contextlib.suppress(OSError):
@@ -121,12 +141,37 @@ class StatusFiles:
             with contextlib.suppress(OSError):
                 (root / rel).unlink()
             _remove_empty_parents(root / rel, root)
+        for rel in self._seen.keys() - new.keys():  # objects no longer managed: forgotten
+            del self._seen[rel]
+            self._memo_dirty = True
+        self._save_memo(root)
         return transitions(old, changed)
+
+    def _read_memo(self, root: Path) -> None:
+        """Start from the memo (once, in a fresh writer): ``path → [record digest, st_ino, st_size,
+        st_mtime_ns, file digest]``."""
+        self._memo_read = True
+        for rel, entry in memo.load(root / MEMO_FILE).items():
+            try:
+                rdigest, ino, size, mtime, digest = entry
+                stamp = (int(ino), int(size), int(mtime))
+                self._seen[rel] = _Seen(None, stamp, bytes.fromhex(digest), bytes.fromhex(rdigest))
+            except (TypeError, ValueError):
+                continue
+
+    def _save_memo(self, root: Path) -> None:
+        if self._memo_dirty and root.is_dir():
+            entries = {
+                rel: [s.record_digest.hex(), *s.stamp, s.digest.hex()]
+                for rel, s in self._seen.items() if s.record_digest is not None
+            }
+            memo.save(root / MEMO_FILE, entries)
+            self._memo_dirty = False
 
     def _read(self, rel: str, stamp: _Stamp | None = None) -> StatusRecord | None:
         """The record in the file at ``rel`` (the remembered one when the file is as we left it)."""
         seen = self._seen.get(rel)
-        if seen is not None and stamp is not None and seen.stamp == stamp:
+        if seen is not None and stamp is not None and seen.stamp == stamp and seen.record is not None:
             return seen.record
         data = _read_bytes(self.root / rel)
         return _record_of(data) if data is not None else None

@@ -55,7 +55,7 @@ def test_status_names_cannot_escape(tmp_path: Path) -> None:
     ]
     files.write(evil)
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert written == ["status/_cluster/AppImage/appimg.yaml"]
+    assert written == ["status/.kgitops-status-memo.json", "status/_cluster/AppImage/appimg.yaml"]
     assert len(files.skipped) == 3
 
 
