@@ -21,6 +21,12 @@ BRANCH_MEMO = "kgitops/status-memo.json"
 FILES_MEMO = ".kgitops-status-memo.json"
 
 
+def digest_hex(record: StatusRecord) -> str:
+    digest = record_digest(record)
+    assert digest is not None
+    return digest.hex()
+
+
 def fresh_branch(path: Path) -> StatusBranch:
     return StatusBranch(pygit2.Repository(str(path)))
 
@@ -71,7 +77,7 @@ def test_a_memo_entry_is_believed_only_where_the_parent_tree_holds_its_blob(tmp_
     rel = "cross-domain/KusciaJob/job-003.yaml"
     failed = batch(10, job_003="Failed")
     doc = json.loads((a / BRANCH_MEMO).read_bytes())
-    doc["records"][rel][0] = record_digest(failed[3]).hex()  # "the Failed record is the blob you hold"
+    doc["records"][rel][0] = digest_hex(failed[3])  # "the Failed record is the blob you hold"
     (a / BRANCH_MEMO).write_text(json.dumps(doc))
     assert fresh_branch(a).commit(failed) is None  # believed: the parent holds that blob
     # the same memo in another repository whose branch someone moved: job-003 holds another blob there
@@ -100,7 +106,7 @@ def test_a_corrupt_partial_or_foreign_memo_is_ignored(tmp_path: Path) -> None:
     assert fresh_branch(b).commit(changed) is not None
     good = (a / BRANCH_MEMO).read_bytes()
     doc = json.loads(good)
-    forged = {k: [record_digest(changed[int(k[-8:-5])]).hex(), v[1]] for k, v in doc["records"].items()}
+    forged = {k: [digest_hex(changed[int(k[-8:-5])]), v[1]] for k, v in doc["records"].items()}
     bad = [
         b"\x00\xff not json",
         good[: len(good) // 2],  # a partial write
@@ -157,7 +163,7 @@ def test_status_files_a_memo_entry_is_believed_only_for_a_file_as_it_was_left(tm
     rel = "cross-domain/KusciaJob/job-002.yaml"
     failed = batch(5, job_002="Failed")
     doc = json.loads((tmp_path / FILES_MEMO).read_bytes())
-    doc["records"][rel][0] = record_digest(failed[2]).hex()
+    doc["records"][rel][0] = digest_hex(failed[2])
     (tmp_path / FILES_MEMO).write_text(json.dumps(doc))
     assert StatusFiles(tmp_path).write(failed) == []  # believed: the file is as the memo says
     (tmp_path / FILES_MEMO).write_text(json.dumps(doc))
