@@ -20,6 +20,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -30,8 +31,7 @@ _Stamp = tuple[int, int, int]  # (st_ino, st_size, st_mtime_ns) of a file
 MEMO_FILE = ".kgitops-status-memo.json"  # in the status directory; not a record (a file, not a directory)
 
 
-@dataclass(frozen=True)
-class _Seen:
+class _Seen(NamedTuple):  # a tuple: one is made per record a fresh writer meets
     """A file as this writer left it (or found it): the record it holds (None: known from the memo only), its
     stamp, a digest of its bytes and the record's digest (``memo.record_digest``)."""
 
@@ -56,7 +56,7 @@ class StatusFiles:
         self.root = Path(root)
         self.skipped: list[str] = []  # objects whose names cannot be status file names
         self._seen: dict[str, _Seen] = {}  # path → the file as this writer left it
-        self._memo_read = False
+        self._memo: dict[str, Any] | None = None  # the memo's entries not yet used (None: not read yet)
         self._memo_dirty = False  # ``_seen`` differs from the memo on disk
 
     def read_all(self) -> dict[str, StatusRecord]:
@@ -83,8 +83,8 @@ class StatusFiles:
                 continue
             new[rel] = rec
         root = self.root.resolve()
-        if not self._memo_read:
-            self._read_memo(root)
+        if self._memo is None:
+            self._memo = memo.load(root / MEMO_FILE)
         scan = self._scan(root)
         inside: dict[str, bool] = {}  # per directory: does it resolve inside the root (no symlink out)?
         old: dict[str, StatusRecord] = {}
@@ -99,6 +99,8 @@ class StatusFiles:
                 continue
             stamp = scan.files.get(rel)
             seen = self._seen.get(rel)
+            if seen is None and self._memo:
+                seen = _from_memo(self._memo.pop(rel, None))
             if seen is not None and seen.stamp != stamp:
                 seen = None  # gone, or changed by someone else since: what we remember no longer holds
             if seen is not None:
@@ -147,18 +149,6 @@ class StatusFiles:
         self._save_memo(root)
         return transitions(old, changed)
 
-    def _read_memo(self, root: Path) -> None:
-        """Start from the memo (once, in a fresh writer): ``path → [record digest, st_ino, st_size,
-        st_mtime_ns, file digest]``."""
-        self._memo_read = True
-        for rel, entry in memo.load(root / MEMO_FILE).items():
-            try:
-                rdigest, ino, size, mtime, digest = entry
-                stamp = (int(ino), int(size), int(mtime))
-                self._seen[rel] = _Seen(None, stamp, bytes.fromhex(digest), bytes.fromhex(rdigest))
-            except (TypeError, ValueError):
-                continue
-
     def _save_memo(self, root: Path) -> None:
         if self._memo_dirty and root.is_dir():
             entries = {
@@ -206,6 +196,16 @@ class StatusFiles:
                     if entry.is_symlink():
                         symlinks.add(rel)
         return _Scan(files, symlinks, leftovers)
+
+
+def _from_memo(entry: Any) -> _Seen | None:
+    """A memo entry, ``[record digest, st_ino, st_size, st_mtime_ns, file digest]`` (hex digests), as what
+    the memo's writer left; None when it has another shape."""
+    try:
+        rdigest, ino, size, mtime, digest = entry
+        return _Seen(None, (int(ino), int(size), int(mtime)), bytes.fromhex(digest), bytes.fromhex(rdigest))
+    except (TypeError, ValueError):
+        return None
 
 
 def _record_of(data: bytes) -> StatusRecord | None:
