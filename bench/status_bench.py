@@ -3,9 +3,10 @@
 With N job records (default 5,000), for the status branch (pygit2, a bare repository) and for status files:
 
 * nothing changed (target ≤ 50 ms), one record changed (≤ 100 ms), every record changed (≤ 2 s);
-* each timed twice: by the writer that wrote the previous batch (``watch``, its memory warm), and by a new
-  writer (a fresh process after a restart: nothing in memory, everything derived from the branch or the
-  files).
+* each timed three times: by the writer that wrote the previous batch (``watch``, its memory warm), by a new
+  writer (a fresh process after a restart, or a CLI ``sync``: nothing in memory, the memo the last writer left
+  on disk), and by a new writer without the memo (deleted before the run, outside the timing: everything
+  derived from the branch or the files; for comparison, no target).
 
 Each figure is the minimum and the median of ``--rounds`` runs (wall clock; the median CPU time beside it).
 Records are shaped like a job's: two tasks, a second party's approval, times, a 40-hex revision.
@@ -26,6 +27,8 @@ import pygit2
 
 from reconciler.model import ObjectRef
 from reconciler.status import StatusBranch, StatusFiles, StatusRecord, SyncState
+from reconciler.status.commits import MEMO_FILE
+from reconciler.status.files import MEMO_FILE as FILES_MEMO
 
 TARGETS = {"nothing changed": 0.050, "1 changed": 0.100, "all changed": 2.0}
 
@@ -85,18 +88,25 @@ def timed(rounds: int, prepare: Callable[[], list[StatusRecord]], run: Callable[
     return wall, cpu
 
 
-def report(target: str, label: str, times: tuple[list[float], list[float]]) -> None:
+def report(target: str, label: str, times: tuple[list[float], list[float]], judged: bool = True) -> None:
     limit = TARGETS[target]
     wall, cpu = times
     best, median = min(wall), statistics.median(wall)
-    verdict = "ok" if median <= limit else "OVER"
+    verdict = ("ok" if median <= limit else "OVER") if judged else "(comparison)"
     print(f"  {label:<30} {best * 1000:8.1f} ms min {median * 1000:8.1f} ms median"
           f" (CPU {statistics.median(cpu) * 1000:8.1f} ms)   target ≤ {limit * 1000:,.0f} ms  {verdict}")
 
 
 def scenarios(name: str, rounds: int, batches: Batches, warm: Callable[[list[StatusRecord]], object],
-              fresh: Callable[[list[StatusRecord]], object]) -> None:
-    print(f"{name}, {batches.n:,} records:")
+              fresh: Callable[[list[StatusRecord]], object], memo: Path) -> None:
+    print(f"{name}, {batches.n:,} records (memo: {memo.name}):")
+
+    def without_memo(prepare: Callable[[], list[StatusRecord]]) -> Callable[[], list[StatusRecord]]:
+        def run() -> list[StatusRecord]:
+            memo.unlink(missing_ok=True)
+            return prepare()
+        return run
+
     for target, prepare in (
         ("nothing changed", batches.same),
         ("1 changed", batches.one_changed),
@@ -104,6 +114,8 @@ def scenarios(name: str, rounds: int, batches: Batches, warm: Callable[[list[Sta
     ):
         report(target, f"{target} (watch)", timed(rounds, prepare, warm))
         report(target, f"{target} (fresh process)", timed(rounds, prepare, fresh))
+        cold = timed(rounds, without_memo(prepare), fresh)
+        report(target, f"{target} (fresh, no memo)", cold, judged=False)
 
 
 def bench_branch(tmp: Path, n: int, rounds: int) -> None:
@@ -118,7 +130,7 @@ def bench_branch(tmp: Path, n: int, rounds: int) -> None:
     def fresh(records: list[StatusRecord]) -> object:
         return StatusBranch(pygit2.Repository(path)).commit(records)
 
-    scenarios("status branch", rounds, batches, branch.commit, fresh)
+    scenarios("status branch", rounds, batches, branch.commit, fresh, Path(path) / MEMO_FILE)
 
 
 def bench_files(tmp: Path, n: int, rounds: int) -> None:
@@ -132,7 +144,7 @@ def bench_files(tmp: Path, n: int, rounds: int) -> None:
     def fresh(records: list[StatusRecord]) -> object:
         return StatusFiles(root).write(records)
 
-    scenarios("status files", rounds, batches, files.write, fresh)
+    scenarios("status files", rounds, batches, files.write, fresh, root / FILES_MEMO)
 
 
 def main() -> None:
