@@ -170,11 +170,12 @@ class StatusFiles:
     @staticmethod
     def _scan(root: Path) -> _Scan:
         """``<namespace>/<kind>/<name>.yaml`` under ``root`` (names starting with a dot are not records;
-        symlinked directories are not followed), with their stamps; and ``.*.tmp`` files beside them."""
+        symlinked directories are not followed), with their stamps; and ``.*.tmp`` files beside them and the
+        memo's beside it."""
         files: dict[str, _Stamp] = {}
         symlinks: set[str] = set()
         leftovers: list[Path] = []
-        for ns in _dirs(root):
+        for ns in _dirs(root, leftovers):
             for kind in _dirs(Path(ns.path)):
                 try:
                     entries = list(os.scandir(kind.path))
@@ -239,12 +240,17 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _dirs(path: Path) -> list[os.DirEntry[str]]:
+def _dirs(path: Path, leftovers: list[Path] | None = None) -> list[os.DirEntry[str]]:
+    """The directories in ``path``; with ``leftovers``, the memo's temp files found there are added to it."""
     try:
         with os.scandir(path) as it:
-            return [e for e in it if e.is_dir(follow_symlinks=False)]
+            entries = list(it)
     except OSError:
         return []
+    if leftovers is not None:
+        prefix = f".{MEMO_FILE}."
+        leftovers += [Path(e.path) for e in entries if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    return [e for e in entries if e.is_dir(follow_symlinks=False)]
 
 
 def _atomic_write(target: Path, data: bytes, pid: int) -> _Stamp:

@@ -188,3 +188,11 @@ def test_the_memo_holds_no_record_text(tmp_path: Path) -> None:
     for memo in (path / BRANCH_MEMO, tmp_path / "status" / FILES_MEMO):
         text = memo.read_text()
         assert secret not in text and "Failed" not in text and "job-s" in text  # the path is its key
+
+
+def test_a_memo_temp_file_left_by_a_killed_writer_is_removed(tmp_path: Path) -> None:
+    StatusFiles(tmp_path).write(batch(3))
+    left = tmp_path / f".{FILES_MEMO}.999999.tmp"  # a writer killed between writing the memo and renaming it
+    left.write_bytes(b'{"format": "kgitops.io/status-memo/v1", "rec')
+    assert StatusFiles(tmp_path).write(batch(3, job_001="Failed")) == ["job-001: Running → Failed"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILES_MEMO, "cross-domain"]
