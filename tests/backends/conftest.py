@@ -31,7 +31,7 @@ from reconciler.backends.k8s.objects import GROUP, KIND_INFO, VERSION
 from reconciler.backends.k8s.retry import RetryPolicy
 from reconciler.backends.kubernetes import KubernetesBackend, load_api_client
 
-from .k8s_rbac import apply_rbac, delete_rbac
+from .k8s_rbac import apply_rbac
 from .k8s_standin import StandInServer, write_kubeconfig
 from .kusciaapi_fixtures import pki, served  # noqa: F401 - fixtures for the KusciaAPI tests
 
@@ -69,13 +69,14 @@ class Server:
 
 @pytest.fixture(scope="session")
 def rbac_applied(real_k8s: Any) -> Iterator[Any]:
-    """deploy/rbac.yaml applied as admin for the session (and removed at its end)."""
+    """deploy/rbac.yaml applied as admin for the session. It is left in place at the end: the server may be
+    shared by another test session on the same machine (it is reused, see docs/testing.md), whose
+    ServiceAccount tests would lose their permissions mid-run; applying it again is idempotent."""
     if not real_k8s.sa_kubeconfig:
         pytest.skip("no ServiceAccount kubeconfig: set KGITOPS_K8S_SA_KUBECONFIG (tools/k8s/up prints it)")
     admin = load_api_client(real_k8s.kubeconfig)
-    created = apply_rbac(admin)
+    apply_rbac(admin)
     yield real_k8s
-    delete_rbac(admin, created)
     admin.close()
 
 

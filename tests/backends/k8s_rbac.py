@@ -3,7 +3,6 @@ and the Kubernetes authorization attributes (API group, resource, verb) of a req
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s_client
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import NotFoundError
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
@@ -62,19 +60,10 @@ def attributes(method: str, path: str, query: dict[str, str]) -> Grant:
 
 
 def apply_rbac(api: k8s_client.ApiClient) -> list[dict[str, Any]]:
-    """Server-side apply deploy/rbac.yaml as the given (admin) client; the objects, for delete_rbac."""
+    """Server-side apply deploy/rbac.yaml as the given (admin) client; returns the objects applied."""
     dyn = DynamicClient(api)
     docs = [d for d in deploy_docs("rbac.yaml") if d["kind"] in RBAC_KINDS]
     for doc in docs:
         res = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
         dyn.server_side_apply(res, body=doc, field_manager=FIELD_MANAGER, force_conflicts=True)
     return docs
-
-
-def delete_rbac(api: k8s_client.ApiClient, docs: list[dict[str, Any]]) -> None:
-    dyn = DynamicClient(api)
-    for doc in docs:
-        res = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-        meta = doc["metadata"]
-        with contextlib.suppress(NotFoundError):
-            dyn.delete(res, name=meta["name"], namespace=meta.get("namespace"))
