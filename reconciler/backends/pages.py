@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.backends.base import BackendError
+from reconciler.errors import UsageError
 from reconciler.model import Resource
 from reconciler.views import job_phase_of, parse_time
 
@@ -27,10 +27,8 @@ KUBERNETES_MARKER = "k1"  # Kubernetes' continue token, its chunk size and the l
 KUSCIAAPI_MARKER = "a1"  # the page token of kgitops' KusciaAPI list extension
 
 
-class InvalidMarker(BackendError):
-    """A page marker that kgitops did not print (or printed for another backend): a usage error."""
-
-    exit_code = 2
+class InvalidMarker(UsageError):
+    """A page marker that kgitops did not print (or printed for another backend): a usage error (exit 2)."""
 
     def __init__(self, marker: str) -> None:
         super().__init__(
@@ -94,7 +92,7 @@ class PageRequest:
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
-            raise BackendError(f"a page holds 1 to {MAX_LIMIT} jobs, not {self.limit}")
+            raise UsageError(f"a page holds 1 to {MAX_LIMIT} jobs, not {self.limit}")
 
     def matches(self, job: Resource) -> bool:
         """Whether a job passes every filter (for what a backend does not filter where jobs are stored)."""
