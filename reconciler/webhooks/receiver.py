@@ -23,8 +23,9 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from reconciler.background_http import BackgroundHTTPServer
 from reconciler.webhooks.events import PUSH_EVENTS, Target, WebhookEventError, decide, event_kind, parse_push
 from reconciler.webhooks.signatures import GENERIC_HEADER, verify
 
@@ -87,7 +88,7 @@ def parse_listen(addr: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-class Receiver:
+class Receiver(BackgroundHTTPServer):
     """The HTTP server. ``counts`` holds deliveries by result (accepted, ignored, duplicate, unauthorized,
     too_large, bad_request); ``on_delivery(result)`` is called for each, e.g. to count it in metrics."""
 
@@ -131,26 +132,12 @@ class Receiver:
                 return
 
         try:
-            self.server = ThreadingHTTPServer(parse_listen(settings.listen), Handler)
+            super().__init__(parse_listen(settings.listen), Handler, "kgitops-webhooks")
         except OSError as exc:
             raise ListenError(
                 f"--webhook-listen {settings.listen}: cannot listen ({exc.strerror or exc}); "
                 "pick a free HOST:PORT"
             ) from None
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="kgitops-webhooks", daemon=True)
-
-    @property
-    def address(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{host!s}:{port}"
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def _count(self, result: str) -> None:
         with self._lock:
