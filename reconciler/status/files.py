@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from reconciler.status import memo
+from reconciler.status.atomic import replace_file
 from reconciler.status.record import StatusRecord, relative_path, transitions
 
 _Stamp = tuple[int, int, int]  # (st_ino, st_size, st_mtime_ns) of a file
@@ -254,33 +255,10 @@ def _dirs(path: Path, leftovers: list[Path] | None = None) -> list[os.DirEntry[s
 
 
 def _atomic_write(target: Path, data: bytes, pid: int) -> _Stamp:
-    """Replace ``target`` with ``data`` (temp file beside it + rename); returns the new file's stamp.
-
-    The temp file, ``.<name>.<pid>.tmp`` (mode 0600), is not ``*.yaml``: a writer killed between the write and
-    the rename leaves nothing a reader takes for a record, and the next write removes it."""
-    tmp = target.parent / f".{target.name}.{pid}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # O_EXCL: never through a file or symlink put there
-    try:
-        fd = os.open(tmp, flags, 0o600)
-    except FileNotFoundError:  # a new directory
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, flags, 0o600)
-    except FileExistsError:  # left by a killed writer that had our pid
-        os.unlink(tmp)
-        fd = os.open(tmp, flags, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Replace ``target`` with ``data`` (``reconciler.status.atomic.replace_file``); the new file's stamp.
+    The temp file is not ``*.yaml``: a writer killed before the rename leaves nothing a reader takes for a
+    record, and the next write removes it."""
+    st = replace_file(target, data, pid)
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from reconciler.model import ObjectRef
+from reconciler.status.atomic import replace_file
 from reconciler.status.record import StatusRecord
 
 FORMAT = "kgitops.io/status-memo/v1"  # bump when the entries' meaning changes
@@ -79,24 +80,5 @@ def save(path: Path, entries: dict[str, list[Any]]) -> None:
     creating its directory. A memo that cannot be written is skipped: it only saves time."""
     doc = {"format": FORMAT, "yaml": yaml.__version__, "rendering": rendering(), "records": entries}
     data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("ascii")
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, flags, 0o600)
-        except FileExistsError:  # left by a killed writer that had our pid
-            os.unlink(tmp)
-            fd = os.open(tmp, flags, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    with contextlib.suppress(OSError):
+        replace_file(path, data, os.getpid())
