@@ -250,8 +250,9 @@ class LocalBackend(Backend):
         return store_pages.job_names(self.store, namespace)
 
     def changes(self, kind: str, since: str = "", labels: Mapping[str, str] | None = None) -> LiveChanges:
-        """From the store's resource versions (``Store.changes``): one indexed query for what changed."""
-        found = self.store.changes(kind, int(since) if since.isdigit() else None)
+        """From the store's change log (``Store.feed``, ``engine/changelog.py``): one indexed query for what
+        changed."""
+        found = self.store.feed.changes(kind, int(since) if since.isdigit() else None)
         changed, removed = found.changed, list(found.removed)
         if labels:
             wanted = [o for o in changed if all(o.labels.get(k) == v for k, v in labels.items())]

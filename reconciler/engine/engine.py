@@ -2,7 +2,7 @@
 
 A driver (``step`` then ``wait``, in ``run``) looks, when it starts, at every unfinished task and at the jobs
 written since a driver last had nothing left to do; then only at what an event concerns: a write to the store
-(its change feed, ``Store.feed``; writes by this process's other threads wake the wait at once, other
+(its change log, ``Store.feed``; writes by this process's other threads wake the wait at once, other
 processes' are seen by polling ``feed.revision()``, one integer), a process exit (the runtime's pidfds), or a
 deadline that is due (a task's lifecycleSeconds, the kill grace period, a launch waiting for its AppImage). A
 job awaiting approval costs nothing until someone writes to it. Work is taken in bounded batches with exits
@@ -21,10 +21,11 @@ import sqlite3
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from reconciler.engine.changefeed import Change
+from reconciler.engine.changelog import Change
 from reconciler.engine.job_controller import JobController, Recorder
 from reconciler.engine.runtime.base import Runtime
 from reconciler.engine.store import Store, utc_now
@@ -99,7 +100,8 @@ class Engine:
         self._queue: WorkQueue[ObjectRef] = WorkQueue()
         self._revision: int | None = None  # None until the first step looked at everything
         self._marked: int | None = None  # the revision last recorded with Store.mark_processed
-        self._tombstone = 0
+        self._deletions: int | None = None  # the deletions taken in, up to this revision (None: not driving)
+        self._reader = uuid.uuid4().hex  # this driver's cursor in the change log
         self._task_refs: dict[str, ObjectRef] = {}  # uid -> ref
         self._job_refs: dict[str, ObjectRef] = {}  # uid -> ref
         self._task_phases: dict[str, str] = {}  # uid -> status.phase last seen in the change feed
@@ -224,7 +226,11 @@ class Engine:
             self._waker.poke()
 
     def close(self) -> None:
-        """Release the wait's descriptors (the runtime closes its own)."""
+        """Release the wait's descriptors (the runtime closes its own) and, if this engine drove, the
+        deletions kept for it in the change log."""
+        if self._deletions is not None:
+            self._deletions = None
+            self.store.feed.end_reading(self._reader)
         if self._selector is not None:
             self._selector.close()
             self._selector = None
@@ -242,10 +248,8 @@ class Engine:
         none did)."""
         self._revision = self.store.feed.revision()
         self._marked = self.store.feed.processed_revision()
-        last, _ = self.store.feed.tombstones_since(0)
-        if last:  # collected below with everything else
-            self.store.feed.drop_tombstones(last)
-            self._tombstone = last
+        # deletions logged so far are collected below with everything else (every pod whose task is gone)
+        self._deletions = self.store.feed.begin_reading(self._reader)
         tasks = self.store.feed.identities("KusciaTask")
         self._task_refs = {uid: ref for ref, uid in tasks}
         self._job_refs = {uid: ref for ref, uid in self.store.feed.identities("KusciaJob")}
@@ -279,16 +283,19 @@ class Engine:
             self._revision, changes = self.store.feed.changes_since(self._revision)
             for change in changes:
                 self._changed(change)
-            last, gone = self.store.feed.tombstones_since(self._tombstone)
+            assert self._deletions is not None
+            last, gone = self.store.feed.deletions_since(self._deletions)
             if gone:
                 for change in gone:
+                    if change.ref.kind != "KusciaTask":
+                        continue
                     self._task_refs.pop(change.uid, None)
                     self._task_phases.pop(change.uid, None)
                     self._collecting.add((change.ref.name, change.uid))
                     self._queue_owner(change.owner, Urgency.FOLLOW_UP)
-                self.store.feed.drop_tombstones(last)
-                self._tombstone = last
-                self._collect_at = now
+                    self._collect_at = now
+                self.store.feed.mark_deletions_read(self._reader, last)
+                self._deletions = last
         if self._collect_at is not None and self._collect_at <= now:
             self.runtime.collect_garbage(self.store.uids("KusciaTask"))
             self._collecting = {

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.engine.changefeed import ChangeFeed
-from reconciler.engine.changes import CHANGES_SCHEMA, LiveChangeFeed
+from reconciler.engine import changelog
+from reconciler.engine.changelog import ChangeLog
 from reconciler.engine.pins import PinnedAppImage, appimages_of, spec_digest
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import ObjectRef, Resource
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS appimage_pins (
     owner TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, spec TEXT NOT NULL,
     PRIMARY KEY (owner, name)
 );
-""" + CHANGES_SCHEMA
+"""
 
 DB_NAME = "engine.db"
 
@@ -88,7 +88,7 @@ class StoreError(Exception):
     pass
 
 
-class Store(LiveChangeFeed):
+class Store:
     """Thread-compatible SQLite store; one connection per Store object."""
 
     def __init__(self, path: str | Path) -> None:
@@ -109,8 +109,8 @@ class Store(LiveChangeFeed):
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
-            ChangeFeed.install(self._db)
-        self.feed = ChangeFeed(self._db, self._lock, self.transaction)
+            changelog.install(self._db)
+        self.feed = ChangeLog(self._db, self._lock, self.transaction, self._row)
 
     def _wal(self, patience: float = 30.0) -> None:
         """Switch to WAL. Two processes opening a new database at once can get SQLITE_BUSY here without
@@ -286,20 +286,22 @@ class Store(LiveChangeFeed):
         return obj
 
     def delete(self, ref: ObjectRef) -> bool:
+        """Delete an object (its AppImage pins with it) and log the deletion (``feed``,
+        ``engine/changelog.py``) at the next revision; False if it did not exist."""
         with self.transaction():
-            rows = self._db.execute(
-                "SELECT uid FROM objects WHERE kind=? AND namespace=? AND name=?",
+            row = self._db.execute(
+                "SELECT uid, owner FROM objects WHERE kind=? AND namespace=? AND name=?",
                 (ref.kind, ref.namespace, ref.name),
-            ).fetchall()
-            for row in rows:
-                self._db.execute("DELETE FROM appimage_pins WHERE owner=?", (row[0],))
-            cur = self._db.execute(
+            ).fetchone()
+            if row is None:
+                return False
+            self._db.execute("DELETE FROM appimage_pins WHERE owner=?", (row[0],))
+            self._db.execute(
                 "DELETE FROM objects WHERE kind=? AND namespace=? AND name=?",
                 (ref.kind, ref.namespace, ref.name),
             )
-            if cur.rowcount:
-                self._tombstone(ref, self._next("rv"))
-            return cur.rowcount > 0
+            self.feed.record_deletion(ref, str(row[0]), str(row[1]), self._next("rv"))
+            return True
 
     def refs(self, kind: str, where: str = "", order: str = "seq") -> builtins.list[ObjectRef]:
         """Just the identities (no JSON decoding): what a controller pass iterates over."""
@@ -435,7 +437,7 @@ class Store(LiveChangeFeed):
         rows = self._query(sql, (owner,))
         return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
-    # -- for the event-driven driver (the change feed itself: ``self.feed``, engine/changefeed.py) -------
+    # -- for the event-driven driver (the change log itself: ``self.feed``, engine/changelog.py) ---------
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (in the writing thread) after every transaction this Store object commits;
         other processes' writes show in ``feed.revision()``."""

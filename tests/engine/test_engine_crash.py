@@ -3,6 +3,7 @@ processes that outlived the crash, and nothing runs twice."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from reconciler.backends.local import LocalBackend
 from reconciler.engine.driver import driver_pid
+from reconciler.engine.runtime import procfs
 from reconciler.model import ObjectRef
 
 from .engine_fixtures import appimage, kjob
@@ -108,3 +110,40 @@ def test_engine_repeated_sigkills_at_random_instants(tmp_path: Path) -> None:
     assert sorted(lines) == sorted(expected), lines
     assert not client.store.pods(live_only=True)
     client.close()
+
+
+def test_a_task_deleted_while_its_driver_is_killed_has_its_processes_ended_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """The deletion is written while the driver is stopped (SIGSTOP: it cannot take it in), then the driver
+    is killed: the task's processes outlive both, and the next driver ends them."""
+    state = tmp_path / "state"
+    client = LocalBackend(state, autostart=False)
+    client.create(appimage("app", "sleep 600"))
+    client.create(kjob("doomed", [{"alias": "a", "parties": [{"domainID": "alice"}, {"domainID": "bob"}]}]))
+    client.approve(ObjectRef.of("KusciaJob", "doomed"), "bob", True)
+    driver = start_driver(state, tmp_path)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        assert wait_for(lambda: len([p for p in client.store.pods(live_only=True) if p.pid]) == 2)
+        pods = [(p.pid, p.start_ticks) for p in client.store.pods(live_only=True)]
+        os.kill(driver.pid, signal.SIGSTOP)
+        client.delete(ObjectRef.of("KusciaJob", "doomed"))  # the lock is held: the deletion is only logged
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+        assert wait_for(lambda: driver_pid(state) is None, 5)
+        assert all(procfs.alive(pid, ticks) for pid, ticks in pods)  # orphans now, nobody ends them
+        second = start_driver(state, tmp_path, until_idle=True)
+        assert second.wait(timeout=30) == 0, second.stderr.read() if second.stderr else ""
+        assert not any(procfs.alive(pid, ticks) for pid, ticks in pods)
+        assert not client.store.pods()
+        assert client.get(ObjectRef.of("KusciaJob", "doomed")) is None
+    finally:
+        for proc in (driver, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for pod in client.store.pods():  # a failed run leaves no sleeping process behind
+            with contextlib.suppress(OSError):
+                os.killpg(pod.pid, signal.SIGKILL)
+        client.close()

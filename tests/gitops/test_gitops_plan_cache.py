@@ -16,7 +16,7 @@ import pytest
 import reconciler
 from reconciler.apply import Reconciler
 from reconciler.apply.live_cache import LiveCache
-from reconciler.engine import changes as changes_module
+from reconciler.engine import changelog
 from reconciler.engine.store import Store
 from reconciler.model import ObjectRef, Resource
 from reconciler.plan.desired import DesiredStateBuilder, _Cached
@@ -218,16 +218,16 @@ def test_the_live_cache_sees_every_create_update_and_delete(tmp_path: Path) -> N
 def test_deletions_older_than_the_kept_tombstones_mean_a_full_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(changes_module, "TOMBSTONES_KEPT", 3)
+    monkeypatch.setattr(changelog, "KEPT_DELETIONS", 3)
     store = Store.open(tmp_path)
-    start = store.changes("KusciaJob", None).version
+    start = store.feed.changes("KusciaJob", None).version
     for i in range(300):
         store.create(_resource(f"job-{i}"))
         store.delete(ObjectRef("KusciaJob", "cross-domain", f"job-{i}"))
     store.create(_resource("job-kept"))
-    found = store.changes("KusciaJob", start)
+    found = store.feed.changes("KusciaJob", start)
     assert found.complete and [o.name for o in found.changed] == ["job-kept"]
-    recent = store.changes("KusciaJob", found.version - 4)
+    recent = store.feed.changes("KusciaJob", found.version - 4)
     assert not recent.complete
     store.close()
 
@@ -240,10 +240,10 @@ def test_a_state_dir_from_before_the_change_feed_is_migrated(tmp_path: Path) -> 
         store._db.execute("DROP INDEX objects_kind_rv")
     store.close()
     store = Store.open(tmp_path)  # opened by this version: the table and the index are added
-    v = store.changes("KusciaJob", None)
+    v = store.feed.changes("KusciaJob", None)
     assert [o.name for o in v.changed] == ["job-old"]
     store.delete(ObjectRef("KusciaJob", "cross-domain", "job-old"))
-    after = store.changes("KusciaJob", v.version)
+    after = store.feed.changes("KusciaJob", v.version)
     assert not after.complete and [r.name for r in after.removed] == ["job-old"]
     store.close()
 
