@@ -370,9 +370,15 @@ class Backend(ABC):
         return poll
 
     def rest(self, seconds: float, wake: threading.Event) -> None:
-        """``run_until``'s rest: ``seconds`` at most, less if ``wake`` is set. The embedded engine also
-        wakes when one of its processes exits, a deadline of its is due, or another thread writes."""
+        """``run_until``'s rest: ``seconds`` at most, less if ``wake`` is set (and ``wake()`` called, for the
+        embedded engine). The embedded engine also wakes when one of its processes exits, a deadline of its is
+        due, or another thread writes through its own store connection."""
         wake.wait(seconds)
+
+    def wake(self) -> None:  # noqa: B027 - optional hook
+        """End a ``rest`` under way early, or the next one if none is: the one method another thread may call
+        (``serve`` writes through its driving thread's backend, so a write must end that thread's rest). Here
+        setting ``rest``'s ``wake`` does it all."""
 
     # -- optional (see ``capabilities``) ---------------------------------------------------
     def logs(

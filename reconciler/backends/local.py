@@ -148,6 +148,12 @@ class LocalBackend(Backend):
         else:
             wake.wait(seconds)
 
+    def wake(self) -> None:
+        """End the engine's wait under way (``rest`` while driving), or the next one; any thread."""
+        engine = self._engine
+        if engine is not None:
+            engine.wake()
+
     def wait_for_job(self, name: str, namespace: str | None = None, timeout: float | None = None) -> Resource:
         """Drive/wait until the job reaches a final phase (or Suspended/AwaitingApproval); returns it."""
         ref = ObjectRef.of("KusciaJob", name, namespace)

@@ -108,6 +108,8 @@ class Engine:
         self._collecting: set[tuple[str, str]] = set()  # (name, uid) of deleted tasks whose pods remain
         self._collect_at: float | None = None
         self._waker: _Waker | None = None
+        self._wake_lock = threading.RLock()  # reentrant: ``wake`` runs in signal handlers too
+        self._woken = False  # a ``wake`` came before the waker existed: the next ``wait`` returns at once
         self._selector: selectors.BaseSelector | None = None
         self._driving_thread: int | None = None
         store.on_commit(self._written)
@@ -210,20 +212,29 @@ class Engine:
         if until <= now:
             return
         if self._selector is None:
-            self._waker = _Waker()
+            waker = _Waker()
+            with self._wake_lock:
+                self._waker = waker
             self._selector = selectors.DefaultSelector()
-            self._selector.register(self._waker.read_fd, selectors.EVENT_READ)
+            self._selector.register(waker.read_fd, selectors.EVENT_READ)
             fd = self.runtime.fileno()
             if fd is not None:
                 self._selector.register(fd, selectors.EVENT_READ)
+            if self._woken:
+                self._woken = False
+                return
         self._selector.select(until - now)
         assert self._waker is not None
         self._waker.drain()
 
     def wake(self) -> None:
-        """End a ``wait`` early (from another thread, or a signal handler)."""
-        if self._waker is not None:
-            self._waker.poke()
+        """End a ``wait`` early, or the next one if none is under way (from another thread, or a signal
+        handler)."""
+        with self._wake_lock:
+            if self._waker is None:
+                self._woken = True
+            else:
+                self._waker.poke()
 
     def close(self) -> None:
         """Release the wait's descriptors (the runtime closes its own) and, if this engine drove, the
@@ -234,9 +245,10 @@ class Engine:
         if self._selector is not None:
             self._selector.close()
             self._selector = None
-        if self._waker is not None:
-            self._waker.close()
-            self._waker = None
+        with self._wake_lock:
+            waker, self._waker = self._waker, None
+        if waker is not None:
+            waker.close()
 
     def _written(self) -> None:
         if threading.get_ident() != self._driving_thread:

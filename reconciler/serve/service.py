@@ -56,8 +56,16 @@ class JobService:
     last committed state while a write is under way)."""
 
     def __init__(
-        self, backend_factory: Callable[[], Backend], namespace: str, domain: str = "", readers: int = 4
+        self,
+        backend_factory: Callable[[], Backend],
+        namespace: str,
+        domain: str = "",
+        readers: int = 4,
+        rest_seconds: float | None = None,
     ) -> None:
+        """``rest_seconds``: the embedded engine's longest rest between two steps when nothing happens, so
+        how late it sees another process's writes (default: the backend's ``idle_pause`` of its
+        ``poll_interval``); writes through this service, process exits and deadlines end a rest at once."""
         self.namespace = namespace
         self.domain = domain
         self._factory = backend_factory
@@ -72,25 +80,36 @@ class JobService:
             max_workers=max(1, readers), thread_name_prefix="kusciaapi-reader"
         )
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by every write: the engine's rest ends (``Backend.rest``)
+        backend = self._backend
+        self._rest = backend.idle_pause(backend.poll_interval) if rest_seconds is None else rest_seconds
         self._driver: threading.Thread | None = None
-        if self._backend.capabilities.engine_in_process:
+        if backend.capabilities.engine_in_process:
             # The embedded engine runs its controllers in whichever process drives it: serving, that is us.
             self._driver = threading.Thread(target=self._drive, name="kusciaapi-engine", daemon=True)
             self._driver.start()
 
     def _drive(self) -> None:
+        """Step the engine on the writer thread, and when a step leaves nothing to do rest there
+        (``Backend.rest``) until a write through this service, a process exit, a due deadline or
+        ``rest_seconds``. A write queued behind the rest ends it first (``run``)."""
         while not self._stop.is_set():
+            self._wake.clear()  # before the step: a write after this ends the rest below, one before is seen
             try:
-                changed = self.run(lambda b: b.step())
-            except Exception:  # keep serving; the next pass retries
+                more = self._pool.submit(lambda b: b.step(), self._backend).result()
+                if not more:
+                    self._pool.submit(lambda b: b.rest(self._rest, self._wake), self._backend).result()
+            except Exception:  # keep serving; the next step retries
                 log.exception("engine pass failed")
-                changed = False
-            if not changed:
-                self._stop.wait(0.05)
+                self._stop.wait(self._rest)  # not at full speed while, say, the database stays locked
 
     def run(self, fn: Callable[[Backend], T]) -> T:
-        """``fn`` on the writer thread, with its backend."""
-        return self._pool.submit(fn, self._backend).result()
+        """``fn`` on the writer thread, with its backend; the engine's rest there ends first."""
+        future = self._pool.submit(fn, self._backend)
+        if self._driver is not None:
+            self._wake.set()
+            self._backend.wake()
+        return future.result()
 
     def read(self, fn: Callable[[Backend], T]) -> T:
         """``fn`` on a reader thread, with that thread's backend (opened on first use)."""
@@ -106,6 +125,8 @@ class JobService:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
+        self._backend.wake()
         if self._driver is not None:
             self._driver.join(10)
         self._readers.shutdown(wait=True)
