@@ -1,9 +1,9 @@
 """The engine's state: KusciaJob, KusciaTask and AppImage objects, pods and inventories in one SQLite file.
 
-WAL mode so that readers (a `job list` in another terminal) never wait for the driver's writes; every
-state transition is one ``with store.transaction():`` block, so a kill -9 leaves either the old or the new
-state, never half of one. ``synchronous=NORMAL`` survives process crashes (not power loss), which is the
-failure the engine is designed for.
+This module holds the objects (and the AppImage content each job pins); the pods (``store_pods``), the
+inventories (``store_inventory``) and the change log (``changelog``, ``Store.feed``) share its connection
+and transactions (``sqlite_db``: WAL, one ``with store.transaction():`` per state transition, so a kill -9
+leaves either the old or the new state, never half of one).
 """
 
 from __future__ import annotations
@@ -11,13 +11,8 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +20,8 @@ from typing import Any
 from reconciler.engine import changelog
 from reconciler.engine.changelog import ChangeLog
 from reconciler.engine.pins import PinnedAppImage, appimages_of, spec_digest
+from reconciler.engine.store_inventory import INVENTORY_SCHEMA, InventoryTable
+from reconciler.engine.store_pods import POD_SCHEMA, PodTable
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import ObjectRef, Resource
 
@@ -37,19 +34,6 @@ CREATE TABLE IF NOT EXISTS objects (
     PRIMARY KEY (kind, namespace, name)
 );
 CREATE INDEX IF NOT EXISTS objects_owner ON objects(owner);
-CREATE TABLE IF NOT EXISTS pods (
-    task TEXT NOT NULL, task_uid TEXT NOT NULL, pod TEXT NOT NULL, domain TEXT NOT NULL,
-    replica INTEGER NOT NULL, dir TEXT NOT NULL, state TEXT NOT NULL,
-    pid INTEGER NOT NULL DEFAULT 0, start_ticks INTEGER NOT NULL DEFAULT 0,
-    exit_code INTEGER, message TEXT NOT NULL DEFAULT '', term_at REAL NOT NULL DEFAULT 0,
-    started TEXT NOT NULL DEFAULT '', finished TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (task, pod)
-);
-CREATE TABLE IF NOT EXISTS inventory (
-    source TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-    PRIMARY KEY (source, kind, namespace, name)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS appimage_pins (
     owner TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, spec TEXT NOT NULL,
     PRIMARY KEY (owner, name)
@@ -63,108 +47,22 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class PodRecord:
-    """One local process ("pod") of a task party, as the process runtime tracks it."""
-
-    task: str
-    task_uid: str
-    pod: str  # <domain>-<replica>
-    domain: str
-    replica: int
-    dir: str
-    state: str  # created | running | exited | terminating | gone
-    pid: int = 0
-    start_ticks: int = 0  # /proc/<pid>/stat start time: tells a live pod from a recycled pid
-    exit_code: int | None = None
-    message: str = ""
-    term_at: float = 0.0  # when SIGTERM was sent (monotonic wall clock seconds)
-    started: str = ""
-    finished: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class StoreError(Exception):
     pass
 
 
-class Store:
-    """Thread-compatible SQLite store; one connection per Store object."""
+class Store(PodTable, InventoryTable):
+    """Thread-compatible SQLite store; one connection per Store object (``sqlite_db.SQLiteDB``)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        memory = self.path == ":memory:"
-        if not memory:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._listeners: list[Callable[[], None]] = []
-        if not memory:
-            self._wal()
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        super().__init__(path, SCHEMA + POD_SCHEMA + INVENTORY_SCHEMA)
         with self.transaction():
-            for stmt in SCHEMA.split(";"):
-                if stmt.strip():
-                    self._db.execute(stmt)
             changelog.install(self._db)
         self.feed = ChangeLog(self._db, self._lock, self.transaction, self._row)
-
-    def _wal(self, patience: float = 30.0) -> None:
-        """Switch to WAL. Two processes opening a new database at once can get SQLITE_BUSY here without
-        SQLite's busy handler ever waiting (the journal mode change needs the lock the other one holds while
-        it creates the file), so this waits itself, up to ``patience`` seconds."""
-        deadline = time.monotonic() + patience
-        delay = 0.005
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)  # backoff on a lock held by another process, not test synchronisation
-                delay = min(delay * 2, 0.2)
 
     @classmethod
     def open(cls, state_dir: str | Path) -> Store:
         return cls(Path(state_dir) / DB_NAME)
-
-    def close(self) -> None:
-        self._db.close()
-
-    # -- transactions -------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Nested use joins the outer transaction; BEGIN IMMEDIATE so writers queue instead of deadlocking."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._depth = 0
-                self._db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self._db.execute("COMMIT")
-        for listener in self._listeners:
-            listener()
-
-    def _next(self, key: str) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        value = int(row[0]) + 1 if row else 1
-        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
-        return value
 
     # -- objects ------------------------------------------------------------------------
     @staticmethod
@@ -182,11 +80,6 @@ class Store:
             uid=row["uid"],
             creation_timestamp=row["created"],
         )
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
-        """Reads share the connection with writers in other threads: serialise them."""
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
 
     def get(self, ref: ObjectRef) -> Resource | None:
         rows = self._query(
@@ -332,83 +225,6 @@ class Store:
         """name → uid of every object of a kind (all namespaces; names of tasks are unique in practice)."""
         return {r[0]: r[1] for r in self._query("SELECT name, uid FROM objects WHERE kind=?", (kind,))}
 
-    # -- pods -----------------------------------------------------------------------------
-    def pods(self, task: str | None = None, live_only: bool = False) -> builtins.list[PodRecord]:
-        sql = "SELECT * FROM pods"
-        args: list[Any] = []
-        cond = []
-        if task is not None:
-            cond.append("task=?")
-            args.append(task)
-        if live_only:
-            cond.append("state IN ('created', 'running', 'terminating')")
-        if cond:
-            sql += " WHERE " + " AND ".join(cond)
-        sql += " ORDER BY task, domain, replica"
-        return [
-            PodRecord(**{k: r[k] for k in r.keys()})  # noqa: SIM118 - sqlite3.Row
-            for r in self._query(sql, args)
-        ]
-
-    def put_pod(self, pod: PodRecord) -> None:
-        with self.transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO pods(task, task_uid, pod, domain, replica, dir, state, pid,"
-                " start_ticks, exit_code, message, term_at, started, finished)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    pod.task,
-                    pod.task_uid,
-                    pod.pod,
-                    pod.domain,
-                    pod.replica,
-                    pod.dir,
-                    pod.state,
-                    pod.pid,
-                    pod.start_ticks,
-                    pod.exit_code,
-                    pod.message,
-                    pod.term_at,
-                    pod.started,
-                    pod.finished,
-                ),
-            )
-            self._next("rv")
-
-    def delete_pods(self, task: str, task_uid: str) -> None:
-        with self.transaction():
-            self._db.execute("DELETE FROM pods WHERE task=? AND task_uid=?", (task, task_uid))
-
-    # -- inventory ------------------------------------------------------------------------
-    def get_inventory(self, source: str) -> set[ObjectRef]:
-        rows = self._query("SELECT kind, namespace, name FROM inventory WHERE source=?", (source,))
-        return {ObjectRef(r[0], r[1], r[2]) for r in rows}
-
-    def set_inventory(self, source: str, refs: set[ObjectRef]) -> None:
-        with self.transaction():
-            self._db.execute("DELETE FROM inventory WHERE source=?", (source,))
-            self._db.executemany(
-                "INSERT INTO inventory(source, kind, namespace, name) VALUES (?,?,?,?)",
-                [(source, r.kind, r.namespace, r.name) for r in sorted(refs)],
-            )
-
-    def update_inventory(
-        self,
-        source: str,
-        add: AbstractSet[ObjectRef] = frozenset(),
-        remove: AbstractSet[ObjectRef] = frozenset(),
-    ) -> None:
-        """Add and remove entries in one transaction; every other entry stays."""
-        with self.transaction():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO inventory(source, kind, namespace, name) VALUES (?,?,?,?)",
-                [(source, r.kind, r.namespace, r.name) for r in sorted(add)],
-            )
-            self._db.executemany(
-                "DELETE FROM inventory WHERE source=? AND kind=? AND namespace=? AND name=?",
-                [(source, r.kind, r.namespace, r.name) for r in sorted(remove)],
-            )
-
     # -- AppImages pinned per job ------------------------------------------------------------
     def pin_appimage(self, owner: str, name: str) -> PinnedAppImage | None:
         """The AppImage ``name`` as ``owner`` (a job's or a standalone task's uid) runs it: pinned on first
@@ -438,18 +254,8 @@ class Store:
         return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
     # -- for the event-driven driver (the change log itself: ``self.feed``, engine/changelog.py) ---------
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` (in the writing thread) after every transaction this Store object commits;
-        other processes' writes show in ``feed.revision()``."""
-        self._listeners.append(listener)
-
     def exists(self, kind: str, where: str = "") -> bool:
         """Whether some object of a kind matches ``where`` (SQL written by the engine, never user input)."""
         sql = "SELECT 1 FROM objects WHERE kind=?" + (f" AND ({where})" if where else "") + " LIMIT 1"
         return bool(self._query(sql, (kind,)))
-
-    def has_live_pods(self) -> bool:
-        """Whether any pod is created, running or terminating (one row read at most)."""
-        sql = "SELECT 1 FROM pods WHERE state IN ('created', 'running', 'terminating') LIMIT 1"
-        return bool(self._query(sql))
 

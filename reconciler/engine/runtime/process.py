@@ -33,7 +33,8 @@ from reconciler.engine.runtime.base import (
     PodView,
     Runtime,
 )
-from reconciler.engine.store import PodRecord, Store, utc_now
+from reconciler.engine.store import Store, utc_now
+from reconciler.engine.store_pods import PodRecord
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.model import Resource
 

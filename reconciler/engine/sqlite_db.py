@@ -1,0 +1,109 @@
+"""One SQLite connection as the engine's store uses it: WAL, nested transactions, a counter, commit listeners.
+
+WAL mode so that readers (a `job list` in another terminal) never wait for the driver's writes; every
+state transition is one ``with store.transaction():`` block, so a kill -9 leaves either the old or the new
+state, never half of one. ``synchronous=NORMAL`` survives process crashes (not power loss), which is the
+failure the engine is designed for (SQLite's own documentation: https://www.sqlite.org/wal.html,
+https://www.sqlite.org/pragma.html#pragma_synchronous).
+"""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+META_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class SQLiteDB:
+    """Thread-compatible: one connection per object, shared by its threads under a lock. The tables of the
+    store (``reconciler.engine.store.Store``) build on it."""
+
+    def __init__(self, path: str | Path, schema: str) -> None:
+        """Open (creating it and its directory if need be) the SQLite file at ``path`` (``:memory:`` for none)
+        and create ``schema``'s tables (``CREATE ... IF NOT EXISTS`` statements separated by ``;``)."""
+        self.path = str(path)
+        memory = self.path == ":memory:"
+        if not memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._listeners: list[Callable[[], None]] = []
+        if not memory:
+            self._wal()
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self.transaction():
+            for stmt in (META_SCHEMA + schema).split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+
+    def _wal(self, patience: float = 30.0) -> None:
+        """Switch to WAL. Two processes opening a new database at once can get SQLITE_BUSY here without
+        SQLite's busy handler ever waiting (the journal mode change needs the lock the other one holds while
+        it creates the file), so this waits itself, up to ``patience`` seconds."""
+        deadline = time.monotonic() + patience
+        delay = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)  # backoff on a lock held by another process, not test synchronisation
+                delay = min(delay * 2, 0.2)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Nested use joins the outer transaction; BEGIN IMMEDIATE so writers queue instead of deadlocking."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._db.execute("COMMIT")
+        for listener in self._listeners:
+            listener()
+
+    def _next(self, key: str) -> int:
+        """The next value of the counter ``key`` in ``meta`` (1 at first), inside the caller's transaction."""
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        value = int(row[0]) + 1 if row else 1
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+        return value
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
+        """Reads share the connection with writers in other threads: serialise them."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (in the writing thread) after every transaction this object commits;
+        other processes' writes show in ``feed.revision()``."""
+        self._listeners.append(listener)
