@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from reconciler.engine.runtime.base import (
     PodView,
     Runtime,
 )
+from reconciler.engine.runtime.exits import ExitWatch
 from reconciler.engine.store import Store, utc_now
 from reconciler.engine.store_pods import PodRecord
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
@@ -44,7 +44,6 @@ WRAPPER = '"$@"; rc=$?; printf %s "$rc" > "$0"; exit "$rc"'
 LIVE = ("created", "running", "terminating")
 # what the shell's own exit codes mean (said without reading the process's output)
 _SHELL_CODES = {126: ": the command is not executable", 127: ": the command was not found"}
-UNWATCHED_POLL = 0.1  # seconds between looks at a pod whose exit no pidfd announces (e.g. out of descriptors)
 
 
 def where_logs_are(task: Resource, rec: PodRecord) -> str:
@@ -74,13 +73,7 @@ class ProcessRuntime(Runtime):
         self.grace = grace_seconds
         self.ports = PortAllocator()
         self._children: dict[int, subprocess.Popen[bytes]] = {}
-        # Exits are announced, not polled: a pidfd (pidfd_open(2), Linux 5.3) per live pod leader, all in one
-        # epoll set whose own descriptor is what the driver waits on. It works for adopted processes too.
-        self._epoll = select.epoll()
-        self._pidfds: dict[int, tuple[int, str]] = {}  # pidfd -> (pid, task uid)
-        self._watched: set[int] = set()  # pids with a pidfd
-        self._unwatched: dict[str, float] = {}  # task uid -> next look (monotonic): pods no pidfd covers
-        self._news: set[str] = set()
+        self._exits = ExitWatch()  # exits are announced, not polled
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
@@ -105,51 +98,24 @@ class ProcessRuntime(Runtime):
             return child.poll() is not None
         return not procfs.alive(rec.pid, rec.start_ticks)
 
-    # -- exits ----------------------------------------------------------------------------
+    # -- exits (``runtime/exits.py``) -----------------------------------------------------
     def _watch(self, rec: PodRecord) -> None:
         """Have the exit of the pod's leader announced (``news()``), from now on."""
-        if rec.pid <= 0 or rec.pid in self._watched:
-            return
-        try:
-            fd = os.pidfd_open(rec.pid)
-        except ProcessLookupError:  # gone already
-            self._news.add(rec.task_uid)
-            return
-        except OSError:  # out of descriptors, or a kernel without pidfds: look now and then instead
-            self._unwatched.setdefault(rec.task_uid, time.monotonic() + UNWATCHED_POLL)
-            return
-        if rec.pid not in self._children and not procfs.alive(rec.pid, rec.start_ticks):
-            os.close(fd)  # the pid was recycled: that is not our process
-            self._news.add(rec.task_uid)
-            return
-        self._epoll.register(fd, select.EPOLLIN)
-        self._pidfds[fd] = (rec.pid, rec.task_uid)
-        self._watched.add(rec.pid)
+        self._exits.watch(rec.pid, rec.start_ticks, rec.task_uid, rec.pid in self._children)
 
     def fileno(self) -> int | None:
-        return self._epoll.fileno()
+        return self._exits.fileno()
 
     def news(self) -> set[str]:
-        out, self._news = self._news, set()
-        for fd, _ in self._epoll.poll(0):
-            pid, uid = self._pidfds.pop(fd)
-            self._epoll.unregister(fd)
-            os.close(fd)
-            self._watched.discard(pid)
+        uids, exited = self._exits.take()
+        for pid in exited:
             child = self._children.get(pid)
             if child is not None:
                 child.poll()  # reap it now: no zombie waits for the task's next look
-            out.add(uid)
-        if self._unwatched:
-            now = time.monotonic()
-            for uid, due in self._unwatched.items():
-                if due <= now:
-                    out.add(uid)
-                    self._unwatched[uid] = now + UNWATCHED_POLL
-        return out
+        return uids
 
     def next_check(self) -> float | None:
-        return min(self._unwatched.values(), default=None)
+        return self._exits.next_check()
 
     # -- launching ------------------------------------------------------------------------
     def launch(self, task: Resource, lookup: AppImageLookup) -> Launched:
@@ -276,8 +242,8 @@ class ProcessRuntime(Runtime):
             elif rec.state in ("running", "terminating"):
                 self._watch(rec)  # e.g. adopted from the driver before
             by_pod.setdefault(rec.pod.split("/", 1)[0], []).append(rec)
-        if self._unwatched and not any(rec.state in LIVE for rec in recs):
-            self._unwatched.pop(task.uid, None)
+        if not any(rec.state in LIVE for rec in recs):
+            self._exits.settled(task.uid)
         views = []
         for pod, containers in by_pod.items():
             states = [c.state for c in containers]
@@ -347,7 +313,7 @@ class ProcessRuntime(Runtime):
         live = [r for r in self.store.pods(task.name, live_only=True) if r.task_uid == task.uid]
         alive = self._stop(live, time.time()) if live else False
         if not alive:
-            self._unwatched.pop(task.uid, None)
+            self._exits.settled(task.uid)
         return alive
 
     def collect_garbage(self, live_tasks: Mapping[str, str]) -> bool:
@@ -412,8 +378,4 @@ class ProcessRuntime(Runtime):
     def close(self) -> None:
         for child in self._children.values():
             child.poll()
-        for fd in self._pidfds:
-            os.close(fd)
-        self._pidfds.clear()
-        self._watched.clear()
-        self._epoll.close()
+        self._exits.close()
