@@ -30,6 +30,7 @@ from reconciler.kusciaapi.mapping import check_job_id, job_from_create_request
 from reconciler.kusciaapi.status import job_status_detail, query_data
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
+from reconciler.serve.driving import WriterThreadDriver
 
 T = TypeVar("T")
 log = logging.getLogger("kgitops.serve")
@@ -65,7 +66,8 @@ class JobService:
     ) -> None:
         """``rest_seconds``: the embedded engine's longest rest between two steps when nothing happens, so
         how late it sees another process's writes (default: the backend's ``idle_pause`` of its
-        ``poll_interval``); writes through this service, process exits and deadlines end a rest at once."""
+        ``poll_interval``); writes through this service, process exits and deadlines end a rest at once
+        (``serve/driving.py``)."""
         self.namespace = namespace
         self.domain = domain
         self._factory = backend_factory
@@ -79,36 +81,17 @@ class JobService:
         self._readers = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, readers), thread_name_prefix="kusciaapi-reader"
         )
-        self._stop = threading.Event()
-        self._wake = threading.Event()  # set by every write: the engine's rest ends (``Backend.rest``)
-        backend = self._backend
-        self._rest = backend.idle_pause(backend.poll_interval) if rest_seconds is None else rest_seconds
-        self._driver: threading.Thread | None = None
-        if backend.capabilities.engine_in_process:
+        self._driver: WriterThreadDriver | None = None
+        if self._backend.capabilities.engine_in_process:
             # The embedded engine runs its controllers in whichever process drives it: serving, that is us.
-            self._driver = threading.Thread(target=self._drive, name="kusciaapi-engine", daemon=True)
+            self._driver = WriterThreadDriver(self._pool, self._backend, rest_seconds)
             self._driver.start()
-
-    def _drive(self) -> None:
-        """Step the engine on the writer thread, and when a step leaves nothing to do rest there
-        (``Backend.rest``) until a write through this service, a process exit, a due deadline or
-        ``rest_seconds``. A write queued behind the rest ends it first (``run``)."""
-        while not self._stop.is_set():
-            self._wake.clear()  # before the step: a write after this ends the rest below, one before is seen
-            try:
-                more = self._pool.submit(lambda b: b.step(), self._backend).result()
-                if not more:
-                    self._pool.submit(lambda b: b.rest(self._rest, self._wake), self._backend).result()
-            except Exception:  # keep serving; the next step retries
-                log.exception("engine pass failed")
-                self._stop.wait(self._rest)  # not at full speed while, say, the database stays locked
 
     def run(self, fn: Callable[[Backend], T]) -> T:
         """``fn`` on the writer thread, with its backend; the engine's rest there ends first."""
         future = self._pool.submit(fn, self._backend)
         if self._driver is not None:
-            self._wake.set()
-            self._backend.wake()
+            self._driver.wake()
         return future.result()
 
     def read(self, fn: Callable[[Backend], T]) -> T:
@@ -124,11 +107,8 @@ class JobService:
         return fn(backend)
 
     def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._backend.wake()
         if self._driver is not None:
-            self._driver.join(10)
+            self._driver.stop()
         self._readers.shutdown(wait=True)
         with self._opened_lock:
             for backend in self._opened:
