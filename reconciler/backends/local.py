@@ -27,15 +27,15 @@ from reconciler.backends.base import (
     PhaseError,
     parse_stage,
 )
+from reconciler.backends.local_views import engine_status, job_logs
 from reconciler.backends.pages import Page, PageRequest, marker_name, name_marker
 from reconciler.config import Config, EngineConfig
 from reconciler.engine import store_pages
 from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
 from reconciler.engine.stage_commands import set_stage_label
 from reconciler.engine.store import DB_NAME, Store, StoreError
-from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
-from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
+from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage
 from reconciler.model.objects import plain_copy
 
 if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
@@ -374,85 +374,17 @@ class LocalBackend(Backend):
         self._writable("record the inventory")
         self.store.update_inventory(source_id, add, remove)
 
-    # -- logs -------------------------------------------------------------------------------
-    def _log_files(
-        self, job: Resource, task: str | None, party: str | None
-    ) -> builtins.list[tuple[str, Path]]:
-        tasks = self.store.list("KusciaTask", namespace=job.namespace, owner=job.uid, order="created")
-        if task is not None:
-            tasks = [t for t in tasks if task in (t.name, t.annotations.get(ANNOTATION_TASK_ALIAS))]
-            if not tasks:
-                raise NotFound(f"job {job.name} has no task {task!r} (yet)")
-        out = []
-        for t in tasks:
-            alias = t.annotations.get(ANNOTATION_TASK_ALIAS, t.name)
-            root = self.state_dir / "pods" / t.name
-            if not root.is_dir():
-                continue
-            for pod in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                if party is not None and not pod.name.startswith(f"{party}-"):
-                    continue
-                for log in sorted((pod / "logs").glob("*.log")):
-                    out.append((f"{alias}/{pod.name}/{log.stem}", log))
-        return out
-
+    # -- what people look at (``backends/local_views.py``) -----------------------------------------
     def logs(
         self, job: str, task: str | None = None, party: str | None = None, follow: bool = False
     ) -> Iterator[str]:
-        """Lines of the job's process logs, each prefixed ``[alias/domain-replica/container]``."""
-        ref = ObjectRef.of("KusciaJob", job)
-        job_obj = self.store.get(ref)
-        if job_obj is None:
-            raise NotFound(f"job {job} does not exist")
-        offsets: dict[Path, int] = {}
-        while True:
-            for label, path in self._log_files(job_obj, task, party):
-                try:
-                    with open(path, "rb") as f:
-                        f.seek(offsets.get(path, 0))
-                        data = f.read()
-                except OSError:
-                    continue
-                complete = data.rfind(b"\n") + 1 if follow else len(data)
-                offsets[path] = offsets.get(path, 0) + complete
-                for line in data[:complete].decode("utf-8", "replace").splitlines():
-                    yield f"[{label}] {line}"
-            if not follow:
-                return
-            current = self.store.get(ref)
-            from reconciler.engine.engine import OPEN
+        """Lines of the job's process logs, each prefixed ``[alias/domain-replica/container]``; following
+        drives the engine when nobody else does (``step``)."""
+        return job_logs(self.store, self.state_dir, job, task, party, follow, self.step)
 
-            open_tasks = self.store.list("KusciaTask", owner=current.uid, where=OPEN) if current else []
-            names = {t.name for t in self.store.list("KusciaTask", owner=current.uid)} if current else set()
-            if current is None or (
-                JobPhase.parse(current.status.get("phase")).is_final
-                and not open_tasks
-                and not any(p.task in names for p in self.store.pods(live_only=True))
-            ):
-                follow = False  # one last read of whatever was written, then stop
-                continue
-            if not self.step():  # following drives the engine when nobody else does
-                time.sleep(0.1)
-
-    # -- status -------------------------------------------------------------------------------
     def engine_status(self) -> dict[str, object]:
-        jobs: dict[str, int] = {}
-        for j in self.store.list("KusciaJob"):
-            p = str(JobPhase.parse(j.status.get("phase")))
-            jobs[p] = jobs.get(p, 0) + 1
-        tasks: dict[str, int] = {}
-        for t in self.store.list("KusciaTask"):
-            p = str(TaskPhase.parse(t.status.get("phase")))
-            tasks[p] = tasks.get(p, 0) + 1
-        pods = self.store.pods(live_only=True)
-        return {
-            "state_dir": str(self.state_dir),
-            "driver_pid": self.driver_pid(),
-            "jobs": jobs,
-            "tasks": tasks,
-            "live_processes": [{"task": p.task, "pod": p.pod, "pid": p.pid, "state": p.state} for p in pods],
-            "notice": self.driver_notice() if self.engine.busy() else "",
-        }
+        notice = self.driver_notice() if self.engine.busy() else ""
+        return engine_status(self.store, self.state_dir, self.driver_pid(), notice)
 
     def close(self) -> None:
         """Release the lock; if work remains, hand it to a background driver."""
