@@ -241,7 +241,9 @@ class Engine:
         deletions kept for it in the change log."""
         if self._deletions is not None:
             self._deletions = None
-            self.store.feed.end_reading(self._reader)
+            # left behind, the cursor only holds deletions back until the next driver starts
+            with contextlib.suppress(sqlite3.Error):
+                self.store.feed.end_reading(self._reader)
         if self._selector is not None:
             self._selector.close()
             self._selector = None
