@@ -10,9 +10,27 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.backends.local import LocalBackend
+from reconciler.model import Resource
 from reconciler.serve.http import KusciaAPIServer
 from reconciler.serve.service import JobService
-from tests.engine.engine_fixtures import appimage
+
+APP = Resource.from_manifest(
+    {
+        "apiVersion": "kuscia.secretflow/v1alpha1",
+        "kind": "AppImage",
+        "metadata": {"name": "app"},
+        "spec": {
+            "image": {"name": "app", "tag": "1"},
+            "deployTemplates": [
+                {
+                    "name": "main",
+                    "replicas": 1,
+                    "spec": {"containers": [{"name": "main", "command": ["true"], "workingDir": "/work"}]},
+                }
+            ],
+        },
+    }
+)
 
 
 def post(port: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +53,7 @@ def test_jobs_created_through_serve_run_while_its_driver_would_otherwise_rest_an
     and the task's process exit ends the next one."""
     state = tmp_path / "state"
     with LocalBackend(state, autostart=False) as setup:
-        setup.create(appimage("app", "true"))
+        setup.create(APP)
 
     def factory() -> LocalBackend:
         return LocalBackend(state, trusted_appimages=["app"], workspace=tmp_path, autostart=False)
