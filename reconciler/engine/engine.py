@@ -104,7 +104,7 @@ class Engine:
         self._reader = uuid.uuid4().hex  # this driver's cursor in the change log
         self._task_refs: dict[str, ObjectRef] = {}  # uid -> ref
         self._job_refs: dict[str, ObjectRef] = {}  # uid -> ref
-        self._task_phases: dict[str, str] = {}  # uid -> status.phase last seen in the change feed
+        self._task_phases: dict[str, str] = {}  # uid -> status.phase last seen in the change log
         self._collecting: set[tuple[str, str]] = set()  # (name, uid) of deleted tasks whose pods remain
         self._collect_at: float | None = None
         self._waker: _Waker | None = None
@@ -175,7 +175,7 @@ class Engine:
 
     # -- event-driven ---------------------------------------------------------------------------
     def step(self) -> bool:
-        """Take in what happened (process exits, due deadlines, the store's change feed), then reconcile at
+        """Take in what happened (process exits, due deadlines, the store's change log), then reconcile at
         most ``batch`` objects, exits first. The first step looks at every unfinished task and live job (as
         after a crash). True if something changed or work is queued: call again before waiting."""
         self._driving_thread = threading.get_ident()
