@@ -7,7 +7,8 @@ record became (the blob id on the status branch; the file's stamp and byte diges
 A record whose digest is the memo's, at a path the branch or the directory still holds exactly as the memo
 says (the parent tree's entry, the file's stamp), renders to the same bytes: it is neither dumped nor written.
 
-It holds digests, blob ids and stamps only, never a record's text. Stale, corrupt, partial or foreign memos
+It holds digests, blob ids and stamps only, never a record's text (the status files' memo adds each record's
+transition label as a number, ``reconciler.status.files``). Stale, corrupt, partial or foreign memos
 are harmless: a file that does not parse or carries another ``format``, PyYAML version or rendering is
 ignored, and an entry is only believed where the branch or the directory agrees with it, so a wrong memo
 costs time, never a wrong result. It is written atomically (temp file + rename), only when it changed.
@@ -21,6 +22,7 @@ import hashlib
 import json
 import marshal
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,19 @@ def record_digest(record: StatusRecord) -> bytes | None:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+def batch_digest(records: Sequence[StatusRecord]) -> str:
+    """``record_digest`` of all ``records`` in their order at once (over the list of their fields; hex): what
+    lets a fresh status files writer whose batch is the memo's skip the records one by one. "" when a field
+    holds something ``marshal`` cannot write."""
+    fields = [(r.ref.kind, r.ref.namespace, r.ref.name, r.sync_state, r.revision, r.source_path, r.reason,
+               r.message, r.live) for r in records]
+    try:
+        data = marshal.dumps(fields, 2)
+    except ValueError:
+        return ""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 @functools.cache
 def rendering() -> str:
     """A digest of how records are rendered today (a sample record with every field, through ``to_yaml``):
@@ -63,22 +78,29 @@ def load(path: Path) -> dict[str, Any]:
     """The memo's entries by status file path; empty when the file is missing, unreadable, not JSON, or of
     another format, PyYAML version or rendering. Entries are not checked here: each writer checks the shape
     of the entries it uses and skips the others."""
+    entries: dict[str, Any] = load_document(path).get("records", {})
+    return entries
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    """The whole memo: its entries (``records``, see ``load``) and the fields its writer added (``save``);
+    empty when ``load`` finds no entries."""
     try:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return {}
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("yaml") != yaml.__version__:
         return {}
-    entries = doc.get("records")
-    if doc.get("rendering") != rendering() or not isinstance(entries, dict):
+    if doc.get("rendering") != rendering() or not isinstance(doc.get("records"), dict):
         return {}
-    return entries
+    return doc
 
 
-def save(path: Path, entries: dict[str, list[Any]]) -> None:
-    """Replace the memo at ``path`` with ``entries`` (temp file ``.<name>.<pid>.tmp`` + rename, mode 0600),
-    creating its directory. A memo that cannot be written is skipped: it only saves time."""
-    doc = {"format": FORMAT, "yaml": yaml.__version__, "rendering": rendering(), "records": entries}
+def save(path: Path, entries: dict[str, list[Any]], **fields: str) -> None:
+    """Replace the memo at ``path`` with ``entries`` and the writer's own ``fields`` (digests, never a
+    record's text) (temp file ``.<name>.<pid>.tmp`` + rename, mode 0600), creating its directory. A memo that
+    cannot be written is skipped: it only saves time."""
+    doc = {**fields, "format": FORMAT, "yaml": yaml.__version__, "rendering": rendering(), "records": entries}
     data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("ascii")
     with contextlib.suppress(OSError):
         replace_file(path, data, os.getpid())

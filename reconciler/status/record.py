@@ -130,9 +130,14 @@ def relative_path(ref: ObjectRef) -> str | None:
 def label(record: StatusRecord | None) -> str:
     if record is None:
         return "absent"
-    if record.sync_state == SyncState.SYNCED and record.phase:
-        return record.phase
-    return f"{record.sync_state}" + (f" ({record.phase})" if record.phase else "")
+    return label_of(record.sync_state, record.phase)
+
+
+def label_of(sync_state: str, phase: str) -> str:
+    """What a transition line says of a record: its phase when synced, else its sync state (and phase)."""
+    if sync_state == SyncState.SYNCED and phase:
+        return phase
+    return f"{sync_state}" + (f" ({phase})" if phase else "")
 
 
 def transitions(old: dict[str, StatusRecord], new: dict[str, StatusRecord]) -> list[str]:
@@ -143,13 +148,18 @@ def transitions(old: dict[str, StatusRecord], new: dict[str, StatusRecord]) -> l
         if before == after:
             continue
         ref = (after or before).ref  # type: ignore[union-attr]
-        name = ref.name if ref.kind == "KusciaJob" else f"{ref.kind}/{ref.name}"
-        if after is None:
-            lines.append(f"{name}: {label(before)} → removed")
-        elif before is None:
-            lines.append(f"{name}: new, {label(after)}")
-        elif label(before) != label(after):
-            lines.append(f"{name}: {label(before)} → {label(after)}")
-        else:
-            lines.append(f"{name}: {label(after)} (details changed)")
+        lines.append(transition_line(ref, None if before is None else label(before),
+                                     None if after is None else label(after)))
     return lines
+
+
+def transition_line(ref: ObjectRef, before: str | None, after: str | None) -> str:
+    """The line for one record that changed, from the labels (``label``) it had and has; None: absent."""
+    name = ref.name if ref.kind == "KusciaJob" else f"{ref.kind}/{ref.name}"
+    if after is None:
+        return f"{name}: {before} → removed"
+    if before is None:
+        return f"{name}: new, {after}"
+    if before != after:
+        return f"{name}: {before} → {after}"
+    return f"{name}: {after} (details changed)"
