@@ -56,6 +56,12 @@ JOB = {
 
 
 def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    done, modules = _run_modules(tmp_path, *args)
+    return done, {name.split(".")[0] for name in modules}
+
+
+def _run_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """The command's output and the full names of the modules it loaded."""
     out = tmp_path / "modules.json"
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(out), *args],
@@ -67,7 +73,7 @@ def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
     )
     report = json.loads(out.read_text())
     assert report["exit"] in (0, None), (report["exit"], done.stderr)
-    return done, {name.split(".")[0] for name in report["modules"]}
+    return done, set(report["modules"])
 
 
 def _assert_none_of(loaded: set[str], names: tuple[str, ...]) -> None:
@@ -100,10 +106,13 @@ def test_job_list_reads_sqlite_and_nothing_heavy(tmp_path: Path, state: Path) ->
 
 def test_job_list_with_a_config_file_loads_yaml_and_nothing_heavy(tmp_path: Path, state: Path) -> None:
     (tmp_path / "kgitops.yaml").write_text(f"engine:\n  state_dir: {state}\n  autostart: false\n")
-    done, loaded = _run(tmp_path, "job", "list", "-o", "wide")
+    done, modules = _run_modules(tmp_path, "job", "list", "-o", "wide")
     assert "job-b" in done.stdout, done.stdout + done.stderr
-    assert "yaml" in loaded
+    loaded = {name.split(".")[0] for name in modules}
+    assert "yaml" in loaded and "reconciler.load.documents" in modules  # the config file's reader
     _assert_none_of(loaded, HEAVY)
+    # the config file is read without the manifest side of reconciler.load (discovery, its file walking)
+    _assert_none_of(modules, ("reconciler.load.discover",))
 
 
 def test_validate_one_file_loads_nothing_heavy(tmp_path: Path) -> None:
