@@ -17,8 +17,8 @@ What counts as an edit by someone else: any change of a file's inode, size or mt
 or by rename, a ``touch``, a copy over it) and any file added, removed or renamed. Every write stats every
 status file (``lstat``-cheap: ``fstatat`` on the directory's descriptor); the directory's own mtime is not
 enough, as an in-place edit leaves it alone. A file edited by someone else no longer matches what the writer
-remembers, and is compared and rewritten. When the batch is the memo's (the memo's digest of all records) and
-every file is as the memo says, a fresh writer is done without looking at the records one by one.
+remembers, and is compared and rewritten. When every file is as the memo says and every record's digest is the
+memo's, a fresh writer is done after one pass over the records' digests.
 """
 
 from __future__ import annotations
@@ -91,7 +91,6 @@ class StatusFiles:
         self.skipped: list[str] = []  # objects whose names cannot be status file names
         self._seen: dict[str, _Seen] = {}  # path → the file as this writer left it
         self._memo: dict[str, Any] | None = None  # the memo's entries not yet used (None: not read yet)
-        self._memo_batch = ""  # the memo's digest of all its records (``memo.batch_digest``); "": none
         self._memo_labels = False  # the memo's label numbers are of our vocabulary
         self._memo_dirty = False  # ``_seen`` differs from the memo on disk
 
@@ -122,14 +121,11 @@ class StatusFiles:
         if self._memo is None:
             doc = memo.load_document(root / MEMO_FILE)
             self._memo = doc.get("records", {})
-            self._memo_batch = str(doc.get("batch", ""))
             self._memo_labels = doc.get("labels") == _VOCABULARY
         scan = self._scan(root)
-        batch = ""  # ``memo.batch_digest`` of ``new`` in path order, once computed
-        if not self._seen and self._memo_batch and self._as_the_memo_says(scan, new):
-            batch = memo.batch_digest([new[rel] for rel in sorted(new)])
-            if batch == self._memo_batch:
-                return []  # the memo's records, every file as the memo's writer left it
+        digests: dict[str, str | None] = {}  # record digests (hex), as computed by the check below
+        if not self._seen and self._as_the_memo_says(scan, new, digests):
+            return []  # the memo's records, every file as the memo's writer left it
         pid = os.getpid()  # the temp files' names, asked once (a system call each time)
         inside: dict[str, bool] = {}  # per directory: does it resolve inside the root (no symlink out)?
         lines: dict[str, str] = {}  # path → its transition line
@@ -151,7 +147,7 @@ class StatusFiles:
                 seen = None  # gone, or changed by someone else since: what we remember no longer holds
             if seen is not None and seen.record is not None and seen.record == rec:
                 continue
-            rdigest = _record_digest(rec)
+            rdigest = digests[rel] if rel in digests else _record_digest(rec)
             if seen is not None and seen.record is None and rdigest and rdigest == seen.record_digest:
                 self._seen[rel] = _Seen(rec, seen.stamp, seen.digest, rdigest, seen.label)
                 continue  # the memo's record, in the file as the memo's writer left it
@@ -196,12 +192,15 @@ class StatusFiles:
             del self._seen[rel]
             self._memo_dirty = True
         if self._memo_dirty:
-            self._save_memo(root, new, batch)
+            self._save_memo(root)
         return [lines[rel] for rel in sorted(lines)]
 
-    def _as_the_memo_says(self, scan: _Scan, new: dict[str, StatusRecord]) -> bool:
+    def _as_the_memo_says(
+        self, scan: _Scan, new: dict[str, StatusRecord], digests: dict[str, str | None]
+    ) -> bool:
         """The directory holds the files of ``new`` and nothing else (no symlink, no leftover), each with the
-        stamp the memo names for it."""
+        stamp the memo names for it and the record whose digest the memo names. Once the stamps agree, every
+        record's digest is computed (into ``digests``, for the write that follows when a record differs)."""
         entries = self._memo
         if not entries or scan.symlinks or scan.leftovers or scan.files.keys() != new.keys():
             return False
@@ -209,7 +208,8 @@ class StatusFiles:
             entry = entries.get(rel)
             if type(entry) is not list or len(entry) < 5 or tuple(entry[1:4]) != stamp:
                 return False
-        return True
+        digests.update({rel: _record_digest(rec) for rel, rec in new.items()})
+        return all(digest is not None and digest == entries[rel][0] for rel, digest in digests.items())
 
     def _gone_label(self, rel: str, stamp: _Stamp) -> tuple[ObjectRef, str] | None:
         """The object and label of the record in a file whose object is gone (the remembered ones when the
@@ -225,25 +225,15 @@ class StatusFiles:
         record = _read_record(self.root / rel)
         return None if record is None else (record.ref, label(record))
 
-    def _save_memo(self, root: Path, new: dict[str, StatusRecord], batch: str) -> None:
-        """Write the memo: an entry per file as this writer left it, and when those are the files of ``new``,
-        the digest of all their records (``memo.batch_digest`` in path order; ``batch``: that of ``new``, when
-        already computed)."""
-        if not root.is_dir():
-            return
-        entries = {
-            rel: [s.record_digest, *s.stamp, s.digest, s.label]
-            for rel, s in self._seen.items() if s.record_digest is not None
-        }
-        fields = {"labels": _VOCABULARY}
-        if len(entries) == len(new) == len(self._seen):
-            held = [self._seen[rel].record for rel in sorted(self._seen)]
-            if not batch or any(self._seen[rel].record is not rec for rel, rec in new.items()):
-                batch = memo.batch_digest([r for r in held if r is not None]) if None not in held else ""
-            if batch:
-                fields["batch"] = batch
-        memo.save(root / MEMO_FILE, entries, **fields)
-        self._memo_dirty = False
+    def _save_memo(self, root: Path) -> None:
+        """Write the memo: an entry per file as this writer left it."""
+        if root.is_dir():
+            entries = {
+                rel: [s.record_digest, *s.stamp, s.digest, s.label]
+                for rel, s in self._seen.items() if s.record_digest is not None
+            }
+            memo.save(root / MEMO_FILE, entries, labels=_VOCABULARY)
+            self._memo_dirty = False
 
     @staticmethod
     def _scan(root: Path) -> _Scan:

@@ -22,7 +22,6 @@ import hashlib
 import json
 import marshal
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +47,6 @@ def record_digest(record: StatusRecord) -> bytes | None:
     except ValueError:
         return None
     return hashlib.blake2b(data, digest_size=16).digest()
-
-
-def batch_digest(records: Sequence[StatusRecord]) -> str:
-    """``record_digest`` of all ``records`` in their order at once (over the list of their fields; hex): what
-    lets a fresh status files writer whose batch is the memo's skip the records one by one. "" when a field
-    holds something ``marshal`` cannot write."""
-    fields = [(r.ref.kind, r.ref.namespace, r.ref.name, r.sync_state, r.revision, r.source_path, r.reason,
-               r.message, r.live) for r in records]
-    try:
-        data = marshal.dumps(fields, 2)
-    except ValueError:
-        return ""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 @functools.cache
