@@ -15,7 +15,7 @@ would write with the file's.
 
 What counts as an edit by someone else: any change of a file's inode, size or mtime (an editor saving in place
 or by rename, a ``touch``, a copy over it) and any file added, removed or renamed. Every write stats every
-status file (``lstat``-cheap: ``fstatat`` on the directory's descriptor); the directory's own mtime is not
+status file (one ``fstatat`` each, through its directory's descriptor); the directory's own mtime is not
 enough, as an in-place edit leaves it alone. A file edited by someone else no longer matches what the writer
 remembers, and is compared and rewritten. When every file is as the memo says and every record's digest is the
 memo's, a fresh writer is done after one pass over the records' digests.
