@@ -8,6 +8,10 @@ With N job records (default 5,000), for the status branch (pygit2, a bare reposi
   on disk), and by a new writer without the memo (deleted before the run, outside the timing: everything
   derived from the branch or the files; for comparison, no target).
 
+"Fresh process" is a new writer object in this process: what a new process pays on top — the interpreter,
+the imports (``reconciler.status`` loads pygit2 with the branch writer), and ``memo.rendering()``'s one sample
+dump — is not counted here; ``python -X importtime`` shows the imports.
+
 Each figure is the minimum and the median of ``--rounds`` runs (wall clock; the median CPU time beside it).
 Records are shaped like a job's: two tasks, a second party's approval, times, a 40-hex revision.
 
