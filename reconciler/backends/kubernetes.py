@@ -25,7 +25,9 @@ from kubernetes import client as k8s_client
 from reconciler.backends.base import (
     Backend,
     BackendError,
+    Capabilities,
     Conflict,
+    LiveChanges,
     NotFound,
     PhaseError,
     parse_stage,
@@ -34,6 +36,7 @@ from reconciler.backends.k8s import inventory, paging
 from reconciler.backends.k8s.calls import ApiCalls
 from reconciler.backends.k8s.connect import Identity, identity_of, load_api_client
 from reconciler.backends.k8s.errors import Request
+from reconciler.backends.k8s.informer import ChangeFeeds, Informer
 from reconciler.backends.k8s.objects import (
     GROUP,
     VERSION,
@@ -58,8 +61,12 @@ APPROVE_VALUES = {True: "JobAccepted", False: "JobRejected"}
 Doc = dict[str, Any]
 
 
+INFORMER_WATCH_SECONDS = 30  # each watch request of an informer (a new one follows at once)
+
+
 class KubernetesBackend(Backend):
     name = "kubernetes"
+    capabilities = Capabilities(change_feed=True)
 
     def __init__(
         self,
@@ -80,6 +87,7 @@ class KubernetesBackend(Backend):
         self.identity = identity or Identity()
         self._watches: list[ResilientWatch] = []
         self.calls = ApiCalls(api_client, self.identity, request_timeout)
+        self.feeds = ChangeFeeds(self._informer)
 
     @classmethod
     def from_config(cls, config: Config) -> KubernetesBackend:
@@ -153,12 +161,15 @@ class KubernetesBackend(Backend):
                 return from_body(current)
             new.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
             try:
-                return from_body(self._replace(ref, new, status))
+                stored = from_body(self._replace(ref, new, status))
             except Conflict:
                 log.info("conflict writing %s; reading it again", ref)
                 time.sleep(
                     random.uniform(0, self.policy.initial_delay * (attempt + 1))
                 )  # de-synchronise writers
+                continue
+            self.feeds.observe(stored)  # the next ``changes`` includes this write
+            return stored
         raise Conflict(
             f"{ref} kept changing underneath kgitops ({self.policy.conflict_attempts} attempts); try again"
         )
@@ -188,7 +199,9 @@ class KubernetesBackend(Backend):
                 info.plural,
                 body,
             )
-        return from_body(doc)
+        stored = from_body(doc)
+        self.feeds.observe(stored)  # the next ``changes`` includes this write
+        return stored
 
     def _update(self, obj: Resource) -> Resource:
         def mutate(doc: Doc) -> Doc:
@@ -217,6 +230,17 @@ class KubernetesBackend(Backend):
         items = [from_body(doc) for doc in result.get("items") or ()]
         return sorted(items, key=lambda r: (r.name, r.namespace))
 
+    def changes(self, kind: str, since: str = "", labels: Mapping[str, str] | None = None) -> LiveChanges:
+        """From an informer of the kind in the configured namespace (``k8s.informer``): the first call lists,
+        the second lists and starts a watch, later ones answer from the watch's events without a request."""
+        return self.feeds.changes(kind, since, labels)
+
+    def _informer(self, kind: str, labels: Mapping[str, str]) -> Informer:
+        req = self._request("list", kind, None)
+        chunk = paging.chunk_caller(self._list_call(kind, None, labels), self._call, req)
+        watch = partial(self.open_watch, kind, None, labels, None, INFORMER_WATCH_SECONDS)
+        return Informer(kind, self._ns(kind, None), labels, partial(paging.list_whole, chunk), watch)
+
     def list_jobs(self, page: PageRequest) -> Page:
         """A page from the API server's chunked list (``limit``/``continue``; ``backends.k8s.paging``)."""
         fn = self._list_call(KUSCIA_JOB, page.namespace, page.labels)
@@ -244,29 +268,17 @@ class KubernetesBackend(Backend):
 
     def delete(self, ref: ObjectRef) -> None:
         info = kind_info(ref.kind)
+        req = self._request("delete", ref.kind, ref.namespace, ref.name)
         # Background: the object goes now; Kubernetes' garbage collector removes the job's KusciaTasks
         # (they carry an ownerReference to the job), as KusciaAPI's delete does.
         if info.namespaced:
-            self._call(
-                self.custom.delete_namespaced_custom_object,
-                self._request("delete", ref.kind, ref.namespace, ref.name),
-                GROUP,
-                VERSION,
-                self._ns(ref.kind, ref.namespace),
-                info.plural,
-                ref.name,
-                propagation_policy="Background",
+            fn = partial(
+                self.custom.delete_namespaced_custom_object, GROUP, VERSION, req.namespace, info.plural
             )
         else:
-            self._call(
-                self.custom.delete_cluster_custom_object,
-                self._request("delete", ref.kind, None, ref.name),
-                GROUP,
-                VERSION,
-                info.plural,
-                ref.name,
-                propagation_policy="Background",
-            )
+            fn = partial(self.custom.delete_cluster_custom_object, GROUP, VERSION, info.plural)
+        answer = self._call(fn, req, ref.name, propagation_policy="Background")
+        self.feeds.observe_deleted(ref, answer)  # the next ``changes`` reports it gone
 
     def _update_metadata(
         self,
@@ -397,6 +409,7 @@ class KubernetesBackend(Backend):
         return w
 
     def close(self) -> None:
+        self.feeds.close()
         for w in self._watches:
             w.close()
         self._watches.clear()

@@ -63,6 +63,12 @@ def running_job_left_the_source(
     return rec
 
 
+def live_phase(rec: Reconciler, ref: ObjectRef) -> str:
+    """The job's phase as the reconciler's plan sees it ("" when it sees no such job)."""
+    entry = rec.plan().plan.entry(ref)
+    return str(entry.live.status.get("phase", "")) if entry is not None and entry.live is not None else ""
+
+
 def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -104,6 +110,9 @@ def test_a_running_job_is_stopped_first_and_deleted_once_final(
         assert fresh.get(ref) is not None
 
         set_job_status(k8s_admin, name, {"phase": "Failed"})  # Kuscia: a Stop makes a job Failed (§5)
+        # A long-lived reconciler reads the cluster through the backend's watch (``k8s.informer``): Kuscia's
+        # write is seen once its event has arrived.
+        until(lambda: live_phase(again, ref) == "Failed")
         _, third = again.sync()
         pruned = one(third, name)
         assert pruned.outcome == Outcome.PRUNED and pruned.message == "deleted: the job was Failed"

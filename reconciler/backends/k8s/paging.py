@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -110,3 +111,63 @@ def _continue_of(exc: ApiException) -> str:
         return ""
     meta = doc.get("metadata") if isinstance(doc, dict) else None
     return str(meta.get("continue") or "") if isinstance(meta, dict) else ""
+
+
+
+LIST_CHUNK = 500
+"""Objects per chunk of a whole-collection list (client-go's pager and informers ask for 500)."""
+
+Chunk = Callable[[str, int], Any]
+"""(continue token, "" for the start; limit, 0 for no limit) → the API server's list answer (a dict), or
+ApiException 410 for a continue token that expired meanwhile."""
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A whole collection as one snapshot: its objects (manifest dicts, in key order), the snapshot's
+    ``resourceVersion`` (where a watch continues) and the list's ``kind`` (``KusciaJobList``)."""
+
+    items: list[dict[str, Any]]
+    resource_version: str
+    kind: str
+
+
+def list_whole(chunk: Chunk, limit: int = LIST_CHUNK) -> Whole:
+    """Every object of a collection, read in chunks of ``limit`` from one snapshot (API conventions,
+    "Retrieving large results sets in chunks"). A continue token that the server let expire (410 Gone: etcd
+    compacted the snapshot's revision) means the chunks can no longer be of one snapshot, so the collection is
+    read again in one unchunked request, as client-go's pager does."""
+    first = chunk("", limit)
+    items = [dict(i) for i in first.get("items") or ()]
+    meta = first.get("metadata") or {}
+    token = str(meta.get("continue") or "")
+    while token:
+        try:
+            answer = chunk(token, limit)
+        except ApiException as exc:
+            if exc.status != 410:
+                raise
+            return _whole(chunk("", 0))
+        items.extend(dict(i) for i in answer.get("items") or ())
+        token = str((answer.get("metadata") or {}).get("continue") or "")
+    return Whole(items, str(meta.get("resourceVersion") or ""), str(first.get("kind") or ""))
+
+
+def _whole(answer: Any) -> Whole:
+    meta = answer.get("metadata") or {}
+    items = [dict(i) for i in answer.get("items") or ()]
+    return Whole(items, str(meta.get("resourceVersion") or ""), str(answer.get("kind") or ""))
+
+
+def chunk_caller(list_call: Callable[..., Any], run: Run, request: Request) -> Chunk:
+    """``Chunk`` over a ``CustomObjectsApi`` list call (group, version, namespace, plural and label selector
+    bound), made through ``run`` (the backend's call: retried, failures named); a continued chunk's 410 is
+    left to ``list_whole``."""
+
+    def chunk(token: str, limit: int) -> Any:
+        extra: dict[str, Any] = {"limit": limit} if limit else {}
+        if token:
+            extra["_continue"] = token
+        return run(list_call, request, raw_status=(410,) if token else (), **extra)
+
+    return chunk

@@ -7,16 +7,20 @@ difference between what the caller was told and what the list shows, so nothing 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from reconciler.backends.k8s.objects import from_body
+from reconciler.backends.k8s.paging import list_whole
 from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call, describe, is_transient
 from reconciler.model import Resource
 
@@ -62,14 +66,27 @@ class ResilientWatch:
         self.request_timeout = request_timeout
         self.resource_version = ""
         self.relists = 0  # how many times the collection was listed (1 + one per 410 Gone)
+        self.interrupted = False  # a request failed (or 410 Gone): events may be late until one succeeds
         self._known: dict[tuple[str, str], str] = {}
         self._watch: k8s_watch.Watch | None = None
+        self._response: Any = None  # the urllib3 response of the watch request under way
         self._delays = policy.delays()
 
+    def seed(self, resource_version: str, known: dict[tuple[str, str], str]) -> None:
+        """Start from a list made elsewhere instead of listing first: the list's ``resourceVersion`` and its
+        objects' (namespace, name) → resourceVersion, so the stream continues right after that list and a
+        re-list reports the difference from it. Call before iterating."""
+        self.resource_version = resource_version
+        self._known = dict(known)
+        self.relists += 1
+
     def close(self) -> None:
+        """Stop: the request under way is cut off (its socket shut down), so the iterating thread ends now."""
         self.stop.set()
         if self._watch is not None:
             self._watch.stop()
+        if self._response is not None:
+            _shut(self._response)
 
     def __iter__(self) -> Iterator[WatchEvent]:
         while not self.stop.is_set():
@@ -86,6 +103,7 @@ class ResilientWatch:
                 if exc.status == 410:
                     log.info("watch resourceVersion %s expired (410 Gone); re-listing", self.resource_version)
                     self.resource_version = ""
+                    self.interrupted = True
                     continue
                 if not is_transient(exc, retry_refused=True):
                     raise
@@ -96,42 +114,57 @@ class ResilientWatch:
                 self._pause(exc)
 
     def _pause(self, exc: BaseException) -> None:
+        if self.stop.is_set():
+            return  # closed: the request was cut off on purpose
+        self.interrupted = True
         delay = next(self._delays)
         log.warning("watch interrupted (%s); retrying in %.1fs", describe(exc), delay)
         self.stop.wait(delay)
 
     def _relist(self) -> list[WatchEvent]:
-        result = call(
-            self.policy,
-            lambda: self.list_call(_request_timeout=self.request_timeout),
-            self.stop,
-            forever=True,
-            retry_refused=True,
-        )
+        """List the collection (in chunks, ``paging.list_whole``) and return the difference from what the
+        caller was told: ADDED, MODIFIED, and DELETED for what is gone (at the list's resourceVersion)."""
+
+        def chunk(token: str, limit: int) -> Any:
+            extra: dict[str, Any] = {"limit": limit} if limit else {}
+            if token:
+                extra["_continue"] = token
+            request = partial(self.list_call, _request_timeout=self.request_timeout, **extra)
+            return call(self.policy, request, self.stop, forever=True, retry_refused=True)
+
+        whole = list_whole(chunk)
         self.relists += 1
-        items = [dict(i) for i in result.get("items") or ()]
         seen: dict[tuple[str, str], str] = {}
         events: list[WatchEvent] = []
-        for doc in items:
+        for doc in whole.items:
             key, rv = _key(doc), _rv(doc)
             seen[key] = rv
             if key not in self._known:
                 events.append(WatchEvent("ADDED", from_body(doc)))
             elif self._known[key] != rv:
                 events.append(WatchEvent("MODIFIED", from_body(doc)))
+        kind = whole.kind.removesuffix("List") or "KusciaJob"
         for key in sorted(set(self._known) - set(seen)):
             ns, name = key
-            kind = str(result.get("kind") or "").removesuffix("List")
-            gone = Resource(kind=kind or "KusciaJob", name=name, namespace=ns)
+            gone = Resource(kind=kind, name=name, namespace=ns, resource_version=whole.resource_version)
             events.append(WatchEvent("DELETED", gone))
         self._known = seen
-        self.resource_version = str((result.get("metadata") or {}).get("resourceVersion") or "")
+        self.resource_version = whole.resource_version
+        self.interrupted = False
         return events
 
     def _stream(self) -> Iterator[WatchEvent]:
         self._watch = k8s_watch.Watch()
+
+        def opened(*args: Any, **kwargs: Any) -> Any:
+            response = self.list_call(*args, **kwargs)
+            self._response = response
+            if self.stop.is_set():  # closed while the request was under way: ``close`` may have missed it
+                _shut(response)
+            return response
+
         stream = self._watch.stream(
-            self.list_call,
+            opened,
             resource_version=self.resource_version,
             allow_watch_bookmarks=True,
             timeout_seconds=self.chunk_seconds,
@@ -142,6 +175,7 @@ class ResilientWatch:
                 self._watch.stop()
                 return
             self._delays = self.policy.delays()  # the server answers again: reset the back-off
+            self.interrupted = False
             etype = str(event.get("type") or "")
             doc = event.get("raw_object") or event.get("object") or {}
             if not isinstance(doc, dict):
@@ -162,3 +196,11 @@ class ResilientWatch:
                 etype = "MODIFIED" if key in self._known else "ADDED"
                 self._known[key] = rv
             yield WatchEvent(etype, from_body(doc))
+        self.interrupted = False  # the request ran its course: the server is answering
+
+
+def _shut(response: Any) -> None:
+    """Shut a streaming urllib3 response's socket down, which ends a read blocked on it in another thread (as
+    the client's own ``Watch.stop`` does)."""
+    with contextlib.suppress(AttributeError, OSError):  # already closed, or released to the pool
+        response.connection.sock.shutdown(socket.SHUT_RDWR)
