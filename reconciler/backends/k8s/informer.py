@@ -257,6 +257,12 @@ class Informer:
 
     # -- lifetime -----------------------------------------------------------------------------------------
     @property
+    def version(self) -> str:
+        """The token ``changes`` would answer with now: it moves when anything arrives (no request)."""
+        with self._lock:
+            return self._token()
+
+    @property
     def watch(self) -> ResilientWatch | None:
         """The watch that follows the collection (None before the second ``changes``)."""
         return self._watch
