@@ -8,21 +8,16 @@ thread); every later ``changes`` is answered from the watch's events, without a 
 ``kgitops diff`` pays for one list and no watch, and ``kgitops watch`` pays for two lists, then only for what
 changes.
 
-What is kept: per object its newest state and a local sequence number (its position in this informer's
-history); an object deleted, or that stopped carrying the labels, leaves a tombstone. Kuscia's controllers
-write status often (each write is a MODIFIED event): an object that changed many times since a token is
-reported once, as it is now, and memory grows with the objects, not with the events. Tombstones are kept up
-to ``KEPT_TOMBSTONES``; dropping older ones moves the horizon, and a token from before it gets ``complete``.
-
-The version token is ``<epoch>:<sequence>``; the epoch is random per informer, so a token of another process
-or another informer (or one from before a ``close``) gets a complete answer, as ``LiveChanges`` prescribes for
-a passed horizon.
+What is kept, and how an answer is made from it: ``k8s.feed_state`` (one state per object, however many
+events it had; tombstones up to a horizon). The version token is ``<epoch>:<sequence>``; the epoch is random
+per informer, so a token of another process or another informer (or one from before a ``close``) gets a
+complete answer, as ``LiveChanges`` prescribes for a passed horizon.
 
 Freshness: the backend folds the answer of each of its own writes in (``observe``, ``observe_deleted``), so
-the next ``changes`` includes them even before the watch delivers the event. States are ordered by
-``resourceVersion``: kube-apiserver's are etcd revisions (integers), so an event older than the state held
-(a watch behind the backend's own write) is skipped. While the watch is interrupted (a failed request, 410
-Gone) or after it failed for good, ``changes`` lists instead (and restarts a watch that ended).
+the next ``changes`` includes them even before the watch delivers the event (a later, older event is
+skipped). Another client's writes are seen once their watch event has arrived (milliseconds on a healthy
+server; ``bench/k8s_feed_bench.py``), as with client-go's informers. While the watch is interrupted (a failed
+request, 410 Gone) or after it failed for good, ``changes`` lists instead (and restarts a watch that ended).
 """
 
 from __future__ import annotations
@@ -30,39 +25,17 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.backends.base import LiveChanges
+from reconciler.backends.k8s.feed_state import FeedState
 from reconciler.backends.k8s.objects import from_body
 from reconciler.backends.k8s.paging import Whole
 from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
 from reconciler.model import ObjectRef, Resource
 
 log = logging.getLogger("kgitops.kubernetes.informer")
-
-KEPT_TOMBSTONES = 10_000
-"""Deleted objects remembered for ``changes``; past this the older half is dropped and the horizon moves."""
-
-Key = tuple[str, str]  # (namespace, name), as ``ResilientWatch`` keys objects
-
-
-@dataclass
-class _Entry:
-    seq: int
-    resource_version: str
-    obj: Resource | None  # None: deleted, or no longer carrying the labels (a tombstone)
-
-
-def _not_newer(rv: str, held: str) -> bool:
-    """``rv`` is not a newer state than ``held`` (both etcd revisions); False when either is not an
-    integer (no order known: the newer arrival wins)."""
-    if rv.isdigit() and held.isdigit():
-        return int(rv) <= int(held)
-    return False
-
 
 class Informer:
     """The change feed of one collection. ``list_all()`` lists it (``paging.Whole``; errors named by the
@@ -82,14 +55,10 @@ class Informer:
         self.labels = dict(labels)
         self._list_all = list_all
         self._open_watch = open_watch
-        self.epoch = uuid.uuid4().hex[:12]
+        self.state = FeedState(kind, bool(namespace), uuid.uuid4().hex[:12])
         self.calls = 0
         self.lists = 0  # how many times ``changes`` listed the collection (not counting the watch's relists)
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Key, _Entry] = OrderedDict()  # oldest change first
-        self._seq = 0
-        self._horizon = 0  # the newest sequence number of a dropped tombstone
-        self._tombstones = 0
         self._listed = False
         self._watch: ResilientWatch | None = None
         self._thread: threading.Thread | None = None
@@ -109,67 +78,19 @@ class Informer:
             whole = self._list_all()
             with self._lock:
                 self.lists += 1
-                self._fold_list(whole)
+                self.state.fold_list(whole.items, whole.resource_version)
+                self._listed = True
                 if first:
-                    return self._complete()
+                    return self.state.complete()
                 if not watching and not self._closed:
                     self._start_watch(whole)
         with self._lock:
-            return self._answer(since)
-
-    def _answer(self, since: str) -> LiveChanges:
-        epoch, _, seq_text = since.partition(":")
-        if epoch != self.epoch or not seq_text.isdigit():
-            return self._complete()
-        seq = int(seq_text)
-        if seq < self._horizon or seq > self._seq:
-            return self._complete()
-        changed: list[Resource] = []
-        removed: list[ObjectRef] = []
-        for key in reversed(self._entries):
-            entry = self._entries[key]
-            if entry.seq <= seq:
-                break
-            if entry.obj is None:
-                removed.append(self._ref(key))
-            else:
-                changed.append(entry.obj)
-        changed.sort(key=lambda r: (r.name, r.namespace))
-        return LiveChanges(self._token(), False, changed, removed)
-
-    def _complete(self) -> LiveChanges:
-        objects = [e.obj for e in self._entries.values() if e.obj is not None]
-        objects.sort(key=lambda r: (r.name, r.namespace))
-        return LiveChanges(self._token(), True, objects)
-
-    def _token(self) -> str:
-        return f"{self.epoch}:{self._seq}"
-
-    def _ref(self, key: Key) -> ObjectRef:
-        return ObjectRef(self.kind, key[0], key[1]) if self.namespace else ObjectRef(self.kind, "", key[1])
+            return self.state.answer(since)
 
     # -- what the server and the backend's writes say -----------------------------------------------------
-    def _fold_list(self, whole: Whole) -> None:
-        """Take a list in: objects whose resourceVersion moved are changed, what is held but not listed is
-        gone (as of the list's resourceVersion)."""
-        listed: set[Key] = set()
-        for doc in whole.items:
-            meta = doc.get("metadata") or {}
-            key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-            listed.add(key)
-            rv = str(meta.get("resourceVersion") or "")
-            held = self._entries.get(key)
-            if held is not None and held.obj is not None and held.resource_version == rv:
-                continue  # unchanged: the very same Resource stays (the differ's memo knows it)
-            self._put(key, rv, from_body(doc))
-        for key in [k for k, e in self._entries.items() if e.obj is not None and k not in listed]:
-            self._put(key, whole.resource_version, None)
-        self._listed = True
-
     def _start_watch(self, whole: Whole) -> None:
         watch = self._open_watch()
-        known = {k: e.resource_version for k, e in self._entries.items() if e.obj is not None}
-        watch.seed(whole.resource_version, known)
+        watch.seed(whole.resource_version, self.state.known())
         name = f"informer-{self.kind}"
         thread = threading.Thread(target=self._follow, args=(watch,), daemon=True, name=name)
         self._watch, self._thread, self._failed = watch, thread, False
@@ -188,9 +109,9 @@ class Informer:
     def apply(self, event: WatchEvent) -> None:
         """One watch event (a re-list's too: its DELETED carry the list's resourceVersion)."""
         r = event.resource
-        key = (r.namespace if self.namespace else "", r.name)
+        key = self.state.key(r.namespace, r.name)
         with self._lock:
-            self._put(key, r.resource_version, None if event.type == "DELETED" else r)
+            self.state.put(key, r.resource_version, None if event.type == "DELETED" else r)
 
     def observe(self, obj: Resource) -> None:
         """The server's answer to the backend's own create or update: held at once if it is of this
@@ -200,8 +121,8 @@ class Informer:
         matches = all(obj.labels.get(k) == v for k, v in self.labels.items())
         with self._lock:
             if self._listed:
-                key = (obj.namespace if self.namespace else "", obj.name)
-                self._put(key, obj.resource_version, obj if matches else None)
+                key = self.state.key(obj.namespace, obj.name)
+                self.state.put(key, obj.resource_version, obj if matches else None)
 
     def observe_deleted(self, ref: ObjectRef, answer: Any) -> None:
         """The backend deleted ``ref``; ``answer`` is the server's reply (the object as deleted, or a Status).
@@ -212,55 +133,20 @@ class Informer:
             return
         if self.namespace and ref.namespace != self.namespace:
             return
-        key = (ref.namespace if self.namespace else "", ref.name)
+        key = self.state.key(ref.namespace, ref.name)
         with self._lock:
-            held = self._entries.get(key)
+            held = self.state.held(key)
             if not self._listed or held is None:
                 return
             rv = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
-            self._put(key, rv or held.resource_version, None, deleting=True)
-
-    def _put(self, key: Key, rv: str, obj: Resource | None, deleting: bool = False) -> None:
-        held = self._entries.get(key)
-        if held is None:
-            if obj is None:
-                return  # never held: nothing to report gone
-        elif held.obj is None:
-            if obj is None or _not_newer(rv, held.resource_version):
-                return  # already gone, or a state from before the deletion
-        elif obj is not None:
-            if held.resource_version == rv or _not_newer(rv, held.resource_version):
-                return  # this state, or an older one than held
-        elif not deleting and rv != held.resource_version and _not_newer(rv, held.resource_version):
-            return  # the deletion of an older incarnation (held: the object created again since)
-        self._seq += 1
-        if held is not None and held.obj is None:
-            self._tombstones -= 1
-        self._entries[key] = _Entry(self._seq, rv, obj)
-        self._entries.move_to_end(key)
-        if obj is None:
-            self._tombstones += 1
-            if self._tombstones > KEPT_TOMBSTONES:
-                self._drop_tombstones()
-
-    def _drop_tombstones(self) -> None:
-        """Forget the older half of the tombstones; a token from before the newest one dropped gets
-        ``complete``."""
-        for key in list(self._entries):
-            if self._tombstones <= KEPT_TOMBSTONES // 2:
-                break
-            entry = self._entries[key]
-            if entry.obj is None:
-                del self._entries[key]
-                self._tombstones -= 1
-                self._horizon = entry.seq
+            self.state.put(key, rv or held.resource_version, None, deleting=True)
 
     # -- lifetime -----------------------------------------------------------------------------------------
     @property
     def version(self) -> str:
         """The token ``changes`` would answer with now: it moves when anything arrives (no request)."""
         with self._lock:
-            return self._token()
+            return self.state.token
 
     @property
     def watch(self) -> ResilientWatch | None:
