@@ -246,7 +246,8 @@ class Backend(ABC):
         """The objects of a kind (carrying all ``labels``) that changed since the version token ``since``
         ("" for everything), so a caller that keeps the live state reads only what changed. Here a full
         ``list`` (``complete``); a backend with ``capabilities.change_feed`` answers from its change feed
-        (the embedded engine: a resource version per row, like Kubernetes' resourceVersion)."""
+        (the embedded engine: a resource version per row, like Kubernetes' resourceVersion; Kubernetes: an
+        informer per collection, a list and then a watch, ``backends.k8s.informer``)."""
         return LiveChanges("", True, self.list(kind, labels=labels))
 
     @abstractmethod
