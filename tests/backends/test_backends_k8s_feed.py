@@ -152,9 +152,13 @@ def test_a_token_of_another_informer_or_process_gets_a_complete_answer(
     other = View(k8s_admin, sel)
     other.refresh()
     epoch, _, seq = mine.token.partition(":")
-    for token in (other.token, "garbage", f"{epoch}:{int(seq) + 5}", f"{epoch}:x", "0"):
+    feed = informer(k8s, sel)
+    k8s_admin.create(job(f"{unique}-b", sel))  # not waited for: a complete answer is a fresh list
+    for token in (other.token, "garbage", f"{epoch}:{int(seq) + 5}", f"{epoch}:x", "0", ""):
+        lists = feed.lists
         found = k8s.changes(KIND, token, sel)
-        assert found.complete and [o.name for o in found.changed] == [f"{unique}-a"], token
+        assert found.complete and [o.name for o in found.changed] == [f"{unique}-a", f"{unique}-b"], token
+        assert feed.lists == lists + 1
     assert not k8s.changes(KIND, mine.token, sel).complete
     other_sel = k8s.changes(KIND, mine.token, {"feed": f"{unique}-other"})  # another informer's token
     assert other_sel.complete and other_sel.changed == []

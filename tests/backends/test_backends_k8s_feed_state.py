@@ -23,7 +23,8 @@ def put(state: FeedState, name: str, rv: int, phase: str | None = "", deleting: 
 
 def seen(state: FeedState, since: str) -> tuple[bool, dict[str, str], list[str]]:
     found = state.answer(since)
-    return found.complete, {o.name: o.status.get("phase", "") for o in found.changed}, [r.name for r in found.removed]
+    phases = {o.name: o.status.get("phase", "") for o in found.changed}
+    return found.complete, phases, [r.name for r in found.removed]
 
 
 def test_many_status_writes_are_one_change_and_older_states_never_win() -> None:

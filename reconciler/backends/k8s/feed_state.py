@@ -75,16 +75,18 @@ class FeedState:
         return {k: e.resource_version for k, e in self._entries.items() if e.obj is not None}
 
     # -- answers ----------------------------------------------------------------------------------------
+    def answers(self, since: str) -> bool:
+        """``since`` is a token of this epoch within the horizon: ``answer`` tells what changed since."""
+        epoch, _, seq_text = since.partition(":")
+        return epoch == self.epoch and seq_text.isdigit() and self._horizon <= int(seq_text) <= self._seq
+
     def answer(self, since: str) -> LiveChanges:
         """What changed since the token ``since``: incremental for a token of this epoch within the
         horizon, else ``complete``. Changed objects sorted by name; a ref is in ``changed`` or ``removed``,
         never both."""
-        epoch, _, seq_text = since.partition(":")
-        if epoch != self.epoch or not seq_text.isdigit():
+        if not self.answers(since):
             return self.complete()
-        seq = int(seq_text)
-        if seq < self._horizon or seq > self._seq:
-            return self.complete()
+        seq = int(since.partition(":")[2])
         changed: list[Resource] = []
         removed: list[ObjectRef] = []
         for key in reversed(self._entries):

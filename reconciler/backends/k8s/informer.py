@@ -4,9 +4,10 @@ live cache (``reconciler.apply.live_cache``).
 One ``Informer`` per collection the plan reads (kind, namespace, label selector). Its first ``changes`` lists
 the collection in chunks (``paging.list_whole``) and answers ``complete``. The second lists again, answers
 the difference, and starts a watch from that list's ``resourceVersion`` (``watch.ResilientWatch``, in a
-thread); every later ``changes`` is answered from the watch's events, without a request. So a one-shot
-``kgitops diff`` pays for one list and no watch, and ``kgitops watch`` pays for two lists, then only for what
-changes.
+thread); every later ``changes`` with a token of its own is answered from the watch's events, without a
+request. So a one-shot ``kgitops diff`` pays for one list and no watch, and ``kgitops watch`` pays for two
+lists, then only for what changes. A ``complete`` answer (for "", a token of another informer, or one past
+the horizon) always comes from a fresh list: a caller that starts over (a new leader) reads the cluster.
 
 What is kept, and how an answer is made from it: ``k8s.feed_state`` (one state per object, however many
 events it had; tombstones up to a horizon). The version token is ``<epoch>:<sequence>``; the epoch is random
@@ -74,16 +75,17 @@ class Informer:
             first = not self._listed
             watching = self._thread is not None and not self._failed
             stale = watching and self._watch is not None and self._watch.interrupted
-        if first or not watching or stale:
+            answerable = self.state.answers(since)
+        if first or not watching or stale or not answerable:
             whole = self._list_all()
             with self._lock:
                 self.lists += 1
                 self.state.fold_list(whole.items, whole.resource_version)
                 self._listed = True
-                if first:
-                    return self.state.complete()
-                if not watching and not self._closed:
+                if not first and not watching and not self._closed:
                     self._start_watch(whole)
+                if first or not answerable:
+                    return self.state.complete()
         with self._lock:
             return self.state.answer(since)
 
