@@ -15,10 +15,11 @@ per informer, so a token of another process or another informer (or one from bef
 complete answer, as ``LiveChanges`` prescribes for a passed horizon.
 
 Freshness: the backend folds the answer of each of its own writes in (``observe``, ``observe_deleted``), so
-the next ``changes`` includes them even before the watch delivers the event (a later, older event is
-skipped). Another client's writes are seen once their watch event has arrived (milliseconds on a healthy
-server; ``bench/k8s_feed_bench.py``), as with client-go's informers. While the watch is interrupted (a failed
-request, 410 Gone) or after it failed for good, ``changes`` lists instead (and restarts a watch that ended).
+the next ``changes`` includes them even before the watch delivers the event (whose older states, arriving
+later, are skipped). Another client's writes are seen once their watch event has arrived (milliseconds on a
+healthy server; ``bench/k8s_feed_bench.py``), as with client-go's informers. While the watch is interrupted
+(a failed request, 410 Gone) or after it failed for good, ``changes`` lists instead (and restarts a watch
+that ended).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
 from reconciler.model import ObjectRef, Resource
 
 log = logging.getLogger("kgitops.kubernetes.informer")
+
 
 class Informer:
     """The change feed of one collection. ``list_all()`` lists it (``paging.Whole``; errors named by the
@@ -57,7 +59,6 @@ class Informer:
         self._list_all = list_all
         self._open_watch = open_watch
         self.state = FeedState(kind, bool(namespace), uuid.uuid4().hex[:12])
-        self.calls = 0
         self.lists = 0  # how many times ``changes`` listed the collection (not counting the watch's relists)
         self._lock = threading.Lock()
         self._listed = False
@@ -71,7 +72,6 @@ class Informer:
         """What changed since the token ``since`` (``LiveChanges``); see the module's docstring for when this
         lists and when it answers from the watch."""
         with self._lock:
-            self.calls += 1
             first = not self._listed
             watching = self._thread is not None and not self._failed
             stale = watching and self._watch is not None and self._watch.interrupted
@@ -121,10 +121,9 @@ class Informer:
         if self.namespace and obj.namespace != self.namespace:
             return
         matches = all(obj.labels.get(k) == v for k, v in self.labels.items())
-        with self._lock:
-            if self._listed:
-                key = self.state.key(obj.namespace, obj.name)
-                self.state.put(key, obj.resource_version, obj if matches else None)
+        key = self.state.key(obj.namespace, obj.name)
+        with self._lock:  # also while the first list is under way: that list may be older than the write
+            self.state.put(key, obj.resource_version, obj if matches else None)
 
     def observe_deleted(self, ref: ObjectRef, answer: Any) -> None:
         """The backend deleted ``ref``; ``answer`` is the server's reply (the object as deleted, or a Status).
@@ -138,8 +137,8 @@ class Informer:
         key = self.state.key(ref.namespace, ref.name)
         with self._lock:
             held = self.state.held(key)
-            if not self._listed or held is None:
-                return
+            if held is None:
+                return  # not held: nothing to report gone
             rv = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
             self.state.put(key, rv or held.resource_version, None, deleting=True)
 
