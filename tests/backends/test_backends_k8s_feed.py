@@ -211,6 +211,35 @@ def test_a_relist_after_410_gone_loses_no_deletion(k8s: KubernetesBackend, stand
     assert feed.lists == 2  # from the watch's re-list: ``changes`` itself listed nothing more
 
 
+@pytest.mark.servers("standin", reason="a watch refused for good (an injected 403) while the server restarts")
+def test_a_watch_that_ended_means_lists_until_a_new_one_runs(
+    k8s: KubernetesBackend, standin: StandInServer
+) -> None:
+    sel = {"feed": "ended"}
+    for name in ("stays", "goes"):
+        k8s.create(job(name, sel))
+    view = View(k8s, sel)
+    view.refresh()
+    view.refresh()
+    feed = informer(k8s, sel)
+    first_watch = feed.watch
+    standin.stop()
+    with standin.store.cond:
+        standin.store.objects[("kusciajobs", NAMESPACE)].pop("goes")
+        standin.store.bump()
+    standin.inject("GET", "/kusciajobs", 403)  # the watch's next request: not worth retrying
+    standin.start()
+    until(lambda: not feed.watching, what="the watch ending")
+    found = view.refresh()  # lists (the deletion is in it) and starts a new watch
+    assert feed.lists == 3 and names(found) == ([], ["goes"])
+    assert feed.watch is not first_watch and feed.watching
+    k8s.create(job("new", sel))
+    standin.set_status("kusciajobs", NAMESPACE, "stays", {"phase": "Running"})
+    want = {"stays": "Running", "new": ""}
+    until(lambda: view.refresh() is not None and view.phases() == want, what="the new watch's events")
+    assert feed.lists == 3
+
+
 @pytest.fixture
 def src(tmp_path: Path, unique: str, k8s_admin: KubernetesBackend) -> Iterator[Path]:
     root = tmp_path / "src"
