@@ -236,9 +236,11 @@ class KubernetesBackend(Backend):
         return self.feeds.changes(kind, since, labels)
 
     def _informer(self, kind: str, labels: Mapping[str, str]) -> Informer:
-        req = self._request("list", kind, None)
-        chunk = paging.chunk_caller(self._list_call(kind, None, labels), self._call, req)
-        watch = partial(self.open_watch, kind, None, labels, None, INFORMER_WATCH_SECONDS)
+        list_call = self._list_call(kind, None, labels)
+        chunk = paging.chunk_caller(list_call, self._call, self._request("list", kind, None))
+        watch = partial(  # the informer closes its watch itself
+            ResilientWatch, list_call, self.policy, None, INFORMER_WATCH_SECONDS, self.request_timeout
+        )
         return Informer(kind, self._ns(kind, None), labels, partial(paging.list_whole, chunk), watch)
 
     def list_jobs(self, page: PageRequest) -> Page:
