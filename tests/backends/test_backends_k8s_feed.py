@@ -1,8 +1,8 @@
 """The Kubernetes backend's change feed (``Backend.changes``, ``k8s.informer``): the first call lists, the
 second lists and starts a watch, later ones answer from the watch's events. On every API server of
-``conftest.py``; the 410 Gone and the request log on the stand-in only. Another client's writes are made by an
-admin (``k8s_admin``), and arrive through the watch: the tests poll for them with a deadline. The backend's
-own writes must be in the very next answer."""
+``conftest.py``; a 410 Gone, a watch refused for good and the request log on the stand-in only. Another
+client's writes are made by an admin (``k8s_admin``) and arrive through the watch: the tests poll for them
+with a deadline. The backend's own writes must be in the very next answer."""
 
 from __future__ import annotations
 
