@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.apply.sync import Applied, Outcome, SyncResult
-from reconciler.model import Resource
+from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
+from reconciler.plan.model import PlanEntry
 from reconciler.status.record import StatusRecord, SyncState, live_summary
 
 # (uid, resourceVersion) -> live_summary: a live object that did not change since the last sync (the live
@@ -28,7 +29,32 @@ _STATE = {
 }
 
 
+# ref -> (entry, live, what else the record is made of, record): an entry that comes back from the differ's
+# memo as the same object, with the same live object and outcome, has the same record. A watch of 10,000 jobs
+# would make every one again after each commit, twice (status write-back, metrics).
+_RECORDS: dict[ObjectRef, tuple[PlanEntry, Resource | None, tuple[str, ...], StatusRecord | None]] = {}
+
+
 def record_of(applied: Applied, revision: str) -> StatusRecord | None:
+    """The status record of one applied entry (None: pruned or not ours); the same (frozen) record as the
+    last call's when nothing it is made of changed."""
+    entry = applied.entry
+    live = applied.live if applied.live is not None else entry.live
+    version = live.resource_version if live is not None else ""
+    # the record's revision is the one the live object was applied at; the sync's only when it has none
+    uses = "" if live is not None and live.annotations.get(own.REVISION) else revision
+    key = (version, applied.outcome, applied.message, entry.reason, entry.blocked, uses)
+    known = _RECORDS.get(entry.ref)
+    if known is not None and known[0] is entry and known[1] is live and known[2] == key:
+        return known[3]
+    if len(_RECORDS) >= _SUMMARIES_LIMIT:
+        _RECORDS.clear()
+    record = _record_of(applied, revision)
+    _RECORDS[entry.ref] = (entry, live, key, record)
+    return record
+
+
+def _record_of(applied: Applied, revision: str) -> StatusRecord | None:
     state = _STATE.get(applied.outcome)
     if state is None:  # pruned or not ours: no status file
         return None

@@ -88,16 +88,7 @@ def sync(
     when = now or datetime.now(UTC)
     new_inventory: set[ObjectRef] = set()
     source_id = desired.source_id
-    entries = sorted(
-        plan.entries,
-        key=lambda e: (
-            e.action == Action.PRUNE,
-            -_CREATE_ORDER.get(e.ref.kind, 1)
-            if e.action == Action.PRUNE
-            else _CREATE_ORDER.get(e.ref.kind, 1),
-            e.ref,
-        ),
-    )
+    entries = sorted(plan.entries, key=_apply_order)
     for entry in entries:
         applied = _apply_one(backend, entry, desired, dry_run, prune_grace_period, when)
         result.applied.append(applied)
@@ -110,6 +101,17 @@ def sync(
         # Only what this sync decided changes; entries another writer added meanwhile stay.
         backend.update_inventory(source_id, add=new_inventory - inventory, remove=inventory - new_inventory)
     return result
+
+
+def _apply_order(e: PlanEntry) -> tuple[bool, int, str, str, str]:
+    """Creates and updates first (AppImages, tasks, jobs), then prunes (jobs, tasks, AppImages); by ref
+    within a kind. The ref's fields rather than the ref: comparing plain tuples of strings is what makes
+    sorting 10,000 entries cheap (``ObjectRef``'s generated ordering compares the same fields)."""
+    ref = e.ref
+    order = _CREATE_ORDER.get(ref.kind, 1)
+    if e.action == Action.PRUNE:
+        return True, -order, ref.kind, ref.namespace, ref.name
+    return False, order, ref.kind, ref.namespace, ref.name
 
 
 def _keeps_inventory(a: Applied, was_inventoried: bool) -> bool:

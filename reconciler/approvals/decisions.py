@@ -126,8 +126,6 @@ def collect(
     head = resolve_commit(repo, commit_id)
     if records is None:
         records = read_records(repo, head, folder)
-    if jobs is None:
-        jobs = jobs_at(repo, str(head.id), under=subpath)
     decisions: list[ApprovalDecision] = []
     credits = Credits(repo)
     with Verifier(approvals.domains, config.base_dir) as verifier:
@@ -137,6 +135,10 @@ def collect(
                 continue
             decisions.append(_judge_record(credits, head, rec, folder, config, verifier))
     latest = _latest_per_party(repo, decisions)
+    if not any(d.trusted for d in latest):
+        return latest  # nothing to hold against a job: the commit's jobs need not be read (no records)
+    if jobs is None:
+        jobs = jobs_at(repo, str(head.id), under=subpath)
     by_ref = index_jobs(jobs)
     at = str(head.id)[:12]
     return [_against_job(d, by_ref, at) if d.trusted else d for d in latest]
