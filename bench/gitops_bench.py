@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import resource
 import shutil
@@ -243,6 +244,7 @@ def bench_watch(tmp: Path, saves: int, existing: int, status: bool) -> float:
     )
     cfg.sync.resync_interval = 300
     cfg.status.interval = 5
+    stages = StageLog()
     ready, stop = threading.Event(), threading.Event()
     thread = threading.Thread(
         target=sdk.watch, args=(cfg,), kwargs={"ready": ready.set, "stop": stop}, daemon=True
@@ -271,6 +273,7 @@ def bench_watch(tmp: Path, saves: int, existing: int, status: bool) -> float:
         stop.set()
         thread.join(300)
         reader.close()
+        stages.close()
     lat.sort()
     p50 = statistics.median(lat)
     p95 = lat[max(0, int(round(0.95 * len(lat))) - 1)]
@@ -281,7 +284,42 @@ def bench_watch(tmp: Path, saves: int, existing: int, status: bool) -> float:
         f"(target p95 ≤ 1000 ms; first reconcile {started:.1f} s"
         + (f"; {late} not created within {WATCH_PATIENCE:.0f} s, counted as that long)" if late else ")")
     )
+    print(f"  reconciles after a commit, median per stage: {stages.summary('new revision')}")
+    every = f"every {cfg.status.interval:.0f} s"
+    print(f"  status refreshes ({every}), median per stage: {stages.summary('status')}")
     return p95
+
+
+class StageLog(logging.Handler):
+    """The watcher's per-reconcile stage timings (``kgitops.watch.stages``, DEBUG), kept for a summary; the
+    watcher's own INFO lines (one per created job) are silenced while it lasts."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[str, dict[str, float]]] = []
+        self.stage_logger = logging.getLogger("kgitops.watch.stages")
+        self.stage_logger.setLevel(logging.DEBUG)
+        self.stage_logger.propagate = False
+        self.stage_logger.addHandler(self)
+        logging.getLogger("kgitops.watch").setLevel(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = record.__dict__.get("fields") or {}
+        self.records.append((str(fields.get("trigger", "")), dict(fields.get("stages", {}))))
+
+    def close(self) -> None:
+        self.stage_logger.removeHandler(self)
+        self.stage_logger.propagate = True
+        logging.getLogger("kgitops.watch").setLevel(logging.NOTSET)
+        super().close()
+
+    def summary(self, trigger: str) -> str:
+        runs = [st for why, st in self.records if why.startswith(trigger)]
+        if not runs:
+            return "none"
+        keys = dict.fromkeys(k for st in runs for k in st)
+        parts = [f"{k} {statistics.median(st.get(k, 0.0) for st in runs) * 1000:.0f} ms" for k in keys]
+        return f"{', '.join(parts)} ({len(runs)} reconciles)"
 
 
 def peak_rss_mib() -> float:

@@ -31,7 +31,7 @@ from reconciler.status.metrics import Metrics, MetricsServer
 from reconciler.webhooks import Receiver, ReceiverSettings, Trigger
 
 log = logging.getLogger("kgitops.watch")
-# each reconcile's stages (seconds: lock wait, source, live, diff, apply, status, total), at DEBUG level
+# each reconcile's stages (``Metrics.observe_reconcile``), at DEBUG level
 stage_log = logging.getLogger("kgitops.watch.stages")
 
 __all__ = [
@@ -270,14 +270,12 @@ class Watcher:
                 stages = {"lock": time.perf_counter() - t0}
                 if not self._leading():  # lost the lead while waiting for the writer lock
                     return
-                t = time.perf_counter()
                 if reread or self._cached is None:
                     planned = rec.plan(revision)
                     self._cached = (planned.desired, planned.snapshot)
                 else:
                     planned = rec.plan_with(*self._cached)
-                stages.update(planned.timings)
-                stages["plan"] = time.perf_counter() - t
+                stages.update(planned.timings)  # source (when read again), live, diff
                 t = time.perf_counter()
                 _, result = rec.sync(planned=planned)
                 stages["apply"] = time.perf_counter() - t
@@ -289,6 +287,7 @@ class Watcher:
             self.metrics.healthy = False
             log.error(f"reconcile failed ({why}): {exc}")
             return
+        t = time.perf_counter()
         self.metrics.healthy = True
         self.reconciles += 1
         if planned.desired.error:
@@ -302,18 +301,17 @@ class Watcher:
             log.error(err)
         for line in transitions:
             _info(f"status: {line}")
-        self.metrics.observe_reconcile(time.perf_counter() - t0)
         if self.on_result is not None:
             self.on_result(result)
-        stages["total"] = time.perf_counter() - t0
-        self.stages = stages
+        stages["report"] = time.perf_counter() - t
+        total = time.perf_counter() - t0
+        self.metrics.observe_reconcile(total, stages)
         stage_log.debug(
             f"{why}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()),
-            extra={"fields": {"trigger": why, "stages": stages}},
+            extra={"fields": {"trigger": why, "stages": stages, "seconds": total}},
         )
 
     _cached: tuple[DesiredState, Snapshot | None] | None = None
-    stages: dict[str, float] = {}  # noqa: RUF012 - the last reconcile's stages; replaced by each one
     _polled = False
     _drift_logged: set[ObjectRef] = set()  # noqa: RUF012 - replaced per instance on the first report
 

@@ -147,7 +147,7 @@ class DirectorySource:
                     else:
                         data = full.read_bytes()
                         digest = str(pygit2.hash(data))
-                        reader = _const(data)
+                        reader = _handed_over(data, full)
                 except OSError as exc:
                     problems.append(FileProblem(rel, f"cannot read: {exc.strerror}"))
                     continue
@@ -243,8 +243,19 @@ class DirectorySource:
         return is_manifest_name(p.name) and not _is_temp(p.name)
 
 
-def _const(data: bytes) -> Callable[[], bytes]:
-    return lambda: data
+def _handed_over(data: bytes, path: Path) -> Callable[[], bytes]:
+    """The bytes read to hash the file, handed over to the first reader and then forgotten: a snapshot lives
+    as long as its plan, and keeping every file's text in it would hold the whole source in memory (28 MiB
+    at 10,000 jobs). A later read reads the file again, as ``_lazy`` does for a file whose stamp is known."""
+    box = [data]
+
+    def read() -> bytes:
+        try:
+            return box.pop()
+        except IndexError:
+            return path.read_bytes()
+
+    return read
 
 
 def _lazy(path: Path) -> Callable[[], bytes]:

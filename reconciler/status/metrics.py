@@ -4,6 +4,7 @@ answers ``/healthz``.
 Metrics (names and labels are part of the interface; dashboards use them):
 
 * ``kgitops_reconcile_duration_seconds`` histogram: seconds of one reconcile (source to status);
+* ``kgitops_reconcile_stage_seconds{stage}`` histogram: seconds of each stage of a reconcile (``STAGES``);
 * ``kgitops_objects{sync_state}`` gauge: managed objects by sync state;
 * ``kgitops_objects_phase{phase}`` gauge: managed objects by live phase;
 * ``kgitops_held_files`` gauge: source files held because they fail to load or validate;
@@ -33,8 +34,12 @@ from prometheus_client.registry import Collector
 from reconciler.background_http import BackgroundHTTPServer
 
 BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# the stages of a reconcile (``kgitops watch``), in order: waiting for the writer lock, reading and validating
+# the source (only when it changed), reading the live objects, the diff, applying the plan (approvals
+# included), writing status back, logging and reporting the outcome (metrics, commit statuses)
+STAGES = ("lock", "source", "live", "diff", "apply", "status", "report")
 
-disable_created_metrics()  # no ``*_created`` series: kgitops's metrics are the nine above
+disable_created_metrics()  # no ``*_created`` series: kgitops's metrics are the ten above
 
 
 class Metrics(Collector):
@@ -56,6 +61,13 @@ class Metrics(Collector):
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self._stages = Histogram(
+            "kgitops_reconcile_stage_seconds",
+            "Time of each stage of a reconcile.",
+            ["stage"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
         self._errors = Counter("kgitops_errors", "Errors by kind.", ["kind"], registry=self.registry)
         self._deliveries = Counter(
             "kgitops_webhook_deliveries", "Webhook deliveries by result.", ["result"], registry=self.registry
@@ -68,8 +80,11 @@ class Metrics(Collector):
         )
         self.registry.register(self)
 
-    def observe_reconcile(self, seconds: float) -> None:
+    def observe_reconcile(self, seconds: float, stages: dict[str, float] | None = None) -> None:
+        """One reconcile of ``seconds``, and the seconds of each of its ``stages`` (``STAGES``)."""
         self._duration.observe(seconds)
+        for stage, spent in (stages or {}).items():
+            self._stages.labels(stage=stage).observe(spent)
 
     def set_objects(self, by_sync_state: dict[str, int], by_phase: dict[str, int]) -> None:
         with self._lock:
