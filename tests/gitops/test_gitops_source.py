@@ -33,6 +33,19 @@ def test_directory_reads_manifests_sorted_and_skips_temp_and_status(tmp_path: Pa
     assert DirectorySource(root).snapshot().revision != snap.revision
 
 
+def test_directory_snapshot_keeps_no_copy_of_the_files_it_read(tmp_path: Path) -> None:
+    """The bytes read to hash a file go to the first reader; a snapshot kept for a whole sync holds none of
+    them (a 10,000-job source would otherwise stay in memory twice), and a second read sees the disk."""
+    root = tmp_path / "src"
+    write(root, "job-a.yaml", job_doc("job-a"))
+    (file,) = DirectorySource(root).snapshot().files
+    first = file.read()
+    assert first == (root / "job-a.yaml").read_bytes()
+    write(root, "job-a.yaml", job_doc("job-a", ("x",)))
+    again = file.read()
+    assert again == (root / "job-a.yaml").read_bytes() and again != first
+
+
 def test_directory_symlink_leaving_root_is_a_problem(tmp_path: Path) -> None:
     outside = write(tmp_path / "elsewhere", "secret.yaml", job_doc("job-x"))
     root = tmp_path / "src"

@@ -48,6 +48,21 @@ def test_sync_creates_with_ownership_and_is_idempotent(tmp_path: Path, backend: 
     assert outcomes(again) == {"job-a": Outcome.UNCHANGED}
 
 
+def test_created_objects_in_the_result_share_the_desired_spec(tmp_path: Path, backend: LocalBackend) -> None:
+    """A sync keeps every created object until it ends: each one holds the desired spec (equal to what the
+    backend stored), not a second decoded copy of it, so a cold sync of 10,000 jobs holds one copy."""
+    src = tmp_path / "src"
+    write(src, "jobs/job-a.yaml", job_doc("job-a"))
+    write(src, "jobs/job-b.yaml", job_doc("job-b", ("x",)))
+    planned, result = Reconciler(DirectorySource(src), backend).sync()
+    for a in result.applied:
+        assert a.outcome == Outcome.CREATED and a.live is not None
+        stored = backend.get(a.ref)
+        assert stored is not None and a.live.spec == stored.spec
+        assert a.live.spec is planned.desired.objects[a.ref].spec
+        assert a.live.uid == stored.uid and a.live.resource_version == stored.resource_version
+
+
 def test_yaml_error_holds_the_file_and_never_prunes_its_objects(
     tmp_path: Path, backend: LocalBackend
 ) -> None:

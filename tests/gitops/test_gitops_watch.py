@@ -144,6 +144,8 @@ def test_cli_watch_two_instances_metrics_and_clean_sigterm(tmp_path: Path) -> No
 
         wait_for(lambda: 'kgitops_objects{sync_state="Synced"} 1' in metrics(), what="the objects gauge")
         assert "kgitops_reconcile_duration_seconds_count" in metrics()
+        for stage in ("source", "live", "diff", "apply", "status", "report"):  # where the time goes
+            assert f'kgitops_reconcile_stage_seconds_count{{stage="{stage}"}}' in metrics()
         second = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
         assert second.returncode == 2
         assert "another kgitops watch" in second.stderr and "Traceback" not in second.stderr
