@@ -28,6 +28,7 @@ from reconciler.plan.desired import paused_gc
 from reconciler.plan.model import DesiredState
 from reconciler.source import Snapshot, SourceError
 from reconciler.status.metrics import Metrics, MetricsServer
+from reconciler.status.record import StatusRecord
 from reconciler.webhooks import Receiver, ReceiverSettings, Trigger
 
 log = logging.getLogger("kgitops.watch")
@@ -241,8 +242,13 @@ class Watcher:
                 self._step(reread=True, why="resync")
                 _settle()
             elif now >= next_status:
-                next_status = now + s.status_interval
-                self._step(reread=False, why="status")
+                if now - self._stepped_at < s.status_interval:
+                    # a reconcile (a new commit, a push, a file save) refreshed status meanwhile: under a
+                    # stream of commits, a refresh would only hold the next one up
+                    next_status = self._stepped_at + s.status_interval
+                else:
+                    next_status = now + s.status_interval
+                    self._step(reread=False, why="status")
 
     def _poll(self) -> None:
         source = self.session.source
@@ -259,6 +265,7 @@ class Watcher:
         with paused_gc():
             self._reconcile(reread, why, revision)
         gc.freeze()  # what this reconcile keeps is long-lived (see ``_settle``)
+        self._stepped_at = time.monotonic()
 
     def _reconcile(self, reread: bool, why: str, revision: str | None = None) -> None:
         t0 = time.perf_counter()
@@ -280,7 +287,8 @@ class Watcher:
                 _, result = rec.sync(planned=planned)
                 stages["apply"] = time.perf_counter() - t
                 t = time.perf_counter()
-                transitions = self.session.status.write(result)
+                records = records_of(result)  # once, for the status write-back and the metrics
+                transitions = self.session.status.write(result, records)
                 stages["status"] = time.perf_counter() - t
         except Exception as exc:  # one failed step must not end the watcher; it is logged and retried
             self.metrics.error(type(exc).__name__)
@@ -295,7 +303,7 @@ class Watcher:
             log.error(f"source failed: {planned.desired.error}; nothing is pruned")
         else:
             self._last_revision = planned.desired.revision
-        self._report(result, why)
+        self._report(result, records, why)
         for err in self.session.status.errors:
             self.metrics.error("status")
             log.error(err)
@@ -312,10 +320,11 @@ class Watcher:
         )
 
     _cached: tuple[DesiredState, Snapshot | None] | None = None
+    _stepped_at = float("-inf")  # time.monotonic() at the end of the last reconcile
     _polled = False
     _drift_logged: set[ObjectRef] = set()  # noqa: RUF012 - replaced per instance on the first report
 
-    def _report(self, result: SyncResult, why: str) -> None:
+    def _report(self, result: SyncResult, records: list[StatusRecord], why: str) -> None:
         drifted: set[ObjectRef] = set()
         for a in result.applied:
             if a.outcome in (
@@ -335,7 +344,6 @@ class Watcher:
                 drifted.add(a.ref)
         self._drift_logged = drifted
         self._report_held(result)
-        records = records_of(result)
         self.metrics.set_objects(
             dict(Counter(r.sync_state for r in records)), dict(Counter(r.phase or "None" for r in records))
         )

@@ -22,6 +22,7 @@ from reconciler.source import DirectorySource, GitSource, Source, SourceError, l
 from reconciler.source.directory import Stamp
 from reconciler.source.git_auth import GitCredentials
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
+from reconciler.status.record import StatusRecord
 from reconciler.validate import Options
 
 
@@ -121,11 +122,12 @@ class StatusWriteBack:
     branch: StatusBranch | None = None
     errors: list[str] = field(default_factory=list)
 
-    def write(self, result: SyncResult) -> list[str]:
-        """Write the records of a sync; returns the transitions (empty when nothing changed)."""
+    def write(self, result: SyncResult, records: list[StatusRecord] | None = None) -> list[str]:
+        """Write the records of a sync (``records``: already made from it, ``records_of``); returns the
+        transitions (empty when nothing changed)."""
         if result.dry_run or result.plan.error or (self.files is None and self.branch is None):
             return []
-        records = records_of(result)
+        records = records_of(result) if records is None else records
         lines: list[str] = []
         self.errors = []
         if self.files is not None:

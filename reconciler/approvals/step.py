@@ -103,6 +103,8 @@ def sync_approvals(
 
 def refresh_live(applied: Iterable[_Applied], backend: Backend, refs: set[ObjectRef]) -> None:
     """Re-read the jobs the step touched, so status written after it shows the new approvals."""
+    if not refs:
+        return  # the usual case: nothing to look for among every applied object
     for a in applied:
         if a.ref in refs and a.live is not None:
             a.live = backend.get(a.ref) or a.live

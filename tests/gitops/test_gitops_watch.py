@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,6 +87,33 @@ def test_git_polling_picks_up_a_new_commit(tmp_path: Path) -> None:
         )
         wait_for(lambda: repo.repo.references.get("refs/heads/kgitops/status"), what="a status commit")
         assert repo.repo.head.shorthand == "main"
+
+
+def test_commits_in_a_row_are_not_held_up_by_status_refreshes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each reconcile of a new commit writes status back: while commits keep coming faster than
+    ``status_interval``, no separate status refresh runs (one would hold the next commit up), and each
+    reconcile's stages are logged (``kgitops.watch.stages``)."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"job-a.yaml": job_doc("job-a")})
+    cfg = config(tmp_path / "repo", tmp_path / "state", git=True, status_dir=tmp_path / "status")
+    settings = WatchSettings(poll_interval=0.02, resync_interval=600, status_interval=1.0, debounce=0.05)
+    with caplog.at_level("DEBUG", logger="kgitops.watch.stages"), running(cfg, settings) as w:
+        started = time.monotonic()
+        k = 0
+        while time.monotonic() - started < 2.5 * settings.status_interval:  # commits for 2.5 intervals
+            k += 1
+            repo.commit({f"job-{k}.yaml": job_doc(f"job-{k}")})
+            ref = ObjectRef.of("KusciaJob", f"job-{k}")
+            wait_for(lambda: w.session.backend.get(ref), what=f"job-{k} from the poll")  # noqa: B023
+            status = tmp_path / f"status/cross-domain/KusciaJob/job-{k}.yaml"
+            wait_for(status.exists, what=f"the status file of job-{k}")
+    logged = [r.__dict__["fields"] for r in caplog.records if r.name == "kgitops.watch.stages"]
+    triggers = [f["trigger"] for f in logged]
+    assert triggers[0] == "start" and len(triggers) > k
+    assert "status" not in triggers, triggers
+    assert all({"lock", "live", "diff", "apply", "status", "report"} <= set(f["stages"]) for f in logged)
 
 
 def test_drift_is_reported_not_repaired(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
