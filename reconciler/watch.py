@@ -309,10 +309,10 @@ class Watcher:
             log.error(err)
         for line in transitions:
             _info(f"status: {line}")
+        total = time.perf_counter() - t0  # source to status, as before commit statuses are posted
         if self.on_result is not None:
             self.on_result(result)
         stages["report"] = time.perf_counter() - t
-        total = time.perf_counter() - t0
         self.metrics.observe_reconcile(total, stages)
         stage_log.debug(
             f"{why}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()),
