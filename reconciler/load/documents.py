@@ -137,18 +137,20 @@ class _Builder:
         This runs for every mapping of every file: string keys and values, the common case, are taken
         without a call each."""
         out: dict[str, Any] = {}
-        own: set[str] = set()
-        merged: dict[str, Any] = {}
+        dropped: set[str] | None = None  # keys whose value was null: not in ``out``, but written all the same
+        merged: dict[str, Any] | None = None
         for key_node, value_node in node.value:
             key_tag = key_node.tag
             if key_tag == STR and key_node.__class__ is ScalarNode:
                 key = key_node.value
             elif key_tag == MERGE:
+                if merged is None:
+                    merged = {}
                 self.merge(merged, value_node, depth)
                 continue
             else:
                 key = self.key(key_node)
-            if key in own:
+            if key in out or (dropped is not None and key in dropped):
                 m = key_node.start_mark
                 raise LoadError(
                     "YAML008",
@@ -156,7 +158,6 @@ class _Builder:
                     m.line + 1,
                     m.column + 1,
                 )
-            own.add(key)
             if value_node.tag == STR and value_node.__class__ is ScalarNode:
                 self.budget -= 1
                 if self.budget >= 0:
@@ -165,9 +166,14 @@ class _Builder:
             value = self.build(value_node, depth + 1)
             if value is not None:
                 out[key] = value
-        for key, value in merged.items():
-            if key not in own:
-                out[key] = value
+            elif dropped is None:
+                dropped = {key}
+            else:
+                dropped.add(key)
+        if merged:
+            for key, value in merged.items():
+                if key not in out and (dropped is None or key not in dropped):
+                    out[key] = value
         return out
 
     def merge(self, merged: dict[str, Any], node: Node, depth: int) -> None:

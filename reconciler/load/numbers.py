@@ -36,6 +36,8 @@ def go_number(text: str) -> int | float | str:
 
     ``text`` is a plain (unquoted, untagged) scalar that starts with a digit, a sign or a dot.
     """
+    if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(text) <= 18:
+        return int(text)  # the common case: a short decimal (no sign, no octal 0, always within int64)
     special = _SPECIAL.get(text)
     if special is not None:
         return special

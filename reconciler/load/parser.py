@@ -7,6 +7,7 @@ into a value."""
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -63,6 +64,10 @@ _IMPLICIT = KubeResolver.yaml_implicit_resolvers
 _EMPTY_RESOLVERS = _IMPLICIT.get("", [])
 SEQ = "tag:yaml.org,2002:seq"
 MAP = "tag:yaml.org,2002:map"
+# Plain scalars already resolved -> their tag. Keys and the values that repeat (domains, images, enums) are
+# met in the first files, so a bounded memo answers most scalars of every later file with one lookup.
+_MEMO: dict[str, str] = {}
+_MEMO_SIZE = 4096
 
 
 class Composer(_Parser, KubeResolver):  # type: ignore[misc,valid-type]
@@ -73,20 +78,33 @@ class Composer(_Parser, KubeResolver):  # type: ignore[misc,valid-type]
         _Parser.__init__(self, stream)
         KubeResolver.__init__(self)
 
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        return None
+    # No path resolvers, so these two hooks, which libyaml's composer calls around every node, do nothing; a
+    # builtin that takes the same arguments does nothing cheaper than a Python method (it is not bound: no
+    # ``self``): ``operator.is_(node, index)``, ``tuple()``.
+    descend_resolver = operator.is_  # type: ignore[assignment]
+    ascend_resolver = tuple  # type: ignore[assignment]
 
-    def ascend_resolver(self) -> None:
-        return None
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is ScalarNode:
-            if implicit[0]:
-                for tag, regexp in _IMPLICIT.get(value[0], ()) if value else _EMPTY_RESOLVERS:
-                    if regexp.match(value):
-                        return str(tag)
-            return STR
+    def resolve(
+        self, kind: Any, value: Any, implicit: Any, _scalar: Any = ScalarNode, _memo: Any = _MEMO
+    ) -> str:
+        # (the defaults make these lookups local: this runs for every node of every file)
+        if kind is _scalar:
+            if not implicit[0]:
+                return STR
+            tag: str | None = _memo.get(value)
+            if tag is None:
+                tag = _resolve_plain(value)
+                if len(_memo) < _MEMO_SIZE:
+                    _memo[value] = tag
+            return tag
         return SEQ if kind is SequenceNode else MAP
+
+
+def _resolve_plain(value: str) -> str:
+    for tag, regexp in _IMPLICIT.get(value[0], ()) if value else _EMPTY_RESOLVERS:
+        if regexp.match(value):
+            return str(tag)
+    return STR
 
 
 class LoadError(Exception):

@@ -137,7 +137,7 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
     ref = _identify(data, kind)
     result.documents.append(DocumentInfo(doc.index, kind, ref, doc))
     issues = object_issues(data, kind)
-    body = {k: v for k, v in data.items() if k != "status"}
+    body = {k: v for k, v in data.items() if k != "status"} if "status" in data else data
     spec = body.get("spec")
     for issue in issues:
         line, column = doc.locate(issue.path, issue.at_key)
@@ -248,36 +248,48 @@ def _resource(
     )
 
 
-def _child(node: Node | None, key: str) -> Node | None:
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            if k.value == key:
-                return v
-    return None
-
-
 def _place_of(node: Node | None, path: str, value: str, fallback: Document) -> Place:
     mark = node.start_mark if node is not None else fallback.node.start_mark
-    return Place(value, path, int(mark.line) + 1, int(mark.column) + 1)
+    return Place(value, path, mark.line + 1, mark.column + 1)
+
+
+def _children(node: Node | None, first: str, second: str) -> tuple[Node | None, Node | None]:
+    """The value nodes of two keys of a mapping node (None where absent), in one pass over its keys."""
+    one = two = None
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            key = k.value
+            if key == first:
+                if one is None:
+                    one = v
+            elif key == second and two is None:
+                two = v
+    return one, two
 
 
 def _facts(kind: str, ref: ObjectRef, spec: Any, doc: Document, path: str) -> Facts:
     """Walks the node tree once (not a locate() per value): this runs for every object of every file."""
     task_ids: list[Place] = []
     images: list[Place] = []
-    spec_node = _child(doc.node, "spec")
+    meta_node, spec_node = _children(doc.node, "metadata", "spec")
     if isinstance(spec, dict) and kind in ("KusciaJob", "KusciaTask"):
         field, image_key = ("tasks", "appImage") if kind == "KusciaJob" else ("parties", "appImageRef")
         items = spec.get(field)
-        seq = _child(spec_node, field)
+        seq = _children(spec_node, field, "")[0]
         nodes = seq.value if isinstance(seq, SequenceNode) else []
+        job = kind == "KusciaJob"
         for item, node in zip(items if isinstance(items, list) else [], nodes, strict=False):
-            if not isinstance(item, dict):
+            if item.__class__ is not dict:
                 continue
             task_id, image = item.get("taskID"), item.get(image_key)
-            if kind == "KusciaJob" and isinstance(task_id, str) and task_id:
-                task_ids.append(_place_of(_child(node, "taskID"), path, task_id, doc))
-            if isinstance(image, str) and image:
-                images.append(_place_of(_child(node, image_key), path, image, doc))
-    name_node = _child(_child(doc.node, "metadata"), "name")
+            want_id = job and isinstance(task_id, str) and task_id != ""
+            want_image = isinstance(image, str) and image != ""
+            if not (want_id or want_image):
+                continue
+            id_node, image_node = _children(node, "taskID", image_key)
+            if want_id:
+                task_ids.append(_place_of(id_node, path, str(task_id), doc))
+            if want_image:
+                images.append(_place_of(image_node, path, str(image), doc))
+    name_node = _children(meta_node, "name", "")[0]
     return Facts(ref, _place_of(name_node, path, ref.name, doc), tuple(task_ids), tuple(images))

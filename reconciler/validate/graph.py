@@ -19,6 +19,7 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
     out: list[Issue] = []
     tasks = _tasks(spec)
     aliases: dict[str, int] = {}
+    by_alias: dict[str, dict[str, Any]] = {}  # the first task of each alias
     task_ids: dict[str, int] = {}
     for i, task in tasks:
         alias = task.get("alias")
@@ -34,6 +35,7 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
                 )
             else:
                 aliases[alias] = i
+                by_alias[alias] = task
         task_id = task.get("taskID")
         if isinstance(task_id, str) and task_id:
             why = names.dns1123_label(task_id)
@@ -79,8 +81,7 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
                     hint = ""
                 out.append(Issue("KJ004", where, f"dependency {dep!r} is not an alias of this job{hint}"))
                 continue
-            target_task = tasks_by_alias(tasks, dep)
-            if target_task is not None and target_task.get("tolerable") is True:
+            if by_alias[dep].get("tolerable") is True:
                 out.append(
                     Issue(
                         "KJ006",
@@ -91,7 +92,7 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
                 )
             if isinstance(alias, str):
                 edges.setdefault(alias, []).append(dep)
-    cycle = find_cycle(list(aliases), edges)
+    cycle = find_cycle(list(aliases), edges) if edges else []
     if cycle:
         first = aliases[cycle[0]]
         out.append(
@@ -102,13 +103,6 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
             )
         )
     return out
-
-
-def tasks_by_alias(tasks: list[tuple[int, dict[str, Any]]], alias: str) -> dict[str, Any] | None:
-    for _, t in tasks:
-        if t.get("alias") == alias:
-            return t
-    return None
 
 
 def find_cycle(nodes: list[str], edges: dict[str, list[str]]) -> list[str]:

@@ -64,7 +64,7 @@ def object_issues(data: dict[str, Any], kind: str) -> list[Issue]:
 
     ``status`` is ignored (the API server resets it). Rules: KIND002, SCHEMA*, META*, KJ*, REF*."""
     issues = api_version_issues(data, kind, API_VERSION)
-    body = {k: v for k, v in data.items() if k != "status"}
+    body = {k: v for k, v in data.items() if k != "status"} if "status" in data else data
     checker(kind)(body, (), issues)
     issues += check_metadata(body, kind in CLUSTER_SCOPED)
     issues += namespace_issues(body, kind)

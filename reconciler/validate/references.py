@@ -6,6 +6,7 @@ author."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from reconciler.validate import names
@@ -35,13 +36,27 @@ def _domain(value: Any, path: Path, field: str) -> list[Issue]:
     return [Issue("REF002", path, f"{field} {value!r} {why} (domain IDs are DNS-1123 labels)")] if why else []
 
 
+# json.loads(text) is _SCAN(text, 0), then a check that only whitespace follows (JSONDecoder.decode)
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_WHITESPACE = re.compile(r"[ \t\n\r]*")  # json.decoder.WHITESPACE
+
+
+def _parses(text: str) -> bool:
+    """Whether json.loads(text) succeeds, without its wrapping (this runs for every task of every job)."""
+    try:
+        end = _SCAN(text, 0)[1]
+    except (StopIteration, ValueError):
+        return False
+    return end == len(text) or _WHITESPACE.match(text, end).end() == len(text)  # type: ignore[union-attr]
+
+
 def check_task_input_config(value: Any, path: Path) -> list[Issue]:
     if not isinstance(value, str):
         return []
     text = value.lstrip()
-    if not text.startswith(("{", "[")):
+    if not text.startswith(("{", "[")) or _parses(text):
         return []
-    try:
+    try:  # json.loads says what is wrong, and where
         json.loads(text)
     except json.JSONDecodeError as exc:
         return [
