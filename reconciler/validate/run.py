@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from typing import Any
 
 from reconciler.load.discover import DiscoveredFile, discover, read_source
 from reconciler.model import ObjectRef
@@ -22,10 +23,10 @@ from reconciler.validate.findings import Finding
 from reconciler.validate.result import Facts, Options, Place, Report, Totals
 
 Outcome = tuple[str, list[Finding], list[Facts]]
-# Files per task sent to a worker process: large enough that the pickling of a task is noise, small enough
-# that both workers stay busy to the end.
+# Most files a task sends to the worker process: large enough that handing a task over is noise, small enough
+# that the last ones keep both processes busy to the end.
 _CHUNK = 64
-# Below this many files, worker processes cost more to start than they save.
+# Below this many files, a worker process costs more to start than it saves.
 MIN_PARALLEL_FILES = 64
 
 
@@ -39,18 +40,18 @@ def check_source(source: DiscoveredFile, options: Options, data: bytes | None = 
     return source.path, result.findings, result.facts
 
 
-# A worker process's share of the input, set once by _start_worker (a Pool initializer), so a task is only a
-# range of indices.
-_WORK: tuple[list[str], Options] = ([], Options())
+# A worker process's options, set once by _start_worker (a Pool initializer), so a task is only its paths.
+_OPTIONS = Options()
 # Facts as plain tuples, which pickle several times faster than dataclasses: (kind, namespace, name, line,
 # column, taskIDs, images), each place (value, line, column); the path is the file's.
 _PlainPlace = tuple[str, int, int]
 _PlainFacts = tuple[str, str, str, int, int, tuple[_PlainPlace, ...], tuple[_PlainPlace, ...]]
+_Checked = list[tuple[list[Finding], list[_PlainFacts]]]
 
 
-def _start_worker(paths: list[str], options: Options) -> None:
-    global _WORK
-    _WORK = (paths, options)
+def _start_worker(options: Options) -> None:
+    global _OPTIONS
+    _OPTIONS = options
 
 
 def _plain(facts: Facts) -> _PlainFacts:
@@ -76,38 +77,87 @@ def _unplain(path: str, plain: _PlainFacts) -> Facts:
     )
 
 
-def _check_range(bounds: tuple[int, int]) -> list[tuple[list[Finding], list[_PlainFacts]]]:
-    paths, options = _WORK
+def _check_paths(paths: list[str]) -> _Checked:
+    """A worker's task: the files at ``paths``, checked."""
     out = []
-    for path in paths[bounds[0] : bounds[1]]:
-        _, findings, facts = check_source(DiscoveredFile(path), options)
+    for path in paths:
+        _, findings, facts = check_source(DiscoveredFile(path), _OPTIONS)
         out.append((findings, [_plain(f) for f in facts]))
     return out
 
 
-def _parallel(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
-    """The outcomes in input order, the files on disk checked by ``jobs`` worker processes.
+class _Chunk:
+    """Consecutive sources, checked by this process (``done``) or by a worker (``pending``)."""
 
-    The workers are spawned, never forked: a process with threads (watch, serve, an SDK caller's) can fork
-    while another thread holds a lock, and the child waits on it forever. Spawned workers are this process's
-    children, so their CPU time counts in its ``RUSAGE_CHILDREN`` (what ``time`` and the bench report)."""
+    __slots__ = ("sources", "done", "pending")
+
+    def __init__(self, sources: list[DiscoveredFile], done: list[Outcome] | None, pending: Any) -> None:
+        self.sources = sources
+        self.done = done
+        self.pending = pending
+
+
+def _parallel(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
+    """The outcomes in input order, the files checked by this process and ``jobs - 1`` worker processes.
+
+    The input is cut into chunks, taken in order. The workers are kept two chunks ahead; this process checks
+    the next chunk itself whenever the oldest one a worker has is not back yet, so both stay busy to the end
+    and no file is sent anywhere that this process can check at once. The workers are spawned, never forked:
+    a process with threads (watch, serve, an SDK caller's) can fork while another thread holds a lock, and the
+    child waits on it forever. Spawned workers are this process's children, so their CPU time counts in its
+    ``RUSAGE_CHILDREN`` (what ``time`` and the bench report)."""
     import multiprocessing
 
-    readable = [s.path for s in sources if _readable(s)]
-    chunk = max(1, min(_CHUNK, -(-len(readable) // (jobs * 8))))
-    ranges = [(i, min(i + chunk, len(readable))) for i in range(0, len(readable), chunk)]
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(jobs, initializer=_start_worker, initargs=(readable, options)) as pool:
-        batches = pool.imap(_check_range, ranges)
-        batch: list[tuple[list[Finding], list[_PlainFacts]]] = []
-        for source in sources:
-            if not _readable(source):  # standard input, or a file found unreadable already
-                yield check_source(source, options)
+    readable = sum(1 for s in sources if _readable(s))
+    size = max(8, min(_CHUNK, readable // (jobs * 16)))
+    chunks = _cut(sources, size)
+    ahead = 2 * (jobs - 1)  # chunks a worker may hold
+    window: deque[_Chunk] = deque()
+    sent = 0
+    with multiprocessing.get_context("spawn").Pool(jobs - 1, _start_worker, (options,)) as pool:
+        while True:
+            while sent < ahead:
+                part = next(chunks, None)
+                if part is None:
+                    break
+                paths = [s.path for s in part if _readable(s)]
+                window.append(_Chunk(part, None, pool.apply_async(_check_paths, (paths,))))
+                sent += 1
+            if not window:
+                return
+            head = window[0]
+            if head.done is None and not head.pending.ready() and len(window) < 4 * ahead:
+                part = next(chunks, None)
+                if part is not None:  # the worker is busy: take the next chunk here
+                    window.append(_Chunk(part, [check_source(s, options) for s in part], None))
+                    continue
+            window.popleft()
+            if head.done is not None:
+                yield from head.done
                 continue
-            if not batch:
-                batch = next(batches)[::-1]
-            findings, plain = batch.pop()
-            yield source.path, findings, [_unplain(source.path, p) for p in plain]
+            sent -= 1
+            checked: _Checked = head.pending.get()[::-1]
+            for source in head.sources:
+                if not _readable(source):  # standard input, or a file found unreadable already
+                    yield check_source(source, options)
+                    continue
+                findings, plain = checked.pop()
+                yield source.path, findings, [_unplain(source.path, p) for p in plain]
+
+
+def _cut(sources: list[DiscoveredFile], size: int) -> Iterator[list[DiscoveredFile]]:
+    """The sources in consecutive lists of ``size`` readable ones (with any unreadable ones among them)."""
+    part: list[DiscoveredFile] = []
+    count = 0
+    for source in sources:
+        part.append(source)
+        if _readable(source):
+            count += 1
+            if count == size:
+                yield part
+                part, count = [], 0
+    if part:
+        yield part
 
 
 def _readable(source: DiscoveredFile) -> bool:
