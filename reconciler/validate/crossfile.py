@@ -8,6 +8,7 @@ can be checked one at a time and their documents dropped. ``check_facts`` runs i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from reconciler.model import ObjectRef
 from reconciler.validate.findings import RULES, Finding
@@ -32,10 +33,6 @@ def _finding(
     )
 
 
-def _at(place: Place) -> str:
-    return f"{place.path}:{place.line}:{place.column}" if place.line else place.path
-
-
 class ImageWait:
     """A task's AppImage reference not (yet) defined in the input: XF003 unless a later file defines it.
     ``token`` is the caller's (the file it was found in). A plain class: a dataclass costs every start-up."""
@@ -56,19 +53,36 @@ class ImageWait:
         )
 
 
-class _Claim:
-    """Who claimed a KusciaTask name first, and where (one per taskID in the input: kept small)."""
+# What a store keeps of a first definition or claim: (path, line, column, kind, namespace, name); the ref is
+# the claimant's for a KusciaTask name, empty for an object's own definition.
+FirstPlace = tuple[str, int, int, str, str, str]
 
-    __slots__ = ("path", "line", "column", "ref")
 
-    def __init__(self, path: str, line: int, column: int, ref: ObjectRef) -> None:
-        self.path = path
-        self.line = line
-        self.column = column
-        self.ref = ref
+class FirstSeen(Protocol):
+    """Keys with the value recorded when each was first seen: the memory of the cross-file rules, one entry
+    per object and per KusciaTask name of the input. ``SeenInMemory`` keeps it in a dict; a caller that runs
+    over inputs of any size gives one that keeps its memory flat (``reconciler.validate.spill``)."""
 
-    def at(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}" if self.line else self.path
+    def first(self, key: str, value: FirstPlace) -> FirstPlace | None:
+        """The value recorded for ``key``; or None, having recorded ``value`` for it."""
+        ...
+
+
+class SeenInMemory:
+    """``FirstSeen`` in a dict."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, FirstPlace] = {}
+
+    def first(self, key: str, value: FirstPlace) -> FirstPlace | None:
+        prior = self._seen.get(key)
+        if prior is None:
+            self._seen[key] = value
+        return prior
+
+
+def _shown(path: str, line: int, column: int) -> str:
+    return f"{path}:{line}:{column}" if line else path
 
 
 class CrossFileIndex:
@@ -82,9 +96,11 @@ class CrossFileIndex:
       ``defined`` tells which of them a later AppImage settled.
     """
 
-    def __init__(self) -> None:
-        self._first: dict[ObjectRef, Place] = {}
-        self._claims: dict[str, dict[str, _Claim]] = {}  # namespace -> KusciaTask name -> first claim
+    def __init__(self, objects: FirstSeen | None = None, claims: FirstSeen | None = None) -> None:
+        # kind/namespace/name -> where the object is first defined
+        self._objects = objects if objects is not None else SeenInMemory()
+        # namespace/KusciaTask name -> who claimed it first, and where
+        self._claims = claims if claims is not None else SeenInMemory()
         self._images: set[str] = set()
         self._waiting: dict[str, list[ImageWait]] = {}
 
@@ -92,12 +108,12 @@ class CrossFileIndex:
         """Index one object: (its XF001/XF002 findings, its references that wait for an AppImage, the earlier
         waits this object settles by being that AppImage)."""
         out: list[Finding] = []
-        ref = facts.ref
-        first = self._first.get(ref)
+        ref, place = facts.ref, facts.place
+        key = f"{ref.kind} {len(ref.namespace)} {ref.namespace}{ref.name}"  # (a kind has no space)
+        first = self._objects.first(key, (place.path, place.line, place.column, "", "", ""))
         if first is not None:
-            out.append(_finding("XF001", f"{ref} is defined twice: also at {_at(first)}", facts.place, ref))
-        else:
-            self._first[ref] = facts.place
+            at = _shown(first[0], first[1], first[2])
+            out.append(_finding("XF001", f"{ref} is defined twice: also at {at}", place, ref))
         settled: list[ImageWait] = []
         if ref.kind == "AppImage":
             self._images.add(ref.name)
@@ -107,21 +123,24 @@ class CrossFileIndex:
             claims = facts.task_ids
         elif ref.kind == "KusciaTask":
             claims = (facts.place,)
-        if claims:
-            names = self._claims.setdefault(ref.namespace, {})
-        for place in claims:
-            prior = names.get(place.value)
+        for claim in claims:
+            prior = self._claims.first(
+                f"{len(ref.namespace)} {ref.namespace}{claim.value}",
+                (claim.path, claim.line, claim.column, ref.kind, ref.namespace, ref.name),
+            )
             if prior is None:
-                names[place.value] = _Claim(place.path, place.line, place.column, ref)
-            elif prior.ref != ref:
+                continue
+            path, line, column, kind, namespace, name = prior
+            other = ObjectRef(kind, namespace, name)
+            if other != ref:
                 out.append(
                     _finding(
                         "XF002",
-                        f"KusciaTask name {place.value!r} in namespace {ref.namespace!r} "
-                        f"is also claimed by {prior.ref} at {prior.at()}; one of them would fail",
-                        place,
+                        f"KusciaTask name {claim.value!r} in namespace {ref.namespace!r} "
+                        f"is also claimed by {other} at {_shown(path, line, column)}; one of them would fail",
+                        claim,
                         ref,
-                        (prior.ref,),
+                        (other,),
                     )
                 )
         waits: list[ImageWait] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 from reconciler.load.discover import DiscoveredFile, discover, read_source
@@ -21,6 +22,7 @@ from reconciler.validate.crossfile import CrossFileIndex
 from reconciler.validate.filecheck import _finding, validate_file
 from reconciler.validate.findings import Finding
 from reconciler.validate.result import Facts, Options, Place, Report, Totals
+from reconciler.validate.spill import Spill, SpilledSeen
 
 Outcome = tuple[str, list[Finding], list[Facts]]
 # Most files a task sends to the worker process: large enough that handing a task over is noise, small enough
@@ -220,11 +222,19 @@ class Validation:
         self.objects: list[tuple[ObjectRef, Place]] = []
 
     def __iter__(self) -> Iterator[FileFindings]:
-        paths = [s.path for s in self.sources]
-        if len(set(paths)) != len(paths):  # a file named twice: its findings are reported together
-            yield from self._all_at_once(paths)
+        ordered = sorted(s.path for s in self.sources)  # (a list of the paths, not a set of them: smaller)
+        if any(a == b for a, b in pairwise(ordered)):  # a file named twice: its findings come together
+            del ordered
+            yield from self._all_at_once([s.path for s in self.sources])
             return
-        index = CrossFileIndex()
+        del ordered
+        spill = Spill()
+        try:
+            yield from self._streamed(CrossFileIndex(SpilledSeen(spill), SpilledSeen(spill)))
+        finally:
+            spill.close()
+
+    def _streamed(self, index: CrossFileIndex) -> Iterator[FileFindings]:
         pending: dict[int, _Pending] = {}
         queue: deque[int] = deque()
         for seq, (path, findings, facts) in enumerate(_outcomes(self.sources, self.options, self.jobs)):

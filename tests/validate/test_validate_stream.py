@@ -100,3 +100,37 @@ def test_a_large_input_on_two_workers_keeps_the_input_order(tmp_path: Path) -> N
     batches = list(stream_paths(paths, jobs=2))
     assert [b.path for b in batches] == sorted(str(p) for p in tmp_path.glob("*.yaml"))
     assert _rows(paths, 2) == _rows(paths, 1)
+
+
+def test_duplicates_are_found_after_the_index_moved_to_disk(tmp_path: Path) -> None:
+    """Past ``spill.BUFFER`` entries the cross-file index lives in a temporary SQLite database: a job defined
+    again, and a taskID claimed again, long after the first ones are still found, with the first place."""
+    from reconciler.validate.spill import BUFFER
+
+    jobs = BUFFER + 10  # objects and KusciaTask names (two a job) both spill
+    (tmp_path / "image.yaml").write_text(APPIMAGE)
+    for i in range(jobs):
+        text = JOB.replace("psi-split", f"job{i:05d}")
+        (tmp_path / f"job{i:05d}.yaml").write_text(text)
+    again = JOB.replace("psi-split", "job00003")  # the same job again (its own taskIDs: no XF002)
+    claim = JOB.replace("psi-split\n", "late\n").replace("psi-split-psi", "job00004-psi")
+    (tmp_path / "zz-again.yaml").write_text(again)
+    (tmp_path / "zz-late.yaml").write_text(claim.replace("psi-split-split", "late-split"))
+    report = validate_paths([str(tmp_path)])
+    first = tmp_path / "job00003.yaml"
+    rows = [(Path(f.path).name, f.line, f.rule, f.message) for f in report.findings]
+    assert rows == [
+        (
+            "zz-again.yaml",
+            4,
+            "XF001",
+            f"KusciaJob/cross-domain/job00003 is defined twice: also at {first}:4:9",
+        ),
+        (
+            "zz-late.yaml",
+            12,
+            "XF002",
+            "KusciaTask name 'job00004-psi' in namespace 'cross-domain' is also claimed by "
+            f"KusciaJob/cross-domain/job00004 at {tmp_path / 'job00004.yaml'}:12:15; one of them would fail",
+        ),
+    ]
