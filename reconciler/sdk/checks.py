@@ -57,15 +57,22 @@ def validate_stream(
     findings in report order), then read ``totals`` (files, objects, errors, warnings, notes; ``exit_code``).
     ``keep_objects``: also keep every object and where it is defined (``objects``, for a JUnit report). A
     missing path raises ``UsageError`` here, before any file is read."""
-    from reconciler.validate import DEFAULT_MAX_FILE_SIZE, Options, PathNotFound, Validation, discover
+    from reconciler.validate import (
+        DEFAULT_MAX_FILE_SIZE,
+        Discovery,
+        Options,
+        PathNotFound,
+        Validation,
+        discover,
+    )
 
     options = Options(
         lenient=lenient,
         reject_unknown_kinds=reject_unknown_kinds,
         max_file_size=DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size,
     )
-    try:
-        sources = discover(list(paths))
+    try:  # a streamed run finds the files as it checks them: it never holds a list of them
+        sources = discover(list(paths)) if keep_objects else Discovery(list(paths))
     except PathNotFound as exc:
         raise UsageError(f"{exc.args[0]}: no such file or directory") from None
     jobs = workers or (os.cpu_count() or 1)

@@ -10,7 +10,7 @@ Public API (used by the CLI and by the GitOps sync, which reads files from Git b
 - ``apply_defaults(resource) -> Resource``: the effective object with the CRD defaults.
 """
 
-from reconciler.load.discover import PathNotFound, discover
+from reconciler.load.discover import Discovery, PathNotFound, discover
 from reconciler.validate.crossfile import CrossFileIndex, check_cross_file
 from reconciler.validate.defaults import apply_defaults
 from reconciler.validate.filecheck import validate_file
@@ -30,6 +30,7 @@ from reconciler.validate.run import FileFindings, Validation, stream_paths, vali
 __all__ = [
     "CrossFileIndex",
     "DEFAULT_MAX_FILE_SIZE",
+    "Discovery",
     "RULES",
     "DocumentInfo",
     "Facts",

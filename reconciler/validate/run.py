@@ -12,11 +12,11 @@ documents).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
-from itertools import pairwise
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice, pairwise
 from typing import Any
 
-from reconciler.load.discover import DiscoveredFile, discover, read_source
+from reconciler.load.discover import DiscoveredFile, Discovery, discover, read_source
 from reconciler.model import ObjectRef
 from reconciler.validate.crossfile import CrossFileIndex
 from reconciler.validate.filecheck import _finding, validate_file
@@ -99,7 +99,9 @@ class _Chunk:
         self.pending = pending
 
 
-def _parallel(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
+def _parallel(
+    sources: Iterable[DiscoveredFile], options: Options, jobs: int, readable: int
+) -> Iterator[Outcome]:
     """The outcomes in input order, the files checked by this process and ``jobs - 1`` worker processes.
 
     The input is cut into chunks, taken in order. The workers are kept two chunks ahead; this process checks
@@ -110,8 +112,7 @@ def _parallel(sources: list[DiscoveredFile], options: Options, jobs: int) -> Ite
     ``RUSAGE_CHILDREN`` (what ``time`` and the bench report)."""
     import multiprocessing
 
-    readable = sum(1 for s in sources if _readable(s))
-    size = max(8, min(_CHUNK, readable // (jobs * 16)))
+    size = max(8, min(_CHUNK, readable // (jobs * 16)))  # readable: at least the files in the first chunks
     chunks = _cut(sources, size)
     ahead = 2 * (jobs - 1)  # chunks a worker may hold
     window: deque[_Chunk] = deque()
@@ -147,7 +148,7 @@ def _parallel(sources: list[DiscoveredFile], options: Options, jobs: int) -> Ite
                 yield source.path, findings, [_unplain(source.path, p) for p in plain]
 
 
-def _cut(sources: list[DiscoveredFile], size: int) -> Iterator[list[DiscoveredFile]]:
+def _cut(sources: Iterable[DiscoveredFile], size: int) -> Iterator[list[DiscoveredFile]]:
     """The sources in consecutive lists of ``size`` readable ones (with any unreadable ones among them)."""
     part: list[DiscoveredFile] = []
     count = 0
@@ -166,12 +167,17 @@ def _readable(source: DiscoveredFile) -> bool:
     return not source.is_stdin and source.problem is None
 
 
-def _outcomes(sources: list[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
-    if jobs > 1 and sum(1 for s in sources if _readable(s)) >= MIN_PARALLEL_FILES:
-        yield from _parallel(sources, options, jobs)
-    else:
-        for source in sources:
-            yield check_source(source, options)
+def _outcomes(sources: Iterable[DiscoveredFile], options: Options, jobs: int) -> Iterator[Outcome]:
+    it = iter(sources)
+    if jobs > 1:
+        head = list(islice(it, _CHUNK * jobs * 16))  # enough to size the chunks, if not the whole input
+        readable = sum(1 for s in head if _readable(s))
+        if readable >= MIN_PARALLEL_FILES:
+            yield from _parallel(chain(head, it), options, jobs, readable)
+            return
+        it = chain(head, it)
+    for source in it:
+        yield check_source(source, options)
 
 
 class FileFindings:
@@ -209,7 +215,7 @@ class Validation:
 
     def __init__(
         self,
-        sources: list[DiscoveredFile],
+        sources: list[DiscoveredFile] | Discovery,
         options: Options | None = None,
         jobs: int = 1,
         keep_objects: bool = False,
@@ -222,22 +228,26 @@ class Validation:
         self.objects: list[tuple[ObjectRef, Place]] = []
 
     def __iter__(self) -> Iterator[FileFindings]:
-        ordered = sorted(s.path for s in self.sources)  # (a list of the paths, not a set of them: smaller)
-        if any(a == b for a, b in pairwise(ordered)):  # a file named twice: its findings come together
+        sources = self.sources
+        if not isinstance(sources, Discovery) or sources.may_repeat:
+            # a file named twice has its findings reported together: the whole input is looked at first
+            sources = list(sources)
+            ordered = sorted(s.path for s in sources)  # (a list of the paths, not a set of them: smaller)
+            if any(a == b for a, b in pairwise(ordered)):
+                del ordered
+                yield from self._all_at_once(sources)
+                return
             del ordered
-            yield from self._all_at_once([s.path for s in self.sources])
-            return
-        del ordered
         spill = Spill()
         try:
-            yield from self._streamed(CrossFileIndex(SpilledSeen(spill), SpilledSeen(spill)))
+            yield from self._streamed(sources, CrossFileIndex(SpilledSeen(spill), SpilledSeen(spill)))
         finally:
             spill.close()
 
-    def _streamed(self, index: CrossFileIndex) -> Iterator[FileFindings]:
+    def _streamed(self, sources: Iterable[DiscoveredFile], index: CrossFileIndex) -> Iterator[FileFindings]:
         pending: dict[int, _Pending] = {}
         queue: deque[int] = deque()
-        for seq, (path, findings, facts) in enumerate(_outcomes(self.sources, self.options, self.jobs)):
+        for seq, (path, findings, facts) in enumerate(_outcomes(sources, self.options, self.jobs)):
             entry = _Pending(path, findings, 0)
             pending[seq] = entry
             queue.append(seq)
@@ -273,11 +283,12 @@ class Validation:
         self.totals.add(entry.findings)
         return FileFindings(entry.path, entry.findings)
 
-    def _all_at_once(self, paths: list[str]) -> Iterator[FileFindings]:
+    def _all_at_once(self, sources: list[DiscoveredFile]) -> Iterator[FileFindings]:
+        paths = [s.path for s in sources]
         index = CrossFileIndex()
         pending: dict[int, _Pending] = {}
         findings: list[Finding] = []
-        for seq, (_, own, facts) in enumerate(_outcomes(self.sources, self.options, self.jobs)):
+        for seq, (_, own, facts) in enumerate(_outcomes(sources, self.options, self.jobs)):
             pending[seq] = _Pending(paths[seq], [], 0)
             findings += own
             findings += self._index(index, facts, seq, pending)
@@ -292,9 +303,9 @@ class Validation:
 
 
 def stream_paths(paths: list[str], options: Options | None = None, jobs: int = 1) -> Validation:
-    """A ``Validation`` of every .yaml/.yml under ``paths`` (``-`` is stdin), to iterate. Raises PathNotFound
-    for a missing path (at once, before any file is read)."""
-    return Validation(discover(paths), options or Options(), jobs)
+    """A ``Validation`` of every .yaml/.yml under ``paths`` (``-`` is stdin), to iterate; the files are found
+    as they are checked. Raises PathNotFound for a missing path (at once, before any file is read)."""
+    return Validation(Discovery(paths), options or Options(), jobs)
 
 
 def validate_paths(paths: list[str], options: Options | None = None, jobs: int = 1) -> Report:

@@ -13,9 +13,12 @@ store, and the page cache (``CACHE_KIB``) of the database they share, whatever t
 from __future__ import annotations
 
 import pickle
-import sqlite3
+from typing import TYPE_CHECKING
 
 from reconciler.validate.crossfile import FirstPlace
+
+if TYPE_CHECKING:
+    import sqlite3
 
 BUFFER = 2048
 BITMAP_BYTES = 1 << 18  # 2 Mi bits: one key in 25 collides at 80,000 keys, and costs a query
@@ -38,6 +41,8 @@ class Spill:
 
     def db(self) -> sqlite3.Connection:
         if self._db is None:
+            import sqlite3  # here: a run that never spills (most) does not load it
+
             # "": a temporary database in a file of its own, deleted on close
             self._db = sqlite3.connect("", isolation_level=None)
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")

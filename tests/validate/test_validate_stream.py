@@ -11,7 +11,7 @@ from helpers_validate import APPIMAGE, JOB
 
 from reconciler.cli import main
 from reconciler.output import render
-from reconciler.validate import Options, stream_paths, validate_paths
+from reconciler.validate import Options, discover, stream_paths, validate_paths
 from reconciler.validate.run import MIN_PARALLEL_FILES
 
 
@@ -134,3 +134,18 @@ def test_duplicates_are_found_after_the_index_moved_to_disk(tmp_path: Path) -> N
             f"KusciaJob/cross-domain/job00004 at {tmp_path / 'job00004.yaml'}:12:15; one of them would fail",
         ),
     ]
+
+
+def test_files_found_while_streaming_come_in_the_order_of_their_paths(tmp_path: Path) -> None:
+    """A streamed run lists each directory when it gets there, yet the files come as their sorted paths do:
+    `a-b.yaml` before `a.yaml` before everything in `a/` before `a0.yaml` (`-` < `.` < `/` < `0`)."""
+    names = ["a0.yaml", "a/x.yaml", "a.yaml", "a-b.yaml", "a/b/y.yml", "a-b/q.yaml", "b.yaml"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(APPIMAGE.replace("secretflow-image", name.replace("/", "-")[:-5]))
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "h.yaml").write_text("kind: [\n")
+    (tmp_path / "a" / "notes.txt").write_text("not yaml")
+    streamed = [batch.path for batch in stream_paths([str(tmp_path)])]
+    assert streamed == sorted(str(tmp_path / n) for n in names)
+    assert streamed == [f.path for f in discover([str(tmp_path)])]
