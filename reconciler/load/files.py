@@ -13,6 +13,7 @@ from pathlib import Path
 
 __all__ = ["FileReadError", "read_bounded"]
 
+_PIECE = 64 * 1024
 NOT_REGULAR = "IO001"
 TOO_LARGE = "IO003"
 
@@ -42,12 +43,12 @@ def read_bounded(path: str | Path, max_size: int) -> bytes:
             raise FileReadError(NOT_REGULAR, "not a regular file (a pipe, socket, device or directory)")
         if st.st_size > max_size:
             raise FileReadError(TOO_LARGE, too_large(st.st_size, max_size))
-        # os.read of the size plus one byte: a buffered read of n bytes allocates n bytes first, and the
-        # limit (5 MiB) per file was most of the cost of reading a small one; a file that grows is read on
-        # to one byte past the limit
+        # os.read of the size plus one byte: a read of n bytes allocates n bytes first, and the limit (5 MiB)
+        # per file was most of the cost of reading a small one; a file that grows is read on, in pieces of
+        # at most _PIECE bytes (the read that finds the end allocates no more), to one byte past the limit
         data = os.read(fd, st.st_size + 1)
         while len(data) <= max_size:
-            more = os.read(fd, max_size + 1 - len(data))
+            more = os.read(fd, min(_PIECE, max_size + 1 - len(data)))
             if not more:
                 break
             data += more

@@ -277,9 +277,26 @@ def compile_schema(schema: dict[str, Any]) -> Check:  # noqa: C901 - one branch 
         return _accept
     checks = tuple(extra)
 
+    def wrong(v: Any, path: Path, out: list[Issue]) -> None:
+        out.append(Issue("SCHEMA002", path, f"`{show_path(path)}` must be {want}, not {_show(v)}"))
+
+    # the common shapes without a call for the type test or a loop over one check: this runs for every
+    # value of every manifest
+    exact = {"object": dict, "array": list, "string": str}.get(type_name) if not int_or_string else None
+    if exact is not None and len(checks) == 1:
+        only = checks[0]
+
+        def check_one(v: Any, path: Path, out: list[Issue]) -> None:
+            if type(v) is not exact:
+                wrong(v, path, out)
+                return
+            only(v, path, out)
+
+        return check_one
+
     def check(v: Any, path: Path, out: list[Issue]) -> None:
         if not type_ok(v):
-            out.append(Issue("SCHEMA002", path, f"`{show_path(path)}` must be {want}, not {_show(v)}"))
+            wrong(v, path, out)
             return
         for c in checks:
             c(v, path, out)
