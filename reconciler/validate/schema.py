@@ -320,28 +320,36 @@ def _unknown(path: Path, key: str, known: list[str]) -> Issue:
     )
 
 
+def _identity(value: Any) -> Any:
+    """A value that is equal for two entries exactly when their JSON is (how the API server compares them):
+    a string, integer, boolean or null stands for itself beside its type (``1``, ``1.0`` and ``true`` are
+    different JSON); anything else is its JSON, keys sorted."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return (kind, value)
+    return json.dumps(value, sort_keys=True)
+
+
 def _check_unique(items: list[Any], path: Path, keys: list[str] | None, out: list[Issue]) -> None:
     seen: dict[Any, int] = {}
     for i, item in enumerate(items):
         if keys:
             if type(item) is not dict:
                 continue
-            ident: Any = tuple(json.dumps(item.get(k), sort_keys=True) for k in keys)
-            label = ", ".join(f"{k}={item.get(k)}" for k in keys)
+            ident: Any = tuple(_identity(item.get(k)) for k in keys)
         else:
-            ident = json.dumps(item, sort_keys=True)
-            label = _show(item)
-        if ident in seen:
-            out.append(
-                Issue(
-                    "SCHEMA007",
-                    path + (i,),
-                    f"`{show_path(path + (i,))}` repeats {label} of entry "
-                    f"{seen[ident]}; entries must be unique",
-                )
-            )
-        else:
+            ident = _identity(item)
+        if ident not in seen:
             seen[ident] = i
+            continue
+        label = ", ".join(f"{k}={item.get(k)}" for k in keys) if keys else _show(item)
+        out.append(
+            Issue(
+                "SCHEMA007",
+                path + (i,),
+                f"`{show_path(path + (i,))}` repeats {label} of entry {seen[ident]}; entries must be unique",
+            )
+        )
 
 
 @cache
