@@ -58,7 +58,6 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
             else:
                 task_ids[task_id] = i
 
-    by_task_id = {t.get("taskID"): t.get("alias") for _, t in tasks if isinstance(t.get("taskID"), str)}
     edges: dict[str, list[str]] = {}
     for i, task in tasks:
         alias = task.get("alias")
@@ -70,6 +69,10 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
                 continue
             where = ("spec", "tasks", i, "dependencies", j)
             if dep not in aliases:
+                # (built only for a wrong dependency: the later of two tasks with one taskID names it)
+                by_task_id = {
+                    t.get("taskID"): t.get("alias") for _, t in tasks if isinstance(t.get("taskID"), str)
+                }
                 if dep in by_task_id:
                     target = by_task_id[dep]
                     hint = (

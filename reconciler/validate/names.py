@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -10,6 +11,8 @@ _QUALIFIED = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _SVC_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
+# Domains, namespaces and images repeat in every manifest: their verdicts are kept (a bounded number).
+@lru_cache(maxsize=1024)
 def dns1123_label(value: str) -> str | None:
     if not value:
         return "is empty"
@@ -20,6 +23,7 @@ def dns1123_label(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def dns1123_subdomain(value: str) -> str | None:
     if not value:
         return "is empty"
