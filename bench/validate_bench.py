@@ -7,7 +7,8 @@ figure beside its target (issue 17):
 
 - in-process CPU per manifest of ``validate_file`` (target <= 0.16 ms), beside libyaml's compose alone;
 - peak RSS of ``kgitops validate`` at N and at --large files (default 10 N): flat, so the growth per 1,000
-  files is printed (what is left is the cross-file index: each object's name and each taskID);
+  files is printed (the files are found as they are checked, and the cross-file index moves to a temporary
+  SQLite database past a few thousand entries);
 - ``--workers`` at --large files: wall time and CPU (workers included) against one process, and the speed-up
   two idle cores would give for that CPU (target >= 1.6x); on a shared machine the wall figure is noise;
 - through the CLI, CPU per manifest against check-jsonschema on the same files, side by side (target >= 20x);

@@ -44,7 +44,7 @@ from reconciler.output import FORMATS, STREAMED, finding_line, render
     type=click.IntRange(min=0),
     default=1,
     show_default=True,
-    help="Worker processes for large inputs (0: one per CPU).",
+    help="Processes for large inputs: this one and N-1 workers (0: one per CPU).",
 )
 @colour_option
 def validate(
