@@ -9,11 +9,14 @@ without a change feed answer with a full list each time, which is what a plan re
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.backends.base import Backend
 from reconciler.model import ObjectRef, Resource
+
+Cursor = tuple[str, tuple[tuple[str, str], ...], str]  # (kind, labels as sorted pairs, version token)
 
 
 @dataclass
@@ -46,6 +49,10 @@ class LiveCache:
             self.read_count += len(found.changed) + len(found.removed)
         kept.version = found.version
         return list(kept.objects.values())
+
+    def cursors(self) -> builtins.list[Cursor]:
+        """(kind, labels as sorted pairs, the version token the next refresh reads from) per listing kept."""
+        return [(kind, labels, kept.version) for (kind, labels), kept in self._kept.items()]
 
     def forget(self) -> None:
         """Drop everything: the next ``list`` reads the backend in full."""

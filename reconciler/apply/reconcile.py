@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from reconciler.apply.incremental import full_base, plan_incremental
 from reconciler.apply.live_cache import LiveCache
 from reconciler.apply.sync import Applied, SyncResult, sync
 from reconciler.backends.base import Backend
@@ -22,6 +23,7 @@ from reconciler.plan.desired import FREEZE_AFTER, DesiredStateBuilder, paused_gc
 from reconciler.plan.diff import PLANNED_KINDS, CompareMemo, EntryMemo, PlanOptions, make_plan
 from reconciler.plan.model import DesiredState, Plan
 from reconciler.plan.parse_cache import ParseCacheFile
+from reconciler.plan.plan_base import PlanBaseFile
 from reconciler.source import Snapshot, Source, SourceError
 from reconciler.validate import Options
 
@@ -49,8 +51,12 @@ class Reconciler:
         validate_options: Options | None = None,
         approvals_config: Config | None = None,
         parse_cache: ParseCacheFile | None = None,
+        plan_base: PlanBaseFile | None = None,
+        base_key: str = "",
     ) -> None:
-        """``parse_cache``: keep parse results on disk too, so the next process starts warm."""
+        """``parse_cache``: keep parse results on disk too, so the next process starts warm. ``plan_base``:
+        where ``plan_differences`` keeps the previous plan's base, valid under ``base_key``
+        (``reconciler.apply.incremental.base_key``)."""
         self.source = source
         self.backend = backend
         self.options = options or PlanOptions()
@@ -62,6 +68,9 @@ class Reconciler:
         self._compare_memo: CompareMemo = {}
         self._entry_memo: EntryMemo = {}
         self.approvals_config = approvals_config  # set: apply JobApproval records after each sync
+        self.plan_base = plan_base
+        self.base_key = base_key
+        self.incremental_last = -1  # refs the last ``plan_differences`` judged again (-1: it planned in full)
 
     @property
     def source_id(self) -> str:
@@ -102,6 +111,38 @@ class Reconciler:
         planned = self.plan_with(desired, snapshot)
         planned.timings["source"] = time.perf_counter() - t0 - sum(planned.timings.values())
         return planned
+
+    def plan_differences(self) -> Plan:
+        """The plan of the source's newest revision with its differences only (unchanged entries counted in
+        ``Plan.unchanged_elided``): what ``kgitops diff`` shows. Patched onto the previous plan's base when
+        there is one that can be proven to hold (``reconciler.apply.incremental``); otherwise a full plan,
+        which then becomes the base."""
+        self.incremental_last = -1
+        if self.plan_base is None:
+            return self.plan().plan
+        try:
+            revision = self.source.latest()
+        except SourceError:
+            return self.plan().plan
+        if revision:
+            with paused_gc():
+                patched = plan_incremental(
+                    self.plan_base, self.base_key, self.source, self.backend, self.builder, self.options,
+                    revision,
+                )
+            if patched is not None:
+                self.incremental_last = patched.judged
+                return patched.plan
+        planned = self.plan(revision or None)
+        update = full_base(
+            self.base_key, planned.desired, planned.snapshot, planned.plan, planned.live, planned.inventory,
+            self.live_cache.cursors(), self.builder,
+        )
+        if update is None:
+            self.plan_base.drop()
+        else:
+            self.plan_base.replace(update)
+        return planned.plan
 
     def plan_with(self, desired: DesiredState, snapshot: Snapshot | None = None) -> Planned:
         """A plan for an already built desired state (the watcher's status refresh: same source), built from

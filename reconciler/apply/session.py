@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.apply.incremental import base_key
 from reconciler.apply.lock import WriterLock
 from reconciler.apply.reconcile import Planned, Reconciler
 from reconciler.apply.status_records import records_of
@@ -18,6 +19,7 @@ from reconciler.config import Config
 from reconciler.credentials import SecretSource
 from reconciler.plan.diff import PlanOptions
 from reconciler.plan.parse_cache import ParseCacheFile, cache_path, fingerprint
+from reconciler.plan.plan_base import PlanBaseFile, base_path
 from reconciler.source import DirectorySource, GitSource, Source, SourceError, looks_like_url
 from reconciler.source.directory import Stamp
 from reconciler.source.git_auth import GitCredentials
@@ -198,13 +200,17 @@ def open_session(
     parse_cache = ParseCacheFile(cache_path(config.state_dir), fingerprint(validate_options))
     source = open_source(config, parse_cache)
     approvals = config if source.history is not None else None  # approvals need Git history
+    options = plan_options(config, recreate, confirm_prune)
+    backend_id = f"{backend.name}|{config.backend!r}|{config.state_dir.resolve()}"
     reconciler = Reconciler(
         source,
         backend,
-        plan_options(config, recreate, confirm_prune),
+        options,
         validate_options,
         approvals_config=approvals,
         parse_cache=parse_cache,
+        plan_base=PlanBaseFile(base_path(config.state_dir)),
+        base_key=base_key(source, backend_id, parse_cache.fingerprint, options),
     )
     writer = WriterLock(config.state_dir, command)
     return Session(config, source, backend, reconciler, status_write_back(config, source), writer)

@@ -194,7 +194,8 @@ def diff(
     if comment:  # which approvals count is read only for the comment: it reads every job in the commit
         _interruptible("diff", kwargs, lambda: plans.append(sdk.diff_for_comment(cfg, options)))
     else:
-        _interruptible("diff", kwargs, lambda: plans.append((sdk.diff(cfg, options), set())))
+        brief = output == "text" and not verbose  # the text shows no unchanged entry: none need be judged
+        _interruptible("diff", kwargs, lambda: plans.append((sdk.diff(cfg, options, brief), set())))
     plan, approved = plans[0]
     colour = use_colour(color) and output == "text"
     emit_text(render(plan, output, colour=colour, verbose=verbose), color, nl=False)

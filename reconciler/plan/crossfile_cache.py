@@ -18,7 +18,9 @@ Key = tuple[str, ...]
 FULL_CHECK_SHARE = 0.1  # more changed files than this share of the source: check everything again
 
 
-def _keys(checked: Checked) -> frozenset[Key]:
+def claim_keys(checked: Checked) -> frozenset[Key]:
+    """What a file claims that another file may claim too: its objects' refs (``("ref", kind, namespace,
+    name)``) and the taskIDs they use (``("task", namespace, taskID)``, a job's own name counting as one)."""
     keys: set[Key] = set()
     for facts in getattr(checked.raw, "facts", ()) or ():
         ref: ObjectRef = facts.ref
@@ -56,7 +58,7 @@ class CrossFileCache:
 
     def _full(self, checked: Sequence[Checked], current: dict[str, str], options: Any) -> None:
         self._digests = dict(current)
-        self._keys = {c.path: _keys(c) for c in checked}
+        self._keys = {c.path: claim_keys(c) for c in checked}
         self._index = {}
         for path, keys in self._keys.items():
             for k in keys:
@@ -81,7 +83,7 @@ class CrossFileCache:
                 if paths is not None:
                     paths.discard(path)
         for path in changed:
-            keys = _keys(by_path[path])
+            keys = claim_keys(by_path[path])
             self._keys[path] = keys
             touched |= keys
             for k in keys:

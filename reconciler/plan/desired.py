@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.model import ObjectRef
+from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
 from reconciler.plan.crossfile_cache import CrossFileCache
 from reconciler.plan.model import DesiredState
@@ -123,6 +123,28 @@ class DesiredStateBuilder:
             gc.collect()
             gc.freeze()
         return state
+
+    def checked(self, path: str, digest: str) -> Checked | None:
+        """The validator's result for one file of the last build (None if it was not in it)."""
+        entry = self._cache.get((path, digest))
+        return None if entry is None else entry.checked
+
+    def cached_objects(self, path: str, digest: str) -> list[tuple[Resource, str]]:
+        """The objects (with their spec hashes) of one file's cached parse, from memory or the parse cache on
+        disk; empty when it is in neither (the caller then parses or plans in full)."""
+        entry = self._cache.get((path, digest))
+        if entry is None and self.persist is not None:
+            found = self.persist.get([(path, digest)]).get((path, digest))
+            entry = found if isinstance(found, _Cached) and found.checked.path == path else None
+        if entry is None or len(entry.hashes) != len(entry.checked.objects):
+            return []
+        return list(zip(entry.checked.objects, entry.hashes, strict=True))
+
+    def remember(self, checked: dict[str, Checked], digests: dict[str, str]) -> None:
+        """Keep files parsed outside a build (an incremental plan's) in the parse cache on disk, so a later
+        full build need not parse them again."""
+        if self.persist is not None and checked:
+            self.persist.save({(p, digests[p]): _Cached.of(c) for p, c in checked.items()}, None)
 
     def _load_persisted(self, keys: list[Key]) -> int:
         """Fill the cache from disk; returns how many entries were read."""

@@ -70,18 +70,22 @@ def make_plan(
     options: PlanOptions | None = None,
     memo: CompareMemo | None = None,
     entries: EntryMemo | None = None,
+    task_owners: dict[tuple[str, str], ObjectRef] | None = None,
 ) -> Plan:
     """``memo`` (optional, kept by the caller between plans) spares comparing specs again when neither the
     desired spec nor the live object changed since the last plan: on a large source, most of them.
     ``entries`` (optional, likewise) spares judging an object again when the desired and the live object are
-    the very same objects as last time; the entry is reused as it is (entries are never changed later)."""
+    the very same objects as last time; the entry is reused as it is (entries are never changed later).
+    ``task_owners`` (optional): (namespace, taskID) -> the live object claiming it, over every live object,
+    when ``live`` holds only some of them (an incremental plan); by default computed from ``live``."""
     options = options or PlanOptions()
     live_by_ref = {o.ref: o for o in live if is_planned_live(o)}
     plan = Plan(desired.source_id, desired.revision, error=desired.error, held_files=dict(desired.held_paths))
     refs = set(desired.objects) | set(desired.held_refs) | set(live_by_ref) | inventory
     blockers = desired.prune_blockers()
     not_understood = _not_understood(blockers)
-    owners: list[dict[tuple[str, str], ObjectRef]] = []  # computed for the first new object, if any
+    # computed for the first new object, if any
+    owners: list[dict[tuple[str, str], ObjectRef]] = [] if task_owners is None else [task_owners]
     for ref in sorted(refs, key=_ref_key):
         now = live_by_ref.get(ref)
         want = desired.objects.get(ref)
@@ -129,7 +133,7 @@ def _judged(
     return entry
 
 
-def _task_ids(obj: Resource) -> list[str]:
+def task_ids(obj: Resource) -> list[str]:
     """The taskIDs an object claims: its tasks' ``taskID`` fields (KusciaJob), or its name (KusciaTask)."""
     if obj.kind == "KusciaTask":
         return [obj.name]
@@ -144,7 +148,7 @@ def _live_task_ids(live: Iterable[Resource]) -> dict[tuple[str, str], ObjectRef]
     """(namespace, taskID) -> the live object that claims it (Kuscia names a job's KusciaTasks by taskID)."""
     owners: dict[tuple[str, str], ObjectRef] = {}
     for obj in live:
-        for task_id in _task_ids(obj):
+        for task_id in task_ids(obj):
             owners.setdefault((obj.namespace, task_id), obj.ref)
     return owners
 
@@ -156,7 +160,7 @@ def _held_by_live(
     refuse it): a taskID a live object of another name already claims (XF002, as ``job create`` and KusciaAPI
     create check it), or a job whose AppImage from this source is held (it would fail for good: jobs are
     one-shot)."""
-    for task_id in _task_ids(want):
+    for task_id in task_ids(want):
         owner = task_owners.get((want.namespace, task_id))
         if owner is not None and owner != entry.ref:
             why = (

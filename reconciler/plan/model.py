@@ -22,6 +22,9 @@ class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
 
+    def __reduce__(self) -> str:
+        return "MISSING"  # unpickled as the one ``MISSING`` (renderers test ``is MISSING``), never a copy
+
 
 MISSING: Any = _Missing()
 
@@ -54,11 +57,16 @@ class DesiredState:
     # every file read, with how many objects it yields (desired or held): a file that yields none now holds
     # the live objects that came from it (a file truncated to 0 bytes is not a deletion)
     yields: dict[str, int] = field(default_factory=dict)
+    # objects of this revision not in ``objects``: an incremental plan's desired state holds only the objects
+    # it judges again (``reconciler.apply.incremental``), yet must judge them as the whole state would
+    more_objects: int = 0
 
     @property
     def usable_for_prune(self) -> bool:
         return (
-            not self.error and self.file_count > 0 and bool(self.objects or self.held_refs or self.held_paths)
+            not self.error
+            and self.file_count > 0
+            and bool(self.objects or self.more_objects or self.held_refs or self.held_paths)
         )
 
     def prune_blockers(self) -> list[str]:
@@ -107,12 +115,16 @@ class Plan:
     error: str = ""  # the source failed; the plan lists live objects but nothing is pruned
     prune_refused: str = ""
     held_files: dict[str, str] = field(default_factory=dict)  # files that failed as a whole: path -> why
+    # unchanged entries left out of ``entries`` (a plan asked for its differences only: ``kgitops diff``'s
+    # text, which never shows them, from an incremental plan); counted in ``counts`` and the summary
+    unchanged_elided: int = 0
 
     def counts(self) -> dict[str, int]:
         out = {a.value: 0 for a in Action}
         for e in self.entries:
             out[e.action.value] += 1
         out[Action.HELD.value] += len(self.held_files)
+        out[Action.UNCHANGED.value] += self.unchanged_elided
         return out
 
     @property

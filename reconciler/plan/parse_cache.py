@@ -154,11 +154,30 @@ class ParseCacheFile:
         self.loaded = len(out)
         return out, cross
 
-    def save(self, new: Mapping[Key, Any], current: Iterable[Key], cross_file: Any = None) -> None:
+    def get(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """The cached results of a few files (an incremental plan's), read one by one; absent or
+        undecodable rows are left out."""
+        out: dict[Key, Any] = {}
+        try:
+            if not self.path.is_file():
+                return out
+            with self._open() as db:
+                for path, digest in keys:
+                    row = db.execute(
+                        "SELECT data FROM entries WHERE path=? AND digest=?", (path, digest)
+                    ).fetchone()
+                    if row is not None:
+                        with suppress(Exception):  # a damaged row is a miss, whatever the unpickler says
+                            out[(path, digest)] = pickle.loads(row[0])
+        except (sqlite3.Error, OSError) as exc:
+            self._discard(exc)
+        return out
+
+    def save(self, new: Mapping[Key, Any], current: Iterable[Key] | None, cross_file: Any = None) -> None:
         """Store ``new`` entries and (unless None) the cross-file state; rows of files that are in neither the
-        current revision nor among the ``KEEP_EXTRA`` others are dropped. Skipped (``error`` set) when the
-        cache cannot be written."""
-        keep = set(current)
+        ``current`` revision nor among the ``KEEP_EXTRA`` others are dropped (``current`` None: none are).
+        Skipped (``error`` set) when the cache cannot be written."""
+        keep = set(current) if current is not None else None
         try:
             # a generator: each entry is pickled as SQLite takes it, never all of them in memory at once
             blobs = ((p, d, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for (p, d), v in new.items())
@@ -172,7 +191,7 @@ class ParseCacheFile:
                             "INSERT OR REPLACE INTO meta(key, value) VALUES ('cross_file', ?)", (cross,)
                         )
                     (count,) = db.execute("SELECT count(*) FROM entries").fetchone()
-                    if count > len(keep) + KEEP_EXTRA:
+                    if keep is not None and count > len(keep) + KEEP_EXTRA:
                         stale = [
                             k for k in db.execute("SELECT path, digest FROM entries") if tuple(k) not in keep
                         ]

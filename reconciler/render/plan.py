@@ -58,6 +58,7 @@ def summary_line(plan: Plan) -> str:
     counts = {a.value: 0 for a in Action}
     for e in plan.entries:
         counts[e.action.value] += 1
+    counts[Action.UNCHANGED.value] += plan.unchanged_elided
     parts = [f"{counts[a.value]} {a.value}" for a in Action if counts[a.value]]
     if plan.held_files:
         parts.append(f"{len(plan.held_files)} held file(s)")

@@ -113,10 +113,14 @@ def _session(
         yield open_session(cfg, backend, options.recreate, command, validate, options.confirm_prune)
 
 
-def diff(cfg: Config, options: RunOptions | None = None) -> Plan:
+def diff(cfg: Config, options: RunOptions | None = None, differences_only: bool = False) -> Plan:
     """What ``sync`` would do, read-only: a ``reconciler.plan.model.Plan`` (entries with their action,
-    held files, a refused prune). A failed source is ``plan.error``, not an exception."""
+    held files, a refused prune). A failed source is ``plan.error``, not an exception. ``differences_only``:
+    leave the unchanged entries out (counted in ``Plan.unchanged_elided``), which lets a plan after a small
+    change be patched onto the previous one (``Reconciler.plan_differences``)."""
     with _session(cfg, options or RunOptions(), readonly=True) as session:
+        if differences_only:
+            return session.reconciler.plan_differences()
         return session.reconciler.plan().plan
 
 

@@ -15,6 +15,7 @@ import pygit2
 
 from reconciler.source.debounce import Debouncer
 from reconciler.source.snapshot import (
+    FileChanges,
     FileProblem,
     GitHistory,
     Snapshot,
@@ -90,6 +91,10 @@ class DirectorySource:
 
     def _ignored(self, path: Path) -> bool:
         return any(path == ig or ig in path.parents for ig in self.ignore)
+
+    def changed_files(self, since: str, revision: str) -> FileChanges | None:
+        """None: a directory keeps no history to compare two revisions with (read a ``snapshot``)."""
+        return None
 
     def snapshot(self, revision: str | None = None) -> Snapshot:
         """The files as they are now; ``revision`` is ignored (a directory keeps no history)."""

@@ -20,6 +20,7 @@ import pygit2
 
 from reconciler.source.git_auth import GitCredentials
 from reconciler.source.snapshot import (
+    FileChanges,
     FileProblem,
     GitHistory,
     Snapshot,
@@ -33,6 +34,8 @@ _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _TREE = pygit2.enums.FileMode.TREE
 _LINK = pygit2.enums.FileMode.LINK
 _COMMIT = pygit2.enums.FileMode.COMMIT
+_BLOB = pygit2.enums.FileMode.BLOB
+_EXEC = pygit2.enums.FileMode.BLOB_EXECUTABLE
 _Listing = tuple[list[SourceFile], list[tuple[str, str]]]  # files, (path, "tree" | "submodule" | "link")
 log = logging.getLogger("kgitops.source")
 
@@ -287,6 +290,52 @@ class GitSource:
         files = tuple(found)
         problems = tuple(p for p in (self._judge(tree, path, what) for path, what in odd) if p is not None)
         return Snapshot(self.source_id, str(commit.id), files, problems, history=self)
+
+    def changed_files(self, since: str, revision: str) -> FileChanges | None:
+        """The manifest files that differ between the commits ``since`` and ``revision`` (under ``subpath``),
+        from a tree diff: only the sub-trees whose ids differ are walked. None when the diff touches anything
+        ``snapshot`` would not read as a plain manifest file (a link, a submodule, a directory named like a
+        manifest), or a commit cannot be found: the caller then reads the whole snapshot."""
+        try:
+            old, new = self._tree_at(since), self._tree_at(revision)
+        except (KeyError, ValueError, pygit2.GitError, SourceError):
+            return None
+        if old is None or new is None:
+            return None
+        changed: list[SourceFile] = []
+        deleted: list[str] = []
+        if old.id == new.id:
+            return FileChanges(revision, (), ())
+        for delta in old.diff_to_tree(new).deltas:
+            for side in (delta.old_file, delta.new_file):
+                parts = side.path.split("/")
+                if side.mode not in (0, _BLOB, _EXEC):
+                    return None  # a link or a submodule: what snapshot() judges as a problem
+                if any(is_manifest_name(d) for d in parts[:-1] if not d.startswith(".")):
+                    return None  # a directory named like a manifest: a problem too
+            path = delta.new_file.path if delta.new_file.mode else delta.old_file.path
+            if any(part.startswith(".") for part in path.split("/")) or not is_manifest_name(path):
+                continue  # never read by snapshot() either
+            if delta.old_file.path != delta.new_file.path:
+                return None  # rename detection is off; a renamed delta is not expected
+            if delta.new_file.mode:
+                oid = str(delta.new_file.id)
+                changed.append(SourceFile(path, oid, self._reader(oid)))
+            else:
+                deleted.append(path)
+        return FileChanges(revision, tuple(changed), tuple(deleted))
+
+    def _tree_at(self, revision: str) -> pygit2.Tree | None:
+        tree: Any = self.repository[revision].peel(pygit2.Commit).tree
+        if self.subpath:
+            try:
+                entry = tree[self.subpath]
+            except KeyError:
+                return None
+            if entry.filemode != _TREE:
+                return None
+            tree = self.repository[entry.id].peel(pygit2.Tree)
+        return tree  # type: ignore[no-any-return]
 
     def _judge(self, root: pygit2.Tree, path: str, what: str) -> FileProblem | None:
         """Whether an entry the source does not read as a manifest hides manifests: a submodule, a tree named

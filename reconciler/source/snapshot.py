@@ -80,6 +80,16 @@ class Snapshot:
     history: GitHistory | None = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class FileChanges:
+    """The manifest files that differ between two revisions of a source (``Source.changed_files``):
+    ``changed``, added or modified (with their new blob id), and ``deleted``, their paths."""
+
+    revision: str
+    changed: tuple[SourceFile, ...]
+    deleted: tuple[str, ...]
+
+
 class Source(Protocol):
     """Where desired state comes from: a directory (``DirectorySource``) or a Git repository (``GitSource``).
 
@@ -88,7 +98,9 @@ class Source(Protocol):
     ``snapshot(revision)`` reads the files at ``revision`` (None: the newest known); ``watch(on_change)``
     calls ``on_change`` from a background thread when the source changes and returns a function that stops
     watching, or None when the source cannot tell (then poll ``latest()``); ``history`` is the Git history,
-    or None. ``snapshot`` and ``latest`` raise SourceError when the source cannot be read."""
+    or None. ``changed_files(since, revision)`` lists the manifest files that differ between two revisions
+without reading the others, or None when the source cannot tell for sure (then read a whole ``snapshot``).
+``snapshot`` and ``latest`` raise SourceError when the source cannot be read."""
 
     @property
     def source_id(self) -> str: ...
@@ -97,6 +109,7 @@ class Source(Protocol):
     def describe(self) -> str: ...
     def latest(self) -> str: ...
     def snapshot(self, revision: str | None = None) -> Snapshot: ...
+    def changed_files(self, since: str, revision: str) -> FileChanges | None: ...
     def watch(self, on_change: Callable[[], None], quiet: float = 0.15) -> Callable[[], None] | None: ...
 
 
