@@ -3,8 +3,9 @@
 1. cold plan of N jobs (default 10,000) from a Git repository (fresh parse cache, empty engine);
 2. plan after a one-file commit, with the warm cache (target: at most 5% of the cold plan), in-process, with
    nothing live and with every job live;
-3. the same through the CLI, a fresh process each time: `kgitops diff` cold (no parse cache in the state
-   directory) against `kgitops diff` / `kgitops sync` after a one-file commit (the cache the last run left);
+3. the same through the CLI, a fresh process each time: `kgitops diff` cold (no parse cache nor plan base in
+   the state directory) against `kgitops diff` (patched onto the plan base the last `diff` left) / `kgitops
+   sync` after a one-file commit (the caches the last run left); target: at most 5% of the cold `diff`;
 4. commit → job created in the engine under `kgitops watch` with N jobs in the source, status files and a
    status branch (p50/p95, target p95 ≤ 1 s), and the same without status write-back (how much is status);
 5. cold sync of N jobs into the embedded engine (target ≤ 10 s and ≤ 250 MiB RSS), in a fresh process.
