@@ -182,3 +182,22 @@ def test_two_diffs_at_once_both_plan_right(session: Session) -> None:
     for t in threads:
         t.join(timeout=60)
     assert not errors and results == [expected] * 3
+
+
+def test_prunes_and_their_limit_come_out_as_in_a_full_plan(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    jobs = {f"jobs/job-{c}.yaml": job_doc(f"job-{c}") for c in "abc"}
+    repo.commit({"apps/noop.yaml": appimage_doc(), **jobs})
+    cfg = config(repo.path, tmp_path / "state", git=True, prune=True)
+    cfg.prune.max = 1
+    s = open_session(cfg, local_backend(tmp_path / "state"))
+    incremental_text(s)
+    s.reconciler.sync()
+    repo.commit({"jobs/job-a.yaml": None})
+    code, text, judged = incremental_text(s)
+    assert judged >= 0 and (code, text) == full_text(s)
+    assert "- prune     KusciaJob/cross-domain/job-a" in text
+    repo.commit({"jobs/job-b.yaml": None})  # two prunes: more than prune.max, so none
+    code, text, judged = incremental_text(s)
+    assert (code, text) == full_text(s)
+    assert "prune refused" in text
