@@ -13,7 +13,8 @@ cannot diff its revisions (a directory), or a diff that touches links, submodule
 changed file that fails to load or validate, or holds any object; a changed file that shares a name or a
 taskID with another file (the cross-file rules would have to judge both); KusciaTasks in the source; a
 change feed whose horizon passed (``complete``); a taskID two live objects claim; a desired object whose
-parse is not in the parse cache; ``max_prune`` exceeded; an empty source.
+parse is not in the parse cache; ``max_prune`` exceeded; an empty source; more to judge again than
+``JUDGE_SHARE`` of the objects (a full plan is cheaper then).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ from reconciler.plan.plan_base import (
 from reconciler.plan.validation_seam import Checked, check_file, cross_file_errors_by_path
 from reconciler.source import Snapshot, Source, SourceError
 
+# refs to judge again beyond this share of the objects (at least JUDGE_MIN): a full plan, whose bulk paths
+# are cheaper per object than judging one by one (e.g. after a sync that approved every job)
+JUDGE_SHARE = 0.05
+JUDGE_MIN = 100
 MAX_STORED = 2000  # difference entries beyond this: the base would cost more to read than a plan; none kept
 # The live listings a plan reads (``Reconciler.live``): every AppImage and KusciaJob, the managed KusciaTasks
 LISTINGS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -165,6 +170,9 @@ def _patch(
             else:
                 live_removed.add(obj.ref)
         cursors.append((kind, labels, found.version))
+    limit = max(JUDGE_MIN, int(JUDGE_SHARE * meta.objects))
+    if len(live_changed) + len(live_removed) + len(changed) + len(files.deleted) > limit:
+        raise GiveUp("too much changed: a full plan is cheaper")
     inventory = backend.get_inventory(source.source_id)
     digest = inventory_digest(inventory)
     inventory_moved: set[ObjectRef] = set()
@@ -185,6 +193,8 @@ def _patch(
             wanted[obj.ref] = obj
             hashes[obj.ref] = own.spec_hash(obj.spec)
     affected |= set(wanted)
+    if len(affected) > limit:
+        raise GiveUp("too much changed: a full plan is cheaper")
     rows = base.refs(affected)
     # desired objects of unchanged files that are judged again: from the parse cache
     need = {r.path for ref, r in rows.items() if r.path and r.path not in touched_paths and ref not in wanted}

@@ -201,3 +201,16 @@ def test_prunes_and_their_limit_come_out_as_in_a_full_plan(tmp_path: Path) -> No
     code, text, judged = incremental_text(s)
     assert (code, text) == full_text(s)
     assert "prune refused" in text
+
+
+def test_a_change_too_large_to_patch_is_a_full_plan(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.apply import incremental
+
+    repo: Repo = session.repo  # type: ignore[attr-defined]
+    incremental_text(session)
+    monkeypatch.setattr(incremental, "JUDGE_MIN", 1)
+    repo.commit({"jobs/job-d.yaml": job_doc("job-d"), "jobs/job-e.yaml": job_doc("job-e")})
+    code, text, judged = incremental_text(session)
+    assert judged == -1 and (code, text) == full_text(session)
+    repo.commit({"jobs/job-f.yaml": job_doc("job-f")})
+    assert incremental_text(session)[2] == 1  # one new file: within the limit again
