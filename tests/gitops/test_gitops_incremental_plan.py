@@ -203,7 +203,9 @@ def test_prunes_and_their_limit_come_out_as_in_a_full_plan(tmp_path: Path) -> No
     assert "prune refused" in text
 
 
-def test_a_change_too_large_to_patch_is_a_full_plan(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_change_too_large_to_patch_is_a_full_plan(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from reconciler.apply import incremental
 
     repo: Repo = session.repo  # type: ignore[attr-defined]
