@@ -216,3 +216,33 @@ def test_a_change_too_large_to_patch_is_a_full_plan(
     assert judged == -1 and (code, text) == full_text(session)
     repo.commit({"jobs/job-f.yaml": job_doc("job-f")})
     assert incremental_text(session)[2] == 1  # one new file: within the limit again
+
+
+def test_a_git_tree_diff_names_the_changed_manifests_and_gives_up_on_what_a_snapshot_would_judge(
+    tmp_path: Path,
+) -> None:
+    from reconciler.source import GitSource
+
+    repo = Repo(tmp_path / "repo")
+    first = repo.commit({"apps/a.yaml": appimage_doc(), "jobs/a.yaml": job_doc("a"), "jobs/b.yaml": job_doc("b")})
+    second = repo.commit(
+        {
+            "jobs/a.yaml": job_doc("a", ("x",)),
+            "jobs/b.yaml": None,
+            "jobs/c.yaml": job_doc("c"),
+            ".github/ci.yaml": "on: push\n",  # never read by a snapshot either
+            "README.md": "hello\n",
+        }
+    )
+    source = GitSource(str(repo.path))
+    found = source.changed_files(first, second)
+    assert found is not None
+    assert [(f.path, f.read()) for f in found.changed] == [
+        ("jobs/a.yaml", repo.files["jobs/a.yaml"]),
+        ("jobs/c.yaml", repo.files["jobs/c.yaml"]),
+    ]
+    assert found.deleted == ("jobs/b.yaml",)
+    assert source.changed_files(second, second) == type(found)(second, (), ())
+    third = repo.commit({"jobs/d.yaml/x.yaml": job_doc("d")})  # a directory named like a manifest
+    assert source.changed_files(second, third) is None
+    assert source.changed_files("0" * 40, third) is None  # an unknown commit
