@@ -224,7 +224,7 @@ def test_a_git_tree_diff_names_the_changed_manifests_and_gives_up_on_what_a_snap
     from reconciler.source import GitSource
 
     repo = Repo(tmp_path / "repo")
-    first = repo.commit({"apps/a.yaml": appimage_doc(), "jobs/a.yaml": job_doc("a"), "jobs/b.yaml": job_doc("b")})
+    first = repo.commit({"jobs/a.yaml": job_doc("a"), "jobs/b.yaml": job_doc("b")})
     second = repo.commit(
         {
             "jobs/a.yaml": job_doc("a", ("x",)),
