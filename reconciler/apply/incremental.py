@@ -133,6 +133,9 @@ def _patch(
     files = source.changed_files(meta.revision, revision) if meta.revision else None
     if files is None:
         raise GiveUp("the source cannot diff its revisions")
+    limit = max(JUDGE_MIN, int(JUDGE_SHARE * meta.objects))
+    if len(files.changed) + len(files.deleted) > limit:
+        raise GiveUp("too many files changed: a full plan is cheaper")
     # -- the desired side: the changed files, parsed and validated again
     changed: dict[str, Checked] = {}
     for f in files.changed:
@@ -170,7 +173,9 @@ def _patch(
             else:
                 live_removed.add(obj.ref)
         cursors.append((kind, labels, found.version))
-    limit = max(JUDGE_MIN, int(JUDGE_SHARE * meta.objects))
+    # a labelled feed names as removed whatever changed without the labels (the tasks a job created for
+    # itself): only those the base knew as live count
+    live_removed = base.live_refs(live_removed) if live_removed else set()
     if len(live_changed) + len(live_removed) + len(changed) + len(files.deleted) > limit:
         raise GiveUp("too much changed: a full plan is cheaper")
     inventory = backend.get_inventory(source.source_id)

@@ -303,6 +303,11 @@ class BaseReader:
         sql = "SELECT ref, path, live_path, live, action, entry FROM refs WHERE ref IN ({})"
         return {row.ref: row for row in map(_ref_row, self._rows(sql, map(ref_key, refs)))}
 
+    def live_refs(self, refs: Iterable[ObjectRef]) -> set[ObjectRef]:
+        """Those of ``refs`` that were live in the base."""
+        rows = self._rows("SELECT ref FROM refs WHERE live=1 AND ref IN ({})", map(ref_key, refs))
+        return {parse_ref(r[0]) for r in rows}
+
     def refs_of_paths(self, paths: Iterable[str]) -> set[ObjectRef]:
         """Refs defined by, or whose live object came from, one of these files."""
         paths = list(paths)
