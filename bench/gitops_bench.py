@@ -207,14 +207,29 @@ def cli(*args: str | Path) -> float:
     return elapsed
 
 
+def settle(state: Path, source: list[str | Path]) -> int:
+    """Run `kgitops sync` until one changes no live job; returns how many ran. The in-process sync above has
+    no approvals step, so the first CLI syncs approve every job and the engine moves them on, a batch per
+    sync: thousands of live changes, not the one-file change the figures below are about."""
+    for runs in range(1, 21):
+        backend = local(state)
+        before = backend.changes("KusciaJob").version
+        backend.close()
+        cli("sync", *source, "--no-status-commit")
+        backend = local(state)
+        moved = len(backend.changes("KusciaJob", before).changed)
+        backend.close()
+        if moved == 0:
+            return runs
+    return runs
+
+
 def bench_cli(tmp: Path, repo: pygit2.Repository, state: Path, n: int) -> None:
     """`kgitops diff` / `sync` as CI runs them: a fresh process each time, the parse cache in the state
     directory the only thing carried from one run to the next."""
     source = [tmp / "repo.git", "--git", "--state-dir", state]
     start = min(cli("--help") for _ in range(3))
-    # the in-process sync above has no approvals step: the first CLI sync approves every job (10,000 live
-    # changes, not a one-file change), so it runs once before anything is measured
-    cli("sync", *source, "--no-status-commit")
+    settled = settle(state, source)
     shutil.rmtree(cache_path(state).parent, ignore_errors=True)
     cold = cli("diff", *source)
     diffs, syncs = [], []
@@ -228,7 +243,7 @@ def bench_cli(tmp: Path, repo: pygit2.Repository, state: Path, n: int) -> None:
         f"CLI, {n} jobs live: cold `kgitops diff` {cold:.3f} s; after a one-file commit `diff` {d:.3f} s "
         f"({100 * d / cold:.1f}% of cold), `sync --no-status-commit` {s_:.3f} s ({100 * s_ / cold:.1f}%); "
         "target ≤ 5%. "
-        f"(`kgitops --help` alone: {start:.3f} s)"
+        f"(`kgitops --help` alone: {start:.3f} s; {settled} sync(s) before, until the live state stood still)"
     )
     each = ", ".join(f"{t:.3f}" for t in diffs)
     print(f"  each `diff`: {each} s; each `sync`: {', '.join(f'{t:.3f}' for t in syncs)} s")
