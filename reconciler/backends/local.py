@@ -27,18 +27,16 @@ from reconciler.backends.base import (
     PhaseError,
     parse_stage,
 )
-from reconciler.backends.local_views import engine_status, job_logs
 from reconciler.backends.pages import Page, PageRequest, marker_name, name_marker
 from reconciler.config import Config, EngineConfig
 from reconciler.engine import store_pages
-from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
-from reconciler.engine.stage_commands import set_stage_label
 from reconciler.engine.store import DB_NAME, Store, StoreError
 from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
 from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage
 from reconciler.model.objects import plain_copy
 
 if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
+    from reconciler.engine.driver import EngineLock
     from reconciler.engine.engine import Engine
     from reconciler.engine.runtime.process import ProcessRuntime
 
@@ -83,7 +81,7 @@ class LocalBackend(Backend):
         self.store = Store.open(self.state_dir) if self.exists or not readonly else Store(":memory:")
         if not readonly:  # a read-only open changes nothing: its pages are right without the index too
             store_pages.ensure_indexes(self.store)
-        self.lock = EngineLock(self.state_dir)
+        self._engine_lock: EngineLock | None = None  # made on first use: a read-only open never takes it
         self._runtime: ProcessRuntime | None = None
         self._engine: Engine | None = None
         self._closed = False
@@ -107,6 +105,19 @@ class LocalBackend(Backend):
             raise BackendError(f"cannot {what}: the local engine at {self.state_dir} was opened read-only")
 
     # -- driving the engine -------------------------------------------------------------
+    @property
+    def lock(self) -> EngineLock:
+        """The state directory's engine lock (``engine.driver``, loaded with it: ``job list`` never is)."""
+        if self._engine_lock is None:
+            from reconciler.engine.driver import EngineLock
+
+            self._engine_lock = EngineLock(self.state_dir)
+        return self._engine_lock
+
+    def _drives(self) -> bool:
+        """Whether this process holds the engine lock (without making the lock to ask)."""
+        return self._engine_lock is not None and self._engine_lock.held
+
     @property
     def runtime(self) -> ProcessRuntime:
         """The local processes of the tasks (made on first use: a read never needs it)."""
@@ -143,7 +154,7 @@ class LocalBackend(Backend):
     def rest(self, seconds: float, wake: threading.Event) -> None:
         """Driving: the engine's wait (a process exit, a due deadline or another thread's write ends it
         early). Else: ``seconds``, or until ``wake`` is set."""
-        if self.lock.held and not wake.is_set():
+        if self._drives() and not wake.is_set():
             self.engine.wait(seconds)
         else:
             wake.wait(seconds)
@@ -176,15 +187,21 @@ class LocalBackend(Backend):
 
     def kick(self) -> None:
         """After a write: make sure some process will act on it."""
-        if self.autostart and not self.lock.held:
+        if self.autostart and not self._drives():
+            from reconciler.engine.driver import ensure_driver
+
             ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)
 
     def driver_notice(self) -> str:
         """ "" when a process drives the engine, else what to tell the user."""
-        return "" if self.lock.held else idle_notice(self.state_dir)
+        from reconciler.engine.driver import idle_notice
+
+        return "" if self._drives() else idle_notice(self.state_dir)
 
     def driver_pid(self) -> int | None:
-        return os.getpid() if self.lock.held else driver_pid(self.state_dir)
+        from reconciler.engine.driver import driver_pid
+
+        return os.getpid() if self._drives() else driver_pid(self.state_dir)
 
     # -- objects --------------------------------------------------------------------------
     def _create(self, obj: Resource) -> Resource:
@@ -332,6 +349,8 @@ class LocalBackend(Backend):
             if refusal is not None:
                 phase = str(JobPhase.parse(job.status.get("phase")))
                 raise PhaseError(refusal.text(job.name), phase, tuple(str(p) for p in refusal.allowed))
+            from reconciler.engine.stage_commands import set_stage_label
+
             set_stage_label(job, stage, domain or str(job.spec.get("initiator", "")))
             self.store.put(job)
         self.kick()
@@ -380,9 +399,13 @@ class LocalBackend(Backend):
     ) -> Iterator[str]:
         """Lines of the job's process logs, each prefixed ``[alias/domain-replica/container]``; following
         drives the engine when nobody else does (``step``)."""
+        from reconciler.backends.local_views import job_logs
+
         return job_logs(self.store, self.state_dir, job, task, party, follow, self.step)
 
     def engine_status(self) -> dict[str, object]:
+        from reconciler.backends.local_views import engine_status
+
         notice = self.driver_notice() if self.engine.busy() else ""
         return engine_status(self.store, self.state_dir, self.driver_pid(), notice)
 
@@ -391,13 +414,15 @@ class LocalBackend(Backend):
         if self._closed:
             return
         self._closed = True
-        held = self.lock.held
-        busy = held and self.engine.busy()
+        busy = self._drives() and self.engine.busy()
         if self._engine is not None:
             self._engine.close()
         if self._runtime is not None:
             self._runtime.close()
-        self.lock.release()
+        if self._engine_lock is not None:
+            self._engine_lock.release()
         if busy and self.autostart:
+            from reconciler.engine.driver import ensure_driver
+
             ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)
         self.store.close()

@@ -15,15 +15,17 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.engine import changelog
 from reconciler.engine.changelog import ChangeLog
-from reconciler.engine.pins import PinnedAppImage, appimages_of, spec_digest
 from reconciler.engine.store_inventory import INVENTORY_SCHEMA, InventoryTable
 from reconciler.engine.store_pods import POD_SCHEMA, PodTable
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import ObjectRef, Resource
+
+if TYPE_CHECKING:  # AppImage pins are written and read by the engine, never by a read-only `job list`
+    from reconciler.engine.pins import PinnedAppImage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -148,6 +150,8 @@ class Store(PodTable, InventoryTable):
             stored = self.get(obj.ref)
             assert stored is not None
             if not owner:  # a job, or a task no job owns: what it will run is fixed now
+                from reconciler.engine.pins import appimages_of
+
                 for name in appimages_of(stored):
                     self.pin_appimage(stored.uid, name)
         return stored
@@ -237,6 +241,8 @@ class Store(PodTable, InventoryTable):
             current = self.get(ObjectRef.of("AppImage", name))
             if current is None:
                 return None
+            from reconciler.engine.pins import PinnedAppImage, spec_digest
+
             digest = spec_digest(current.spec)
             self._db.execute(
                 "INSERT INTO appimage_pins(owner, name, digest, spec) VALUES (?,?,?,?)",
@@ -245,10 +251,14 @@ class Store(PodTable, InventoryTable):
             return PinnedAppImage(name, digest, current.spec)
 
     def pinned_appimage(self, owner: str, name: str) -> PinnedAppImage | None:
+        from reconciler.engine.pins import PinnedAppImage
+
         rows = self._query("SELECT digest, spec FROM appimage_pins WHERE owner=? AND name=?", (owner, name))
         return PinnedAppImage(name, str(rows[0][0]), json.loads(rows[0][1])) if rows else None
 
     def pins(self, owner: str) -> builtins.list[PinnedAppImage]:
+        from reconciler.engine.pins import PinnedAppImage
+
         sql = "SELECT name, digest, spec FROM appimage_pins WHERE owner=? ORDER BY name"
         rows = self._query(sql, (owner,))
         return [PinnedAppImage(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
