@@ -102,19 +102,15 @@ def list_jobs(
 ) -> None:
     """List jobs, a page at a time, in name order."""
     fields = _fields(fields_spec, output)
-    page = client.list_job(
-        status=statuses or None,
-        labels=_pairs(labels, "label") or None,
-        since=since,
-        started_after=started_after,
-        initiator=initiator,
-        max_keys=max_keys,
-        marker=marker,
-    )
+    # status, labels, since, started_after, initiator, max_keys, marker: the same page either way
+    pairs = _pairs(labels, "label") or None
+    query = (statuses or None, pairs, since, started_after, initiator, max_keys, marker)
     if output in ("json", "yaml"):
-        items = [job_fields_dict(j, fields) if fields else j.to_dict() for j in page.items]
-        emit_data({"items": items, "nextMarker": page.next_marker}, output)
+        full = client.list_job(*query)
+        items = [job_fields_dict(j, fields) if fields else j.to_dict() for j in full.items]
+        emit_data({"items": items, "nextMarker": full.next_marker}, output)
         return
+    page = client.list_job_summary(*query)  # a table's columns: no task views needed
     if not page.items:
         click.echo("No jobs found.")
     else:

@@ -13,7 +13,9 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reconciler.views import JobInfo, TaskInfo
+    from reconciler.views import JobInfo, JobSummary, TaskInfo
+
+    JobRow = JobInfo | JobSummary  # a table shows either: the fields it reads are the same
 
 EMPTY = "-"
 
@@ -113,10 +115,11 @@ def render_table(
 
 @dataclass(frozen=True)
 class Field:
-    """A ``--fields`` column: its header, its text in a table (local time) and its value in JSON/YAML."""
+    """A ``--fields`` column: its header, its text in a table (local time; of a ``JobInfo`` or a
+    ``JobSummary``) and its value in JSON/YAML (of a ``JobInfo``)."""
 
     header: str
-    text: Callable[[JobInfo, tzinfo | None], str]
+    text: Callable[[JobRow, tzinfo | None], str]
     value: Callable[[JobInfo], Any]
 
 
@@ -124,13 +127,12 @@ def _kv(d: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(d.items()))
 
 
-def _tasks_summary(job: JobInfo) -> str:
-    done = sum(1 for t in job.tasks if t.phase.value == "Succeeded")
-    return f"{done}/{len(job.tasks)}"
+def _tasks_summary(job: JobRow) -> str:
+    return f"{job.tasks_succeeded}/{job.tasks_total}"
 
 
 def _time_field(header: str, attr: str) -> Field:
-    def text(j: JobInfo, tz: tzinfo | None) -> str:
+    def text(j: JobRow, tz: tzinfo | None) -> str:
         return format_local(getattr(j, attr), tz)
 
     def value(j: JobInfo) -> Any:
@@ -144,8 +146,8 @@ def _camel(attr: str) -> str:
     return head + "".join(r.capitalize() for r in rest)
 
 
-def _simple(header: str, get: Callable[[JobInfo], Any]) -> Field:
-    def text(j: JobInfo, tz: tzinfo | None) -> str:
+def _simple(header: str, get: Callable[[JobRow], Any]) -> Field:
+    def text(j: JobRow, tz: tzinfo | None) -> str:
         v = get(j)
         if isinstance(v, dict):
             return _kv(v)
@@ -169,7 +171,7 @@ JOB_FIELDS: dict[str, Field] = {
     "scheduleMode": _simple("MODE", lambda j: j.schedule_mode),
     "maxParallelism": _simple("PARALLELISM", lambda j: j.max_parallelism),
     "tasks": _simple("TASKS", _tasks_summary),
-    "parties": _simple("PARTIES", lambda j: [p.domain_id for p in j.parties]),
+    "parties": _simple("PARTIES", lambda j: list(j.party_domains)),
     "labels": _simple("LABELS", lambda j: dict(j.labels)),
     "annotations": _simple("ANNOTATIONS", lambda j: dict(j.annotations)),
     "acceptTime": _time_field("ACCEPT TIME", "accept_time"),
@@ -217,7 +219,10 @@ def parse_fields(spec: str | None, default: Sequence[str] = DEFAULT_JOB_FIELDS) 
 
 
 def job_table(
-    jobs: Sequence[JobInfo], fields: Sequence[str], colour: bool = False, tz: tzinfo | None = None
+    jobs: Sequence[JobInfo] | Sequence[JobSummary],
+    fields: Sequence[str],
+    colour: bool = False,
+    tz: tzinfo | None = None,
 ) -> str:
     headers = [JOB_FIELDS[f].header for f in fields]
     rows = [[JOB_FIELDS[f].text(j, tz) for f in fields] for j in jobs]

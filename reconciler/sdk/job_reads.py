@@ -19,7 +19,7 @@ from reconciler.backends.base import (
     NotSupported,
     PhaseError,
 )
-from reconciler.backends.pages import InvalidMarker, PageRequest
+from reconciler.backends.pages import InvalidMarker, Page, PageRequest
 from reconciler.config import Config, load_config
 from reconciler.jobops import (
     ClientError,
@@ -36,12 +36,14 @@ from reconciler.paging import DEFAULT_MAX_KEYS, check_max_keys, page_tasks, pars
 from reconciler.views import (
     JobInfo,
     JobPage,
+    JobSummaryPage,
     TaskInfo,
     TaskPage,
     job_info,
     spec_of,
     task_info,
 )
+from reconciler.views.summary import job_summary
 
 if TYPE_CHECKING:
     from reconciler.render.graph import Graph
@@ -162,6 +164,34 @@ class JobReader:
         timestamp); ``initiator``: the initiating domain. ``marker`` is the ``next_marker`` of the previous
         page; a page continues after the marker's job even if that job was deleted meanwhile.
         """
+        page = self._job_page(status, labels, since, started_after, initiator, max_keys, marker)
+        return JobPage([job_info(j) for j in page.items], page.next_marker)
+
+    def list_job_summary(
+        self,
+        status: Iterable[str] | str | None = None,
+        labels: Mapping[str, str] | None = None,
+        since: datetime | str | int | float | None = None,
+        started_after: datetime | str | int | float | None = None,
+        initiator: str | None = None,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        marker: str | None = None,
+    ) -> JobSummaryPage:
+        """``list_job``'s page (the same jobs, filters and ``next_marker``) as table rows (``JobSummary``:
+        counts of tasks instead of their views), for ``kgitops job list``'s tables."""
+        page = self._job_page(status, labels, since, started_after, initiator, max_keys, marker)
+        return JobSummaryPage([job_summary(j) for j in page.items], page.next_marker)
+
+    def _job_page(
+        self,
+        status: Iterable[str] | str | None,
+        labels: Mapping[str, str] | None,
+        since: datetime | str | int | float | None,
+        started_after: datetime | str | int | float | None,
+        initiator: str | None,
+        max_keys: int,
+        marker: str | None,
+    ) -> Page:
         check_max_keys(max_keys)
         wanted = normalise_metadata(labels or {}, "label", allow_remove=False)
         request = PageRequest(
@@ -174,8 +204,8 @@ class JobReader:
             updated_after=parse_user_time(since, "since", self.tz),
             started_after=parse_user_time(started_after, "started_after", self.tz),
         )
-        page = self._call("cannot list jobs", self.backend.list_jobs, request)
-        return JobPage([job_info(j) for j in page.items], page.next_marker)
+        page: Page = self._call("cannot list jobs", self.backend.list_jobs, request)
+        return page
 
     def list_task(
         self,

@@ -186,6 +186,20 @@ class JobInfo:
         return self.name
 
     @property
+    def party_domains(self) -> list[str]:
+        """The parties' domains, in ``parties`` order (as ``JobSummary`` has them)."""
+        return [p.domain_id for p in self.parties]
+
+    @property
+    def tasks_succeeded(self) -> int:
+        """How many of ``tasks`` Succeeded (as ``JobSummary`` has it)."""
+        return sum(1 for t in self.tasks if t.phase is TaskState.SUCCEEDED)
+
+    @property
+    def tasks_total(self) -> int:
+        return len(self.tasks)
+
+    @property
     def updated_time(self) -> datetime | None:
         """The latest time the job changed, for ``--since``."""
         times = [
@@ -236,3 +250,37 @@ class TaskPage:
 
     def to_dict(self) -> dict[str, Any]:
         return {"items": [t.to_dict() for t in self.items], "nextMarker": self.next_marker}
+
+
+@dataclass
+class JobSummary:
+    """What a job table shows of a job (``kgitops job list``): a ``JobInfo`` without its tasks' views, only
+    how many tasks the spec has and how many Succeeded, and the parties' domains. Every field has the value
+    of the ``JobInfo`` field of the same name (``views.summary.job_summary``)."""
+
+    name: str
+    namespace: str
+    phase: str
+    initiator: str = ""
+    reason: str = ""
+    message: str = ""
+    schedule_mode: str = ""
+    max_parallelism: int = 1
+    priority: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    accept_time: datetime | None = None
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    last_reconcile_time: datetime | None = None
+    party_domains: list[str] = field(default_factory=list)
+    tasks_succeeded: int = 0
+    tasks_total: int = 0
+
+
+@dataclass
+class JobSummaryPage:
+    """One page of ``list_job_summary``: the same jobs and ``next_marker`` as ``list_job``'s page."""
+
+    items: list[JobSummary]
+    next_marker: str | None = None
