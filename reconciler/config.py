@@ -288,6 +288,12 @@ def parse_config(data: bytes, file: str = "kgitops.yaml") -> Config:
     YAML is read as Kubernetes reads manifests (``reconciler.load.documents``: a null value means "the
     default"). Raises ConfigError listing every problem as ``file:line:column: message`` with its fix.
     """
+    return _config_of(checked_data(data, file), file)
+
+
+def checked_data(data: bytes, file: str = "kgitops.yaml") -> dict[str, Any]:
+    """The mapping of a config file's bytes once it conforms to ``schemas/config.json`` ({} for an empty
+    file); raises ConfigError as ``parse_config`` does."""
     from reconciler.config_schema import ConfigProblem, check
     from reconciler.load.documents import LoadError, iter_documents
 
@@ -299,7 +305,7 @@ def parse_config(data: bytes, file: str = "kgitops.yaml") -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: the config file is not UTF-8 text ({exc.reason})") from None
     if not documents:
-        return Config()
+        return {}
     if len(documents) > 1:
         extra = documents[1]
         raise ConfigError(
@@ -309,8 +315,13 @@ def parse_config(data: bytes, file: str = "kgitops.yaml") -> Config:
     problems: list[ConfigProblem] = check(documents[0])
     if problems:
         raise ConfigError("\n".join(p.render(file) for p in problems), problems)
+    checked: dict[str, Any] = documents[0].data
+    return checked
+
+
+def _config_of(data: dict[str, Any], file: str) -> Config:
     try:
-        built: Config = _build(Config, documents[0].data)
+        built: Config = _build(Config, data)
     except ValueError as exc:  # pragma: no cover - a section's own check; the schema catches these first
         raise ConfigError(f"{file}: {exc}") from None
     return built
@@ -327,7 +338,8 @@ def load_config(path: str | Path | None = None) -> Config:
     """Load ``path``, or ``kgitops.yaml`` in the working directory if present, or the defaults.
 
     Raises ConfigError (file, line, column, the key and the fix) for an unreadable or invalid file, and for
-    one that is not a regular file or is larger than ``CONFIG_MAX_SIZE`` (1 MiB)."""
+    one that is not a regular file or is larger than ``CONFIG_MAX_SIZE`` (1 MiB). A file read before with
+    the same bytes is not parsed again (``reconciler.config_cache``: no YAML parser, no schema check)."""
     p = find_config(path)
     if p is None:
         return Config()
@@ -337,7 +349,20 @@ def load_config(path: str | Path | None = None) -> Config:
         data = read_bounded(p, CONFIG_MAX_SIZE)
     except FileReadError as exc:
         raise ConfigError(f"{p}: the config file was not read: {exc.message}") from None
-    cfg = parse_config(data, str(p))
+    cfg = _cached_or_parsed(p, data)
     cfg.base_dir = str(p.resolve().parent)
     cfg.file = str(p)
     return cfg
+
+
+def _cached_or_parsed(path: Path, data: bytes) -> Config:
+    """``parse_config`` of the file's bytes, through the cache of checked config files."""
+    from reconciler import config_cache
+
+    where = path.absolute()
+    cached = config_cache.lookup(where, data)
+    if cached is not None:
+        return _config_of(cached, str(path))
+    checked = checked_data(data, str(path))
+    config_cache.remember(where, data, checked)
+    return _config_of(checked, str(path))
