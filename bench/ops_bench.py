@@ -6,8 +6,9 @@ with a Blocked subtree) in a real embedded-engine store:
    a walk through every page;
 2. ``Client.show_job`` of one job (its 8 KusciaTasks read one by one), and of a mistyped name (NotFound
    with "did you mean", from the names alone);
-3. ``kgitops --help``, ``kgitops job list`` (flags only, and with a ``kgitops.yaml``) and ``kgitops validate
-   one.yaml`` in fresh processes, side by side in rounds: the start-up, and what a page adds to it. The
+3. ``kgitops --help``, ``kgitops job list`` (flags only, and with a ``kgitops.yaml``: read before, so from
+   the cache of checked config files, and with no cache at all) and ``kgitops validate one.yaml`` in fresh
+   processes, side by side in rounds: the start-up, and what a page adds to it. The
    package's bytecode is compiled first (``compileall``), as an installed package has it: with
    ``PYTHONDONTWRITEBYTECODE`` set and no ``__pycache__``, every run would compile each module from source.
 Targets: a page of 50 <= 30 ms in-process at any N (10,000 included); ``job show`` <= 20 ms; the CLI's
@@ -90,7 +91,7 @@ def _timed(label, func, repeat=5, target_ms=None):  # type: ignore[no-untyped-de
     verdict = f"  (CPU {cpu * 1000:.1f} ms"
     if target_ms is not None:
         verdict += f"; target <= {target_ms:.0f} ms: {'ok' if best * 1000 <= target_ms else 'MISSED'}"
-    print(f"{label:<52} {best * 1000:9.1f} ms{verdict})")
+    print(f"{label:<60} {best * 1000:9.1f} ms{verdict})")
     return best
 
 
@@ -133,7 +134,7 @@ def main() -> None:
             target_ms=PAGE_TARGET_MS,
         )
         total = _timed(f"list_job: walk all {-(-args.jobs // 50)} pages", walk, repeat=1)
-        print(f"{'  = per page':<52} {total * 1000 / max(pages, 1):9.1f} ms  ({pages} pages)")
+        print(f"{'  = per page':<60} {total * 1000 / max(pages, 1):9.1f} ms  ({pages} pages)")
         _timed("show_job: one job with 8 tasks", lambda: client.show_job("job-00004"), repeat=20,
                target_ms=SHOW_TARGET_MS)  # fmt: skip
 
@@ -154,7 +155,10 @@ def _cli(state: Path, tmp: Path) -> None:
     best CPU (user + system) of 7 rounds."""
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "reconciler")], check=True,
                    capture_output=True)  # fmt: skip
-    env = {**os.environ, "NO_COLOR": "1"}
+    cache_home = tmp / "cache"  # the cache of checked config files (reconciler.config_cache) of this run
+    env = {**os.environ, "NO_COLOR": "1", "XDG_CACHE_HOME": str(cache_home)}
+    (tmp / "no-cache").write_text("")  # a file: no cache directory can be made under it
+    no_cache = {**env, "XDG_CACHE_HOME": str(tmp / "no-cache")}
     with_config = tmp / "with-config"
     with_config.mkdir()
     (with_config / "kgitops.yaml").write_text(f"engine:\n  state_dir: {state}\n  autostart: false\n")
@@ -162,31 +166,36 @@ def _cli(state: Path, tmp: Path) -> None:
     one.write_text((REPO / "examples" / "jobs" / "job-best-effort-dual-psi.yaml").read_text())
     kgitops = [sys.executable, "-m", "reconciler"]
     commands = {
-        "kgitops --help (start-up)": (kgitops + ["--help"], None),
-        "kgitops job list --state-dir": (kgitops + ["job", "list", "--state-dir", str(state)], None),
-        "kgitops job list (kgitops.yaml)": (kgitops + ["job", "list"], with_config),
-        "kgitops validate one.yaml": (kgitops + ["validate", str(one)], None),
+        "kgitops --help (start-up)": (kgitops + ["--help"], None, env),
+        "kgitops job list --state-dir": (kgitops + ["job", "list", "--state-dir", str(state)], None, env),
+        "kgitops job list (kgitops.yaml)": (kgitops + ["job", "list"], with_config, env),
+        "kgitops job list (kgitops.yaml, no cache)": (kgitops + ["job", "list"], with_config, no_cache),
+        "kgitops validate one.yaml": (kgitops + ["validate", str(one)], None, env),
     }
     best = {label: (float("inf"), float("inf")) for label in commands}
     for _ in range(7):
-        for label, (cmd, cwd) in commands.items():
+        for label, (cmd, cwd, cmd_env) in commands.items():
             used = _children_cpu()
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=cwd)
+            subprocess.run(cmd, check=True, capture_output=True, env=cmd_env, cwd=cwd)
             wall, cpu = time.perf_counter() - t0, _children_cpu() - used
             best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
     for label, (wall, cpu) in best.items():
-        print(f"{label + ' (fresh process)':<52} {wall * 1000:9.1f} ms  (CPU {cpu * 1000:.0f} ms)")
+        print(f"{label + ' (fresh process)':<60} {wall * 1000:9.1f} ms  (CPU {cpu * 1000:.0f} ms)")
     help_wall, help_cpu = best["kgitops --help (start-up)"]
-    for label in ("kgitops job list --state-dir", "kgitops job list (kgitops.yaml)"):
+    for label in (
+        "kgitops job list --state-dir",
+        "kgitops job list (kgitops.yaml)",
+        "kgitops job list (kgitops.yaml, no cache)",
+    ):
         over = (best[label][0] - help_wall) * 1000
         over_cpu = (best[label][1] - help_cpu) * 1000
         ok = "ok" if over_cpu <= CLI_OVER_STARTUP_TARGET_MS else "MISSED"
-        print(f"{'  = ' + label[8:] + ' over start-up':<52} {over:9.1f} ms  "
+        print(f"{'  = ' + label[8:] + ' over start-up':<60} {over:9.1f} ms  "
               f"(CPU {over_cpu:.0f} ms; target <= 30 ms: {ok})")  # fmt: skip
     wall, cpu = best["kgitops validate one.yaml"]
     ok = "ok" if cpu * 1000 <= VALIDATE_ONE_TARGET_MS else "MISSED"
-    print(f"{'  = validate one.yaml':<52} {wall * 1000:9.1f} ms  "
+    print(f"{'  = validate one.yaml':<60} {wall * 1000:9.1f} ms  "
           f"(CPU {cpu * 1000:.0f} ms; target <= 100 ms: {ok})")  # fmt: skip
 
 

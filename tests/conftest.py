@@ -116,3 +116,10 @@ def real_k8s() -> RealCluster:
             pytest.fail(f"{found} (KGITOPS_REQUIRE_REAL_K8S=1 requires the real-cluster tier)")
         pytest.skip(found)
     return found
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """kgitops's cache of checked config files (``reconciler.config_cache``) goes to a directory of this test
+    run, never to the user's ``~/.cache``; the CLI in subprocesses inherits it."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))

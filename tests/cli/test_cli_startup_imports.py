@@ -61,7 +61,8 @@ def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
 
 
 def _run_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """The command's output and the full names of the modules it loaded."""
+    """The command's output and the full names of the modules it loaded (the cache of checked config files
+    in ``tmp_path/cache``)."""
     out = tmp_path / "modules.json"
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(out), *args],
@@ -69,7 +70,8 @@ def _run_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProces
         text=True,
         timeout=120,
         cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if not k.startswith("KGITOPS_")} | {"NO_COLOR": "1"},
+        env={k: v for k, v in os.environ.items() if not k.startswith("KGITOPS_")}
+        | {"NO_COLOR": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")},
     )
     report = json.loads(out.read_text())
     assert report["exit"] in (0, None), (report["exit"], done.stderr)
@@ -96,12 +98,25 @@ def state(tmp_path: Path) -> Path:
     return state
 
 
+# what only the engine's writers and drivers need, and a job's full view (its tasks resolved): a read-only
+# `job list` table loads none of them
+ENGINE_WRITERS = (
+    "reconciler.engine.driver",  # the engine lock and the background driver
+    "reconciler.engine.stage_commands",
+    "reconciler.engine.pins",  # AppImage pins, written when a job is created
+    "reconciler.backends.local_views",  # logs and `engine status`
+)
+
+
 def test_job_list_reads_sqlite_and_nothing_heavy(tmp_path: Path, state: Path) -> None:
     """Without a config file, not even the YAML reader is loaded; no engine driver is started (subprocess)."""
-    done, loaded = _run(tmp_path, "job", "list", "--state-dir", str(state))
+    done, modules = _run_modules(tmp_path, "job", "list", "--state-dir", str(state))
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["JOB", "job-a", "job-b"], done.stdout
+    loaded = {name.split(".")[0] for name in modules}
     assert "sqlite3" in loaded  # the probe saw the command read the store
-    _assert_none_of(loaded, (*HEAVY, "yaml", "subprocess", "hashlib"))
+    _assert_none_of(loaded, (*HEAVY, "yaml", "subprocess", "hashlib", "signal", "fcntl"))
+    _assert_none_of(modules, ENGINE_WRITERS)
+    assert "reconciler.views.summary" in modules  # the table's rows (the probe saw the page read)
 
 
 def test_job_list_with_a_config_file_loads_yaml_and_nothing_heavy(tmp_path: Path, state: Path) -> None:
@@ -112,7 +127,26 @@ def test_job_list_with_a_config_file_loads_yaml_and_nothing_heavy(tmp_path: Path
     assert "yaml" in loaded and "reconciler.load.documents" in modules  # the config file's reader
     _assert_none_of(loaded, HEAVY)
     # the config file is read without the manifest side of reconciler.load (discovery, its file walking)
-    _assert_none_of(modules, ("reconciler.load.discover",))
+    _assert_none_of(modules, ("reconciler.load.discover", *ENGINE_WRITERS))
+
+
+def test_job_list_with_a_config_file_read_before_loads_no_yaml(tmp_path: Path, state: Path) -> None:
+    """The second command on the same kgitops.yaml takes its checked settings from the cache: no YAML parser,
+    no schema check; after an edit the file is parsed again, and the edit counts."""
+    config = tmp_path / "kgitops.yaml"
+    config.write_text(f"engine:\n  state_dir: {state}\n  autostart: false\n")
+    first, _ = _run_modules(tmp_path, "job", "list")
+    again, modules = _run_modules(tmp_path, "job", "list")
+    assert again.stdout == first.stdout and "job-b" in again.stdout, again.stdout + again.stderr
+    loaded = {name.split(".")[0] for name in modules}
+    _assert_none_of(loaded, (*HEAVY, "yaml"))
+    _assert_none_of(modules, ("reconciler.config_schema", "reconciler.load.documents", *ENGINE_WRITERS))
+    # the same size, another state directory: read from the file, not the cache
+    before = config.read_bytes()
+    config.write_text(f"engine:\n  state_dir: {state}x\n  autostart:   no\n")
+    assert len(config.read_bytes()) == len(before)
+    edited, modules = _run_modules(tmp_path, "job", "list")
+    assert f"{state}x" in edited.stderr and "yaml" in {name.split(".")[0] for name in modules}
 
 
 def test_validate_one_file_loads_nothing_heavy(tmp_path: Path) -> None:
