@@ -16,7 +16,7 @@ from reconciler.errors import KgitopsError
 from reconciler.kuscia.labels import ANNOTATION_SOURCE_ID, ANNOTATION_SOURCE_PATH, KUSCIA_PREFIX, is_reserved
 from reconciler.kuscia.stages import APPROVAL_PHASES, kgitops_refusal
 from reconciler.model import JobPhase, Resource, Stage
-from reconciler.views import PRIORITIES, job_phase_of, spec_of
+from reconciler.views import PRIORITIES, job_phase_of
 
 if TYPE_CHECKING:
     from reconciler.validate.admission import Verdict
@@ -170,6 +170,8 @@ def check_approval(job: Resource, domain: str, accept: bool) -> None:
     action = "approve" if accept else "reject"
     if not domain:
         raise InvalidArgument(f"{action} needs the domain that decides (--domain)")
+    from reconciler.views import spec_of  # the typed spec: not loaded by the commands that only read
+
     spec = spec_of(job)
     if domain not in spec.domains:
         parties = ", ".join(spec.domains) or "none"

@@ -8,11 +8,14 @@ even when the task the marker names was deleted meanwhile. Jobs are paged by the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from reconciler.backends.pages import MAX_LIMIT, NAME_MARKER, InvalidMarker, name_marker
 from reconciler.backends.pages import decode_marker as decode_payload
 from reconciler.jobops import InvalidValue
-from reconciler.views import TaskInfo, TaskPage, TaskState
+
+if TYPE_CHECKING:  # the task views: loaded by the task commands that page them, not by `job list`
+    from reconciler.views import TaskInfo, TaskPage
 
 DEFAULT_MAX_KEYS = 50
 MAX_MAX_KEYS = MAX_LIMIT
@@ -39,6 +42,8 @@ def check_max_keys(max_keys: int) -> int:
 
 def parse_task_states(status: Iterable[str] | str | None) -> set[str]:
     """Task phases given by a user, any case → our spelling; an unknown one is an error listing them all."""
+    from reconciler.views import TaskState
+
     wanted = {s.strip().lower() for s in ([status] if isinstance(status, str) else status or ()) if s.strip()}
     known = {s.value.lower(): s.value for s in TaskState}
     for w in sorted(wanted):
@@ -53,6 +58,8 @@ def page_tasks(
     infos: list[TaskInfo], states: set[str], max_keys: int, marker: str | None, job: str | None = None
 ) -> TaskPage:
     """A page of tasks. ``job``: the tasks are one job's, in spec order, so the marker is a position in it."""
+    from reconciler.views import TaskPage
+
     max_keys = check_max_keys(max_keys)
     after = decode_marker(marker) if marker else None
     if after is not None:

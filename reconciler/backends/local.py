@@ -32,7 +32,7 @@ from reconciler.config import Config, EngineConfig
 from reconciler.engine import store_pages
 from reconciler.engine.store import DB_NAME, Store, StoreError
 from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
-from reconciler.model import KINDS, JobPhase, JobSpec, ObjectRef, Resource, Stage
+from reconciler.model import KINDS, JobPhase, ObjectRef, Resource, Stage
 from reconciler.model.objects import plain_copy
 
 if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
@@ -359,6 +359,8 @@ class LocalBackend(Backend):
         self._writable(f"record an approval of {ref}")
         with self.store.transaction():
             job = self._job(ref)
+            from reconciler.model import JobSpec  # the typed spec: not loaded by reads
+
             spec = JobSpec.from_dict(job.spec)
             if domain not in spec.domains:
                 raise BackendError(

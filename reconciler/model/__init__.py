@@ -1,4 +1,13 @@
-"""Typed manifest objects shared by every layer; pure data, no I/O."""
+"""Typed manifest objects shared by every layer; pure data, no I/O.
+
+The typed specs (``specs``) are imported on first use (PEP 562): a command that only reads objects
+(``kgitops job list``) never types a spec.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model.objects import (
     API_VERSION,
@@ -9,7 +18,11 @@ from reconciler.model.objects import (
     Resource,
 )
 from reconciler.model.phases import JobPhase, ScheduleMode, Stage, TaskPhase
-from reconciler.model.specs import AppImageSpec, JobSpec, Party, TaskSpec, TaskTemplate
+
+if TYPE_CHECKING:
+    from reconciler.model.specs import AppImageSpec, JobSpec, Party, TaskSpec, TaskTemplate
+
+_SPECS = ("AppImageSpec", "JobSpec", "Party", "TaskSpec", "TaskTemplate")
 
 __all__ = [
     "API_VERSION",
@@ -28,3 +41,12 @@ __all__ = [
     "TaskSpec",
     "TaskTemplate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562 lazy loading: ``model.JobSpec`` imports ``reconciler.model.specs`` on first use."""
+    if name not in _SPECS:
+        raise AttributeError(f"module 'reconciler.model' has no attribute {name!r}")
+    value = getattr(importlib.import_module("reconciler.model.specs"), name)
+    globals()[name] = value
+    return value

@@ -33,20 +33,11 @@ from reconciler.jobops import (
 )
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource
 from reconciler.paging import DEFAULT_MAX_KEYS, check_max_keys, page_tasks, parse_task_states
-from reconciler.views import (
-    JobInfo,
-    JobPage,
-    JobSummaryPage,
-    TaskInfo,
-    TaskPage,
-    job_info,
-    spec_of,
-    task_info,
-)
-from reconciler.views.summary import job_summary
+from reconciler.views.summary import JobSummaryPage, job_summary
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the full views and typed specs: loaded by the calls that build them (not `job list`)
     from reconciler.render.graph import Graph
+    from reconciler.views import JobInfo, JobPage, TaskInfo, TaskPage
 
 JOB = "KusciaJob"
 TASK = "KusciaTask"
@@ -132,6 +123,8 @@ class JobReader:
             return []
 
     def _tasks_of(self, job: Resource) -> dict[str, Resource]:
+        from reconciler.views import spec_of
+
         found: dict[str, Resource] = {}
         for t in spec_of(job).tasks:
             if t.task_id and t.task_id not in found:
@@ -144,6 +137,8 @@ class JobReader:
 
     def show_job(self, name: str) -> JobInfo:
         """The job and every task of its spec: phases, parties, endpoints, times, why a task never ran."""
+        from reconciler.views import job_info
+
         job = self._get_job(name)
         return job_info(job, self._tasks_of(job))
 
@@ -164,6 +159,8 @@ class JobReader:
         timestamp); ``initiator``: the initiating domain. ``marker`` is the ``next_marker`` of the previous
         page; a page continues after the marker's job even if that job was deleted meanwhile.
         """
+        from reconciler.views import JobPage, job_info
+
         page = self._job_page(status, labels, since, started_after, initiator, max_keys, marker)
         return JobPage([job_info(j) for j in page.items], page.next_marker)
 
@@ -216,6 +213,8 @@ class JobReader:
     ) -> TaskPage:
         """Tasks in name order. With ``job``: every task of that job, never-created ones included (in spec
         order); without: every KusciaTask that exists. ``status`` filters by phase (Blocked too)."""
+        from reconciler.views import task_info
+
         states = parse_task_states(status)
         check_max_keys(max_keys)
         if job:
@@ -227,6 +226,8 @@ class JobReader:
 
     def show_task(self, name: str) -> TaskInfo:
         """A KusciaTask's status in detail: phase, parties, endpoints, conditions, times."""
+        from reconciler.views import spec_of, task_info
+
         task = self._call(f"cannot read task {name}", self.backend.get, self._ref(TASK, name))
         if task is None:
             names: list[str] = []

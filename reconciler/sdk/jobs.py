@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.backends.base import (
     AlreadyExists,
@@ -53,15 +53,12 @@ from reconciler.jobops import (
 )
 from reconciler.model import DEFAULT_NAMESPACE, Resource, Stage
 from reconciler.sdk.job_reads import JOB, JobReader
-from reconciler.views import (
-    PRIORITY_ANNOTATION,
-    JobInfo,
-    JobPage,
-    TaskInfo,
-    TaskPage,
-    job_info,
-    job_phase_of,
-)
+from reconciler.views import PRIORITY_ANNOTATION, job_phase_of
+
+if TYPE_CHECKING:  # the full views: imported on first use (`job list` prints summaries, never builds them)
+    from reconciler.views import JobInfo, JobPage, TaskInfo, TaskPage
+
+_VIEWS = ("JobInfo", "JobPage", "TaskInfo", "TaskPage")
 
 __all__ = [
     "Client",
@@ -115,6 +112,8 @@ class Client(JobReader):
             raise JobExists(obj.name, self.namespace) from None
         except BackendError as exc:
             raise ClientError(f"cannot create job {obj.name}: {exc}") from None
+        from reconciler.views import job_info
+
         return job_info(created)
 
     def delete_job(self, name: str, force: bool = False) -> None:
@@ -150,6 +149,8 @@ class Client(JobReader):
         value = normalise_priority(priority) if priority is not None else ""
         job = self._get_job(name)
         if priority is not None:
+            from reconciler.views import job_info
+
             info = job_info(job)
             if info.phase not in ("Initialized", "AwaitingApproval", "Pending"):
                 raise PhaseNotAllowed(
@@ -302,3 +303,15 @@ def git_approvals(job: JobInfo) -> GitApprovals:
     return GitApprovals(
         git_record_lines(job.annotations, parties, job.initiator), without_provenance(job.annotations)
     )
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562: ``JobInfo``, ``JobPage``, ``TaskInfo`` and ``TaskPage`` load ``reconciler.views.types`` on
+    first use (``sdk.JobInfo`` finds them here)."""
+    if name not in _VIEWS:
+        raise AttributeError(f"module 'reconciler.sdk.jobs' has no attribute {name!r}")
+    import reconciler.views
+
+    value = getattr(reconciler.views, name)
+    globals()[name] = value
+    return value

@@ -1,26 +1,59 @@
-"""Typed, read-only views of live jobs and tasks (``types``) and the pure functions that build them from any
-backend's objects (``build``)."""
+"""Typed, read-only views of live jobs and tasks (``types``), the pure functions that build them from any
+backend's objects (``build``), and a job's table row (``summary``).
 
-from reconciler.views.build import endpoints_by_domain, job_info, spec_of, task_info
-from reconciler.views.types import (
-    JOB_ID_ANNOTATION,
-    PRIORITIES,
-    PRIORITY_ANNOTATION,
-    TASK_ALIAS_ANNOTATION,
-    Endpoint,
-    JobInfo,
-    JobPage,
-    JobParty,
-    JobSummary,
-    JobSummaryPage,
-    TaskInfo,
-    TaskPage,
-    TaskParty,
-    TaskState,
-    format_rfc3339,
-    job_phase_of,
-    parse_time,
-)
+Names are imported on first use (PEP 562), so ``job list``, which needs only ``summary`` and ``fields``,
+loads neither the full views nor the typed specs they are built from.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.views.build import endpoints_by_domain, job_info, spec_of, task_info
+    from reconciler.views.fields import (
+        JOB_ID_ANNOTATION,
+        PRIORITIES,
+        PRIORITY_ANNOTATION,
+        TASK_ALIAS_ANNOTATION,
+        format_rfc3339,
+        job_phase_of,
+        parse_time,
+    )
+    from reconciler.views.summary import JobSummary, JobSummaryPage
+    from reconciler.views.types import (
+        Endpoint,
+        JobInfo,
+        JobPage,
+        JobParty,
+        TaskInfo,
+        TaskPage,
+        TaskParty,
+        TaskState,
+    )
+
+# name -> the module of this package that defines it
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(("endpoints_by_domain", "job_info", "spec_of", "task_info"), "build"),
+    **dict.fromkeys(
+        (
+            "JOB_ID_ANNOTATION",
+            "PRIORITIES",
+            "PRIORITY_ANNOTATION",
+            "TASK_ALIAS_ANNOTATION",
+            "format_rfc3339",
+            "job_phase_of",
+            "parse_time",
+        ),
+        "fields",
+    ),
+    **dict.fromkeys(("JobSummary", "JobSummaryPage"), "summary"),
+    **dict.fromkeys(
+        ("Endpoint", "JobInfo", "JobPage", "JobParty", "TaskInfo", "TaskPage", "TaskParty", "TaskState"),
+        "types",
+    ),
+}
 
 __all__ = [
     "JOB_ID_ANNOTATION",
@@ -45,3 +78,13 @@ __all__ = [
     "spec_of",
     "task_info",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562 lazy loading: ``views.job_info`` imports ``reconciler.views.build`` on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'reconciler.views' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"reconciler.views.{home}"), name)
+    globals()[name] = value
+    return value

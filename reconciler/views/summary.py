@@ -9,14 +9,53 @@ itself, so the two always agree (tests/views/test_job_summary.py compares them).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from reconciler.model import Resource
 from reconciler.model.phases import ScheduleMode
-from reconciler.views.types import PRIORITY_ANNOTATION, JobInfo, JobSummary, job_phase_of, parse_time
+from reconciler.views.fields import PRIORITY_ANNOTATION, job_phase_of, parse_time
+
+if TYPE_CHECKING:  # the full views (views.types, views.build) are loaded only when a summary needs them
+    from reconciler.model import Resource
+    from reconciler.views.types import JobInfo
 
 _DEFAULT_MAX_PARALLELISM = 1  # model.specs.DEFAULT_MAX_PARALLELISM (the CRD's default)
 _SUCCEEDED = "Succeeded"  # TaskState.SUCCEEDED
+
+
+@dataclass
+class JobSummary:
+    """What a job table shows of a job (``kgitops job list``): a ``JobInfo`` without its tasks' views, only
+    how many tasks the spec has and how many Succeeded, and the parties' domains. Every field has the value
+    of the ``JobInfo`` field of the same name (``views.summary.job_summary``)."""
+
+    name: str
+    namespace: str
+    phase: str
+    initiator: str = ""
+    reason: str = ""
+    message: str = ""
+    schedule_mode: str = ""
+    max_parallelism: int = 1
+    priority: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    accept_time: datetime | None = None
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    last_reconcile_time: datetime | None = None
+    party_domains: list[str] = field(default_factory=list)
+    tasks_succeeded: int = 0
+    tasks_total: int = 0
+
+
+@dataclass
+class JobSummaryPage:
+    """One page of ``list_job_summary``: the same jobs and ``next_marker`` as ``list_job``'s page."""
+
+    items: list[JobSummary]
+    next_marker: str | None = None
 
 
 def _listed(value: Any) -> bool:

@@ -7,17 +7,37 @@ back to the same data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_PRIORITY, ANNOTATION_TASK_ALIAS
-from reconciler.model import JobPhase, Resource
+from reconciler.views.fields import (
+    JOB_ID_ANNOTATION,
+    PRIORITIES,
+    PRIORITY_ANNOTATION,
+    TASK_ALIAS_ANNOTATION,
+    format_rfc3339,
+    job_phase_of,
+    parse_time,
+)
 
-PRIORITY_ANNOTATION = ANNOTATION_PRIORITY
-PRIORITIES = ("HIGH", "NORMAL", "LOW")
-JOB_ID_ANNOTATION = ANNOTATION_JOB_ID
-TASK_ALIAS_ANNOTATION = ANNOTATION_TASK_ALIAS
+__all__ = [
+    "JOB_ID_ANNOTATION",
+    "PRIORITIES",
+    "PRIORITY_ANNOTATION",
+    "TASK_ALIAS_ANNOTATION",
+    "Endpoint",
+    "JobInfo",
+    "JobPage",
+    "JobParty",
+    "TaskInfo",
+    "TaskPage",
+    "TaskParty",
+    "TaskState",
+    "format_rfc3339",
+    "job_phase_of",
+    "parse_time",
+]
 
 
 class TaskState(StrEnum):
@@ -34,34 +54,6 @@ class TaskState(StrEnum):
     @property
     def created(self) -> bool:
         return self not in (TaskState.NOT_CREATED, TaskState.BLOCKED)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """RFC 3339 from a status field, as an aware datetime; None when unset or unreadable."""
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_rfc3339(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def job_phase_of(job: Resource) -> str:
-    """The job's phase in our spelling (D8: Kuscia's ``initialized`` and ``""`` read as ``Initialized``)."""
-    raw = str(job.status.get("phase") or "")
-    try:
-        return JobPhase.parse(raw).value
-    except ValueError:
-        return raw
 
 
 @dataclass(frozen=True)
@@ -251,36 +243,3 @@ class TaskPage:
     def to_dict(self) -> dict[str, Any]:
         return {"items": [t.to_dict() for t in self.items], "nextMarker": self.next_marker}
 
-
-@dataclass
-class JobSummary:
-    """What a job table shows of a job (``kgitops job list``): a ``JobInfo`` without its tasks' views, only
-    how many tasks the spec has and how many Succeeded, and the parties' domains. Every field has the value
-    of the ``JobInfo`` field of the same name (``views.summary.job_summary``)."""
-
-    name: str
-    namespace: str
-    phase: str
-    initiator: str = ""
-    reason: str = ""
-    message: str = ""
-    schedule_mode: str = ""
-    max_parallelism: int = 1
-    priority: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    accept_time: datetime | None = None
-    start_time: datetime | None = None
-    finish_time: datetime | None = None
-    last_reconcile_time: datetime | None = None
-    party_domains: list[str] = field(default_factory=list)
-    tasks_succeeded: int = 0
-    tasks_total: int = 0
-
-
-@dataclass
-class JobSummaryPage:
-    """One page of ``list_job_summary``: the same jobs and ``next_marker`` as ``list_job``'s page."""
-
-    items: list[JobSummary]
-    next_marker: str | None = None
