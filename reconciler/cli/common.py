@@ -114,9 +114,11 @@ def cli_config(
     kubeconfig: str | None = None,
 ) -> Config:
     """The config file with the command-line flags applied (flags win); a bad file exits 2."""
+    if overrides is None:  # the backend's flags alone (`job`, `task`): no Overrides to make
+        return sdk.configure_backend(config_path, backend_kind, state_dir, context, kubeconfig)
     from dataclasses import replace
 
-    base = overrides or sdk.Overrides()
+    base = overrides
     flags = replace(base, backend=backend_kind, state_dir=state_dir, context=context, kubeconfig=kubeconfig)
     return sdk.configure(config_path, flags)
 

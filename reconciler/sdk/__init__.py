@@ -14,7 +14,7 @@ printing), so a script gets exactly what the CLI does::
 
 Areas (each a module of this package):
 
-- ``config``: ``configure(config, Overrides)``, ``describe_backend``;
+- ``config``: ``configure(config, Overrides)``, ``configure_backend``, ``describe_backend``;
 - ``gitops``: ``diff``, ``sync`` (with ``wait``), ``status``, ``watch``, ``RunOptions``;
 - ``jobs``: ``Client`` (jobs and tasks: list, show, create, delete, stage commands, approve, logs);
 - ``manifests``/``graphs``: ``read_job_file``, ``job_graphs``;
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         records_from_review,
     )
     from reconciler.sdk.checks import SimulationRun, simulate, validate, validate_stream
-    from reconciler.sdk.config import BACKEND_KINDS, Overrides, configure, describe_backend
+    from reconciler.sdk.config import BACKEND_KINDS, configure, configure_backend, describe_backend
     from reconciler.sdk.engine import EngineError, EngineSettings, EngineStatus, engine_status, run_engine
     from reconciler.sdk.gitops import (
         GitopsError,
@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         parse_pairs,
     )
     from reconciler.sdk.manifests import ManifestError, read_job_file
+    from reconciler.sdk.overrides import Overrides
     from reconciler.sdk.serving import ServeError, ServeOptions, Serving, serve
 
 # name -> the module of this package that defines it
@@ -104,7 +105,8 @@ _HOMES: dict[str, str] = {
         "approvals",
     ),
     **dict.fromkeys(("SimulationRun", "simulate", "validate", "validate_stream"), "checks"),
-    **dict.fromkeys(("BACKEND_KINDS", "Overrides", "configure", "describe_backend"), "config"),
+    **dict.fromkeys(("BACKEND_KINDS", "configure", "configure_backend", "describe_backend"), "config"),
+    "Overrides": "overrides",
     **dict.fromkeys(
         ("EngineError", "EngineSettings", "EngineStatus", "engine_status", "run_engine"), "engine"
     ),
@@ -183,6 +185,7 @@ __all__ = [
     "approvals_repo",
     "commit_approval",
     "configure",
+    "configure_backend",
     "describe_backend",
     "PlanCommentError",
     "diff",

@@ -8,62 +8,17 @@ config file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.config import Config, load_config
 
-__all__ = ["BACKEND_KINDS", "Overrides", "configure", "describe_backend"]
+if TYPE_CHECKING:  # a frozen dataclass of 31 fields (about 3 ms to make): only the commands that take it
+    from reconciler.sdk.overrides import Overrides
+
+__all__ = ["BACKEND_KINDS", "configure", "configure_backend", "describe_backend"]
 
 BACKEND_KINDS = ("local", "kubernetes", "kusciaapi")
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """Settings that win over the config file; ``None`` (or ``False`` for the ``git`` switch) keeps it.
-
-    Field names follow the config file (``docs/config.md``): ``backend`` is ``backend.kind``, ``state_dir``
-    ``engine.state_dir``, ``source``/``git``/``ref``/``subpath``/``ssh_key``/``source_id`` the ``source``
-    section, ``status_*`` the ``status`` section, ``prune``/``max_prune`` the ``prune`` section,
-    ``recreate_drifted``/``resync_interval``/``metrics_addr``/``log_format`` the ``sync`` section,
-    ``poll_interval``/``debounce`` (seconds) ``source``, ``status_interval`` (seconds) ``status.interval``
-    ``kubeconfig``/``context`` ``backend.kubernetes.kubeconfig``/``.context``, ``prune_grace_period``
-    (seconds) ``prune.grace_period`` and ``webhook_listen`` ``webhook.listen``; ``leader_elect``,
-    ``leader_elect_lease``, ``leader_elect_namespace`` and ``lease_duration``/``renew_deadline``/
-    ``retry_period`` (seconds) the ``leader_election`` section (``enabled``, ``lease``, ...).
-    """
-
-    backend: str | None = None
-    state_dir: str | None = None
-    source: str | None = None
-    git: bool = False
-    ref: str | None = None
-    subpath: str | None = None
-    ssh_key: str | None = None
-    source_id: str | None = None
-    status_dir: str | None = None
-    status_branch: str | None = None
-    status_commit: bool | None = None
-    status_push: bool | None = None
-    prune: bool | None = None
-    max_prune: int | None = None
-    recreate_drifted: bool | None = None
-    poll_interval: float | None = None
-    debounce: float | None = None
-    status_interval: float | None = None
-    resync_interval: float | None = None
-    metrics_addr: str | None = None
-    log_format: str | None = None
-    context: str | None = None
-    kubeconfig: str | None = None
-    prune_grace_period: float | None = None
-    webhook_listen: str | None = None
-    leader_elect: bool | None = None
-    leader_elect_lease: str | None = None
-    leader_elect_namespace: str | None = None
-    lease_duration: float | None = None
-    renew_deadline: float | None = None
-    retry_period: float | None = None
 
 
 def configure(config: Config | str | Path | None = None, overrides: Overrides | None = None) -> Config:
@@ -71,11 +26,10 @@ def configure(config: Config | str | Path | None = None, overrides: Overrides | 
     ``overrides`` applied. Raises ``reconciler.config.ConfigError`` (a ``KgitopsError``, exit 2) naming the
     file, position and fix when the file cannot be used."""
     cfg = config if isinstance(config, Config) else load_config(config)
-    o = overrides or Overrides()
-    if o.backend:
-        cfg.backend.kind = o.backend
-    if o.state_dir:
-        cfg.engine.state_dir = str(Path(o.state_dir).resolve())
+    if overrides is None:  # Overrides(): every field keeps the file's value
+        return cfg
+    o = overrides
+    _backend_flags(cfg, o.backend, o.state_dir, o.context, o.kubeconfig)
     if o.source:
         from reconciler.source import looks_like_url
 
@@ -119,14 +73,38 @@ def configure(config: Config | str | Path | None = None, overrides: Overrides | 
         cfg.sync.metrics_addr = o.metrics_addr
     if o.log_format is not None:
         cfg.sync.log_format = o.log_format
-    if o.context is not None:
-        cfg.backend.kubernetes.context = o.context
-    if o.kubeconfig is not None:
-        cfg.backend.kubernetes.kubeconfig = str(Path(o.kubeconfig).expanduser().resolve())
     if o.prune_grace_period is not None:
         cfg.prune.grace_period = o.prune_grace_period
     _leader_election(cfg, o)
     return cfg
+
+
+def configure_backend(
+    config: Config | str | Path | None = None,
+    backend: str | None = None,
+    state_dir: str | None = None,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+) -> Config:
+    """``configure(config, Overrides(backend=..., state_dir=..., context=..., kubeconfig=...))``: the config
+    with only the backend's overrides, as the job and task commands take them (without making an
+    ``Overrides``). Raises ``ConfigError`` as ``configure`` does."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    _backend_flags(cfg, backend, state_dir, context, kubeconfig)
+    return cfg
+
+
+def _backend_flags(
+    cfg: Config, backend: str | None, state_dir: str | None, context: str | None, kubeconfig: str | None
+) -> None:
+    if backend:
+        cfg.backend.kind = backend
+    if state_dir:
+        cfg.engine.state_dir = str(Path(state_dir).resolve())
+    if context is not None:
+        cfg.backend.kubernetes.context = context
+    if kubeconfig is not None:
+        cfg.backend.kubernetes.kubeconfig = str(Path(kubeconfig).expanduser().resolve())
 
 
 def _leader_election(cfg: Config, o: Overrides) -> None:
