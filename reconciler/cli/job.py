@@ -1,26 +1,17 @@
 """``kgitops job``: list, show, create, delete, stop, suspend, restart, cancel, approve, reject, update, logs.
 
 A thin layer over ``reconciler.sdk.Client``: parse flags, call the SDK, print. Every command takes the
-backend flags (``--config``, ``--backend``, ``--state-dir``) and ``-n/--namespace``.
+backend flags (``--config``, ``--backend``, ``--state-dir``) and ``-n/--namespace``. ``list`` and ``show``
+are here; the commands that act, and ``logs``, are in ``reconciler.cli.job_actions``, imported only when
+one of them runs (their options cost ``kgitops job list`` a few ms to build otherwise).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from reconciler import sdk
-from reconciler.cli.common import (
-    DURATION,
-    client_command,
-    emit_data,
-    emit_text,
-    file_size_option,
-    output_option,
-    reader_command,
-    use_colour,
-)
+from reconciler.cli.common import emit_data, emit_text, output_option, reader_command, use_colour
 from reconciler.cli.handler import Group
 from reconciler.render.table import (
     DEFAULT_JOB_FIELDS,
@@ -60,7 +51,48 @@ def _help_fields(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     ctx.exit()
 
 
-@click.group(cls=Group)
+# the commands of reconciler.cli.job_actions -> their help, so `kgitops job --help` lists them without
+# importing them (tests/cli/test_cli_grammar.py checks these are the commands' own)
+ACTIONS: dict[str, str] = {
+    "approve": "Approve a job waiting for approval, for one party domain.",
+    "cancel": "Cancel a job for good; it can not be restarted.",
+    "create": "Validate a manifest file, then create the KusciaJobs in it.",
+    "delete": "Delete a job and its tasks.",
+    "logs": "Print the logs of a job's tasks (embedded engine).",
+    "reject": "Reject a job waiting for approval, for one party domain.",
+    "restart": "Restart a Failed or Suspended job; tasks that did not succeed run again.",
+    "stop": "Stop a job: its running tasks stop and the job becomes Failed.",
+    "suspend": "Suspend a Running job (restart resumes it).",
+    "update": "Change a job's priority, labels or annotations; an empty value removes a label or annotation.",
+}
+
+
+class JobGroup(Group):
+    """``list`` and ``show`` defined here, the ``ACTIONS`` loaded from ``reconciler.cli.job_actions`` when
+    one runs; ``--help`` lists all of them alike."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*self.commands, *ACTIONS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in ACTIONS:
+            from reconciler.cli.job_actions import COMMANDS
+
+            return COMMANDS[cmd_name]
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for n in names:
+            command = self.commands.get(n) or click.Command(n, help=ACTIONS[n])
+            rows.append((n, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=JobGroup)
 def job() -> None:
     """Look at jobs and act on them (on any backend)."""
 
@@ -147,153 +179,3 @@ def _show(info: sdk.JobInfo, fields: list[str] | None, output: str, graph: bool)
 def show_job(client: sdk.Client, name: str, fields_spec: str | None, graph: bool, output: str) -> None:
     """Show a job: phase, reason, approvals and stages per party, and every task (also those never run)."""
     _show(client.show_job(name), _fields(fields_spec, output), output, graph)
-
-
-@job.command("create")
-@click.option(
-    "-f",
-    "--file",
-    "path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Manifest file with one or more KusciaJobs.",
-)
-@file_size_option
-@output_option()
-@client_command
-def create_job(client: sdk.Client, path: Path, max_file_size: int, output: str) -> None:
-    """Validate a manifest file, then create the KusciaJobs in it."""
-    docs = sdk.read_job_file(path, max_file_size=max_file_size)
-    created = [client.create_job(doc) for doc in docs]
-    if output in ("json", "yaml"):
-        emit_data({"items": [j.to_dict() for j in created]}, output)
-        return
-    for info in created:
-        click.echo(f"job {info.name} created")
-
-
-@job.command("delete")
-@click.argument("name")
-@click.option("--force", is_flag=True, help="Delete even though GitOps sync manages the job.")
-@client_command
-def delete_job(client: sdk.Client, name: str, force: bool) -> None:
-    """Delete a job and its tasks."""
-    client.delete_job(name, force=force)
-    click.echo(f"job {name} deleted")
-
-
-STAGE_COMMANDS = {
-    "stop": sdk.Client.stop_job,
-    "suspend": sdk.Client.suspend_job,
-    "restart": sdk.Client.restart_job,
-    "cancel": sdk.Client.cancel_job,
-}
-APPROVAL_COMMANDS = {"approve": sdk.Client.approve_job, "reject": sdk.Client.reject_job}
-
-
-def _stage_command(verb: str, doc: str) -> click.Command:
-    @click.argument("name")
-    @click.option("--reason", default="", help="Why (recorded with the command where the backend keeps it).")
-    @click.option("--domain", default="", help="The domain issuing the command (default: the initiator).")
-    @click.option(
-        "--timeout",
-        type=DURATION,
-        default="10s",
-        show_default=True,
-        help="How long to wait for the job's phase to change: 10, 30s, 2m (0: do not wait).",
-    )
-    @output_option()
-    @client_command
-    def command(client: sdk.Client, name: str, reason: str, domain: str, timeout: float, output: str) -> None:
-        before = client.show_job(name).phase
-        info = STAGE_COMMANDS[verb](client, name, reason=reason, domain=domain, wait=timeout)
-        if output in ("json", "yaml"):
-            emit_data(info.to_dict(), output)
-        elif info.phase != before:
-            click.echo(f"job {name}: {verb} done; phase now {info.phase}")
-        else:
-            click.echo(
-                f"job {name}: {verb} requested; the job is still {info.phase} (the backend acts on it soon)"
-            )
-
-    command.__doc__ = doc
-    return job.command(verb)(command)
-
-
-_stage_command("stop", "Stop a job: its running tasks stop and the job becomes Failed.")
-_stage_command("suspend", "Suspend a Running job (restart resumes it).")
-_stage_command("restart", "Restart a Failed or Suspended job; tasks that did not succeed run again.")
-_stage_command("cancel", "Cancel a job for good; it can not be restarted.")
-
-
-def _approval_command(verb: str, past: str, doc: str) -> click.Command:
-    @click.argument("name")
-    @click.option("--domain", required=True, help="The party domain that decides.")
-    @click.option("--reason", default="", help="Why.")
-    @click.option(
-        "--timeout",
-        type=DURATION,
-        default="10s",
-        show_default=True,
-        help="How long to wait for the job to move on once decided: 10, 30s, 2m (0: do not wait).",
-    )
-    @output_option()
-    @client_command
-    def command(client: sdk.Client, name: str, domain: str, reason: str, timeout: float, output: str) -> None:
-        info = APPROVAL_COMMANDS[verb](client, name, domain, reason=reason, wait=timeout)
-        if output in ("json", "yaml"):
-            emit_data(info.to_dict(), output)
-        else:
-            click.echo(f"job {name}: {past} by {domain}; phase now {info.phase}")
-
-    command.__doc__ = doc
-    return job.command(verb)(command)
-
-
-_approval_command("approve", "approved", "Approve a job waiting for approval, for one party domain.")
-_approval_command("reject", "rejected", "Reject a job waiting for approval, for one party domain.")
-
-
-@job.command("update")
-@click.argument("name")
-@click.option("-p", "--priority", help="HIGH, NORMAL or LOW (only before the job is scheduled).")
-@click.option("-l", "--label", "labels", multiple=True, help="KEY=VALUE to set, KEY= to remove (repeatable).")
-@click.option(
-    "-a", "--annotation", "annotations", multiple=True, help="KEY=VALUE to set, KEY= to remove (repeatable)."
-)
-@click.option("--force", is_flag=True, help="Update even though GitOps sync manages the job.")
-@output_option()
-@client_command
-def update_job(
-    client: sdk.Client,
-    name: str,
-    priority: str | None,
-    labels: tuple[str, ...],
-    annotations: tuple[str, ...],
-    force: bool,
-    output: str,
-) -> None:
-    """Change a job's priority, labels or annotations; an empty value removes a label or annotation."""
-    info = client.update_job(
-        name,
-        priority=priority,
-        labels=dict(_pairs(labels, "label")) or None,
-        annotations=dict(_pairs(annotations, "annotation")) or None,
-        force=force,
-    )
-    if output in ("json", "yaml"):
-        emit_data(info.to_dict(), output)
-    else:
-        click.echo(f"job {name} updated")
-
-
-@job.command("logs")
-@click.argument("name")
-@click.option("--task", help="Only this task (alias or task id).")
-@click.option("--party", help="Only this party domain.")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the job ends.")
-@reader_command
-def job_logs(client: sdk.Client, name: str, task: str | None, party: str | None, follow: bool) -> None:
-    """Print the logs of a job's tasks (embedded engine)."""
-    for line in client.job_logs(name, task=task, party=party, follow=follow):
-        click.echo(line.rstrip("\n"))

@@ -98,13 +98,18 @@ def state(tmp_path: Path) -> Path:
     return state
 
 
-# what only the engine's writers and drivers need, and a job's full view (its tasks resolved): a read-only
-# `job list` table loads none of them
+# what only the engine's writers and drivers, a job's full view (its tasks resolved) and the other commands
+# need: a read-only `job list` table loads none of them
 ENGINE_WRITERS = (
     "reconciler.engine.driver",  # the engine lock and the background driver
     "reconciler.engine.stage_commands",
     "reconciler.engine.pins",  # AppImage pins, written when a job is created
     "reconciler.backends.local_views",  # logs and `engine status`
+    "reconciler.model.specs",  # typed specs: a table row reads the spec's mapping (views.summary)
+    "reconciler.views.types",  # the full views (JobInfo, TaskInfo), for JSON/YAML and `job show`
+    "reconciler.views.build",
+    "reconciler.cli.job_actions",  # the job commands that act, and their options
+    "reconciler.sdk.overrides",  # the gitops commands' Overrides (a 31-field frozen dataclass)
 )
 
 
