@@ -44,7 +44,7 @@ def test_every_subcommand_help_works() -> None:
         command = _load(name)
         if not isinstance(command, click.Group):
             continue
-        for sub in command.commands:
+        for sub in command.list_commands(click.Context(command)):  # also those loaded on first use
             result = CliRunner().invoke(main, [name, sub, "--help"])
             assert result.exit_code == 0, (name, sub, result.output)
             assert f" {name} {sub} [OPTIONS]" in result.output
