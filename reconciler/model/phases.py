@@ -50,6 +50,9 @@ class TaskPhase(StrEnum):
         return cls(value) if value else cls.PENDING
 
 
+DEFAULT_MAX_PARALLELISM = 1  # KusciaJob.spec.maxParallelism's default (the CRD's)
+
+
 class ScheduleMode(StrEnum):
     STRICT = "Strict"
     BEST_EFFORT = "BestEffort"

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# re-exported: its home is model.phases, where a job's table row reads it without the typed specs
+from reconciler.model.phases import DEFAULT_MAX_PARALLELISM as DEFAULT_MAX_PARALLELISM
 from reconciler.model.phases import ScheduleMode
 
-DEFAULT_MAX_PARALLELISM = 1
 # Kuscia task defaults (T/common.go): applied when the value is missing or <= 0.
 DEFAULT_LIFECYCLE_SECONDS = 300
 DEFAULT_RESOURCE_RESERVED_SECONDS = 30

@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from reconciler.model.phases import ScheduleMode
+from reconciler.model.phases import DEFAULT_MAX_PARALLELISM, ScheduleMode, TaskPhase
 from reconciler.views.fields import PRIORITY_ANNOTATION, job_phase_of, parse_time
 
 if TYPE_CHECKING:  # the full views (views.types, views.build) are loaded only when a summary needs them
     from reconciler.model import Resource
     from reconciler.views.types import JobInfo
 
-_DEFAULT_MAX_PARALLELISM = 1  # model.specs.DEFAULT_MAX_PARALLELISM (the CRD's default)
-_SUCCEEDED = "Succeeded"  # TaskState.SUCCEEDED
+_SUCCEEDED = TaskPhase.SUCCEEDED.value  # TaskState.SUCCEEDED: a created task's phase is Kuscia's
 
 
 @dataclass
@@ -105,9 +104,9 @@ def job_summary(job: Resource) -> JobSummary:
     try:
         mode = ScheduleMode(spec.get("scheduleMode") or ScheduleMode.STRICT)
         mp = spec.get("maxParallelism")
-        max_parallelism = int(mp) if isinstance(mp, int) and mp > 0 else _DEFAULT_MAX_PARALLELISM
+        max_parallelism = int(mp) if isinstance(mp, int) and mp > 0 else DEFAULT_MAX_PARALLELISM
     except (ValueError, TypeError):  # views.build.spec_of: an unknown scheduleMode: Strict, maxParallelism 1
-        mode, max_parallelism = ScheduleMode.STRICT, _DEFAULT_MAX_PARALLELISM
+        mode, max_parallelism = ScheduleMode.STRICT, DEFAULT_MAX_PARALLELISM
     task_status = task_status or {}
     succeeded: dict[str, bool] = {}  # alias -> Succeeded; a repeated alias shares its first task's view
     domains: dict[str, None] = {}
