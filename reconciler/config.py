@@ -362,7 +362,11 @@ def _cached_or_parsed(path: Path, data: bytes) -> Config:
     where = path.absolute()
     cached = config_cache.lookup(where, data)
     if cached is not None:
-        return _config_of(cached, str(path))
+        try:
+            built: Config = _build(Config, cached)
+            return built
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # an entry changed by hand: the file decides
     checked = checked_data(data, str(path))
     config_cache.remember(where, data, checked)
     return _config_of(checked, str(path))

@@ -29,10 +29,11 @@ INLINE_SECRETS = (("source", "https_password"), ("webhook", "secret"), ("forge",
 _SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.json"
 
 
-def cache_path() -> Path:
-    """``$XDG_CACHE_HOME/kgitops/config.json``, else ``~/.cache/kgitops/config.json``."""
+def cache_path() -> Path | None:
+    """``$XDG_CACHE_HOME/kgitops/config.json``, else ``~/.cache/kgitops/config.json``; None (no cache) when
+    neither names an absolute directory (no ``HOME``: nothing is written under the working directory)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "kgitops" / CACHE_FILE
+    return Path(base) / "kgitops" / CACHE_FILE if os.path.isabs(base) else None
 
 
 def _checker() -> list[Any]:
@@ -44,8 +45,11 @@ def _checker() -> list[Any]:
 def _read() -> dict[str, Any]:
     """The cache's entries (absolute path -> {"text", "data"}); {} when missing, damaged or from another
     kgitops or schema."""
+    path = cache_path()
+    if path is None:
+        return {}
     try:
-        raw = json.loads(cache_path().read_bytes())
+        raw = json.loads(path.read_bytes())
         if raw.get("checker") != _checker() or not isinstance(raw.get("entries"), dict):
             return {}
         entries: dict[str, Any] = raw["entries"]
@@ -82,6 +86,8 @@ def remember(path: Path, text: bytes, data: dict[str, Any]) -> None:
         while len(entries) > MAX_ENTRIES:
             entries.pop(next(iter(entries)))
         target = cache_path()
+        if target is None:
+            return
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temp = target.with_name(f".{CACHE_FILE}.{os.getpid()}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)

@@ -20,8 +20,14 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
+def _cache() -> Path:
+    path = cache_path()
+    assert path is not None
+    return path
+
+
 def _entries() -> dict[str, dict[str, object]]:
-    entries: dict[str, dict[str, object]] = json.loads(cache_path().read_text())["entries"]
+    entries: dict[str, dict[str, object]] = json.loads(_cache().read_text())["entries"]
     return entries
 
 
@@ -29,9 +35,9 @@ def test_a_checked_file_is_kept_for_its_user_only_and_read_back(tmp_path: Path, 
     config = tmp_path / "kgitops.yaml"
     config.write_text("engine:\n  state_dir: state\n  trusted_appimages: [secretflow-*]\nprune:\n  max: 3\n")
     first = load_config(config)
-    assert cache_path() == cache_home / "kgitops" / "config.json"
+    assert _cache() == cache_home / "kgitops" / "config.json"
     assert list(_entries()) == [str(config.absolute())]
-    assert stat.S_IMODE(cache_path().stat().st_mode) == 0o600
+    assert stat.S_IMODE(_cache().stat().st_mode) == 0o600
     again = load_config(config)
     assert again == first
     assert (again.engine.trusted_appimages, again.prune.max, again.state_dir) == (
@@ -57,12 +63,15 @@ def test_the_cache_is_believed_only_for_the_same_bytes_and_the_same_kgitops(
     config = tmp_path / "kgitops.yaml"
     config.write_text("status:\n  interval: 5\n")
     load_config(config)
-    raw = json.loads(cache_path().read_text())
+    raw = json.loads(_cache().read_text())
     raw["entries"][str(config.absolute())]["data"] = {"status": {"interval": 9}}
-    cache_path().write_text(json.dumps(raw))
+    _cache().write_text(json.dumps(raw))
     assert load_config(config).status.interval == 9.0  # the same bytes: the checked settings are used
+    raw["entries"][str(config.absolute())]["data"] = {"status": {"no_such_setting": 9}}
+    _cache().write_text(json.dumps(raw))
+    assert load_config(config).status.interval == 5.0  # an entry no kgitops wrote: read the file
     raw["checker"][0] = "0.0.0-another-kgitops"
-    cache_path().write_text(json.dumps(raw))
+    _cache().write_text(json.dumps(raw))
     assert load_config(config).status.interval == 5.0  # another kgitops checked them: read the file
 
 
@@ -70,10 +79,21 @@ def test_the_cache_is_believed_only_for_the_same_bytes_and_the_same_kgitops(
 def test_a_damaged_cache_is_ignored_and_replaced(tmp_path: Path, cache_home: Path, damage: bytes) -> None:
     config = tmp_path / "kgitops.yaml"
     config.write_text("status:\n  interval: 5\n")
-    cache_path().parent.mkdir(parents=True)
-    cache_path().write_bytes(damage)
+    _cache().parent.mkdir(parents=True)
+    _cache().write_bytes(damage)
     assert load_config(config).status.interval == 5.0
     assert list(_entries()) == [str(config.absolute())]
+
+
+def test_a_relative_home_means_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache directory that is not absolute is not used: nothing is written under the working one."""
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "home")
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "kgitops.yaml"
+    config.write_text("status:\n  interval: 5\n")
+    assert load_config(config).status.interval == 5.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kgitops.yaml"]
 
 
 def test_an_unwritable_cache_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,14 +109,14 @@ def test_inline_secrets_and_invalid_files_are_never_kept(tmp_path: Path, cache_h
     secret = tmp_path / "secret.yaml"
     secret.write_text("forge:\n  kind: github\n  token: ghp_s3cret\n")
     assert load_config(secret).forge.token == "ghp_s3cret"
-    assert not cache_path().exists()
+    assert not _cache().exists()
     bad = tmp_path / "bad.yaml"
     bad.write_text("status:\n  intreval: 5\n")
     for _ in range(2):  # reported the second time too: a problem is never cached
         with pytest.raises(ConfigError, match="unknown setting `status.intreval`"):
             load_config(bad)
-    assert not cache_path().exists()
+    assert not _cache().exists()
     env = tmp_path / "env.yaml"
     env.write_text("forge:\n  kind: github\n  token_env: GITHUB_TOKEN\n")
     load_config(env)
-    assert list(_entries()) == [str(env.absolute())] and "s3cret" not in cache_path().read_text()
+    assert list(_entries()) == [str(env.absolute())] and "s3cret" not in _cache().read_text()
