@@ -59,64 +59,69 @@ class JobSummaryPage:
 
 def _listed(value: Any) -> bool:
     """``value or ()`` iterates as a list of it: unset, empty, or a JSON array."""
-    return not value or isinstance(value, list)
+    return not value or type(value) is list
 
 
 def _mapping(value: Any) -> bool:
-    return not value or isinstance(value, dict)
+    return not value or type(value) is dict
 
 
 def _plain_task(task: Any) -> bool:
     """A task entry ``TaskTemplate.from_dict`` reads without a question: a mapping of JSON arrays, objects,
     strings and whole numbers where it expects them."""
-    if not isinstance(task, dict):
+    if type(task) is not dict:
         return False
     parties = task.get("parties")
     priority = task.get("priority")
-    return (
+    if not (
         _listed(parties)
-        and all(isinstance(p, dict) and _listed(p.get("bandwidthLimits")) for p in parties or ())
         and _listed(task.get("dependencies"))
         and _mapping(task.get("scheduleConfig"))
-        and (not priority or (isinstance(priority, int) and not isinstance(priority, bool)))
-    )
+        and (not priority or type(priority) is int)
+    ):
+        return False
+    return all(type(p) is dict and _listed(p.get("bandwidthLimits")) for p in parties or ())
+
+
+def _full_view_summary(job: Resource) -> JobSummary:
+    from reconciler.views.build import job_info  # the full reading decides (or refuses, as before)
+
+    return summary_of(job_info(job))
 
 
 def job_summary(job: Resource) -> JobSummary:
     """The job's table row; equal to ``summary_of(job_info(job))`` (no live tasks given: a list shows the
     phases of ``status.taskStatus``)."""
     spec, st = job.spec, job.status
-    plain = isinstance(spec, dict) and isinstance(st, dict)
-    tasks = spec.get("tasks") if plain else None
-    task_status = st.get("taskStatus") if plain else None
+    if type(spec) is not dict or type(st) is not dict:
+        return _full_view_summary(job)
+    tasks = spec.get("tasks") or ()
+    task_status = st.get("taskStatus") or {}
     if not (
-        plain
-        and _listed(tasks)
-        and all(_plain_task(t) for t in tasks or ())
-        and _mapping(task_status)
+        (not tasks or type(tasks) is list)
+        and type(task_status) is dict
         and _mapping(st.get("approveStatus"))
         and _mapping(st.get("stageStatus"))
         and _listed(st.get("conditions"))
     ):
-        from reconciler.views.build import job_info  # the full reading decides (or refuses, as before)
-
-        return summary_of(job_info(job))
-    try:
-        mode = ScheduleMode(spec.get("scheduleMode") or ScheduleMode.STRICT)
-        mp = spec.get("maxParallelism")
-        max_parallelism = int(mp) if isinstance(mp, int) and mp > 0 else DEFAULT_MAX_PARALLELISM
-    except (ValueError, TypeError):  # views.build.spec_of: an unknown scheduleMode: Strict, maxParallelism 1
-        mode, max_parallelism = ScheduleMode.STRICT, DEFAULT_MAX_PARALLELISM
-    task_status = task_status or {}
+        return _full_view_summary(job)
     succeeded: dict[str, bool] = {}  # alias -> Succeeded; a repeated alias shares its first task's view
     domains: dict[str, None] = {}
-    for t in tasks or ():
+    for t in tasks:
+        if not _plain_task(t):
+            return _full_view_summary(job)
         alias = str(t.get("alias", ""))
         if alias not in succeeded:
             task_id = str(t.get("taskID") or "")
             succeeded[alias] = bool(task_id) and str(task_status.get(task_id) or "Pending") == _SUCCEEDED
         for p in t.get("parties") or ():
             domains.setdefault(str(p.get("domainID", "")), None)
+    try:
+        mode = ScheduleMode(spec.get("scheduleMode") or ScheduleMode.STRICT)
+        mp = spec.get("maxParallelism")
+        max_parallelism = int(mp) if isinstance(mp, int) and mp > 0 else DEFAULT_MAX_PARALLELISM
+    except (ValueError, TypeError):  # views.build.spec_of: an unknown scheduleMode: Strict, maxParallelism 1
+        mode, max_parallelism = ScheduleMode.STRICT, DEFAULT_MAX_PARALLELISM
     party_domains = list(domains)
     for extra in list(st.get("approveStatus") or {}) + list(st.get("stageStatus") or {}):
         if extra not in party_domains:
@@ -138,8 +143,8 @@ def job_summary(job: Resource) -> JobSummary:
         finish_time=parse_time(st.get("completionTime")),
         last_reconcile_time=parse_time(st.get("lastReconcileTime")),
         party_domains=party_domains,
-        tasks_succeeded=sum(succeeded[str(t.get("alias", ""))] for t in tasks or ()),
-        tasks_total=len(tasks or ()),
+        tasks_succeeded=sum(succeeded[str(t.get("alias", ""))] for t in tasks),
+        tasks_total=len(tasks),
     )
 
 
