@@ -5,10 +5,12 @@ driver notices."""
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.engine.sqlite_db import SQLiteDB
+
+if TYPE_CHECKING:  # the rows' dataclass: loaded by the runtime that reads pods, not by a read of jobs
+    from reconciler.engine.pod_record import PodRecord
 
 POD_SCHEMA = """
 CREATE TABLE IF NOT EXISTS pods (
@@ -20,27 +22,6 @@ CREATE TABLE IF NOT EXISTS pods (
     PRIMARY KEY (task, pod)
 );
 """
-
-
-@dataclass
-class PodRecord:
-    """One local process ("pod") of a task party, as the process runtime tracks it."""
-
-    task: str
-    task_uid: str
-    pod: str  # <domain>-<replica>
-    domain: str
-    replica: int
-    dir: str
-    state: str  # created | running | exited | terminating | gone
-    pid: int = 0
-    start_ticks: int = 0  # /proc/<pid>/stat start time: tells a live pod from a recycled pid
-    exit_code: int | None = None
-    message: str = ""
-    term_at: float = 0.0  # when SIGTERM was sent (monotonic wall clock seconds)
-    started: str = ""
-    finished: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PodTable(SQLiteDB):
@@ -58,6 +39,8 @@ class PodTable(SQLiteDB):
         if cond:
             sql += " WHERE " + " AND ".join(cond)
         sql += " ORDER BY task, domain, replica"
+        from reconciler.engine.pod_record import PodRecord
+
         return [
             PodRecord(**{k: r[k] for k in r.keys()})  # noqa: SIM118 - sqlite3.Row
             for r in self._query(sql, args)

@@ -36,6 +36,7 @@ from reconciler.errors import KgitopsError, NotFoundError, UsageError
 from reconciler.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
+    from reconciler.sdk.approval_lines import GitApprovals, git_approvals
     from reconciler.sdk.approvals import (
         ApprovalCommit,
         ApprovalsError,
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
     from reconciler.sdk.jobs import (
         Client,
         ClientError,
-        GitApprovals,
         InvalidArgument,
         InvalidObject,
         InvalidValue,
@@ -81,7 +81,6 @@ if TYPE_CHECKING:
         TaskInfo,
         TaskNotFound,
         TaskPage,
-        git_approvals,
         parse_pairs,
     )
     from reconciler.sdk.manifests import ManifestError, read_job_file
@@ -107,6 +106,7 @@ _HOMES: dict[str, str] = {
     **dict.fromkeys(("SimulationRun", "simulate", "validate", "validate_stream"), "checks"),
     **dict.fromkeys(("BACKEND_KINDS", "configure", "configure_backend", "describe_backend"), "config"),
     "Overrides": "overrides",
+    **dict.fromkeys(("GitApprovals", "git_approvals"), "approval_lines"),
     **dict.fromkeys(
         ("EngineError", "EngineSettings", "EngineStatus", "engine_status", "run_engine"), "engine"
     ),
@@ -121,8 +121,6 @@ _HOMES: dict[str, str] = {
         (
             "Client",
             "ClientError",
-            "GitApprovals",
-            "git_approvals",
             "parse_pairs",
             "InvalidArgument",
             "InvalidObject",

@@ -23,7 +23,6 @@ Every error is a ``ClientError`` (a ``reconciler.errors.KgitopsError`` with exit
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reconciler.backends.base import (
@@ -62,8 +61,6 @@ _VIEWS = ("JobInfo", "JobPage", "TaskInfo", "TaskPage")
 
 __all__ = [
     "Client",
-    "GitApprovals",
-    "git_approvals",
     "parse_pairs",
     "ClientError",
     "InvalidArgument",
@@ -284,25 +281,6 @@ class Client(JobReader):
         source = managed_source(job)
         if source is not None and only_if and not force:
             raise ManagedObject(job.name, verb, source, undo)
-
-
-@dataclass(frozen=True)
-class GitApprovals:
-    """For ``job show``: ``lines``, one per party whose decision came from a JobApproval in Git (who, when,
-    which commit, or why that record has no effect); ``annotations``: the job's other annotations."""
-
-    lines: list[str]
-    annotations: dict[str, str]
-
-
-def git_approvals(job: JobInfo) -> GitApprovals:
-    """The Git provenance of ``job``'s approvals (its ``approvals.kgitops.io/<domain>`` annotations)."""
-    from reconciler.approvals.provenance import git_record_lines, without_provenance
-
-    parties = [(p.domain_id, p.approval) for p in job.parties]
-    return GitApprovals(
-        git_record_lines(job.annotations, parties, job.initiator), without_provenance(job.annotations)
-    )
 
 
 def __getattr__(name: str) -> Any:

@@ -110,6 +110,8 @@ ENGINE_WRITERS = (
     "reconciler.views.build",
     "reconciler.cli.job_actions",  # the job commands that act, and their options
     "reconciler.sdk.overrides",  # the gitops commands' Overrides (a 31-field frozen dataclass)
+    "reconciler.sdk.approval_lines",  # `job show`'s lines on approvals from Git
+    "reconciler.engine.pod_record",  # the process runtime's rows
 )
 
 

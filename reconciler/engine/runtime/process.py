@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.engine.outputs import claim_output_dir, owner_of
+from reconciler.engine.pod_record import PodRecord
 from reconciler.engine.podplan import ContainerPlan, plan_containers, plan_parties
 from reconciler.engine.ports import PortAllocator
 from reconciler.engine.runtime import procfs
@@ -34,7 +35,6 @@ from reconciler.engine.runtime.base import (
 )
 from reconciler.engine.runtime.exits import ExitWatch
 from reconciler.engine.store import Store, utc_now
-from reconciler.engine.store_pods import PodRecord
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.model import Resource
 
