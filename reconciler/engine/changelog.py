@@ -29,9 +29,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reconciler.model import ObjectRef, Resource
+
+if TYPE_CHECKING:  # what the readers get: loaded by the first read of the log (a job list never reads it)
+    from reconciler.engine.change_records import Change, Changes
 
 SCHEMA = """
 CREATE INDEX IF NOT EXISTS objects_kind_rv ON objects(kind, rv);
@@ -44,29 +47,6 @@ CREATE TABLE IF NOT EXISTS deletions (
 KEPT_DELETIONS = 10_000  # deletions kept for ``changes`` readers beyond the driver's cursor
 TRIM_EVERY = 256  # a deletion whose rv is a multiple of this trims the log
 DRIVER_KINDS = ("KusciaJob", "KusciaTask")  # what the driver's controllers reconcile
-
-
-@dataclass(frozen=True)
-class Change:
-    """For the driver: an object written (created, updated) or deleted since some revision: its identity,
-    its uid, its owner's uid ("" for none) and its ``status.phase`` as written ("" for a deletion)."""
-
-    ref: ObjectRef
-    uid: str
-    owner: str
-    phase: str = ""
-
-
-@dataclass(frozen=True)
-class Changes:
-    """For ``Backend.changes``: the store's resource ``version`` at the read; ``complete``: ``changed`` holds
-    every object of the kind (the caller replaces what it holds), else only those written since;
-    ``removed``: the refs deleted since (a ref deleted and created again is in both, ``changed`` wins)."""
-
-    version: int
-    complete: bool
-    changed: builtins.list[Resource]
-    removed: builtins.list[ObjectRef]
 
 
 def install(db: sqlite3.Connection) -> None:
@@ -168,6 +148,8 @@ class ChangeLog:
             marks = ",".join("?" * len(kinds))
             sql = "SELECT kind, namespace, name, uid, owner, rv, json_extract(status, '$.phase') FROM objects"
             rows = self._query(sql + f" WHERE kind IN ({marks}) AND rv > ? ORDER BY rv", (*kinds, revision))
+        from reconciler.engine.change_records import Change
+
         changes = [Change(ObjectRef(r[0], r[1], r[2]), str(r[3]), str(r[4]), str(r[6] or "")) for r in rows]
         # a transaction commits all of its rows at once and in rv order, so nothing below the highest rv seen
         # can still appear
@@ -179,6 +161,8 @@ class ChangeLog:
         rows = self._query(
             "SELECT rv, kind, namespace, name, uid, owner FROM deletions WHERE rv > ? ORDER BY rv", (after,)
         )
+        from reconciler.engine.change_records import Change
+
         changes = [Change(ObjectRef(r[1], r[2], r[3]), str(r[4]), str(r[5])) for r in rows]
         return (int(rows[-1][0]) if rows else after), changes
 
@@ -236,6 +220,8 @@ class ChangeLog:
                     self._db.execute("COMMIT")
 
     def _changes(self, kind: str, since: int | None) -> Changes:
+        from reconciler.engine.change_records import Changes
+
         keys = "SELECT key, value FROM meta WHERE key IN ('rv', 'deletions_horizon')"
         meta = {str(k): int(v) for k, v in self._db.execute(keys)}
         version = meta.get("rv", 0)

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from reconciler.engine.changelog import Change
+from reconciler.engine.change_records import Change
 from reconciler.engine.job_controller import JobController, Recorder
 from reconciler.engine.runtime.base import Runtime
 from reconciler.engine.store import Store, utc_now

@@ -112,6 +112,7 @@ ENGINE_WRITERS = (
     "reconciler.sdk.overrides",  # the gitops commands' Overrides (a 31-field frozen dataclass)
     "reconciler.sdk.approval_lines",  # `job show`'s lines on approvals from Git
     "reconciler.engine.pod_record",  # the process runtime's rows
+    "reconciler.engine.change_records",  # what the change log answers its readers
 )
 
 
