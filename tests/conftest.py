@@ -118,8 +118,21 @@ def real_k8s() -> RealCluster:
     return found
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _own_cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+_CACHE_HOME: list[str] = []  # the cache directory pytest_configure made (removed by pytest_unconfigure)
+
+
+def pytest_configure(config: pytest.Config) -> None:
     """kgitops's cache of checked config files (``reconciler.config_cache``) goes to a directory of this test
-    run, never to the user's ``~/.cache``; the CLI in subprocesses inherits it."""
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    run, never to the user's ``~/.cache``: set before collection, so the environments test modules copy at
+    import (``ENV = {**os.environ, ...}``) and the CLI in subprocesses have it too."""
+    import tempfile
+
+    _CACHE_HOME.append(tempfile.mkdtemp(prefix="kgitops-test-cache-"))
+    os.environ["XDG_CACHE_HOME"] = _CACHE_HOME[-1]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    for path in _CACHE_HOME:
+        shutil.rmtree(path, ignore_errors=True)
