@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 
 from reconciler.load.files import TOO_LARGE, FileReadError, read_bounded
 
@@ -123,14 +124,30 @@ class Discovery:
     @property
     def may_repeat(self) -> bool:
         """Whether a path may come twice: only when one argument is, or starts with, another (a walk of
-        ``root`` yields paths that start with ``root``, and never one twice)."""
-        shown = [STDIN_LABEL if p == STDIN else p for p in self.paths]
-        return any(a.startswith(b) or b.startswith(a) for i, a in enumerate(shown) for b in shown[i + 1 :])
+        ``root`` yields paths that start with ``root``, and never one twice). O(n log n): in sorted order,
+        whatever lies between a prefix and a path it starts also starts with it, so neighbours suffice."""
+        shown = sorted(STDIN_LABEL if p == STDIN else p for p in self.paths)
+        return any(b.startswith(a) for a, b in pairwise(shown))
+
+
+    def unique(self) -> list[DiscoveredFile]:
+        """The files, each once: a file named twice, or named and also inside a named directory, is checked
+        where it first comes (its path as first shown). Paths are compared absolute and normalised
+        (``./a.yaml`` is ``a.yaml``); links are not resolved, as the walk does not follow them."""
+        seen: set[str] = set()
+        files: list[DiscoveredFile] = []
+        for f in self:
+            key = f.path if f.is_stdin else os.path.normpath(os.path.abspath(f.path))
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
+        return files
 
 
 def discover(paths: list[str]) -> list[DiscoveredFile]:
-    """Files to validate, in the order given (directories expanded, sorted). Raises PathNotFound."""
-    return list(Discovery(paths))
+    """Files to validate, in the order given (directories expanded, sorted), each once
+    (``Discovery.unique``). Raises PathNotFound."""
+    return Discovery(paths).unique()
 
 
 def read_source(source: DiscoveredFile, max_size: int) -> bytes | tuple[str, str]:

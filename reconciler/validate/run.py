@@ -233,8 +233,10 @@ class Validation:
 
     def __iter__(self) -> Iterator[FileFindings]:
         sources = self.sources
-        if not isinstance(sources, Discovery) or sources.may_repeat:
-            # a file named twice has its findings reported together: the whole input is looked at first
+        if isinstance(sources, Discovery) and sources.may_repeat:
+            sources = sources.unique()  # a file named twice (or inside a named directory) is checked once
+        elif not isinstance(sources, Discovery):
+            # a file listed twice has its findings reported together: the whole input is looked at first
             sources = list(sources)
             ordered = sorted(s.path for s in sources)  # (a list of the paths, not a set of them: smaller)
             if any(a == b for a, b in pairwise(ordered)):

@@ -3,6 +3,7 @@ the same order whatever the number of worker processes, and the same report as b
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -60,12 +61,16 @@ def test_streamed_findings_are_the_reports(tmp_path: Path) -> None:
         assert out.output == render(report, fmt)
 
 
-def test_a_file_named_twice_reports_as_before(tmp_path: Path) -> None:
+def test_a_file_named_twice_is_checked_once(tmp_path: Path) -> None:
+    """`validate jobs/ jobs/a.yaml`: a.yaml is checked where it first comes, so it is never reported as
+    defining its own objects twice; its real duplicate (b.yaml) still is."""
     paths = _cross_file_input(tmp_path)
     twice = [paths[0], str(tmp_path / "jobs" / "a.yaml"), paths[1]]
     report = validate_paths(twice)
     assert [f for batch in stream_paths(twice) for f in batch.findings] == report.findings
-    assert any(f.rule == "XF001" and f.path.endswith("a.yaml") for f in report.findings)
+    assert report.findings == validate_paths(paths).findings
+    dup = [f for f in report.findings if f.rule == "XF001"]
+    assert dup and all(f.path.endswith("b.yaml") and "a.yaml" in f.message for f in dup), dup
 
 
 def test_a_files_findings_come_before_the_next_file_is_read(tmp_path: Path) -> None:
@@ -149,3 +154,28 @@ def test_files_found_while_streaming_come_in_the_order_of_their_paths(tmp_path: 
     streamed = [batch.path for batch in stream_paths([str(tmp_path)])]
     assert streamed == sorted(str(tmp_path / n) for n in names)
     assert streamed == [f.path for f in discover([str(tmp_path)])]
+
+
+def test_files_given_twice_or_inside_a_given_directory_are_checked_once(tmp_path: Path) -> None:
+    """Whether arguments can overlap decides the path that removes repeats: an argument that is, or lies
+    under, another (at any distance in the list) must be caught, and the files are then checked once each. The
+    check is by string prefix, so "jobs" and "jobs2" count as a possible overlap (the careful path, same
+    result); unrelated arguments take the streaming path."""
+    from reconciler.load.discover import Discovery
+
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "jobs2").mkdir()
+    for rel in ("jobs/a.yaml", "other/b.yaml", "c.yaml"):
+        (tmp_path / rel).write_text(JOB.replace("name: job-a", f"name: job-{rel[-6]}"), encoding="utf-8")
+    many = [str(tmp_path / f"f{i:04d}.yaml") for i in range(500)]
+    for p in many:
+        Path(p).write_text(APPIMAGE, encoding="utf-8")
+    assert not Discovery([*many, str(tmp_path / "jobs"), str(tmp_path / "other")]).may_repeat
+    assert Discovery([str(tmp_path / "jobs2"), *many, str(tmp_path / "jobs")]).may_repeat
+    assert Discovery([many[0], *many[1:], many[0]]).may_repeat  # the same file at both ends
+    assert Discovery([str(tmp_path / "jobs/a.yaml"), *many, str(tmp_path / "jobs")]).may_repeat
+    overlapping = [str(tmp_path / "jobs/a.yaml"), str(tmp_path / "c.yaml"), str(tmp_path / "jobs")]
+    result = CliRunner().invoke(main, ["validate", "--output", "json", *overlapping])
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads(result.stdout)["summary"]["files"] == 2  # jobs/a.yaml once, though given twice
