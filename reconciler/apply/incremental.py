@@ -93,6 +93,9 @@ class Patched:
     desired: DesiredState
     judged: int
     inventory: set[ObjectRef] = field(default_factory=set)
+    # (asked with ``settle``) whether a sync of this plan changes the inventory only for its difference
+    # entries: every plain unchanged ref is inventoried and every inventoried ref has an entry
+    settled: bool = False
 
 
 class GiveUp(Exception):
@@ -107,13 +110,17 @@ def plan_incremental(
     builder: DesiredStateBuilder,
     options: PlanOptions,
     revision: str,
+    settle: bool = False,
 ) -> Patched | None:
-    """The plan of ``revision`` patched onto the stored base, or None (plan in full)."""
+    """The plan of ``revision`` patched onto the stored base, or None (plan in full). ``settle``: also find
+    out whether the inventory is ``Patched.settled`` (what a sync needs; a few ms at 10,000 refs)."""
     try:
         with base_file.reading() as base:
             if base is None or base.meta.key != key:
                 return None
             patched, update = _patch(base, source, backend, builder, options, revision)
+            if settle:
+                patched.settled = _settled(base, patched.inventory, update)
             expected = base.meta
     except (GiveUp, BaseUnreadable, SourceError):
         return None
@@ -300,6 +307,23 @@ def _patch(
     update.inventory = inventory if inventory_moved else None
     builder.remember(changed, {f.path: f.digest for f in files.changed})
     return Patched(plan, desired, len(affected), inventory), update
+
+
+def _settled(base: BaseReader, inventory: set[ObjectRef], update: BaseUpdate) -> bool:
+    """Whether every plain unchanged ref of the patched plan is in ``inventory`` and every ref there has an
+    entry (refs judged again: by their new rows; the others: as the base has them, whose inventory they
+    share, since a ref that moved in or out of the inventory is judged again)."""
+    judged: dict[ObjectRef, RefRow | None] = {r.ref: r for r in update.refs}
+    judged.update(dict.fromkeys(update.drop_refs))
+    if base.inventory_strays() - set(judged):
+        return False
+    for ref, row in judged.items():
+        if row is None:
+            if ref in inventory:
+                return False
+        elif row.action == Action.UNCHANGED.value and row.entry is None and ref not in inventory:
+            return False
+    return True
 
 
 def _unblocked_prune(e: PlanEntry) -> bool:

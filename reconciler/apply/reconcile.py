@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from reconciler.apply.incremental import full_base, plan_incremental
+from reconciler.apply.incremental import Patched, full_base, plan_incremental
 from reconciler.apply.live_cache import LiveCache
 from reconciler.apply.sync import Applied, SyncResult, sync
 from reconciler.backends.base import Backend
@@ -21,7 +21,7 @@ from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
 from reconciler.plan.desired import FREEZE_AFTER, DesiredStateBuilder, paused_gc
 from reconciler.plan.diff import PLANNED_KINDS, CompareMemo, EntryMemo, PlanOptions, make_plan
-from reconciler.plan.model import DesiredState, Plan
+from reconciler.plan.model import Action, DesiredState, Plan
 from reconciler.plan.parse_cache import ParseCacheFile
 from reconciler.plan.plan_base import PlanBaseFile
 from reconciler.source import Snapshot, Source, SourceError
@@ -117,23 +117,70 @@ class Reconciler:
         ``Plan.unchanged_elided``): what ``kgitops diff`` shows. Patched onto the previous plan's base when
         there is one that can be proven to hold (``reconciler.apply.incremental``); otherwise a full plan,
         which then becomes the base."""
+        revision = self._newest()
+        patched = self._patched(revision, settle=False)
+        if patched is not None:
+            return patched.plan
+        return self._plan_as_base(revision).plan
+
+    def sync_differences(
+        self, dry_run: bool = False, on_step: Callable[[Applied], None] | None = None
+    ) -> tuple[Planned, SyncResult]:
+        """``sync`` of the plan ``plan_differences`` makes: the unchanged entries are not applied, only
+        counted (``SyncResult.unchanged_elided``), so a sync after a small change costs what changed (what
+        ``kgitops sync`` runs when nothing needs every entry: no status write-back, no ``--wait``, text).
+
+        The result is the full sync's, but for the unchanged entries left out. Planned in full (which then
+        becomes the base) whenever the patch gives up, and also when the patched plan prunes anything (a
+        stopping job is finished, ``prune.max`` counted, on the full plan's live objects;
+        ``reconciler.apply.prune``) or the inventory is not settled (``Patched.settled``)."""
+        revision = self._newest()
+        patched = self._patched(revision, settle=True)
+        prunes = patched is not None and any(e.action == Action.PRUNE for e in patched.plan.entries)
+        if patched is None or not patched.settled or prunes:
+            self.incremental_last = -1
+            planned = self._plan_as_base(revision) if self.plan_base is not None else self.plan()
+            return self.sync(dry_run, planned, on_step)
+        desired = patched.desired
+        for e in patched.plan.entries:  # kept from the base (their file did not change): hashed for the apply
+            if e.desired is not None and e.ref not in desired.spec_hashes:
+                desired.spec_hashes[e.ref] = own.spec_hash(e.desired.spec)
+        snapshot = None
+        if self.approvals_config is not None:
+            try:
+                snapshot = self.source.snapshot(revision)
+            except SourceError:
+                snapshot = None  # the approvals step reports it
+        planned = Planned(desired, patched.plan, patched.inventory, [], snapshot=snapshot)
+        return self.sync(dry_run, planned, on_step)
+
+    def _newest(self) -> str:
+        """The source's newest revision ("" when there is no base to patch or it cannot be read)."""
         self.incremental_last = -1
         if self.plan_base is None:
-            return self.plan().plan
+            return ""
         try:
-            revision = self.source.latest()
+            return self.source.latest()
         except SourceError:
-            return self.plan().plan
-        if revision:
-            with paused_gc():
-                patched = plan_incremental(
-                    self.plan_base, self.base_key, self.source, self.backend, self.builder, self.options,
-                    revision,
-                )
-            if patched is not None:
-                self.incremental_last = patched.judged
-                return patched.plan
+            return ""
+
+    def _patched(self, revision: str, settle: bool) -> Patched | None:
+        if self.plan_base is None or not revision:
+            return None
+        with paused_gc():
+            patched = plan_incremental(
+                self.plan_base, self.base_key, self.source, self.backend, self.builder, self.options,
+                revision, settle,
+            )
+        if patched is not None:
+            self.incremental_last = patched.judged
+        return patched
+
+    def _plan_as_base(self, revision: str) -> Planned:
+        """A full plan of ``revision`` ("": the newest), written as the new base."""
         planned = self.plan(revision or None)
+        if self.plan_base is None:
+            return planned
         update = full_base(
             self.base_key, planned.desired, planned.snapshot, planned.plan, planned.live, planned.inventory,
             self.live_cache.cursors(), self.builder,
@@ -142,7 +189,7 @@ class Reconciler:
             self.plan_base.drop()
         else:
             self.plan_base.replace(update)
-        return planned.plan
+        return planned
 
     def plan_with(self, desired: DesiredState, snapshot: Snapshot | None = None) -> Planned:
         """A plan for an already built desired state (the watcher's status refresh: same source), built from

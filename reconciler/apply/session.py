@@ -177,15 +177,22 @@ class Session:
     writer: WriterLock  # held by each sync, from reading the live state to writing status
 
     def sync_and_write(
-        self, dry_run: bool = False, on_wait: Callable[[str], None] | None = None
+        self,
+        dry_run: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+        differences_only: bool = False,
     ) -> tuple[Planned, SyncResult, list[str]]:
         """One sync under the writer lock: plan, apply, write status back. A dry run writes nothing and
-        takes no lock. Returns the plan, the result and the status transitions."""
+        takes no lock. Returns the plan, the result and the status transitions. ``differences_only``: the
+        result may leave the unchanged entries out (``Reconciler.sync_differences``), when no status is
+        written back (status files and commits need every entry)."""
+        elide = differences_only and self.status.files is None and self.status.branch is None
+        run = self.reconciler.sync_differences if elide else self.reconciler.sync
         if dry_run:
-            planned, result = self.reconciler.sync(dry_run=True)
+            planned, result = run(dry_run=True)
             return planned, result, []
         with self.writer.hold(on_wait):
-            planned, result = self.reconciler.sync()
+            planned, result = run()
             return planned, result, self.status.write(result)
 
 

@@ -55,9 +55,10 @@ class Applied:
 class SyncResult:
     plan: Plan
     applied: list[Applied] = field(default_factory=list)
-    inventory: set[ObjectRef] = field(default_factory=set)
+    inventory: set[ObjectRef] = field(default_factory=set)  # of the refs applied (a partial plan: its own)
     dry_run: bool = False
     approvals: Any = None  # reconciler.approvals.step.ApprovalsReport when the source is Git
+    unchanged_elided: int = 0  # unchanged entries the plan left out (``Plan.unchanged_elided``): not applied
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for a in self.applied if a.outcome == outcome)
@@ -83,8 +84,14 @@ def sync(
 ) -> SyncResult:
     """Carry ``plan`` out. ``prune_grace_period`` (seconds): how long a pruned running job has after its stop
     before it is deleted anyway (0: stop and delete at once; ``reconciler.apply.prune``); ``now``: the time
-    that is measured against (default: the clock)."""
-    result = SyncResult(plan, dry_run=dry_run)
+    that is measured against (default: the clock).
+
+    A plan of differences only (``Plan.unchanged_elided`` > 0, ``Reconciler.sync_differences``) changes
+    the inventory only for its entries' refs: the caller has made sure that the refs left out are inventoried
+    exactly when a full plan's unchanged entries would keep them."""
+    result = SyncResult(plan, dry_run=dry_run, unchanged_elided=plan.unchanged_elided)
+    if plan.unchanged_elided:
+        inventory = inventory & {e.ref for e in plan.entries}
     when = now or datetime.now(UTC)
     new_inventory: set[ObjectRef] = set()
     source_id = desired.source_id

@@ -259,7 +259,8 @@ def sync(
     def run() -> None:
         reports.append(
             sdk.sync(
-                cfg, options, dry_run, wait, timeout, on_synced=show, on_progress=progress, on_lock_wait=_say
+                cfg, options, dry_run, wait, timeout, on_synced=show, on_progress=progress, on_lock_wait=_say,
+                differences_only=output == "text",  # the text shows no unchanged object; JSON lists each
             )
         )
 

@@ -357,6 +357,17 @@ class BaseReader:
     def inventory(self) -> set[ObjectRef]:
         return {parse_ref(r[0]) for r in self._db.execute("SELECT ref FROM inventory")}
 
+    def inventory_strays(self) -> set[ObjectRef]:
+        """Refs whose inventory membership a sync would change without a difference entry: inventoried
+        refs with no entry (a sync drops them), and plain unchanged entries not inventoried (a sync adds
+        them; ``reconciler.apply.sync``). Usually none."""
+        rows = self._db.execute(
+            "SELECT ref FROM inventory WHERE ref NOT IN (SELECT ref FROM refs) UNION "
+            "SELECT ref FROM refs WHERE action='unchanged' AND entry IS NULL "
+            "AND ref NOT IN (SELECT ref FROM inventory)"
+        ).fetchall()
+        return {parse_ref(r[0]) for r in rows}
+
 
 def _ref_row(row: tuple[Any, ...]) -> RefRow:
     key, path, live_path, live, action, data = row

@@ -80,6 +80,9 @@ def sync_lines(result: SyncResult, problems: list[str], dry_run: bool) -> tuple[
     for a in result.applied:
         what = WOULD.get(a.outcome, a.outcome.value) if dry_run else a.outcome.value
         counts[what] = counts.get(what, 0) + 1
+    if result.unchanged_elided:  # a plan of differences only (``Reconciler.sync_differences``)
+        what = Outcome.UNCHANGED.value
+        counts[what] = counts.get(what, 0) + result.unchanged_elided
     if result.plan.held_files:
         counts["held file(s)"] = len(result.plan.held_files)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no objects"

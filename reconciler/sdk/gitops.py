@@ -265,6 +265,7 @@ def sync(
     on_synced: Callable[[SyncReport], None] | None = None,
     on_progress: Callable[[JobProgress], None] | None = None,
     on_lock_wait: Callable[[str], None] | None = None,
+    differences_only: bool = False,
 ) -> SyncReport:
     """Apply the plan: create new objects, update AppImages, prune (when enabled), apply approvals, write
     status. One writer at a time per state directory: a second sync (or a watch) waits for the first
@@ -274,6 +275,11 @@ def sync(
     ``timeout`` seconds (None: no limit), telling ``on_progress`` each change, and sync once more so the
     status written back holds the jobs' final phases. ``on_synced`` gets the first sync's report before
     the wait starts. Raises ``GitopsError`` (exit 2) when the source failed; nothing is changed then.
+
+    ``differences_only`` (not with ``wait``): ``report.result.applied`` may leave the unchanged objects out
+    (counted in ``result.unchanged_elided``), which lets a sync after a small change be patched onto the
+    previous plan (``Reconciler.sync_differences``); with status write-back configured, every object is
+    applied as without it.
     """
     from reconciler.backends.local import LocalBackend
     from reconciler.engine.podplan import party_data_dir
@@ -281,7 +287,9 @@ def sync(
         following = wait and not dry_run
         if following and isinstance(session.backend, LocalBackend):
             session.backend.drive()  # the embedded engine runs in this process while we wait
-        planned, result, transitions = session.sync_and_write(dry_run, on_wait=on_lock_wait)
+        planned, result, transitions = session.sync_and_write(
+            dry_run, on_wait=on_lock_wait, differences_only=differences_only and not following
+        )
         if planned.desired.error:
             raise GitopsError(f"the source failed: {planned.desired.error}; nothing was changed")
         report = SyncReport(result, transitions, list(session.status.errors), sync_problems(result))
