@@ -140,7 +140,7 @@ def test_the_cli_sync_prints_what_a_full_sync_prints(tmp_path: Path) -> None:
     for state in ("kept", "none"):
         assert kgitops(state, "sync")[0] == 0
     assert base_path(tmp_path / "kept").is_file()
-    commits = (
+    commits: tuple[dict[str, dict | str | None], ...] = (
         {"jobs/job-b.yaml": job_doc("job-b")},
         {"jobs/job-a.yaml": job_doc("job-a", ("x",))},  # out of sync: exit 1
         {},
