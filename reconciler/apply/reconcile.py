@@ -133,10 +133,13 @@ class Reconciler:
         The result is the full sync's, but for the unchanged entries left out. Planned in full (which then
         becomes the base) whenever the patch gives up, and also when the patched plan prunes anything (a
         stopping job is finished, ``prune.max`` counted, on the full plan's live objects;
-        ``reconciler.apply.prune``) or the inventory is not settled (``Patched.settled``)."""
+        ``reconciler.apply.prune``; a blocked prune is only reported, as any blocked entry) or the inventory
+        is not settled (``Patched.settled``)."""
         revision = self._newest()
         patched = self._patched(revision, settle=True)
-        prunes = patched is not None and any(e.action == Action.PRUNE for e in patched.plan.entries)
+        prunes = patched is not None and any(
+            e.action == Action.PRUNE and not e.blocked for e in patched.plan.entries
+        )
         if patched is None or not patched.settled or prunes:
             self.incremental_last = -1
             planned = self._plan_as_base(revision) if self.plan_base is not None else self.plan()

@@ -107,6 +107,22 @@ def test_incremental_syncs_leave_what_full_syncs_leave(tmp_path: Path) -> None:
     assert both() >= 0
 
 
+def test_a_prune_that_is_not_enabled_is_reported_by_an_incremental_sync(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"apps/noop.yaml": appimage_doc(), "jobs/job-a.yaml": job_doc("job-a")})
+    repo.commit({"jobs/job-b.yaml": job_doc("job-b")})
+    a, b = two_sessions(tmp_path, repo, prune=False)
+    for _ in range(2):
+        assert shown(a.sync_and_write(differences_only=True)[1]) == shown(b.reconciler.sync()[1])
+    repo.commit({"jobs/job-a.yaml": None})
+    result_a = a.sync_and_write(differences_only=True)[1]
+    assert a.reconciler.incremental_last >= 0
+    code, out, err = shown(result_a)
+    assert (code, out, err) == shown(b.reconciler.sync()[1])
+    assert code == 1 and any("prune is not enabled" in line for line in out), out
+    assert live_state(a) == live_state(b)
+
+
 def test_a_sync_finds_inventory_it_must_fix_and_syncs_in_full(tmp_path: Path) -> None:
     repo = Repo(tmp_path / "repo")
     repo.commit({"apps/noop.yaml": appimage_doc(), "jobs/job-a.yaml": job_doc("job-a")})
