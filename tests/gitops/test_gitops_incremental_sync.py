@@ -166,6 +166,8 @@ def test_the_cli_sync_prints_what_a_full_sync_prints(tmp_path: Path) -> None:
         if files:
             repo.commit(files)
         base_path(tmp_path / "none").unlink(missing_ok=True)
+        assert kgitops("kept", "sync", "--dry-run") == kgitops("none", "sync", "--dry-run")
+        base_path(tmp_path / "none").unlink(missing_ok=True)
         assert kgitops("kept", "sync") == kgitops("none", "sync")
         assert kgitops("kept", "sync", "-o", "json") == kgitops("none", "sync", "-o", "json")
 
