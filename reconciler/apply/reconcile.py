@@ -10,7 +10,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from reconciler.apply.incremental import Patched, full_base, plan_incremental
 from reconciler.apply.live_cache import LiveCache
@@ -26,6 +26,9 @@ from reconciler.plan.parse_cache import ParseCacheFile
 from reconciler.plan.plan_base import PlanBaseFile
 from reconciler.source import Snapshot, Source, SourceError
 from reconciler.validate import Options
+
+if TYPE_CHECKING:
+    from reconciler.approvals.step import SnapshotOfGit
 
 T = TypeVar("T")
 APPROVALS_MEMO = "approvals.jobs"  # the approvals step's jobs per blob, in the parse cache file
@@ -148,14 +151,27 @@ class Reconciler:
         for e in patched.plan.entries:  # kept from the base (their file did not change): hashed for the apply
             if e.desired is not None and e.ref not in desired.spec_hashes:
                 desired.spec_hashes[e.ref] = own.spec_hash(e.desired.spec)
-        snapshot = None
-        if self.approvals_config is not None:
-            try:
-                snapshot = self.source.snapshot(revision)
-            except SourceError:
-                snapshot = None  # the approvals step reports it
-        planned = Planned(desired, patched.plan, patched.inventory, [], snapshot=snapshot)
-        return self.sync(dry_run, planned, on_step)
+        planned = Planned(desired, patched.plan, patched.inventory, [])
+        return self.sync(dry_run, planned, on_step, self._approvals_snapshot(revision))
+
+    def _approvals_snapshot(self, revision: str) -> SnapshotOfGit | None:
+        """What the approvals step reads at ``revision`` when the plan was patched: the approvals folder
+        only (``reconciler.approvals.step.folder_snapshot``), else the whole snapshot (None: no approvals,
+        or the source cannot be read, which the step reports)."""
+        if self.approvals_config is None:
+            return None
+        from reconciler.approvals.step import folder_snapshot
+
+        history = self.source.history
+        found = None
+        if history is not None:
+            found = folder_snapshot(history, revision, self.approvals_config.approvals.dir)
+        if found is not None:
+            return found
+        try:
+            return self.source.snapshot(revision)
+        except SourceError:
+            return None
 
     def _newest(self) -> str:
         """The source's newest revision ("" when there is no base to patch or it cannot be read)."""
@@ -221,7 +237,10 @@ class Reconciler:
         dry_run: bool = False,
         planned: Planned | None = None,
         on_step: Callable[[Applied], None] | None = None,
+        approvals_from: SnapshotOfGit | None = None,
     ) -> tuple[Planned, SyncResult]:
+        """Apply ``planned`` (default: a full plan of the newest revision), then the approvals step on
+        ``approvals_from`` (default: the snapshot the plan was built from)."""
         planned = planned or self.plan()
         result = sync(
             self.backend,
@@ -237,7 +256,9 @@ class Reconciler:
 
             config = self.approvals_config
             result.approvals = self.with_blob_memo(
-                lambda: sync_approvals(planned.snapshot, self.backend, config, planned.plan.revision, dry_run)
+                lambda: sync_approvals(
+                    approvals_from or planned.snapshot, self.backend, config, planned.plan.revision, dry_run
+                )
             )
             refresh_live(result.applied, self.backend, result.approvals.touched)
         return planned, result

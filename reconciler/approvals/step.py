@@ -7,9 +7,12 @@ approvals need Git and does nothing else.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import pygit2
 
 from reconciler.approvals.decisions import ApprovalDecision, collect
 from reconciler.approvals.effects import ApprovalOutcome, Effect, apply_decisions
@@ -17,6 +20,7 @@ from reconciler.approvals.history import GitHistoryHandle, HistoryError, Manifes
 from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.model import ObjectRef
+from reconciler.source.snapshot import is_manifest_name
 
 
 class SnapshotOfGit(Protocol):
@@ -79,6 +83,77 @@ class ApprovalsReport:
             "error": self.error,
             "records": [o.to_dict() for o in self.outcomes] or [d.to_dict() for d in self.decisions],
         }
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    """One file under the approvals folder: its path relative to the source's folder, and its bytes."""
+
+    path: str
+    data: bytes
+
+    def read(self) -> bytes:
+        return self.data
+
+
+@dataclass(frozen=True)
+class FolderSnapshot:
+    """What the step needs of a snapshot, for the approvals folder only: the files a whole snapshot
+    (``reconciler.source.GitSource.snapshot``) lists under it, without walking the rest of the tree (the
+    jobs: 10,000 files in a large source)."""
+
+    files: tuple[RecordFile, ...]
+    history: GitHistoryHandle | None
+
+
+def folder_snapshot(history: GitHistoryHandle, revision: str, approvals_dir: str) -> FolderSnapshot | None:
+    """The files under ``approvals_dir`` (relative to the source's folder) at commit ``revision``, as a
+    snapshot lists them: no name starting with a dot at any level, no links or submodules, manifest names
+    only. None when only a whole snapshot can say (the folder is the source's root) or the commit cannot be
+    read."""
+    folder = posixpath.normpath(approvals_dir.strip("/") or ".")
+    if folder == "." or folder.startswith(".."):
+        return None
+    repo = history.repository
+    try:
+        tree: Any = repo[revision].peel(pygit2.Commit).tree
+        if history.subpath:  # looked up as the snapshot does: any name, a folder
+            top = tree[history.subpath]
+            if top.filemode != pygit2.enums.FileMode.TREE:
+                return None
+            tree = repo[top.id].peel(pygit2.Tree)
+        for part in folder.split("/"):
+            found = _entry(tree, part)
+            if found is None:
+                return FolderSnapshot((), history)  # no such folder: no records, as in a snapshot
+            tree = repo[found.id].peel(pygit2.Tree)
+        files: list[RecordFile] = []
+        _walk(repo, tree, folder + "/", files)
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+    return FolderSnapshot(tuple(files), history)
+
+
+def _entry(tree: Any, name: str) -> Any:
+    """The sub-tree ``name`` of ``tree`` as a snapshot walks into it (None: a snapshot finds no files there:
+    absent, not a folder, or hidden by its dot)."""
+    if name.startswith(".") or name not in tree:
+        return None
+    entry = tree[name]
+    return entry if entry.filemode == pygit2.enums.FileMode.TREE else None
+
+
+def _walk(repo: pygit2.Repository, tree: Any, prefix: str, out: list[RecordFile]) -> None:
+    for entry in tree:
+        name = entry.name or ""
+        if name.startswith("."):
+            continue
+        if entry.filemode == pygit2.enums.FileMode.TREE:
+            _walk(repo, repo[entry.id].peel(pygit2.Tree), f"{prefix}{name}/", out)
+        elif entry.filemode in (pygit2.enums.FileMode.COMMIT, pygit2.enums.FileMode.LINK):
+            continue
+        elif is_manifest_name(name):
+            out.append(RecordFile(prefix + name, bytes(repo[entry.id].peel(pygit2.Blob).data)))
 
 
 def sync_approvals(

@@ -65,5 +65,39 @@ def test_incremental_syncs_apply_approvals_as_full_syncs_do(
     assert "approval Approve job-two for bob: ignored" in both()[1]
     repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol", reason="ok")}, CAROL)
     assert "approval Approve job-psi for carol: applied" in both()[1]
-    both()
+    repo.commit(  # what a snapshot does not read under the approvals folder is not read either
+        {
+            "approvals/.hidden/job-two.yaml": approval("job-two", "carol"),
+            "approvals/bob/.job-two.yaml": approval("job-two", "carol"),
+            "approvals/bob/notes.txt": "not a record",
+            "approvals/carol/job-two.yml": approval("job-two", "carol"),
+        },
+        CAROL,
+    )
+    assert "approval Approve job-two for carol:" in both()[1]
     assert judged[0] == -1 and min(judged[1:]) >= 0, judged  # every sync after the first was patched
+
+
+def test_the_approvals_folder_is_listed_as_a_whole_snapshot_lists_it(repo: Repo) -> None:
+    from reconciler.approvals.step import folder_snapshot
+    from reconciler.source import GitSource
+
+    head = repo.commit(
+        {
+            "jobs/job-psi.yaml": job_manifest(),
+            "approvals/bob/job-psi.yaml": approval("job-psi", "bob"),
+            "approvals/bob/deeper/job-two.yml": approval("job-two", "bob"),
+            "approvals/.hidden/job-two.yaml": approval("job-two", "carol"),
+            "approvals/bob/.job-two.yaml": approval("job-two", "carol"),
+            "approvals/bob/notes.txt": "not a record",
+        },
+        BOB,
+    )
+    source = GitSource(str(repo.path))
+    whole = {f.path: f.read() for f in source.snapshot(head).files if f.path.startswith("approvals/")}
+    found = folder_snapshot(source, head, "approvals/")
+    assert found is not None
+    assert {f.path: f.read() for f in found.files} == whole
+    assert sorted(whole) == ["approvals/bob/deeper/job-two.yml", "approvals/bob/job-psi.yaml"]
+    assert folder_snapshot(source, head, "missing") == type(found)((), source)
+    assert folder_snapshot(source, head, ".") is None  # the whole source: a whole snapshot
