@@ -128,6 +128,15 @@ def say_what_is_read(cfg: Config) -> None:
         click.echo(line, err=True)
 
 
+def pairs_flag(values: tuple[str, ...], what: str) -> dict[str, str]:
+    """``KEY=VALUE`` flags (``--label``, ``--annotation``; ``what`` names the flag) as a dict; a malformed
+    one is a usage error on that flag (``sdk.parse_pairs`` says why)."""
+    try:
+        return sdk.parse_pairs(values, what)
+    except sdk.ClientError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{what}") from None
+
+
 def output_option(choices: Sequence[str] = OUTPUTS, default: str | None = None) -> Callable[[F], F]:
     """``-o/--output``: the one spelling of the output format on every command."""
     return click.option(

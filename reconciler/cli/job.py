@@ -11,8 +11,9 @@ from __future__ import annotations
 import click
 
 from reconciler import sdk
-from reconciler.cli.common import emit_data, emit_text, output_option, reader_command, use_colour
+from reconciler.cli.common import emit_data, emit_text, output_option, pairs_flag, reader_command, use_colour
 from reconciler.cli.handler import Group
+from reconciler.cli.job_help import ACTIONS
 from reconciler.render.table import (
     DEFAULT_JOB_FIELDS,
     WIDE_JOB_FIELDS,
@@ -34,13 +35,6 @@ def _fields(spec: str | None, output: str) -> list[str] | None:
         raise click.BadParameter(str(exc), param_hint="--fields") from None
 
 
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    try:
-        return sdk.parse_pairs(values, what)
-    except sdk.ClientError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"--{what}") from None
-
-
 def _help_fields(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
@@ -49,22 +43,6 @@ def _help_fields(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     for name, field in JOB_FIELDS.items():
         click.echo(f"{name:<18} {field.header}")
     ctx.exit()
-
-
-# the commands of reconciler.cli.job_actions -> their help, so `kgitops job --help` lists them without
-# importing them (tests/cli/test_cli_grammar.py checks these are the commands' own)
-ACTIONS: dict[str, str] = {
-    "approve": "Approve a job waiting for approval, for one party domain.",
-    "cancel": "Cancel a job for good; it can not be restarted.",
-    "create": "Validate a manifest file, then create the KusciaJobs in it.",
-    "delete": "Delete a job and its tasks.",
-    "logs": "Print the logs of a job's tasks (embedded engine).",
-    "reject": "Reject a job waiting for approval, for one party domain.",
-    "restart": "Restart a Failed or Suspended job; tasks that did not succeed run again.",
-    "stop": "Stop a job: its running tasks stop and the job becomes Failed.",
-    "suspend": "Suspend a Running job (restart resumes it).",
-    "update": "Change a job's priority, labels or annotations; an empty value removes a label or annotation.",
-}
 
 
 class JobGroup(Group):
@@ -135,7 +113,7 @@ def list_jobs(
     """List jobs, a page at a time, in name order."""
     fields = _fields(fields_spec, output)
     # status, labels, since, started_after, initiator, max_keys, marker: the same page either way
-    pairs = _pairs(labels, "label") or None
+    pairs = pairs_flag(labels, "label") or None
     query = (statuses or None, pairs, since, started_after, initiator, max_keys, marker)
     if output in ("json", "yaml"):
         full = client.list_job(*query)

@@ -16,9 +16,10 @@ from reconciler.cli.common import (
     emit_data,
     file_size_option,
     output_option,
+    pairs_flag,
     reader_command,
 )
-from reconciler.cli.job import ACTIONS, _pairs
+from reconciler.cli.job_help import ACTIONS
 
 
 @click.command("create")
@@ -149,8 +150,8 @@ def update_job(
     info = client.update_job(
         name,
         priority=priority,
-        labels=dict(_pairs(labels, "label")) or None,
-        annotations=dict(_pairs(annotations, "annotation")) or None,
+        labels=dict(pairs_flag(labels, "label")) or None,
+        annotations=dict(pairs_flag(annotations, "annotation")) or None,
         force=force,
     )
     if output in ("json", "yaml"):
