@@ -18,17 +18,16 @@ import hashlib
 import pickle
 import sqlite3
 import sys
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import reconciler
+from reconciler.plan.cache_db import CacheDB, writing
 
 CACHE_SCHEMA = 1  # bump when anything pickled here (Checked, FileResult, Resource, ...) changes shape
 FILE_NAME = "parse-cache.sqlite"
-BUSY_TIMEOUT_MS = 2000  # a writer holding the file longer than this: this run goes without the cache
 KEEP_EXTRA = 1000  # rows beyond the current files kept for other revisions (a branch, the previous commit)
 
 Key = tuple[str, str]  # (path, blob id)
@@ -67,61 +66,27 @@ class ParseCacheFile:
         self.path = Path(path)
         self.fingerprint = fingerprint
         self.loaded = 0  # entries the last ``load`` returned
-        self.error = ""  # why the cache was not used (a damaged file, a lock), for the bench and the logs
-        self._db: sqlite3.Connection | None = None  # kept open between builds (``kgitops watch``)
-        self._lock = threading.Lock()
+        self.file = CacheDB(self.path, _SCHEMA, self._adopt)
 
-    @contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
-        """The connection, opened on first use; closed again after any error (the next use reopens)."""
-        with self._lock:
-            if self._db is None:
-                self._db = self._connect()
-            try:
-                yield self._db
-            except BaseException:
-                self.close()
-                raise
+    @property
+    def error(self) -> str:
+        """Why the cache was last not used (a damaged file, a lock), for the bench and the logs."""
+        return self.file.error
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self.file.close()
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
-        try:
-            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-            if row is None or row[0] != self.fingerprint:
-                db.execute("BEGIN IMMEDIATE")
+    def _adopt(self, db: sqlite3.Connection) -> None:
+        """Empty a file that another kgitops version, schema or option set wrote (its rows are never read)."""
+        row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+        if row is None or row[0] != self.fingerprint:
+            with writing(db):
                 row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-                if row is None or row[0] != self.fingerprint:  # another kgitops version or schema wrote it
+                if row is None or row[0] != self.fingerprint:  # still: no other process adopted it meanwhile
                     db.execute("DELETE FROM entries")
                     db.execute("DELETE FROM memo")
                     db.execute("DELETE FROM meta")
-                    db.execute(
-                        "INSERT INTO meta(key, value) VALUES ('fingerprint', ?)", (self.fingerprint,)
-                    )
-                db.execute("COMMIT")
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _discard(self, exc: Exception) -> None:
-        """A damaged cache (not a database, a bad page): start over with an empty one."""
-        self.close()
-        self.error = f"{self.path}: {exc}"
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
+                    db.execute("INSERT INTO meta(key, value) VALUES ('fingerprint', ?)", (self.fingerprint,))
 
     def load(self, wanted: Iterable[Key]) -> tuple[dict[Key, Any], Any]:
         """The cached results of the ``wanted`` files that are in the cache, and the cross-file state (None
@@ -133,11 +98,11 @@ class ParseCacheFile:
         try:
             if not self.path.is_file():
                 return out, None
-            with self._open() as db:
+            with self.file.connection() as db:
                 rows = db.execute("SELECT path, digest, data FROM entries").fetchall()
                 state = db.execute("SELECT value FROM meta WHERE key='cross_file'").fetchone()
         except (sqlite3.Error, OSError) as exc:
-            self._discard(exc)
+            self.file.discard(exc)
             return out, None
         for path, digest, data in rows:
             key = (path, digest)
@@ -161,7 +126,7 @@ class ParseCacheFile:
         try:
             if not self.path.is_file():
                 return out
-            with self._open() as db:
+            with self.file.connection() as db:
                 for path, digest in keys:
                     row = db.execute(
                         "SELECT data FROM entries WHERE path=? AND digest=?", (path, digest)
@@ -170,7 +135,7 @@ class ParseCacheFile:
                         with suppress(Exception):  # a damaged row is a miss, whatever the unpickler says
                             out[(path, digest)] = pickle.loads(row[0])
         except (sqlite3.Error, OSError) as exc:
-            self._discard(exc)
+            self.file.discard(exc)
         return out
 
     def save(self, new: Mapping[Key, Any], current: Iterable[Key] | None, cross_file: Any = None) -> None:
@@ -182,27 +147,20 @@ class ParseCacheFile:
             # a generator: each entry is pickled as SQLite takes it, never all of them in memory at once
             blobs = ((p, d, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for (p, d), v in new.items())
             cross = None if cross_file is None else pickle.dumps(cross_file, protocol=pickle.HIGHEST_PROTOCOL)
-            with self._open() as db:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    db.executemany("INSERT OR REPLACE INTO entries(path, digest, data) VALUES (?,?,?)", blobs)
-                    if cross is not None:
-                        db.execute(
-                            "INSERT OR REPLACE INTO meta(key, value) VALUES ('cross_file', ?)", (cross,)
-                        )
-                    (count,) = db.execute("SELECT count(*) FROM entries").fetchone()
-                    if keep is not None and count > len(keep) + KEEP_EXTRA:
-                        stale = [
-                            k for k in db.execute("SELECT path, digest FROM entries") if tuple(k) not in keep
-                        ]
-                        db.executemany("DELETE FROM entries WHERE path=? AND digest=?", stale)
-                    db.execute("COMMIT")
-                except BaseException:
-                    with suppress(sqlite3.Error):  # never let a failed rollback hide what went wrong
-                        db.execute("ROLLBACK")
-                    raise
+            with self.file.connection() as db, writing(db):
+                db.executemany("INSERT OR REPLACE INTO entries(path, digest, data) VALUES (?,?,?)", blobs)
+                if cross is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO meta(key, value) VALUES ('cross_file', ?)", (cross,)
+                    )
+                (count,) = db.execute("SELECT count(*) FROM entries").fetchone()
+                if keep is not None and count > len(keep) + KEEP_EXTRA:
+                    stale = [
+                        k for k in db.execute("SELECT path, digest FROM entries") if tuple(k) not in keep
+                    ]
+                    db.executemany("DELETE FROM entries WHERE path=? AND digest=?", stale)
         except (sqlite3.Error, OSError, pickle.PicklingError) as exc:
-            self._discard(exc)
+            self.file.discard(exc)
 
     def load_memo(self, name: str) -> dict[str, Any]:
         """Another cache by blob id kept in the same file (``name``: whose; e.g. the jobs the approvals step
@@ -210,10 +168,10 @@ class ParseCacheFile:
         try:
             if not self.path.is_file():
                 return {}
-            with self._open() as db:
+            with self.file.connection() as db:
                 rows = db.execute("SELECT key, data FROM memo WHERE name=?", (name,)).fetchall()
         except (sqlite3.Error, OSError) as exc:
-            self._discard(exc)
+            self.file.discard(exc)
             return {}
         out: dict[str, Any] = {}
         for key, data in rows:
@@ -229,17 +187,10 @@ class ParseCacheFile:
             return
         try:
             rows = [(name, k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in new.items()]
-            with self._open() as db:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    (count,) = db.execute("SELECT count(*) FROM memo WHERE name=?", (name,)).fetchone()
-                    if count + len(rows) > MEMO_LIMIT:
-                        db.execute("DELETE FROM memo WHERE name=?", (name,))
-                    db.executemany("INSERT OR REPLACE INTO memo(name, key, data) VALUES (?,?,?)", rows)
-                    db.execute("COMMIT")
-                except BaseException:
-                    with suppress(sqlite3.Error):  # never let a failed rollback hide what went wrong
-                        db.execute("ROLLBACK")
-                    raise
+            with self.file.connection() as db, writing(db):
+                (count,) = db.execute("SELECT count(*) FROM memo WHERE name=?", (name,)).fetchone()
+                if count + len(rows) > MEMO_LIMIT:
+                    db.execute("DELETE FROM memo WHERE name=?", (name,))
+                db.executemany("INSERT OR REPLACE INTO memo(name, key, data) VALUES (?,?,?)", rows)
         except (sqlite3.Error, OSError, pickle.PicklingError) as exc:
-            self._discard(exc)
+            self.file.discard(exc)

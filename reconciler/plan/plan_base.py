@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -31,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.model import ObjectRef
+from reconciler.plan.cache_db import CacheDB, writing
 from reconciler.plan.model import PlanEntry
 
 BASE_SCHEMA = 1  # bump when BaseMeta, PlanEntry or Resource change shape
 FILE_NAME = "plan-base.sqlite"
-BUSY_TIMEOUT_MS = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -126,44 +125,15 @@ class PlanBaseFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.error = ""
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self.file = CacheDB(self.path, _SCHEMA)
 
-    @contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._db is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(
-                    self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-                )
-                try:
-                    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("PRAGMA synchronous=NORMAL")
-                    db.executescript(_SCHEMA)
-                except BaseException:
-                    db.close()
-                    raise
-                self._db = db
-            try:
-                yield self._db
-            except BaseException:
-                self.close()
-                raise
+    @property
+    def error(self) -> str:
+        """Why the base was last not used or not written (a damaged file, a lock)."""
+        return self.file.error
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _failed(self, exc: Exception) -> None:
-        self.close()
-        self.error = f"{self.path}: {exc}"
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
+        self.file.close()
 
     @contextmanager
     def reading(self) -> Iterator[BaseReader | None]:
@@ -172,7 +142,7 @@ class PlanBaseFile:
             yield None
             return
         try:
-            with self._open() as db:
+            with self.file.connection() as db:
                 db.execute("BEGIN")
                 try:
                     row = db.execute("SELECT value FROM meta WHERE key='base'").fetchone()
@@ -182,7 +152,7 @@ class PlanBaseFile:
                     with suppress(sqlite3.Error):
                         db.execute("COMMIT")
         except (sqlite3.Error, OSError) as exc:
-            self._failed(exc)
+            self.file.discard(exc)
             raise BaseUnreadable(str(exc)) from None
 
     def replace(self, update: BaseUpdate) -> None:
@@ -199,34 +169,26 @@ class PlanBaseFile:
         if not self.path.is_file():
             return
         try:
-            with self._open() as db:
+            with self.file.connection() as db:
                 db.execute("DELETE FROM meta WHERE key='base'")
         except (sqlite3.Error, OSError) as exc:
-            self._failed(exc)
+            self.file.discard(exc)
 
     def _write(self, u: BaseUpdate, expected: BaseMeta | None) -> bool:
         try:
             meta = pickle.dumps(u.meta, protocol=pickle.HIGHEST_PROTOCOL)
-            with self._open() as db:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    if expected is None:
-                        for table in _TABLES:
-                            db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
-                    else:
-                        row = db.execute("SELECT value FROM meta WHERE key='base'").fetchone()
-                        if row is None or _unpickle(row[0]) != expected:
-                            db.execute("ROLLBACK")
-                            return False
-                    _apply(db, u)
-                    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('base', ?)", (meta,))
-                    db.execute("COMMIT")
-                except BaseException:
-                    with suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                    raise
+            with self.file.connection() as db, writing(db):
+                if expected is None:
+                    for table in _TABLES:
+                        db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+                else:
+                    row = db.execute("SELECT value FROM meta WHERE key='base'").fetchone()
+                    if row is None or _unpickle(row[0]) != expected:
+                        return False  # another process moved the base on: nothing written
+                _apply(db, u)
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('base', ?)", (meta,))
         except (sqlite3.Error, OSError, pickle.PicklingError) as exc:
-            self._failed(exc)
+            self.file.discard(exc)
             return False
         return True
 
