@@ -9,12 +9,12 @@ itself, so the two always agree (tests/views/test_job_summary.py compares them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model.phases import DEFAULT_MAX_PARALLELISM, ScheduleMode, TaskPhase
 from reconciler.views.fields import PRIORITY_ANNOTATION, job_phase_of, parse_time
+from reconciler.views.job_head import JobHead
 
 if TYPE_CHECKING:  # the full views (views.types, views.build) are loaded only when a summary needs them
     from reconciler.model import Resource
@@ -24,26 +24,11 @@ _SUCCEEDED = TaskPhase.SUCCEEDED.value  # TaskState.SUCCEEDED: a created task's 
 
 
 @dataclass
-class JobSummary:
+class JobSummary(JobHead):
     """What a job table shows of a job (``kgitops job list``): a ``JobInfo`` without its tasks' views, only
-    how many tasks the spec has and how many Succeeded, and the parties' domains. Every field has the value
-    of the ``JobInfo`` field of the same name (``views.summary.job_summary``)."""
+    how many tasks the spec has and how many Succeeded, and the parties' domains. The fields of ``JobHead``
+    have the values of the ``JobInfo`` fields of the same name (``views.summary.job_summary``)."""
 
-    name: str
-    namespace: str
-    phase: str
-    initiator: str = ""
-    reason: str = ""
-    message: str = ""
-    schedule_mode: str = ""
-    max_parallelism: int = 1
-    priority: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    accept_time: datetime | None = None
-    start_time: datetime | None = None
-    finish_time: datetime | None = None
-    last_reconcile_time: datetime | None = None
     party_domains: list[str] = field(default_factory=list)
     tasks_succeeded: int = 0
     tasks_total: int = 0
@@ -150,22 +135,10 @@ def job_summary(job: Resource) -> JobSummary:
 
 def summary_of(info: JobInfo) -> JobSummary:
     """A ``JobInfo``'s table row."""
+    head = {f.name: getattr(info, f.name) for f in fields(JobHead)}
+    head.update(labels=dict(info.labels), annotations=dict(info.annotations))
     return JobSummary(
-        name=info.name,
-        namespace=info.namespace,
-        phase=info.phase,
-        initiator=info.initiator,
-        reason=info.reason,
-        message=info.message,
-        schedule_mode=info.schedule_mode,
-        max_parallelism=info.max_parallelism,
-        priority=info.priority,
-        labels=dict(info.labels),
-        annotations=dict(info.annotations),
-        accept_time=info.accept_time,
-        start_time=info.start_time,
-        finish_time=info.finish_time,
-        last_reconcile_time=info.last_reconcile_time,
+        **head,
         party_domains=info.party_domains,
         tasks_succeeded=info.tasks_succeeded,
         tasks_total=info.tasks_total,

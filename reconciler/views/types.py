@@ -20,6 +20,7 @@ from reconciler.views.fields import (
     job_phase_of,
     parse_time,
 )
+from reconciler.views.job_head import JobHead
 
 __all__ = [
     "JOB_ID_ANNOTATION",
@@ -150,24 +151,9 @@ class JobParty:
 
 
 @dataclass
-class JobInfo:
+class JobInfo(JobHead):
     """A KusciaJob as an operator sees it. ``tasks`` holds every task of the spec, in spec order."""
 
-    name: str
-    namespace: str
-    phase: str
-    initiator: str = ""
-    reason: str = ""
-    message: str = ""
-    schedule_mode: str = ""
-    max_parallelism: int = 1
-    priority: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    accept_time: datetime | None = None  # creation
-    start_time: datetime | None = None
-    finish_time: datetime | None = None
-    last_reconcile_time: datetime | None = None
     parties: list[JobParty] = field(default_factory=list)
     tasks: list[TaskInfo] = field(default_factory=list)
     conditions: list[dict[str, Any]] = field(default_factory=list)
