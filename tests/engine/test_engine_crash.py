@@ -7,6 +7,7 @@ import contextlib
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from reconciler.backends.local import LocalBackend
 from reconciler.engine.driver import driver_pid
 from reconciler.engine.runtime import procfs
+from reconciler.engine.store import DB_NAME
 from reconciler.model import ObjectRef
 
 from .engine_fixtures import appimage, kjob
@@ -46,6 +48,22 @@ def wait_for(cond, timeout: float = 20) -> bool:  # type: ignore[no-untyped-def]
             return True
         time.sleep(0.02)
     return False
+
+
+def stopped_outside_a_write(pid: int, db: Path) -> bool:
+    """SIGSTOP the driver at a moment it holds no write transaction (else every writer would wait for it
+    until the busy timeout); when it does, let it go on (SIGCONT) and say so, for ``wait_for`` to retry."""
+    os.kill(pid, signal.SIGSTOP)
+    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # database is locked: stopped inside a write
+        os.kill(pid, signal.SIGCONT)
+        return False
+    finally:
+        probe.close()
 
 
 def job_status(b: LocalBackend, name: str) -> dict:
@@ -127,7 +145,7 @@ def test_a_task_deleted_while_its_driver_is_killed_has_its_processes_ended_by_th
     try:
         assert wait_for(lambda: len([p for p in client.store.pods(live_only=True) if p.pid]) == 2)
         pods = [(p.pid, p.start_ticks) for p in client.store.pods(live_only=True)]
-        os.kill(driver.pid, signal.SIGSTOP)
+        assert wait_for(lambda: stopped_outside_a_write(driver.pid, state / DB_NAME))
         client.delete(ObjectRef.of("KusciaJob", "doomed"))  # the lock is held: the deletion is only logged
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
