@@ -9,10 +9,10 @@ holds); the errors of every other file are kept from the previous build.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from reconciler.model import ObjectRef
 from reconciler.plan.validation_seam import Checked, cross_file_errors_by_path
+from reconciler.validate import Options
 
 Key = tuple[str, ...]
 FULL_CHECK_SHARE = 0.1  # more changed files than this share of the source: check everything again
@@ -22,7 +22,7 @@ def claim_keys(checked: Checked) -> frozenset[Key]:
     """What a file claims that another file may claim too: its objects' refs (``("ref", kind, namespace,
     name)``) and the taskIDs they use (``("task", namespace, taskID)``, a job's own name counting as one)."""
     keys: set[Key] = set()
-    for facts in getattr(checked.raw, "facts", ()) or ():
+    for facts in checked.raw.facts if checked.raw is not None else ():
         ref: ObjectRef = facts.ref
         keys.add(("ref", ref.kind, ref.namespace, ref.name))
         keys.add(("task", ref.namespace, ref.name))
@@ -40,7 +40,7 @@ class CrossFileCache:
         self.checked_last = 0  # files the last call checked again
 
     def errors(
-        self, checked: Sequence[Checked], digests: Sequence[str], options: Any
+        self, checked: Sequence[Checked], digests: Sequence[str], options: Options | None
     ) -> dict[ObjectRef, tuple[str, str]]:
         """Held objects: ref -> (the file the error is reported in, the error)."""
         current = {c.path: d for c, d in zip(checked, digests, strict=True)}
@@ -56,7 +56,7 @@ class CrossFileCache:
                 out.setdefault(ref, (path, why))
         return out
 
-    def _full(self, checked: Sequence[Checked], current: dict[str, str], options: Any) -> None:
+    def _full(self, checked: Sequence[Checked], current: dict[str, str], options: Options | None) -> None:
         self._digests = dict(current)
         self._keys = {c.path: claim_keys(c) for c in checked}
         self._index = {}
@@ -72,7 +72,7 @@ class CrossFileCache:
         current: dict[str, str],
         changed: set[str],
         removed: set[str],
-        options: Any,
+        options: Options | None,
     ) -> None:
         by_path = {c.path: c for c in checked}
         touched: set[Key] = set()

@@ -176,6 +176,6 @@ def check_facts(facts: Iterable[Facts]) -> list[Finding]:
     return out
 
 
-def check_cross_file(results: list[FileResult], options: Options | object | None = None) -> list[Finding]:
+def check_cross_file(results: list[FileResult], options: Options | None = None) -> list[Finding]:
     """Cross-file findings for a set of per-file results (one FileResult per file, in input order)."""
     return check_facts(f for r in results for f in r.facts)

@@ -54,22 +54,9 @@ def _decode_problem(data: bytes) -> tuple[str, int, int] | None:
     return None
 
 
-def _options(options: object) -> Options:
-    """Callers may pass None, our Options, or any object with some of its attributes (a config section)."""
-    if isinstance(options, Options):
-        return options
-    if options is None:
-        return _DEFAULT_OPTIONS
-    return Options(
-        lenient=bool(getattr(options, "lenient", False)),
-        reject_unknown_kinds=bool(getattr(options, "reject_unknown_kinds", False)),
-        max_file_size=int(getattr(options, "max_file_size", _DEFAULT_OPTIONS.max_file_size)),
-    )
-
-
-def validate_file(path: str, data: bytes, options: Options | object | None = None) -> FileResult:
+def validate_file(path: str, data: bytes, options: Options | None = None) -> FileResult:
     """Validate one file's content. ``path`` is only used to label findings and origins."""
-    options = _options(options)
+    options = options or _DEFAULT_OPTIONS
     result = FileResult(path)
     if len(data) > options.max_file_size:
         result.findings.append(

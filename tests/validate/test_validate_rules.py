@@ -185,12 +185,12 @@ def test_public_api_for_the_gitops_sync() -> None:
     assert [t["tolerable"] for t in effective.spec["tasks"]] == [False, False]
 
 
-def test_api_version_and_options_from_any_config_object() -> None:
+def test_api_version_and_lenient_option() -> None:
     wrong = JOB.replace("kuscia.secretflow/v1alpha1", "kuscia.secretflow/v1")
     assert [e.split(":")[0] for e in errors(wrong)] == ["KIND002@1"]
 
-    class Section:  # e.g. a config section that only knows some of the options
-        lenient = True
-
     typo = JOB.replace("dependencies:", "dependency:").encode()
-    assert [f.severity for f in validate_file("m.yaml", typo, Section()).findings] == [Severity.WARNING]
+    assert [f.severity for f in validate_file("m.yaml", typo, Options(lenient=True)).findings] == [
+        Severity.WARNING
+    ]
+    assert [f.severity for f in validate_file("m.yaml", typo).findings] == [Severity.ERROR]
