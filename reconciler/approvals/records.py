@@ -211,7 +211,7 @@ def parse_file(text: str, path: str) -> list[ApprovalRecord | RecordProblem]:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except (yaml.YAMLError, RecursionError) as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = exc.problem_mark if isinstance(exc, yaml.MarkedYAMLError) else None
         return [RecordProblem(path, mark.line + 1 if mark else 0, f"not valid YAML: {exc}")]
     for node in nodes:
         if node is None:

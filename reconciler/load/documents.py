@@ -73,7 +73,9 @@ def locate(node: Node, path: tuple[str | int, ...], key: bool = False) -> tuple[
 
 
 def _mark(exc: yaml.YAMLError) -> tuple[int, int]:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return 0, 0
+    mark = exc.problem_mark or exc.context_mark
     if mark is None:
         return 0, 0
     return int(mark.line) + 1, int(mark.column) + 1
@@ -213,8 +215,9 @@ def iter_documents(data: bytes) -> Iterator[Document]:
                 if refused is not None:
                     raise refused from exc
                 line, column = _mark(exc)
-                problem = getattr(exc, "problem", None) or str(exc)
-                context = getattr(exc, "context", None)
+                problem, context = str(exc), None
+                if isinstance(exc, yaml.MarkedYAMLError):
+                    problem, context = exc.problem or problem, exc.context
                 text = f"{context}: {problem}" if context else str(problem)
                 raise LoadError("YAML001", f"YAML syntax error: {text}", line, column) from exc
             if node is None:

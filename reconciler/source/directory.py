@@ -217,7 +217,7 @@ class DirectorySource:
                     return
                 if event.is_directory and event.event_type in ("modified", "closed"):
                     return  # a directory's mtime moves with any file in it; the file's own event counts
-                paths = [event.src_path, getattr(event, "dest_path", "")]
+                paths = [event.src_path, event.dest_path]  # dest_path: "" but for a move
                 if any(p and source.relevant(os.fsdecode(p), event.is_directory) for p in paths):
                     debouncer.poke()
 

@@ -58,8 +58,8 @@ def is_transient(exc: BaseException, retry_refused: bool = False) -> bool:
 
 
 def retry_after(exc: BaseException) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    """Seconds from a refusal's ``Retry-After`` header (RFC 9110 §10.2.3, delay-seconds); None without."""
+    value = exc.headers.get("Retry-After") if isinstance(exc, ApiException) and exc.headers else None
     try:
         return float(value) if value is not None else None
     except ValueError:
