@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.kusciaapi.mapping import custom_fields, spec_from_query, task_config
 from reconciler.model import Resource
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
@@ -25,8 +26,6 @@ JOB_STATES = frozenset(
         "Suspended",
     }
 )
-JOB_ID_ANNOTATION = "kuscia.secretflow/job-id"
-TASK_ALIAS_ANNOTATION = "kuscia.secretflow/task-alias"
 
 
 def job_state(phase: str) -> str:
@@ -199,7 +198,7 @@ def tasks_from_detail(job_id: str, detail: Mapping[str, Any], namespace: str) ->
                 kind=KUSCIA_TASK,
                 name=str(t["task_id"]),
                 namespace=namespace,
-                annotations={JOB_ID_ANNOTATION: job_id, TASK_ALIAS_ANNOTATION: str(t.get("alias") or "")},
+                annotations={ANNOTATION_JOB_ID: job_id, ANNOTATION_TASK_ALIAS: str(t.get("alias") or "")},
                 status=status,
                 creation_timestamp=str(t.get("create_time") or ""),
             )

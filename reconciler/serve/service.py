@@ -25,6 +25,7 @@ from reconciler.backends.base import (
 )
 from reconciler.backends.pages import MAX_LIMIT, InvalidMarker, PageRequest
 from reconciler.kuscia import codes as ec
+from reconciler.kuscia.labels import ANNOTATION_INTERCONN_SELF_PARTIES
 from reconciler.kusciaapi.errors import APIError, ok
 from reconciler.kusciaapi.mapping import check_job_id, job_from_create_request
 from reconciler.kusciaapi.status import job_status_detail, query_data
@@ -34,7 +35,6 @@ from reconciler.serve.driving import WriterThreadDriver
 
 T = TypeVar("T")
 log = logging.getLogger("kgitops.serve")
-SELF_PARTIES_ANNOTATION = "kuscia.secretflow/interconn-self-parties"
 APPROVE_RESULTS = {1: True, 2: False, "APPROVE_RESULT_ACCEPT": True, "APPROVE_RESULT_REJECT": False}
 # op -> (stage, error code, code when the phase forbids it, code when writing the command fails)
 STAGE_OPS: dict[str, tuple[Stage, int, int, int]] = {
@@ -270,7 +270,7 @@ class JobService:
             if self.domain:  # a domain's KusciaAPI speaks for its own domain only
                 domains = [self.domain]
             else:  # the master speaks for every party it hosts
-                annotated = job.annotations.get(SELF_PARTIES_ANNOTATION, "")
+                annotated = job.annotations.get(ANNOTATION_INTERCONN_SELF_PARTIES, "")
                 domains = [d for d in annotated.split("_") if d] or sorted(
                     {
                         str(p.get("domainID"))
