@@ -1,7 +1,7 @@
 """``kgitops diff | sync | watch | status``: keep a backend in line with a directory or Git repository.
 
-Each command turns its flags into ``reconciler.sdk.Overrides`` and ``RunOptions``, makes one SDK call and
-prints the result."""
+Each command turns its flags into ``reconciler.sdk.Overrides`` and ``RunOptions`` (the shared flags are
+``reconciler.cli.source_flags``), makes one SDK call and prints the result; Ctrl-C says what keeps running."""
 
 from __future__ import annotations
 
@@ -9,131 +9,17 @@ import json
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from reconciler import sdk
 from reconciler.cli import exitcodes
-from reconciler.cli.common import (
-    DURATION,
-    SIZE,
-    backend_options,
-    cli_config,
-    colour_option,
-    emit_text,
-    say_what_is_read,
-    use_colour,
-)
+from reconciler.cli.common import DURATION, colour_option, emit_text, say_what_is_read, use_colour
 from reconciler.cli.handler import Command
-from reconciler.config import Config
+from reconciler.cli.source_flags import grace_option, run_settings, source_options
 
-F = TypeVar("F", bound=Callable[..., Any])
 SECONDS = click.FloatRange(0, 86400, min_open=True)  # the ranges of schemas/config.json
-
-
-def grace_option(func: F) -> F:
-    """``--prune-grace-period`` of sync and watch (``prune.grace_period``)."""
-    return click.option(
-        "--prune-grace-period",
-        type=DURATION,
-        default=None,
-        metavar="DURATION",
-        help="How long a pruned running job has, after kgitops stops it, to end before it is deleted anyway "
-        "(600, 90s, 10m; 0: delete at once; default 60s).",
-    )(func)
-
-
-def source_options(func: F) -> F:
-    options = [
-        click.argument("source", required=False),
-        click.option(
-            "--git", "as_git", is_flag=True, help="Read SOURCE as a Git repository (committed tree)."
-        ),
-        click.option(
-            "--ref", default=None, help="Branch, tag or commit of a Git source (default: its default branch)."
-        ),
-        click.option(
-            "--path", "subpath", default=None, help="Sub-directory of the source holding the manifests."
-        ),
-        click.option(
-            "--status-dir", default=None, type=click.Path(file_okay=False), help="Write status files here."
-        ),
-        click.option(
-            "--status-branch", default=None, help="Branch for status commits (default: kgitops/status)."
-        ),
-        click.option("--no-status-commit", is_flag=True, help="Do not commit status to the status branch."),
-        click.option("--no-push", is_flag=True, help="Keep the status branch of a URL source local."),
-        click.option("--prune/--no-prune", default=None, help="Delete managed objects that left the source."),
-        click.option(
-            "--max-prune",
-            type=click.IntRange(min=0),
-            default=None,
-            help="Refuse plans pruning more than this many objects (0: prune nothing; default: no limit).",
-        ),
-        click.option(
-            "--recreate", multiple=True, metavar="NAME", help="Re-run this changed job (repeatable)."
-        ),
-        click.option(
-            "--confirm-prune",
-            multiple=True,
-            metavar="NAME",
-            help="Prune this object although its file is still in the source (repeatable).",
-        ),
-        click.option(
-            "--recreate-drifted/--no-recreate-drifted",
-            default=None,
-            help="Re-create managed objects deleted or changed outside kgitops (default: only report).",
-        ),
-        click.option(
-            "--ssh-key", default=None, type=click.Path(dir_okay=False), help="SSH key for a Git URL."
-        ),
-        click.option("--source-id", default=None, help="Name of the source in labels and the inventory."),
-        click.option(
-            "--max-file-size",
-            type=SIZE,
-            default=None,
-            metavar="SIZE",
-            help="Larger manifest files are held, not parsed (bytes, or e.g. 512KiB, 5MiB; default 5MiB).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return backend_options(func)
-
-
-def _settings(kwargs: dict[str, Any], **more: Any) -> tuple[Config, sdk.RunOptions]:
-    """The flags of ``source_options`` (and ``more`` overrides) as a Config and the run's options."""
-    options = sdk.RunOptions(
-        tuple(kwargs.pop("recreate", ()) or ()),
-        kwargs.pop("max_file_size", None),
-        tuple(kwargs.pop("confirm_prune", ()) or ()),
-    )
-    overrides = sdk.Overrides(
-        source=kwargs["source"],
-        git=kwargs["as_git"],
-        ref=kwargs["ref"],
-        subpath=kwargs["subpath"],
-        ssh_key=kwargs["ssh_key"],
-        source_id=kwargs["source_id"],
-        status_dir=kwargs["status_dir"],
-        status_branch=kwargs["status_branch"],
-        status_commit=False if kwargs["no_status_commit"] else None,
-        status_push=False if kwargs["no_push"] else None,
-        prune=kwargs["prune"],
-        max_prune=kwargs["max_prune"],
-        recreate_drifted=kwargs["recreate_drifted"],
-        **more,
-    )
-    cfg = cli_config(
-        kwargs["config_path"],
-        kwargs["backend_kind"],
-        kwargs["state_dir"],
-        kwargs["context"],
-        overrides,
-        kwargs["kubeconfig"],
-    )
-    return cfg, options
 
 
 def interrupted_message(command: str, kwargs: dict[str, Any]) -> str:
@@ -188,7 +74,7 @@ def diff(
     With --comment, the plan also goes to the pull request as one comment, edited in place on a re-run."""
     from reconciler.render.plan import render
 
-    cfg, options = _settings(kwargs)
+    cfg, options = run_settings(kwargs)
     say_what_is_read(cfg)
     plans: list[Any] = []
     if comment:  # which approvals count is read only for the comment: it reads every job in the commit
@@ -235,7 +121,7 @@ def sync(
     Ctrl-C."""
     from reconciler.render.sync import data_dir_lines, sync_document, sync_lines
 
-    cfg, options = _settings(kwargs, prune_grace_period=prune_grace_period)
+    cfg, options = run_settings(kwargs, prune_grace_period=prune_grace_period)
 
     def show(report: sdk.SyncReport) -> None:
         if output == "json":
@@ -358,7 +244,7 @@ def watch(
     Replicas (--leader-elect) elect one leader on a Lease: only it reconciles; the others follow and take over
     when it stops (at once on SIGTERM) or stops renewing (after the lease duration)."""
     flags = dict(kwargs)
-    cfg, options = _settings(
+    cfg, options = run_settings(
         kwargs,
         poll_interval=poll_interval,
         resync_interval=resync_interval,
@@ -391,7 +277,7 @@ def status(output: str, **kwargs: Any) -> None:
     from reconciler.render.status import status_table
     from reconciler.render.sync import held_file_lines
 
-    cfg, options = _settings(kwargs)
+    cfg, options = run_settings(kwargs)
     say_what_is_read(cfg)
     reports: list[sdk.StatusReport] = []
     _interruptible("status", kwargs, lambda: reports.append(sdk.status(cfg, options)))
