@@ -19,11 +19,17 @@ parse is not in the parse cache; ``max_prune`` exceeded; an empty source; more t
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import reconciler
+from reconciler.apply.full_base import (
+    MAX_STORED,
+    claim_text,
+    inventory_digest,
+    is_stored,
+    is_unblocked_prune,
+    ref_row,
+    task_claims,
+)
 from reconciler.apply.live_cache import Cursor
 from reconciler.backends.base import Backend
 from reconciler.model import ObjectRef, Resource
@@ -31,9 +37,8 @@ from reconciler.plan import ownership as own
 from reconciler.plan.crossfile_cache import claim_keys
 from reconciler.plan.desired import DesiredStateBuilder
 from reconciler.plan.diff import PlanOptions, is_planned_live, make_plan, task_ids
-from reconciler.plan.model import Action, DesiredState, Plan, PlanEntry
+from reconciler.plan.model import Action, DesiredState, Plan
 from reconciler.plan.plan_base import (
-    BASE_SCHEMA,
     BaseMeta,
     BaseReader,
     BaseUnreadable,
@@ -43,45 +48,18 @@ from reconciler.plan.plan_base import (
     task_claim,
 )
 from reconciler.plan.validation_seam import Checked, check_file, cross_file_errors_by_path
-from reconciler.source import Snapshot, Source, SourceError
+from reconciler.source import Source, SourceError
 
 # refs to judge again beyond this share of the objects (at least JUDGE_MIN): a full plan, whose bulk paths
 # are cheaper per object than judging one by one (e.g. after a sync that approved every job)
 JUDGE_SHARE = 0.05
 JUDGE_MIN = 100
-MAX_STORED = 2000  # difference entries beyond this: the base would cost more to read than a plan; none kept
 # The live listings a plan reads (``Reconciler.live``): every AppImage and KusciaJob, the managed KusciaTasks
 LISTINGS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("AppImage", ()),
     ("KusciaJob", ()),
     ("KusciaTask", ((own.MANAGED_BY, own.MANAGED_BY_VALUE),)),
 )
-
-
-def base_key(source: Source, backend_id: str, validator: str, options: PlanOptions) -> str:
-    """Everything a base must have been computed under to be reused."""
-    text = "|".join(
-        (
-            reconciler.__version__,
-            str(BASE_SCHEMA),
-            source.source_id,
-            source.describe(),
-            backend_id,
-            validator,
-            repr(options),
-        )
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def inventory_digest(inventory: Iterable[ObjectRef]) -> str:
-    """A digest of a set of refs (sorted as text: far cheaper than sorting the refs)."""
-    text = "\n".join(sorted(f"{r.kind}/{r.namespace}/{r.name}" for r in inventory))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def claim_text(key: tuple[str, ...]) -> str:
-    return "/".join(key)
 
 
 @dataclass
@@ -274,15 +252,15 @@ def _patch(
         counts[e.action.value] = counts.get(e.action.value, 0) + 1
     prunes = (
         meta.unblocked_prunes
-        - sum(1 for r in rows.values() if r.entry is not None and _unblocked_prune(r.entry))
-        + sum(1 for e in partial.entries if _unblocked_prune(e))
+        - sum(1 for r in rows.values() if r.entry is not None and is_unblocked_prune(r.entry))
+        + sum(1 for e in partial.entries if is_unblocked_prune(e))
     )
     if options.max_prune is not None and prunes > options.max_prune:
         raise GiveUp("max_prune")
     if partial.prune_refused:
         raise GiveUp("prune refused")
     kept = base.differences(affected)
-    shown = {**kept, **{ref: e for ref, e in judged.items() if _stored(e)}}
+    shown = {**kept, **{ref: e for ref, e in judged.items() if is_stored(e)}}
     if len(shown) > MAX_STORED:
         raise GiveUp("too many differences to keep")
     entries = [shown[ref] for ref in sorted(shown, key=lambda r: (r.kind, r.namespace, r.name))]
@@ -299,11 +277,11 @@ def _patch(
         if now is None:
             update.drop_refs.add(ref)
         else:
-            update.refs.append(_row(now, wanted.get(ref), live.get(ref)))
+            update.refs.append(ref_row(now, wanted.get(ref), live.get(ref)))
     update.files = {f.path: (f.digest, len(changed[f.path].objects)) for f in files.changed}
     update.drop_files = set(files.deleted)
     update.claims = {**new_claims, **{p: frozenset() for p in files.deleted}}
-    update.owners = {ref: frozenset(_claims_of(live_changed.get(ref))) for ref in moved_live}
+    update.owners = {ref: frozenset(task_claims(live_changed.get(ref))) for ref in moved_live}
     update.inventory = inventory if inventory_moved else None
     builder.remember(changed, {f.path: f.digest for f in files.changed})
     return Patched(plan, desired, len(affected), inventory), update
@@ -324,74 +302,3 @@ def _settled(base: BaseReader, inventory: set[ObjectRef], update: BaseUpdate) ->
         elif row.action == Action.UNCHANGED.value and row.entry is None and ref not in inventory:
             return False
     return True
-
-
-def _unblocked_prune(e: PlanEntry) -> bool:
-    return e.action == Action.PRUNE and not e.blocked
-
-
-def _stored(e: PlanEntry) -> bool:
-    """Whether a base keeps the whole entry: everything ``diff`` shows (all but a plain unchanged one)."""
-    return e.action != Action.UNCHANGED or e.adopt
-
-
-def _claims_of(obj: Resource | None) -> set[str]:
-    return set() if obj is None else {task_claim(obj.namespace, t) for t in task_ids(obj)}
-
-
-def _row(e: PlanEntry, want: Resource | None, live: Resource | None) -> RefRow:
-    path = want.origin.path if want is not None and want.origin is not None else ""
-    live_path = live.annotations.get(own.SOURCE_PATH, "") if live is not None else ""
-    return RefRow(e.ref, path, live_path, live is not None, e.action.value, e if _stored(e) else None)
-
-
-def full_base(
-    key: str,
-    desired: DesiredState,
-    snapshot: Snapshot | None,
-    plan: Plan,
-    live: list[Resource],
-    inventory: set[ObjectRef],
-    cursors: list[Cursor],
-    builder: DesiredStateBuilder,
-) -> BaseUpdate | None:
-    """A whole new base from a full plan, or None when that plan cannot be one (something is held, the
-    source failed, a prune was refused, KusciaTasks in the source, too many differences)."""
-    if (
-        snapshot is None
-        or desired.error
-        or desired.held_paths
-        or desired.held_refs
-        or plan.prune_refused
-        or plan.held_files
-        or snapshot.problems
-        or any(r.kind == "KusciaTask" for r in desired.objects)
-        or len(live) != len({o.ref for o in live})
-        or any(c == "" for _, _, c in cursors)
-    ):
-        return None
-    stored = [e for e in plan.entries if _stored(e)]
-    if len(stored) > MAX_STORED:
-        return None
-    live_by_ref = {o.ref: o for o in live if is_planned_live(o)}
-    counts: dict[str, int] = {}
-    update = BaseUpdate(BaseMeta(key, "", (), (), 0, 0, "", 0))
-    for e in plan.entries:
-        counts[e.action.value] = counts.get(e.action.value, 0) + 1
-        update.refs.append(_row(e, desired.objects.get(e.ref), live_by_ref.get(e.ref)))
-    for f in snapshot.files:
-        update.files[f.path] = (f.digest, desired.yields.get(f.path, 0))
-        checked = builder.checked(f.path, f.digest)
-        if checked is None:
-            return None
-        update.claims[f.path] = frozenset(claim_text(k) for k in claim_keys(checked))
-    update.owners = {ref: frozenset(_claims_of(o)) for ref, o in live_by_ref.items()}
-    update.inventory = set(inventory)
-    prunes = sum(1 for e in plan.entries if _unblocked_prune(e))
-    update.meta = BaseMeta(
-        key, desired.revision, tuple(cursors), tuple(sorted(counts.items())), len(desired.objects),
-        desired.file_count, inventory_digest(inventory), prunes,
-    )
-    return update
-
-

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from reconciler.apply.incremental import Patched, full_base, plan_incremental
+from reconciler.apply.full_base import full_base
+from reconciler.apply.incremental import Patched, plan_incremental
 from reconciler.apply.live_cache import LiveCache
 from reconciler.apply.sync import Applied, SyncResult, sync
 from reconciler.backends.base import Backend
@@ -59,7 +60,7 @@ class Reconciler:
     ) -> None:
         """``parse_cache``: keep parse results on disk too, so the next process starts warm. ``plan_base``:
         where ``plan_differences`` keeps the previous plan's base, valid under ``base_key``
-        (``reconciler.apply.incremental.base_key``)."""
+        (``reconciler.apply.full_base.base_key``)."""
         self.source = source
         self.backend = backend
         self.options = options or PlanOptions()

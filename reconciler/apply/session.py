@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.apply.incremental import base_key
+from reconciler.apply.full_base import base_key
 from reconciler.apply.lock import WriterLock
 from reconciler.apply.reconcile import Planned, Reconciler
 from reconciler.apply.status_records import records_of
