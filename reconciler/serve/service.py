@@ -1,14 +1,10 @@
-"""KusciaAPI's job service (kuscia-semantics.md §9) over any Backend.
-
-Each backend is opened and used on one thread only (backends may hold thread-bound handles, e.g. SQLite):
-one writer thread for every write and the embedded engine's passes, and a few reader threads with a backend
-each, so reads never queue behind writes.
+"""KusciaAPI's job service (kuscia-semantics.md §9) over any Backend: each call checked, answered with
+Kuscia's error codes and texts, and run on the backend's threads (``serve/backend_threads.py``: writes on
+one writer thread, reads on reader threads, so reads never queue behind writes).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -31,10 +27,9 @@ from reconciler.kusciaapi.mapping import check_job_id, job_from_create_request
 from reconciler.kusciaapi.status import job_status_detail, query_data
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
-from reconciler.serve.driving import WriterThreadDriver
+from reconciler.serve.backend_threads import BackendThreads
 
 T = TypeVar("T")
-log = logging.getLogger("kgitops.serve")
 APPROVE_RESULTS = {1: True, 2: False, "APPROVE_RESULT_ACCEPT": True, "APPROVE_RESULT_REJECT": False}
 # op -> (stage, error code, code when the phase forbids it, code when writing the command fails)
 STAGE_OPS: dict[str, tuple[Stage, int, int, int]] = {
@@ -70,56 +65,19 @@ class JobService:
         (``serve/driving.py``)."""
         self.namespace = namespace
         self.domain = domain
-        self._factory = backend_factory
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="kusciaapi-backend"
-        )
-        self._backend: Backend = self._pool.submit(backend_factory).result()
-        self._local = threading.local()
-        self._opened: list[Backend] = []
-        self._opened_lock = threading.Lock()
-        self._readers = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, readers), thread_name_prefix="kusciaapi-reader"
-        )
-        self._driver: WriterThreadDriver | None = None
-        if self._backend.capabilities.engine_in_process:
-            # The embedded engine runs its controllers in whichever process drives it: serving, that is us.
-            self._driver = WriterThreadDriver(self._pool, self._backend, rest_seconds)
-            self._driver.start()
+        self._threads = BackendThreads(backend_factory, readers, rest_seconds)
 
     def run(self, fn: Callable[[Backend], T]) -> T:
         """``fn`` on the writer thread, with its backend; the engine's rest there ends first."""
-        future = self._pool.submit(fn, self._backend)
-        if self._driver is not None:
-            self._driver.wake()
-        return future.result()
+        return self._threads.run(fn)
 
     def read(self, fn: Callable[[Backend], T]) -> T:
         """``fn`` on a reader thread, with that thread's backend (opened on first use)."""
-        return self._readers.submit(self._on_reader, fn).result()
-
-    def _on_reader(self, fn: Callable[[Backend], T]) -> T:
-        backend: Backend | None = getattr(self._local, "backend", None)
-        if backend is None:
-            backend = self._local.backend = self._factory()
-            with self._opened_lock:
-                self._opened.append(backend)
-        return fn(backend)
+        return self._threads.read(fn)
 
     def close(self) -> None:
-        if self._driver is not None:
-            self._driver.stop()
-        self._readers.shutdown(wait=True)
-        with self._opened_lock:
-            for backend in self._opened:
-                try:
-                    backend.close()
-                except Exception:  # closing: the others still close
-                    log.exception("closing a reader backend failed")
-        try:
-            self.run(lambda b: b.close())
-        finally:
-            self._pool.shutdown(wait=True)
+        """Stop driving the engine and close every backend (``BackendThreads.close``)."""
+        self._threads.close()
 
     # -- helpers (on the worker thread) -------------------------------------------------------------------
     def _ref(self, job_id: str) -> ObjectRef:
