@@ -6,7 +6,8 @@ written since a driver last had nothing left to do; then only at what an event c
 processes' are seen by polling ``feed.revision()``, one integer), a process exit (the runtime's pidfds), or a
 deadline that is due (a task's lifecycleSeconds, the kill grace period, a launch waiting for its AppImage). A
 job awaiting approval costs nothing until someone writes to it. Work is taken in bounded batches with exits
-first, so tasks finish while others still start.
+first, so tasks finish while others still start. The sleep of ``wait``, and waking it early, is
+``reconciler.engine.wakeup``.
 
 ``reconcile_once`` is the old full pass (the task controller over every unfinished task, then the job
 controller over every job that still needs reconciling): ``kgitops simulate`` repeats it until nothing
@@ -15,8 +16,6 @@ changes. Whoever drives must hold the state directory's lock (``reconciler.engin
 from __future__ import annotations
 
 import contextlib
-import os
-import selectors
 import sqlite3
 import sys
 import threading
@@ -30,6 +29,7 @@ from reconciler.engine.job_controller import JobController, Recorder
 from reconciler.engine.runtime.base import Runtime
 from reconciler.engine.store import Store, utc_now
 from reconciler.engine.task_controller import TERMINATION_RECHECK, TaskController
+from reconciler.engine.wakeup import Wakeup
 from reconciler.engine.workqueue import Urgency, WorkQueue
 from reconciler.model import JobPhase, ObjectRef
 
@@ -57,26 +57,6 @@ class EngineMetrics:
     reconciles: int = 0
     feed_reads: int = 0
     waits: int = 0
-
-
-class _Waker:
-    """A pipe the waiting driver selects on; other threads of the process write a byte to it."""
-
-    def __init__(self) -> None:
-        self.read_fd, self.write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-
-    def poke(self) -> None:
-        with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
-            os.write(self.write_fd, b"\0")
-
-    def drain(self) -> None:
-        with contextlib.suppress(OSError):  # BlockingIOError: drained
-            while os.read(self.read_fd, 4096):
-                pass
-
-    def close(self) -> None:
-        os.close(self.read_fd)
-        os.close(self.write_fd)
 
 
 class Engine:
@@ -107,10 +87,7 @@ class Engine:
         self._task_phases: dict[str, str] = {}  # uid -> status.phase last seen in the change log
         self._collecting: set[tuple[str, str]] = set()  # (name, uid) of deleted tasks whose pods remain
         self._collect_at: float | None = None
-        self._waker: _Waker | None = None
-        self._wake_lock = threading.RLock()  # reentrant: ``wake`` runs in signal handlers too
-        self._woken = False  # a ``wake`` came before the waker existed: the next ``wait`` returns at once
-        self._selector: selectors.BaseSelector | None = None
+        self._wakeup = Wakeup()
         self._driving_thread: int | None = None
         store.on_commit(self._written)
 
@@ -211,30 +188,12 @@ class Engine:
         until = min(d for d in due if d is not None)
         if until <= now:
             return
-        if self._selector is None:
-            waker = _Waker()
-            with self._wake_lock:
-                self._waker = waker
-            self._selector = selectors.DefaultSelector()
-            self._selector.register(waker.read_fd, selectors.EVENT_READ)
-            fd = self.runtime.fileno()
-            if fd is not None:
-                self._selector.register(fd, selectors.EVENT_READ)
-            if self._woken:
-                self._woken = False
-                return
-        self._selector.select(until - now)
-        assert self._waker is not None
-        self._waker.drain()
+        self._wakeup.sleep(until - now, self.runtime.fileno)
 
     def wake(self) -> None:
         """End a ``wait`` early, or the next one if none is under way (from another thread, or a signal
         handler)."""
-        with self._wake_lock:
-            if self._waker is None:
-                self._woken = True
-            else:
-                self._waker.poke()
+        self._wakeup.wake()
 
     def close(self) -> None:
         """Release the wait's descriptors (the runtime closes its own) and, if this engine drove, the
@@ -244,13 +203,7 @@ class Engine:
             # left behind, the cursor only holds deletions back until the next driver starts
             with contextlib.suppress(sqlite3.Error):
                 self.store.feed.end_reading(self._reader)
-        if self._selector is not None:
-            self._selector.close()
-            self._selector = None
-        with self._wake_lock:
-            waker, self._waker = self._waker, None
-        if waker is not None:
-            waker.close()
+        self._wakeup.close()
 
     def _written(self) -> None:
         if threading.get_ident() != self._driving_thread:
