@@ -11,7 +11,8 @@ import importlib
 import click
 
 from reconciler import __version__
-from reconciler.cli.handler import INTERRUPTED, Group
+from reconciler.cli.exitcodes import INTERRUPTED
+from reconciler.cli.handler import Group
 
 # command name -> "module:attribute"; each module is imported only when its command runs
 COMMANDS: dict[str, str] = {

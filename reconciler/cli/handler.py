@@ -18,12 +18,11 @@ from typing import Any, NoReturn
 
 import click
 
+from reconciler.cli.exitcodes import ERROR, INTERRUPTED
 from reconciler.errors import KgitopsError
 
-INTERRUPTED = 130  # 128 + SIGINT
 
-
-def fail(message: str, hint: str = "", code: int = 2) -> NoReturn:
+def fail(message: str, hint: str = "", code: int = ERROR) -> NoReturn:
     """Print ``error: MESSAGE`` (and ``hint: HINT``) on stderr and exit with ``code``."""
     click.echo(f"error: {message}", err=True)
     if hint:

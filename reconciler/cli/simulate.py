@@ -10,6 +10,7 @@ import click
 
 from reconciler import sdk
 from reconciler.cli.common import file_size_option
+from reconciler.cli.exitcodes import NOT_CLEAN
 from reconciler.cli.handler import Command, fail
 from reconciler.output import render
 from reconciler.render.simulation import simulation_text, warning_line
@@ -58,7 +59,7 @@ def simulate(
     if run.simulation is None:
         assert run.invalid is not None
         click.echo(render(run.invalid, "json" if output == "json" else "text"), nl=False)
-        fail(f"{file} is not valid; nothing was simulated", code=1)
+        fail(f"{file} is not valid; nothing was simulated", code=NOT_CLEAN)
     if output == "json":
         click.echo(json.dumps(run.simulation.to_json(), indent=2))
     else:
@@ -67,4 +68,4 @@ def simulate(
             click.echo(warning_line(f), err=True)
     sys.stdout.flush()
     if run.final_phase == "Failed":
-        fail(f"job {run.simulation.job} ends Failed", code=1)
+        fail(f"job {run.simulation.job} ends Failed", code=NOT_CLEAN)

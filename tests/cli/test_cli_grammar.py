@@ -74,7 +74,13 @@ def test_help_imports_no_command_module() -> None:
     code += "print(sorted(m for m in sys.modules if m.startswith('reconciler.')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = [m for m in done.stdout.splitlines()[-1].strip("[]").replace("'", "").split(", ") if m]
-    assert loaded == ["reconciler.cli", "reconciler.cli.handler", "reconciler.errors"]
+    # the error handler and the exit-code table it exits with; no command module
+    assert loaded == [
+        "reconciler.cli",
+        "reconciler.cli.exitcodes",
+        "reconciler.cli.handler",
+        "reconciler.errors",
+    ]
 
 
 def test_each_short_flag_has_one_meaning_everywhere() -> None:
