@@ -31,7 +31,7 @@ from reconciler.engine.store import Store, utc_now
 from reconciler.engine.task_controller import TERMINATION_RECHECK, TaskController
 from reconciler.engine.wakeup import Wakeup
 from reconciler.engine.workqueue import Urgency, WorkQueue
-from reconciler.model import JobPhase, ObjectRef
+from reconciler.model import JobPhase, ObjectRef, TaskPhase
 
 OPEN = "json_extract(status, '$.completionTime') IS NULL"
 RECONCILABLE = (
@@ -121,9 +121,10 @@ class Engine:
                 if obj is None:
                     return False
                 what = "KusciaJob" if ref.kind == "KusciaJob" else "KusciaTask"
+                failed = JobPhase.FAILED if ref.kind == "KusciaJob" else TaskPhase.FAILED
                 now = self.clock()
                 obj.status.update(
-                    phase="Failed",
+                    phase=str(failed),
                     message=f"{what} failed after 3x retry, last error: {type(exc).__name__}: {exc}",
                     completionTime=now,
                     lastReconcileTime=now,

@@ -18,14 +18,24 @@ from reconciler.engine.scheduler import schedule
 from reconciler.engine.stage_commands import handle_stage_command
 from reconciler.engine.store import Store
 from reconciler.engine.taskbuild import build_task, generate_task_id
+from reconciler.kuscia.conditions import (
+    CONDITION_FALSE,
+    CONDITION_JOB_VALIDATED,
+    CONDITION_TRUE,
+    MESSAGE_JOB_STOPPED,
+    REASON_CREATE_TASK_FAILED,
+    REASON_KUSCIA_JOB_STOPPED,
+    REASON_VALIDATE_FAILED,
+)
 from reconciler.kuscia.labels import (
     ANNOTATION_INITIATOR,
     ANNOTATION_INTERCONN_SELF_PARTIES,
     ANNOTATION_SELF_CLUSTER_AS_INITIATOR,
     LABEL_JOB_UID,
 )
-from reconciler.kuscia.stages import CONDITION_JOB_VALIDATED
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, TaskPhase
+from reconciler.model.objects import KUSCIA_TASK
+from reconciler.model.phases import OPEN_TASK_PHASES, ApprovePhase, JobStagePhase
 
 
 class Recorder(Protocol):
@@ -72,22 +82,22 @@ class JobRound:
 
     def task(self, alias: str) -> Resource | None:
         ref = self.tasks.get(alias)
-        return self.store.get(ObjectRef("KusciaTask", self.job.namespace, ref.name)) if ref else None
+        return self.store.get(ObjectRef(KUSCIA_TASK, self.job.namespace, ref.name)) if ref else None
 
     def refresh_task_status(self) -> None:
         """``status.taskStatus`` is always rebuilt from the tasks that exist (§4.1 step 5)."""
         self.job.status["taskStatus"] = {t.name: str(t.phase) for t in self.tasks.values()}
 
-    def set_stage_status(self, value: str) -> None:
+    def set_stage_status(self, value: JobStagePhase) -> None:
         stage = self.job.status.setdefault("stageStatus", {})
         for d in self.spec.domains:
-            stage[d] = value
+            stage[d] = str(value)
 
     def fail_open_task_status(self) -> None:
         ts = self.job.status.get("taskStatus") or {}
         for k, v in ts.items():
-            if v in ("Pending", "Running", ""):
-                ts[k] = "Failed"
+            if v in (*OPEN_TASK_PHASES, ""):
+                ts[k] = str(TaskPhase.FAILED)
 
     def stop_tasks(self) -> None:
         """§5.1: unfinished tasks become Failed (reason KusciaJobStopped); the runtime then kills them."""
@@ -99,9 +109,9 @@ class JobRound:
             if task is None:
                 continue
             st = task.status
-            st["phase"] = "Failed"
-            st["reason"] = "KusciaJobStopped"
-            st["message"] = "Job was stopped"
+            st["phase"] = str(TaskPhase.FAILED)
+            st["reason"] = REASON_KUSCIA_JOB_STOPPED
+            st["message"] = MESSAGE_JOB_STOPPED
             st.setdefault("startTime", self.now)
             st["lastReconcileTime"] = self.now
             parties = st.setdefault("partyTaskStatus", [])
@@ -115,10 +125,14 @@ class JobRound:
                     None,
                 )
                 if entry is None:
-                    entry = {"domainID": p.get("domainID"), "role": p.get("role", ""), "phase": "Failed"}
+                    entry = {
+                        "domainID": p.get("domainID"),
+                        "role": p.get("role", ""),
+                        "phase": str(TaskPhase.FAILED),
+                    }
                     parties.append(entry)
-                elif entry.get("phase") in ("Pending", "Running", "", None):
-                    entry["phase"] = "Failed"
+                elif entry.get("phase") in (*OPEN_TASK_PHASES, "", None):
+                    entry["phase"] = str(TaskPhase.FAILED)
             self.store.put(task)
             ref.phase = TaskPhase.FAILED
             self.recorder.stopped(self.job.name, t.alias)
@@ -128,7 +142,7 @@ class JobRound:
         """§4.5: Restart deletes every task that did not succeed; the runtime collects their processes."""
         for alias, ref in list(self.tasks.items()):
             if ref.phase is not TaskPhase.SUCCEEDED:
-                self.store.delete(ObjectRef("KusciaTask", self.job.namespace, ref.name))
+                self.store.delete(ObjectRef(KUSCIA_TASK, self.job.namespace, ref.name))
                 del self.tasks[alias]
         self.refresh_task_status()
 
@@ -140,7 +154,7 @@ class JobRound:
             if existing.labels.get(LABEL_JOB_UID) == self.job.uid:
                 return True
             self.job.status["phase"] = str(JobPhase.FAILED)
-            self.job.status["reason"] = "CreateTaskFailed"
+            self.job.status["reason"] = REASON_CREATE_TASK_FAILED
             self.job.status["message"] = (
                 f"Failed to create task {task.name} because of a task with the same name already exists"
             )
@@ -163,16 +177,18 @@ def _initialized(rnd: JobRound) -> None:
         conditions.append(
             {
                 "type": CONDITION_JOB_VALIDATED,
-                "status": "False",
-                "reason": "ValidateFailed",
+                "status": CONDITION_FALSE,
+                "reason": REASON_VALIDATE_FAILED,
                 "message": f"Validate job failed, {err}",
                 "lastTransitionTime": rnd.now,
             }
         )
-        status.update(phase=str(JobPhase.FAILED), reason="ValidateFailed", message="")
+        status.update(phase=str(JobPhase.FAILED), reason=REASON_VALIDATE_FAILED, message="")
         return
     if not any(c.get("type") == CONDITION_JOB_VALIDATED for c in conditions):
-        conditions.append({"type": CONDITION_JOB_VALIDATED, "status": "True", "lastTransitionTime": rnd.now})
+        conditions.append(
+            {"type": CONDITION_JOB_VALIDATED, "status": CONDITION_TRUE, "lastTransitionTime": rnd.now}
+        )
     domains = rnd.spec.domains
     job.annotations[ANNOTATION_SELF_CLUSTER_AS_INITIATOR] = "true"
     job.annotations[ANNOTATION_INITIATOR] = rnd.spec.initiator
@@ -180,11 +196,11 @@ def _initialized(rnd: JobRound) -> None:
     stage = status.setdefault("stageStatus", {})
     approve = status.setdefault("approveStatus", {})
     for d in domains:
-        stage.setdefault(d, "JobCreateStageSucceeded")
+        stage.setdefault(d, str(JobStagePhase.CREATE_SUCCEEDED))
         if d == rnd.spec.initiator or d in rnd.auto_approve:
-            approve.setdefault(d, "JobAccepted")
+            approve.setdefault(d, str(ApprovePhase.ACCEPTED))
     partners = [d for d in domains if d != rnd.spec.initiator]
-    waiting = any(approve.get(d) != "JobAccepted" for d in partners)
+    waiting = any(approve.get(d) != ApprovePhase.ACCEPTED for d in partners)
     status["phase"] = str(JobPhase.AWAITING_APPROVAL if waiting else JobPhase.PENDING)
 
 
@@ -195,11 +211,11 @@ def _awaiting_approval(rnd: JobRound) -> None:
     approve = status.get("approveStatus") or {}
     partners = [d for d in rnd.spec.domains if d != rnd.spec.initiator]
     for d in partners:
-        if approve.get(d) == "JobRejected":
+        if approve.get(d) == ApprovePhase.REJECTED:
             status.update(phase=str(JobPhase.APPROVAL_REJECT), reason=f"Party: {d} approval reject.")
             status.setdefault("completionTime", rnd.now)
             return
-    if all(approve.get(d) == "JobAccepted" for d in partners):
+    if all(approve.get(d) == ApprovePhase.ACCEPTED for d in partners):
         status["phase"] = str(JobPhase.PENDING)
 
 
@@ -208,7 +224,7 @@ def _pending(rnd: JobRound) -> None:
         return
     # One cluster (D7): every party's create stage succeeded in Initialized, so the job starts at once.
     stage = rnd.job.status.get("stageStatus") or {}
-    ok = ("JobCreateStageSucceeded", "JobStartStageSucceeded")
+    ok = (JobStagePhase.CREATE_SUCCEEDED, JobStagePhase.START_SUCCEEDED)
     if all(stage.get(d) in ok for d in rnd.spec.domains):
         rnd.job.status["phase"] = str(JobPhase.RUNNING)
 
@@ -334,7 +350,7 @@ class JobController:
             try:
                 spec = self._spec(job, spec_text)
             except (ValueError, TypeError) as exc:
-                job.status.update(phase=str(JobPhase.FAILED), reason="ValidateFailed", message=str(exc))
+                job.status.update(phase=str(JobPhase.FAILED), reason=REASON_VALIDATE_FAILED, message=str(exc))
                 spec = JobSpec(initiator=str(job.spec.get("initiator", "")), tasks=())
             # §4.1 step 3: only tasks whose name is some template's taskID count, keyed by alias
             ids = {(tt.alias, tt.task_id) for tt in spec.tasks}

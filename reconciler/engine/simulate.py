@@ -18,19 +18,22 @@ from reconciler.engine.scheduler import view_phases
 from reconciler.engine.stage_commands import set_stage_label
 from reconciler.engine.store import Store, utc_now
 from reconciler.engine.taskbuild import build_task, generate_task_id
+from reconciler.kuscia.conditions import CONDITION_JOB_VALIDATED, CONDITION_RESOURCE_CREATED, CONDITION_TRUE
 from reconciler.kuscia.labels import (
     ANNOTATION_INITIATOR,
     ANNOTATION_INTERCONN_SELF_PARTIES,
     ANNOTATION_SELF_CLUSTER_AS_INITIATOR,
 )
-from reconciler.kuscia.stages import CONDITION_JOB_VALIDATED, kgitops_refusal
+from reconciler.kuscia.stages import COMMANDS, kgitops_refusal
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, Stage, TaskPhase
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
+from reconciler.model.phases import ApprovePhase, JobStagePhase
 from reconciler.validate import admission
 from reconciler.validate.admission import Verdict
 
-TASK_PHASES = ("Pending", "Running", "Succeeded", "Failed")
-EVENT_PHASES = ("Running", "Succeeded", "Failed")
-STAGES = ("Stop", "Cancel", "Suspend", "Restart")
+TASK_PHASES: tuple[TaskPhase, ...] = tuple(TaskPhase)  # a task given with --given starts in one of these
+EVENT_PHASES = (TaskPhase.RUNNING, TaskPhase.SUCCEEDED, TaskPhase.FAILED)  # what a task event reports
+STAGES: tuple[Stage, ...] = COMMANDS  # what a stage event issues
 
 
 class SimulationError(Exception):
@@ -135,7 +138,7 @@ class Simulator:
         if not verdict.ok:
             raise InvalidJob(verdict)
         job = Resource.from_manifest(copy.deepcopy(manifest))
-        if job.kind != "KusciaJob":
+        if job.kind != KUSCIA_JOB:
             raise SimulationError(f"simulate runs a KusciaJob, not a {job.kind}")
         try:
             JobSpec.from_dict(job.spec)
@@ -166,9 +169,11 @@ class Simulator:
         job.status = {
             "phase": str(JobPhase.RUNNING),
             "startTime": now,
-            "conditions": [{"type": CONDITION_JOB_VALIDATED, "status": "True", "lastTransitionTime": now}],
-            "stageStatus": {d: "JobCreateStageSucceeded" for d in spec.domains},
-            "approveStatus": {d: "JobAccepted" for d in spec.domains},
+            "conditions": [
+                {"type": CONDITION_JOB_VALIDATED, "status": CONDITION_TRUE, "lastTransitionTime": now}
+            ],
+            "stageStatus": {d: str(JobStagePhase.CREATE_SUCCEEDED) for d in spec.domains},
+            "approveStatus": {d: str(ApprovePhase.ACCEPTED) for d in spec.domains},
         }
         self.job = self.store.create(job)
         self.spec = spec
@@ -180,9 +185,11 @@ class Simulator:
             task.status = {
                 "phase": given_phase,
                 "startTime": now,
-                "conditions": [{"type": "ResourceCreated", "status": "True", "lastTransitionTime": now}],
+                "conditions": [
+                    {"type": CONDITION_RESOURCE_CREATED, "status": CONDITION_TRUE, "lastTransitionTime": now}
+                ],
             }
-            if given_phase in ("Succeeded", "Failed"):
+            if TaskPhase(given_phase).is_final:
                 task.status["completionTime"] = now
             stored = self.store.create(task, owner=self.job.uid)
             self.runtime.report(stored, given_phase)
@@ -226,7 +233,7 @@ class Simulator:
             return f"task {event['task']} does not exist: event ignored"
         if entry[1].is_final:
             return f"task {event['task']} already finished: event ignored"
-        task = self.store.get(ObjectRef("KusciaTask", self.job.namespace, entry[0]))
+        task = self.store.get(ObjectRef(KUSCIA_TASK, self.job.namespace, entry[0]))
         assert task is not None
         self.runtime.report(task, event["phase"])
         return ""
@@ -237,7 +244,8 @@ class Simulator:
             return None
         for alias, (_, phase) in self._tasks().items():
             if not phase.is_final:
-                return {"task": alias, "phase": "Failed" if alias in fail else "Succeeded"}
+                phase_now = TaskPhase.FAILED if alias in fail else TaskPhase.SUCCEEDED
+                return {"task": alias, "phase": str(phase_now)}
         return None
 
     def never_created(self) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Protocol
 from reconciler.kuscia.labels import LABEL_JOB_STAGE, LABEL_JOB_STAGE_TRIGGER
 from reconciler.kuscia.stages import controller_acts, with_stage
 from reconciler.model import JobPhase, JobSpec, Resource, Stage
+from reconciler.model.phases import JobStagePhase
 
 
 class StageRound(Protocol):
@@ -24,7 +25,7 @@ class StageRound(Protocol):
     @property
     def now(self) -> str: ...
     def stop_tasks(self) -> None: ...
-    def set_stage_status(self, value: str) -> None: ...
+    def set_stage_status(self, value: JobStagePhase) -> None: ...
     def fail_open_task_status(self) -> None: ...
     def delete_unsucceeded_tasks(self) -> None: ...
 
@@ -47,7 +48,7 @@ def handle_stage_command(rnd: StageRound) -> bool:
     trigger = job.labels.get(LABEL_JOB_STAGE_TRIGGER) or rnd.spec.initiator
     if stage in (Stage.STOP, Stage.CANCEL):
         rnd.stop_tasks()
-        rnd.set_stage_status(f"Job{stage.value}StageSucceeded")
+        rnd.set_stage_status(JobStagePhase.succeeded(stage))
         rnd.fail_open_task_status()
         status["phase"] = str(JobPhase.FAILED if stage is Stage.STOP else JobPhase.CANCELLED)
         text = f"Party: {trigger} execute the cmd: {stage.value}."
@@ -57,7 +58,7 @@ def handle_stage_command(rnd: StageRound) -> bool:
         return True
     if stage is Stage.SUSPEND:
         rnd.stop_tasks()
-        rnd.set_stage_status("JobSuspendStageSucceeded")
+        rnd.set_stage_status(JobStagePhase.SUSPEND_SUCCEEDED)
         status["phase"] = str(JobPhase.SUSPENDED)
         status["reason"] = f"Party: {trigger} execute the cmd: Suspend."
         status["message"] = ""
@@ -68,7 +69,7 @@ def handle_stage_command(rnd: StageRound) -> bool:
         status["message"] = f"This job is restarted by {trigger}"
         status["reason"] = f"Party: {trigger} execute the cmd: Restart."
         rnd.delete_unsucceeded_tasks()
-        rnd.set_stage_status("JobRestartStageSucceeded")
+        rnd.set_stage_status(JobStagePhase.RESTART_SUCCEEDED)
         # D7: one cluster, no handshake: the restart is complete, so the label moves on to Start at once.
         set_stage_label(job, Stage.START, trigger)
         return True

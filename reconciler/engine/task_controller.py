@@ -9,42 +9,61 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from reconciler.engine.runtime.base import FAILED, PENDING, RUNNING, SUCCEEDED, LaunchError, PodView, Runtime
+from reconciler.engine.runtime.base import LaunchError, PodView, Runtime
 from reconciler.engine.store import Store
+from reconciler.kuscia.conditions import (
+    CONDITION_FALSE,
+    CONDITION_PORTS_ALLOCATED,
+    CONDITION_RESOURCE_CREATED,
+    CONDITION_RUNNING,
+    CONDITION_SUCCESS,
+    CONDITION_TRUE,
+    REASON_KUSCIA_TASK_CREATE_FAILED,
+    REASON_LIFECYCLE_EXCEEDED,
+    REASON_PARTY_FAILED,
+)
 from reconciler.kuscia.labels import LABEL_JOB_UID
 from reconciler.kuscia.names import pod_name, service_name
 from reconciler.model import ObjectRef, Resource, TaskPhase, TaskSpec
+from reconciler.model.phases import OPEN_TASK_PHASES, PodPhase
 
-_RANK = {PENDING: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
+# a task's phase only moves forward (keyed by str: a stored phase is looked up too)
+_RANK: dict[str, int] = {
+    TaskPhase.PENDING: 0,
+    TaskPhase.RUNNING: 1,
+    TaskPhase.SUCCEEDED: 2,
+    TaskPhase.FAILED: 2,
+}
 TERMINATION_RECHECK = 0.05  # seconds between looks at a stopped task whose processes are still alive
 LAUNCH_RETRY = 0.2  # seconds between launches of a task waiting for its AppImage (resourceReservedSeconds)
 
 
-def party_phase(pods: list[PodView], min_reserved_pods: int) -> str:
+def party_phase(pods: list[PodView], min_reserved_pods: int) -> TaskPhase:
+    """A party's phase from its pods' phases (minReservedPods, §8)."""
     total = len(pods)
     need = min_reserved_pods if 0 < min_reserved_pods <= total else total
-    failed = sum(p.phase == FAILED for p in pods)
+    failed = sum(p.phase == PodPhase.FAILED for p in pods)
     if total == 0 or need > total - failed:
-        return FAILED
-    if sum(p.phase == SUCCEEDED for p in pods) >= need:
-        return SUCCEEDED
-    if any(p.phase == RUNNING for p in pods):
-        return RUNNING
-    return PENDING
+        return TaskPhase.FAILED
+    if sum(p.phase == PodPhase.SUCCEEDED for p in pods) >= need:
+        return TaskPhase.SUCCEEDED
+    if any(p.phase == PodPhase.RUNNING for p in pods):
+        return TaskPhase.RUNNING
+    return TaskPhase.PENDING
 
 
-def task_phase(party_phases: list[str], min_reserved_members: int) -> tuple[str, int, int]:
+def task_phase(party_phases: list[TaskPhase], min_reserved_members: int) -> tuple[TaskPhase, int, int]:
     """(phase, threshold, remaining non-failed) from the party phases."""
     total = len(party_phases)
     need = min_reserved_members if 0 < min_reserved_members <= total else total
-    failed = party_phases.count(FAILED)
+    failed = party_phases.count(TaskPhase.FAILED)
     if need > total - failed:
-        return FAILED, need, total - failed
-    if party_phases.count(SUCCEEDED) >= need:
-        return SUCCEEDED, need, total - failed
-    if RUNNING in party_phases or SUCCEEDED in party_phases:
-        return RUNNING, need, total - failed
-    return PENDING, need, total - failed
+        return TaskPhase.FAILED, need, total - failed
+    if party_phases.count(TaskPhase.SUCCEEDED) >= need:
+        return TaskPhase.SUCCEEDED, need, total - failed
+    if TaskPhase.RUNNING in party_phases or TaskPhase.SUCCEEDED in party_phases:
+        return TaskPhase.RUNNING, need, total - failed
+    return TaskPhase.PENDING, need, total - failed
 
 
 def _seconds_since(ts: str, now: str) -> float:
@@ -122,7 +141,7 @@ class TaskController:
             if changed:
                 return self._write(task, ref, now)
             return False
-        if not any(c.get("type") == "ResourceCreated" for c in status.get("conditions") or ()):
+        if not any(c.get("type") == CONDITION_RESOURCE_CREATED for c in status.get("conditions") or ()):
             changed = self._launch(task, ref, now)
         else:
             with self.store.transaction():  # the pods' exits and the task's new status: one transaction
@@ -132,7 +151,7 @@ class TaskController:
 
     def _recheck_lifecycle(self, task: Resource, ref: ObjectRef, now: str) -> None:
         status = task.status
-        launched = any(c.get("type") == "ResourceCreated" for c in status.get("conditions") or ())
+        launched = any(c.get("type") == CONDITION_RESOURCE_CREATED for c in status.get("conditions") or ())
         final = TaskPhase.parse(status.get("phase")).is_final
         if not self.runtime.enforces_lifecycle or not launched or final:
             return
@@ -159,7 +178,7 @@ class TaskController:
 
     def _launch(self, task: Resource, ref: ObjectRef, now: str) -> bool:
         status = task.status
-        status["phase"] = PENDING
+        status["phase"] = str(TaskPhase.PENDING)
         status.setdefault("startTime", now)
         spec = TaskSpec.from_dict(task.spec)
         try:
@@ -173,17 +192,25 @@ class TaskController:
                     return False
                 status.update(reason=exc.reason, message=exc.message)
                 return self._write(task, ref, now)
-            _condition(status, "ResourceCreated", "False", now, "KusciaTaskCreateFailed", exc.message)
-            status.update(phase=FAILED, reason=exc.reason, message=exc.message, completionTime=now)
+            _condition(
+                status,
+                CONDITION_RESOURCE_CREATED,
+                CONDITION_FALSE,
+                now,
+                REASON_KUSCIA_TASK_CREATE_FAILED,
+                exc.message,
+            )
+            failed = str(TaskPhase.FAILED)
+            status.update(phase=failed, reason=exc.reason, message=exc.message, completionTime=now)
             status["partyTaskStatus"] = [
-                {"domainID": p.domain_id, "role": p.role, "phase": FAILED, "message": exc.message}
+                {"domainID": p.domain_id, "role": p.role, "phase": failed, "message": exc.message}
                 for p in spec.parties
             ]
             return self._write(task, ref, now)
         status.pop("reason", None)
         status.pop("message", None)
-        _condition(status, "PortsAllocated", "True", now)
-        _condition(status, "ResourceCreated", "True", now)
+        _condition(status, CONDITION_PORTS_ALLOCATED, CONDITION_TRUE, now)
+        _condition(status, CONDITION_RESOURCE_CREATED, CONDITION_TRUE, now)
         status["allocatedPorts"] = [
             {"domainID": p.domain_id, "role": p.role, "namedPort": launched.ports.get(p.domain_id, {})}
             for p in spec.parties
@@ -206,7 +233,7 @@ class TaskController:
                 }
         status["serviceStatuses"] = services
         status["partyTaskStatus"] = [
-            {"domainID": p.domain_id, "role": p.role, "phase": PENDING} for p in spec.parties
+            {"domainID": p.domain_id, "role": p.role, "phase": str(TaskPhase.PENDING)} for p in spec.parties
         ]
         self._apply_pods(task, spec, launched.pods, now)
         return self._write(task, ref, now)
@@ -224,14 +251,14 @@ class TaskController:
         ):
             n = spec.schedule_config.lifecycle_seconds
             status.update(
-                phase=FAILED,
-                reason="TaskLifecycleExceeded",
+                phase=str(TaskPhase.FAILED),
+                reason=REASON_LIFECYCLE_EXCEEDED,
                 message=f"The task did not finish within its lifecycle of {n} seconds "
                 "(scheduleConfig.lifecycleSeconds); its processes were terminated",
             )
             for entry in status.get("partyTaskStatus") or ():
-                if entry.get("phase") in (PENDING, RUNNING):
-                    entry["phase"] = FAILED
+                if entry.get("phase") in OPEN_TASK_PHASES:
+                    entry["phase"] = str(TaskPhase.FAILED)
         if repr(status) == before:
             return False
         return self._write(task, ref, now)
@@ -257,7 +284,7 @@ class TaskController:
             mine = [p for p in pods if p.domain == party.domain_id]
             ph = party_phase(mine, party.min_reserved_pods)
             parties.append(ph)
-            msg = next((p.message for p in mine if p.phase == FAILED and p.message), "")
+            msg = next((p.message for p in mine if p.phase == PodPhase.FAILED and p.message), "")
             messages[party.domain_id] = msg
         entries = status.setdefault("partyTaskStatus", [])
         for party, ph in zip(spec.parties, parties, strict=True):
@@ -265,25 +292,26 @@ class TaskController:
             if entry is None:
                 entry = {"domainID": party.domain_id, "role": party.role}
                 entries.append(entry)
-            entry["phase"] = ph
+            entry["phase"] = str(ph)
             if messages.get(party.domain_id):
                 entry["message"] = messages[party.domain_id]
-        phase, need, remaining = task_phase(parties, spec.schedule_config.min_reserved_members)
-        current = status.get("phase") or PENDING
-        if _RANK[phase] < _RANK.get(current, 0):
-            phase = current
+        derived, need, remaining = task_phase(parties, spec.schedule_config.min_reserved_members)
+        current = str(status.get("phase") or TaskPhase.PENDING)
+        phase = current if _RANK[derived] < _RANK.get(current, 0) else str(derived)
         status["phase"] = phase
-        if phase in (RUNNING, SUCCEEDED):
-            _condition(status, "Running", "True", now)
-        if phase == SUCCEEDED:
-            _condition(status, "Success", "True", now)
+        if phase in (TaskPhase.RUNNING, TaskPhase.SUCCEEDED):
+            _condition(status, CONDITION_RUNNING, CONDITION_TRUE, now)
+        if phase == TaskPhase.SUCCEEDED:
+            _condition(status, CONDITION_SUCCESS, CONDITION_TRUE, now)
             status["progress"] = 1.0
-        if phase == FAILED and not status.get("reason"):
+        if phase == TaskPhase.FAILED and not status.get("reason"):
             failed = [
-                d for d, ph in zip((p.domain_id for p in spec.parties), parties, strict=True) if ph == FAILED
+                d
+                for d, ph in zip((p.domain_id for p in spec.parties), parties, strict=True)
+                if ph is TaskPhase.FAILED
             ]
             detail = "; ".join(f"{d}: {messages[d]}" for d in failed if messages.get(d))
-            status["reason"] = "PartyFailed"
+            status["reason"] = REASON_PARTY_FAILED
             status["message"] = (
                 f"The remaining no-failed party task counts {remaining} are less than the task "
                 f"success threshold "
@@ -293,8 +321,8 @@ class TaskController:
     @staticmethod
     def _fail_open_pods(status: dict) -> None:
         for entry in (status.get("podStatuses") or {}).values():
-            if entry.get("podPhase") in (PENDING, RUNNING):
-                entry["podPhase"] = FAILED
+            if entry.get("podPhase") in (PodPhase.PENDING, PodPhase.RUNNING):
+                entry["podPhase"] = str(PodPhase.FAILED)
         for entry in status.get("partyTaskStatus") or ():
-            if entry.get("phase") in (PENDING, RUNNING):
-                entry["phase"] = FAILED
+            if entry.get("phase") in OPEN_TASK_PHASES:
+                entry["phase"] = str(TaskPhase.FAILED)

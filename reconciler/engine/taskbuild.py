@@ -14,7 +14,7 @@ from reconciler.kuscia.labels import (
     LABEL_CONTROLLER,
     LABEL_JOB_UID,
 )
-from reconciler.model import Resource
+from reconciler.model import Resource, TaskPhase
 
 
 def generate_task_id(job_name: str) -> str:
@@ -55,5 +55,5 @@ def build_task(job: Resource, template: dict[str, Any]) -> Resource:
             ANNOTATION_SELF_CLUSTER_AS_PARTICIPANT: "true",
         },
         spec=spec,
-        status={"phase": "Pending"},
+        status={"phase": str(TaskPhase.PENDING)},
     )

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.kuscia.conditions import CONDITION_FALSE, CONDITION_JOB_VALIDATED
 from reconciler.kuscia.labels import LABEL_JOB_STAGE, LABEL_JOB_STAGE_TRIGGER, LABEL_JOB_STAGE_VERSION
 from reconciler.model.phases import JobPhase, Stage
 
@@ -62,9 +63,6 @@ KGITOPS_PHASES: Mapping[Stage, tuple[JobPhase, ...]] = {
 (§5), plus Initialized, where the label waits until the job leaves that phase. Stop also acts on a Failed job
 whose completionTime is not set yet (``kgitops_refusal``)."""
 
-CONDITION_JOB_VALIDATED = "JobValidated"
-"""The status condition the controller sets once, in Initialized: ``"True"`` or ``"False"`` (§6)."""
-
 APPROVAL_PHASES: tuple[JobPhase, ...] = (JobPhase.INITIALIZED, JobPhase.AWAITING_APPROVAL)
 """The phases in which kgitops records an approval decision; Kuscia's ApproveJob has no phase check (§7)."""
 
@@ -83,7 +81,7 @@ def validation_failed(status: Mapping[str, Any]) -> str | None:
     for cond in status.get("conditions") or ():
         if not isinstance(cond, Mapping) or cond.get("type") != CONDITION_JOB_VALIDATED:
             continue
-        if cond.get("status") == "False":
+        if cond.get("status") == CONDITION_FALSE:
             return str(cond.get("message") or cond.get("reason") or "validation failed")
     return None
 

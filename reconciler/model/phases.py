@@ -1,4 +1,10 @@
-"""Phase and command vocabularies of Kuscia (kuscia-semantics.md §1.2, §3, §5, §8)."""
+"""Phase and command vocabularies of Kuscia (kuscia-semantics.md §1.2, §3, §5, §7, §8, §9).
+
+Every phase, approval and stage-status value kgitops reads or writes is spelt here, once; the rest of the
+package compares with these members (a ``StrEnum`` compares equal to its string) and writes ``str(member)``
+into status mappings, which stay plain JSON/YAML data. Condition types and reasons live in
+``reconciler.kuscia.conditions``, label keys in ``reconciler.kuscia.labels``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ from enum import StrEnum
 
 
 class JobPhase(StrEnum):
+    """``KusciaJobPhase`` (``kusciajob_types.go``, §1.2): a KusciaJob's ``status.phase``, in our spelling."""
+
     # D8: Kuscia writes "initialized" in lower case; our own views say "Initialized".
     INITIALIZED = "Initialized"
     AWAITING_APPROVAL = "AwaitingApproval"
@@ -34,7 +42,18 @@ FINAL_JOB_PHASES = frozenset(
 )
 
 
+KUSCIAAPI_JOB_STATES = frozenset(JobPhase) - {JobPhase.INITIALIZED}
+"""The job phases KusciaAPI's ``JobStatusDetail.state`` reports as themselves (§9); ``""`` reads
+``Pending``, and ``initialized`` (or anything else) ``KUSCIAAPI_UNKNOWN_STATE``: the proto enum has no
+Initialized (D8)."""
+KUSCIAAPI_UNKNOWN_STATE = "Unknown"
+"""``JobStatusDetail.state`` of a job in a phase KusciaAPI has no state for (``initialized``, §9)."""
+
+
 class TaskPhase(StrEnum):
+    """``KusciaTaskPhase`` (``kusciatask_types.go``, §8): a KusciaTask's ``status.phase``, also a party's
+    ``partyTaskStatus[].phase`` and a job's ``status.taskStatus`` values."""
+
     PENDING = "Pending"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
@@ -48,6 +67,54 @@ class TaskPhase(StrEnum):
     def parse(cls, value: str | None) -> TaskPhase:
         """A phase of "" is handled as Pending (§4.1, §8)."""
         return cls(value) if value else cls.PENDING
+
+
+OPEN_TASK_PHASES: tuple[TaskPhase, ...] = (TaskPhase.PENDING, TaskPhase.RUNNING)
+"""The phases of a task that has not ended: Stop and a job's Failed handler make them Failed (§3, §5.1)."""
+
+
+class PodPhase(StrEnum):
+    """A pod's phase (Kubernetes ``core/v1`` ``PodPhase``), as ``status.podStatuses[].podPhase`` of a
+    KusciaTask carries it (§8). The engine's runtimes report these four; Kubernetes' ``Unknown`` is counted as
+    failed by Kuscia and never reported here."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class ApprovePhase(StrEnum):
+    """A party's value in a KusciaJob's ``status.approveStatus`` (``JobApprovePhase``, ``kusciajob_types.go``,
+    §1.2, §7)."""
+
+    ACCEPTED = "JobAccepted"
+    REJECTED = "JobRejected"
+
+
+class JobStagePhase(StrEnum):
+    """A party's value in a KusciaJob's ``status.stageStatus`` (``JobStagePhase``, ``kusciajob_types.go``,
+    §1.2): ``Job<Stage>Stage{Succeeded,Failed}``."""
+
+    CREATE_SUCCEEDED = "JobCreateStageSucceeded"
+    CREATE_FAILED = "JobCreateStageFailed"
+    START_SUCCEEDED = "JobStartStageSucceeded"
+    START_FAILED = "JobStartStageFailed"
+    STOP_SUCCEEDED = "JobStopStageSucceeded"
+    STOP_FAILED = "JobStopStageFailed"
+    CANCEL_SUCCEEDED = "JobCancelStageSucceeded"
+    CANCEL_FAILED = "JobCancelStageFailed"
+    RESTART_SUCCEEDED = "JobRestartStageSucceeded"
+    RESTART_FAILED = "JobRestartStageFailed"
+    SUSPEND_SUCCEEDED = "JobSuspendStageSucceeded"
+    SUSPEND_FAILED = "JobSuspendStageFailed"
+
+    @classmethod
+    def succeeded(cls, stage: Stage) -> JobStagePhase:
+        """``Job<stage>StageSucceeded``: what a party records once it has carried out ``stage`` (§5).
+
+        Raises ValueError for a stage with no such value."""
+        return cls(f"Job{stage.value}StageSucceeded")
 
 
 DEFAULT_MAX_PARALLELISM = 1  # KusciaJob.spec.maxParallelism's default (the CRD's)

@@ -14,8 +14,6 @@ from typing import Any
 
 from reconciler.model import Resource
 
-PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
-
 
 class LaunchError(Exception):
     """A task's pods cannot be started; ``reason`` becomes the task's status.reason."""
@@ -33,7 +31,7 @@ class PodView:
 
     domain: str
     name: str
-    phase: str  # Pending | Running | Succeeded | Failed
+    phase: str  # a PodPhase's value: Pending | Running | Succeeded | Failed
     message: str = ""
     start_time: str = ""
     reason: str = ""

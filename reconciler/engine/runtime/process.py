@@ -23,20 +23,12 @@ from reconciler.engine.pod_record import PodRecord
 from reconciler.engine.podplan import ContainerPlan, plan_containers, plan_parties
 from reconciler.engine.ports import PortAllocator
 from reconciler.engine.runtime import procfs
-from reconciler.engine.runtime.base import (
-    FAILED,
-    PENDING,
-    RUNNING,
-    SUCCEEDED,
-    AppImageLookup,
-    Launched,
-    PodView,
-    Runtime,
-)
+from reconciler.engine.runtime.base import AppImageLookup, Launched, PodView, Runtime
 from reconciler.engine.runtime.exits import ExitWatch
 from reconciler.engine.store import Store, utc_now
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.model import Resource
+from reconciler.model.phases import PodPhase
 
 # The exit file is read only once the wrapper has exited (or was found gone), so it is written in place: no
 # rename, which would cost one more process (``mv``) per container.
@@ -249,21 +241,21 @@ class ProcessRuntime(Runtime):
             states = [c.state for c in containers]
             failed = [c for c in containers if c.state in ("exited", "gone") and c.exit_code != 0]
             if failed:
-                phase, msg = FAILED, failed[0].message or "killed"
+                phase, msg = PodPhase.FAILED, failed[0].message or "killed"
             elif all(c.state == "exited" for c in containers):
-                phase, msg = SUCCEEDED, ""
+                phase, msg = PodPhase.SUCCEEDED, ""
             elif "running" in states or "exited" in states:
-                phase, msg = RUNNING, ""
+                phase, msg = PodPhase.RUNNING, ""
             else:
-                phase, msg = PENDING, ""
+                phase, msg = PodPhase.PENDING, ""
             views.append(
                 PodView(
                     domain=containers[0].domain,
                     name=f"{task.name}-{pod}",
-                    phase=phase,
+                    phase=str(phase),
                     message=msg,
                     start_time=containers[0].started,
-                    reason={SUCCEEDED: "Completed", FAILED: "Error"}.get(phase, ""),
+                    reason={PodPhase.SUCCEEDED: "Completed", PodPhase.FAILED: "Error"}.get(phase, ""),
                 )
             )
         return views

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.engine.runtime.base import PENDING, AppImageLookup, Launched, PodView, Runtime
+from reconciler.engine.runtime.base import AppImageLookup, Launched, PodView, Runtime
 from reconciler.model import Resource
+from reconciler.model.phases import PodPhase
 
 
 class SimulatedRuntime(Runtime):
@@ -30,7 +31,7 @@ class SimulatedRuntime(Runtime):
         return task_uid in self._news
 
     def _pods(self, task: Resource) -> list[PodView]:
-        phase = self._phase.get(task.uid, PENDING)
+        phase = self._phase.get(task.uid, str(PodPhase.PENDING))
         return [
             PodView(domain=str(p.get("domainID", "")), name=f"{task.name}-{i}", phase=phase)
             for i, p in enumerate(task.spec.get("parties") or ())
