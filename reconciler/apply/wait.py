@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from reconciler.approvals.provenance import party_approvals
 from reconciler.backends.base import Backend
+from reconciler.kuscia.stages import APPROVAL_PHASES
 from reconciler.model import ObjectRef, Resource
-from reconciler.model.phases import FINAL_JOB_PHASES, JobPhase, TaskPhase
+from reconciler.model.phases import FINAL_JOB_PHASES, ApprovePhase, JobPhase, TaskPhase
 
 BAD_PHASES = frozenset({JobPhase.FAILED, JobPhase.CANCELLED, JobPhase.APPROVAL_REJECT})
 TASK = "KusciaTask"
@@ -90,8 +91,9 @@ def progress_of(backend: Backend, ref: ObjectRef, hint: ApproveHint = default_hi
 def _waiting_for(job: Resource, phase: JobPhase, hint: ApproveHint) -> str:
     if phase.is_final:
         return ""
-    pending = [p.domain for p in party_approvals(job) if not p.initiator and p.status != "JobAccepted"]
-    if phase in (JobPhase.INITIALIZED, JobPhase.AWAITING_APPROVAL) and pending:
+    accepted = ApprovePhase.ACCEPTED
+    pending = [p.domain for p in party_approvals(job) if not p.initiator and p.status != accepted]
+    if phase in APPROVAL_PHASES and pending:
         how = "; ".join(f"{d}: {hint(job.name, d)}" for d in pending)
         return f"approval by {', '.join(pending)} ({how})"
     task_status = (job.status or {}).get("taskStatus") or {}

@@ -18,13 +18,14 @@ from typing import Any
 
 from reconciler.approvals.decisions import ApprovalDecision
 from reconciler.approvals.digest import job_digest
-from reconciler.approvals.provenance import ACCEPTED, REJECTED, annotation_key, encode
+from reconciler.approvals.provenance import annotation_key, encode
 from reconciler.backends.base import Backend, BackendError
+from reconciler.kuscia.stages import APPROVAL_PHASES
 from reconciler.model import JobPhase, Resource
+from reconciler.model.phases import ApprovePhase
 
 # Phases in which a party's decision still matters (Kuscia's ApproveJob writes in any phase; we say
 # "too late" instead of silently changing approveStatus of a job that already runs).
-_OPEN_PHASES = {JobPhase.INITIALIZED, JobPhase.AWAITING_APPROVAL}
 
 
 class Effect(StrEnum):
@@ -86,12 +87,12 @@ def _apply_one(backend: Backend, d: ApprovalDecision, job: Resource | None) -> A
             f"the live job {name} has another spec ({live}) than the one {d.domain} decided on "
             f"({d.digest}, as in {d.job_path or 'Git'}); nothing is sent until they agree",
         )
-    wanted = ACCEPTED if d.decision.accept else REJECTED
+    wanted = ApprovePhase.ACCEPTED if d.decision.accept else ApprovePhase.REJECTED
     current = (job.status.get("approveStatus") or {}).get(d.domain, "")
     if current == wanted:
         return ApprovalOutcome(d, Effect.UNCHANGED, f"job {name} already has {d.domain}={wanted}")
     phase = JobPhase.parse(str(job.status.get("phase") or ""))
-    if phase not in _OPEN_PHASES:
+    if phase not in APPROVAL_PHASES:
         was = f" (it holds {d.domain}={current})" if current else ""
         return ApprovalOutcome(
             d,

@@ -13,10 +13,9 @@ from typing import Any
 
 from reconciler.kuscia.labels import APPROVALS_ANNOTATION_PREFIX
 from reconciler.model import JobSpec, Resource
+from reconciler.model.phases import ApprovePhase
 
 ANNOTATION_PREFIX = APPROVALS_ANNOTATION_PREFIX
-ACCEPTED = "JobAccepted"
-REJECTED = "JobRejected"
 
 
 def annotation_key(domain: str) -> str:
@@ -70,7 +69,8 @@ class PartyApproval:
 
     def describe(self) -> str:
         """One line for ``kgitops job show``."""
-        state = {ACCEPTED: "approved", REJECTED: "rejected"}.get(self.status, "waiting")
+        words: dict[str, str] = {ApprovePhase.ACCEPTED: "approved", ApprovePhase.REJECTED: "rejected"}
+        state = words.get(self.status, "waiting")
         text = f"{self.domain}: initiator ({state})" if self.initiator else f"{self.domain}: {state}"
         if self.effective and self.commit:
             return text + f" by {self.who} at {self.when}, commit {self.commit[:12]} ({self.path})"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 
-from reconciler.approvals.provenance import ACCEPTED, job_parties, party_approvals
+from reconciler.approvals.provenance import job_parties, party_approvals
+from reconciler.model.phases import ApprovePhase
 from reconciler.plan.model import Action, Plan
 from reconciler.render.plan import render_markdown
 
@@ -33,7 +34,7 @@ def pending_approvals(
             continue
         if e.live is not None and e.action == Action.CHANGED and not e.recreate:
             rows = party_approvals(e.live)
-            waiting = [r.domain for r in rows if not r.initiator and r.status != ACCEPTED]
+            waiting = [r.domain for r in rows if not r.initiator and r.status != ApprovePhase.ACCEPTED]
         elif e.desired is not None:
             initiator, parties = job_parties(e.desired)
             waiting = [d for d in dict.fromkeys(parties) if d != initiator]

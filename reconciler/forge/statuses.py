@@ -25,6 +25,7 @@ from typing import Any
 from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import SyncResult
 from reconciler.forge.base import CommitState, Forge, ForgeError
+from reconciler.model.phases import ApprovePhase, JobPhase, TaskPhase
 from reconciler.status.record import StatusRecord, SyncState
 
 log = logging.getLogger("kgitops.forge")
@@ -42,9 +43,8 @@ class JobStatus:
 def waiting_parties(live: dict[str, Any]) -> list[str]:
     """Parties (not the initiator) whose approval the live summary does not show as given."""
     rows = live.get("approvals") or []
-    return [
-        str(r.get("domain")) for r in rows if isinstance(r, dict) and r.get("approveStatus") != "JobAccepted"
-    ]
+    accepted = ApprovePhase.ACCEPTED
+    return [str(r.get("domain")) for r in rows if isinstance(r, dict) and r.get("approveStatus") != accepted]
 
 
 def describe(record: StatusRecord) -> tuple[CommitState, str]:
@@ -57,16 +57,16 @@ def describe(record: StatusRecord) -> tuple[CommitState, str]:
         return CommitState.PENDING, f"OutOfSync: {record.reason or record.message}"
     phase = record.phase or "Created"
     reason = str(record.live.get("reason") or record.live.get("message") or "")
-    if phase == "Succeeded":
-        return CommitState.SUCCESS, "Succeeded"
-    if phase == "Failed":
-        return CommitState.FAILURE, f"Failed: {reason}" if reason else "Failed"
+    if phase == JobPhase.SUCCEEDED:
+        return CommitState.SUCCESS, phase
+    if phase == JobPhase.FAILED:
+        return CommitState.FAILURE, f"{phase}: {reason}" if reason else phase
     waiting = waiting_parties(record.live)
     if waiting:
         return CommitState.PENDING, f"{phase}: awaiting approval from {', '.join(waiting)}"
     tasks = record.live.get("tasks") or {}
     if isinstance(tasks, dict) and tasks:
-        done = sum(1 for v in tasks.values() if v == "Succeeded")
+        done = sum(1 for v in tasks.values() if v == TaskPhase.SUCCEEDED)
         return CommitState.PENDING, f"{phase}: {done}/{len(tasks)} tasks succeeded"
     return CommitState.PENDING, phase
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.kuscia.codes import AUTH_FAILED, REQUEST_VALIDATE
+from reconciler.kuscia.labels import CUSTOM_FIELD_PREFIX
 from reconciler.kusciaapi.errors import APIError
 from reconciler.model import Resource
 from reconciler.model.objects import KUSCIA_JOB
 
 JOB_ID_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
-CUSTOM_FIELD_PREFIX = "kuscia.job.custom-fields/"
 BANDWIDTH = "kuscia.io/bandwidth"
 # k8s resource.Quantity syntax, and the text Go's parser reports for a bad one
 QUANTITY_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")

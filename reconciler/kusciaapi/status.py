@@ -11,29 +11,17 @@ from typing import Any
 
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.kusciaapi.mapping import custom_fields, spec_from_query, task_config
-from reconciler.model import Resource
+from reconciler.model import JobPhase, Resource, TaskPhase
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
-
-JOB_STATES = frozenset(
-    {
-        "Pending",
-        "Running",
-        "Succeeded",
-        "Failed",
-        "AwaitingApproval",
-        "ApprovalReject",
-        "Cancelled",
-        "Suspended",
-    }
-)
+from reconciler.model.phases import KUSCIAAPI_JOB_STATES, KUSCIAAPI_UNKNOWN_STATE
 
 
 def job_state(phase: str) -> str:
-    if not phase or phase == "Pending":
-        return "Pending"
-    if phase in JOB_STATES:
+    if not phase or phase == JobPhase.PENDING:
+        return str(JobPhase.PENDING)
+    if phase in KUSCIAAPI_JOB_STATES:
         return phase
-    return "Unknown"  # initialized / Initialized, and anything Kuscia does not know
+    return KUSCIAAPI_UNKNOWN_STATE  # initialized / Initialized, and anything Kuscia does not know
 
 
 def _endpoints(task_status: Mapping[str, Any], domain: str) -> list[dict[str, str]]:
@@ -55,7 +43,7 @@ def task_status_detail(
     tpl: Mapping[str, Any], job_status: Mapping[str, Any], task: Resource | None
 ) -> dict[str, Any]:
     task_id = str(tpl.get("taskID") or "")
-    state = str((job_status.get("taskStatus") or {}).get(task_id) or "Pending")
+    state = str((job_status.get("taskStatus") or {}).get(task_id) or TaskPhase.PENDING)
     ts = task.status if task is not None else {}
     parties = []
     by_domain = {str(p.get("domainID")): p for p in ts.get("partyTaskStatus") or ()}
@@ -91,12 +79,12 @@ def job_status_detail(job: Resource, tasks: Mapping[str, Resource]) -> dict[str,
     ]
     phase = str(st.get("phase") or "")
     err = str(st.get("message") or "")
-    if not err and phase == "Failed":
+    if not err and phase == JobPhase.FAILED:
         msgs = [
             f"Task[{t['alias']}]-Party[{p['domain_id']}]: {p['err_msg']}"
             for t in task_details
             for p in t["parties"]
-            if p["state"] == "Failed" and p["err_msg"]
+            if p["state"] == TaskPhase.FAILED and p["err_msg"]
         ]
         err = "; ".join(msgs)
     return {
@@ -130,7 +118,7 @@ def query_data(job: Resource, tasks: Mapping[str, Resource]) -> dict[str, Any]:
 
 # -- client side -----------------------------------------------------------------------------------
 def phase_from_state(state: str) -> str:
-    return "Initialized" if state in ("Unknown", "") else state
+    return str(JobPhase.INITIALIZED) if state in (KUSCIAAPI_UNKNOWN_STATE, "") else state
 
 
 def status_from_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,7 +131,7 @@ def status_from_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
     if detail.get("end_time"):
         status["completionTime"] = str(detail["end_time"])
     task_status = {
-        str(t.get("task_id")): str(t.get("state") or "Pending")
+        str(t.get("task_id")): str(t.get("state") or TaskPhase.PENDING)
         for t in detail.get("tasks") or ()
         if t.get("task_id") and t.get("create_time")
     }
@@ -175,7 +163,7 @@ def tasks_from_detail(job_id: str, detail: Mapping[str, Any], namespace: str) ->
     for t in detail.get("tasks") or ():
         if not t.get("task_id") or not t.get("create_time"):
             continue
-        status: dict[str, Any] = {"phase": str(t.get("state") or "Pending")}
+        status: dict[str, Any] = {"phase": str(t.get("state") or TaskPhase.PENDING)}
         for key, field in (
             ("message", "err_msg"),
             ("startTime", "start_time"),

@@ -12,26 +12,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.render.table import colour_phase
-from reconciler.views import JobInfo
+from reconciler.views import JobInfo, TaskState
 
 FORMATS = ("mermaid", "dot", "ascii")
 
 # phase -> (fill, stroke) for Mermaid and dot
 FILLS: dict[str, tuple[str, str]] = {
-    "Succeeded": ("#d4edda", "#28a745"),
-    "Running": ("#cce5ff", "#007bff"),
-    "Pending": ("#fff3cd", "#ffc107"),
-    "Failed": ("#f8d7da", "#dc3545"),
-    "Blocked": ("#e2e3e5", "#dc3545"),
-    "NotCreated": ("#f8f9fa", "#6c757d"),
+    TaskState.SUCCEEDED: ("#d4edda", "#28a745"),
+    TaskState.RUNNING: ("#cce5ff", "#007bff"),
+    TaskState.PENDING: ("#fff3cd", "#ffc107"),
+    TaskState.FAILED: ("#f8d7da", "#dc3545"),
+    TaskState.BLOCKED: ("#e2e3e5", "#dc3545"),
+    TaskState.NOT_CREATED: ("#f8f9fa", "#6c757d"),
 }
 SYMBOLS: dict[str, str] = {
-    "Succeeded": "✔",
-    "Running": "▶",
-    "Pending": "…",
-    "Failed": "✘",
-    "Blocked": "⊘",
-    "NotCreated": "○",
+    TaskState.SUCCEEDED: "✔",
+    TaskState.RUNNING: "▶",
+    TaskState.PENDING: "…",
+    TaskState.FAILED: "✘",
+    TaskState.BLOCKED: "⊘",
+    TaskState.NOT_CREATED: "○",
 }
 
 
@@ -128,7 +128,7 @@ def to_dot(graph: Graph) -> str:
         if n.phase in FILLS:
             fill, stroke = FILLS[n.phase]
             attrs += [f'fillcolor="{fill}"', f'color="{stroke}"']
-        if n.phase == "Blocked":
+        if n.phase == TaskState.BLOCKED:
             attrs.append('style="rounded,filled,dashed"')
         lines.append(f"    {_dot_quote(n.alias)} [{', '.join(attrs)}];")
     for a, b in graph.edges:

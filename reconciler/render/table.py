@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from reconciler.model.phases import JobPhase
+
 if TYPE_CHECKING:
     from reconciler.views import JobInfo, JobSummary, TaskInfo
 
@@ -19,18 +21,19 @@ if TYPE_CHECKING:
 
 EMPTY = "-"
 
-# phase -> ANSI colour code
+# phase -> ANSI colour code: a job's phases (a task's are among them), and the two states of views.TaskState
+# that are not Kuscia's, spelt here as views.types is not loaded by ``kgitops job list``
 PHASE_COLOURS: dict[str, str] = {
-    "Succeeded": "32",  # green
-    "Running": "34",  # blue
-    "Pending": "33",  # yellow
-    "AwaitingApproval": "33",
-    "Initialized": "36",  # cyan
-    "Suspended": "35",  # magenta
-    "Failed": "31",  # red
-    "ApprovalReject": "31",
+    JobPhase.SUCCEEDED: "32",  # green
+    JobPhase.RUNNING: "34",  # blue
+    JobPhase.PENDING: "33",  # yellow
+    JobPhase.AWAITING_APPROVAL: "33",
+    JobPhase.INITIALIZED: "36",  # cyan
+    JobPhase.SUSPENDED: "35",  # magenta
+    JobPhase.FAILED: "31",  # red
+    JobPhase.APPROVAL_REJECT: "31",
     "Blocked": "31;2",  # dim red
-    "Cancelled": "90",  # grey
+    JobPhase.CANCELLED: "90",  # grey
     "NotCreated": "90",
 }
 

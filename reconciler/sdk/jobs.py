@@ -51,6 +51,7 @@ from reconciler.jobops import (
     parse_pairs,
 )
 from reconciler.model import DEFAULT_NAMESPACE, Resource, Stage
+from reconciler.model.phases import ApprovePhase, JobPhase
 from reconciler.sdk.job_reads import JOB, JobReader
 from reconciler.views import PRIORITY_ANNOTATION, job_phase_of
 
@@ -58,6 +59,8 @@ if TYPE_CHECKING:  # the full views: imported on first use (`job list` prints su
     from reconciler.views import JobInfo, JobPage, TaskInfo, TaskPage
 
 _VIEWS = ("JobInfo", "JobPage", "TaskInfo", "TaskPage")
+PRIORITY_PHASES = (JobPhase.INITIALIZED, JobPhase.AWAITING_APPROVAL, JobPhase.PENDING)
+"""The phases in which a job's priority may still change: before it is scheduled, as in PaddleFlow."""
 
 __all__ = [
     "Client",
@@ -149,12 +152,12 @@ class Client(JobReader):
             from reconciler.views import job_info
 
             info = job_info(job)
-            if info.phase not in ("Initialized", "AwaitingApproval", "Pending"):
+            if info.phase not in PRIORITY_PHASES:
                 raise PhaseNotAllowed(
                     name,
                     "change the priority of",
                     info.phase,
-                    ("Initialized", "AwaitingApproval", "Pending"),
+                    PRIORITY_PHASES,
                     hint="the priority only matters before the job is scheduled",
                 )
             new_ann[PRIORITY_ANNOTATION] = value
@@ -265,7 +268,7 @@ class Client(JobReader):
             raise JobNotFound(name, self.namespace, self._job_names()) from None
         info = self.show_job(name)
         others = [p for p in info.parties if p.domain_id != info.initiator]
-        decided = not accept or all(p.approval == "JobAccepted" for p in others)
+        decided = not accept or all(p.approval == ApprovePhase.ACCEPTED for p in others)
         if wait > 0 and decided and info.phase == before:
             self.wait_for(name, lambda j: j is None or job_phase_of(j) != before, wait)
             info = self.show_job(name)

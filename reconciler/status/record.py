@@ -15,7 +15,7 @@ from typing import Any
 from reconciler import yamlio
 from reconciler.approvals.provenance import party_approvals
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
-from reconciler.model import ObjectRef, Resource
+from reconciler.model import JobPhase, ObjectRef, Resource
 
 STATUS_API_VERSION = KGITOPS_API_VERSION
 CLUSTER_SCOPE_DIR = "_cluster"  # directory for cluster-scoped objects (AppImage), which have no namespace
@@ -101,7 +101,10 @@ def live_summary(obj: Resource | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     phase = st.get("phase")
     if phase:
-        out["phase"] = "Initialized" if str(phase).lower() == "initialized" else str(phase)
+        try:
+            out["phase"] = str(JobPhase.parse(str(phase)))  # D8: Kuscia's "initialized" reads Initialized
+        except ValueError:
+            out["phase"] = str(phase)
     for key in ("reason", "message", "startTime", "completionTime"):
         if st.get(key):
             out[key] = str(st[key])

@@ -78,7 +78,7 @@ def _task_parties(template: TaskTemplate | None, status: Mapping[str, Any]) -> l
 def task_info(task: Resource, template: TaskTemplate | None = None, job: str = "") -> TaskInfo:
     """The view of a created KusciaTask (``template``: its entry in the job's spec, when known)."""
     st = task.status
-    raw_phase = str(st.get("phase") or "Pending")
+    raw_phase = str(st.get("phase") or TaskState.PENDING)
     try:
         phase = TaskState(raw_phase)
     except ValueError:
@@ -165,7 +165,7 @@ def job_info(job: Resource, tasks: Mapping[str, Resource] | None = None) -> JobI
             return task_info(tasks[template.task_id], template, job.name)
         if template.task_id and template.task_id in task_status:
             try:
-                state = TaskState(str(task_status[template.task_id] or "Pending"))
+                state = TaskState(str(task_status[template.task_id] or TaskState.PENDING))
             except ValueError:
                 state = TaskState.PENDING
             info = _uncreated(template, job.name, job.namespace, state, "")

@@ -98,7 +98,7 @@ def job_summary(job: Resource) -> JobSummary:
         alias = str(t.get("alias", ""))
         if alias not in succeeded:
             task_id = str(t.get("taskID") or "")
-            succeeded[alias] = bool(task_id) and str(task_status.get(task_id) or "Pending") == _SUCCEEDED
+            succeeded[alias] = bool(task_id) and str(task_status.get(task_id) or "") == _SUCCEEDED
         for p in t.get("parties") or ():
             domains.setdefault(str(p.get("domainID", "")), None)
     try:

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.model.phases import TaskPhase
 from reconciler.views.fields import (
     JOB_ID_ANNOTATION,
     PRIORITIES,
@@ -42,12 +43,13 @@ __all__ = [
 
 
 class TaskState(StrEnum):
-    """A task's phase as shown to users: Kuscia's four, plus two for tasks that were never created."""
+    """A task's phase as shown to users: Kuscia's four (``TaskPhase``'s values), plus two for tasks that were
+    never created. An enum of its own: an enum with members cannot be extended."""
 
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
+    PENDING = TaskPhase.PENDING.value
+    RUNNING = TaskPhase.RUNNING.value
+    SUCCEEDED = TaskPhase.SUCCEEDED.value
+    FAILED = TaskPhase.FAILED.value
     # Not created (yet): waiting for dependencies or a free slot, or the job ended first (the reason says).
     NOT_CREATED = "NotCreated"
     BLOCKED = "Blocked"  # never created and never will be: a dependency failed or is itself blocked (D9)
