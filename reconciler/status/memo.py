@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.model import ObjectRef
+from reconciler.model import JobPhase, ObjectRef, TaskPhase
 from reconciler.status.atomic import replace_file
 from reconciler.status.record import StatusRecord
 
@@ -55,7 +55,11 @@ def rendering() -> str:
     a memo written by a kgitops or a PyYAML that renders records otherwise is not believed."""
     sample = StatusRecord(
         ObjectRef("KusciaJob", "ns", "job"), "Synced", "0" * 40, "jobs/job.yaml", "Reason", "a message",
-        {"phase": "Running", "tasks": {"t": "Succeeded"}, "approvals": [{"domain": "bob", "ok": True}]},
+        {
+            "phase": str(JobPhase.RUNNING),
+            "tasks": {"t": str(TaskPhase.SUCCEEDED)},
+            "approvals": [{"domain": "bob", "ok": True}],
+        },
     )
     return hashlib.blake2b(sample.to_yaml(), digest_size=16).hexdigest()
 

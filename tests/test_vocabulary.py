@@ -1,0 +1,203 @@
+"""Kuscia's vocabulary has one home: no module spells a phase, approval or stage-status value, a condition
+type or reason, or a label/annotation key as a string of its own.
+
+The words come from the home modules themselves (``reconciler.model.phases``' enums,
+``reconciler.kuscia.conditions``' constants), so a word added there is checked everywhere at once. Every
+``reconciler/**/*.py`` is parsed (``ast``) and each string constant is looked at, docstrings excluded:
+
+* a constant that *is* one of those words (``"Failed"``, ``"JobAccepted"``, ``"ResourceCreated"``), wherever
+  it stands (a comparison, a dict key, a set, a default, a status written), is a copy of the fact: use the
+  enum member or the constant. A word inside a sentence (an error message, a comment) is not a copy and is not
+  flagged;
+* a constant that is a Kuscia or kgitops label/annotation key or key prefix (``kuscia.secretflow/job-stage``,
+  ``kgitops.io/``, also the literal part of an f-string that builds one) belongs in
+  ``reconciler/kuscia/labels.py``. Prose naming a key (with spaces around it) is not flagged.
+
+``ALLOWED`` lists the exceptions, each with its reason; an entry that no longer matches anything fails too, so
+the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+
+from reconciler.kuscia import conditions
+from reconciler.model import phases
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "reconciler"
+
+# the home modules: the words are spelt there, and only there
+HOMES = {
+    "reconciler/model/phases.py",
+    "reconciler/kuscia/conditions.py",
+    "reconciler/kuscia/labels.py",
+    "reconciler/kuscia/stages.py",
+    "reconciler/kuscia/codes.py",
+}
+
+# (path, word): a string equal to a vocabulary word that is not Kuscia's fact, or not this part's to change
+ALLOWED: dict[tuple[str, str], str] = {
+    # kgitops's own sync state of an object in Git ("the backend refused it"), not Kuscia's phase
+    ("reconciler/status/record.py", "Failed"): "SyncState.FAILED is kgitops's word",
+    # reconciler/backends/** belongs to another part of this change (task paging and split): swept at merge
+    ("reconciler/backends/local.py", "JobAccepted"): "backends: another part's files",
+    ("reconciler/backends/local.py", "JobRejected"): "backends: another part's files",
+    ("reconciler/backends/kubernetes.py", "JobAccepted"): "backends: another part's files",
+    ("reconciler/backends/kubernetes.py", "JobRejected"): "backends: another part's files",
+}
+
+# a label/annotation key or key prefix of Kuscia (kuscia.secretflow/…, kuscia.job.custom-fields/…) or of
+# kgitops (kgitops.io/…, approvals.kgitops.io/…): one word, no spaces, ending at the key's name
+KEY = re.compile(r"^(?:[a-z0-9-]+\.)*(?:kuscia\.secretflow|kuscia\.job\.custom-fields|kgitops\.io)/[\w.-]*$")
+
+
+def vocabulary() -> dict[str, str]:
+    """word -> where it is defined, from the home modules."""
+    words: dict[str, str] = {}
+    for obj in vars(phases).values():
+        if isinstance(obj, type) and issubclass(obj, StrEnum) and obj.__module__ == phases.__name__:
+            if obj in (phases.ScheduleMode, phases.Stage):  # spec values and label values, not states
+                continue
+            for member in obj:  # the first home named wins: JobPhase for "Failed", not PodPhase
+                words.setdefault(member.value, f"{obj.__name__}.{member.name}")
+    words["initialized"] = "JobPhase.INITIALIZED (Kuscia's spelling, JobPhase.parse)"
+    words[phases.KUSCIAAPI_UNKNOWN_STATE] = "phases.KUSCIAAPI_UNKNOWN_STATE"
+    for name, value in vars(conditions).items():
+        if name.startswith(("CONDITION_", "REASON_", "MESSAGE_")) and name not in (
+            "CONDITION_TRUE",  # "True"/"False": Kubernetes' condition statuses, too plain a word to own
+            "CONDITION_FALSE",
+        ):
+            words.setdefault(value, f"conditions.{name}")
+    return words
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the constants that are docstrings: a module's, class's or function's first statement, and an
+    attribute docstring (a bare string statement after an assignment)."""
+    ids = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for stmt in node.body:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                ids.add(id(stmt.value))
+    return ids
+
+
+def strings(source: str) -> Iterator[tuple[int, str]]:
+    """(line, value) of every string constant of ``source`` that is not a docstring, f-strings' literal parts
+    included."""
+    tree = ast.parse(source)
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            yield node.lineno, node.value
+
+
+def findings(path: str, source: str, words: dict[str, str]) -> list[str]:
+    """What ``source`` (the module at ``path``) spells that belongs to a home module."""
+    out = []
+    for line, value in strings(source):
+        if path not in HOMES and value in words and (path, value) not in ALLOWED:
+            out.append(f"{path}:{line}: {value!r} is {words[value]}: use it")
+        if path != "reconciler/kuscia/labels.py" and KEY.match(value):
+            out.append(f"{path}:{line}: {value!r} is a label/annotation key: use reconciler.kuscia.labels")
+    return out
+
+
+def _modules() -> Iterator[tuple[str, str]]:
+    for file in sorted(PACKAGE.rglob("*.py")):
+        yield file.relative_to(ROOT).as_posix(), file.read_text(encoding="utf-8")
+
+
+def test_the_package_spells_no_kuscia_word_outside_its_home() -> None:
+    words = vocabulary()
+    found = [f for path, source in _modules() for f in findings(path, source, words)]
+    assert not found, "\n".join(found)
+
+
+def test_every_allowed_exception_is_still_needed() -> None:
+    words = vocabulary()
+    seen = {
+        (path, value) for path, source in _modules() for _, value in strings(source) if value in words
+    }
+    stale = [f"{path}: {word!r}" for path, word in ALLOWED if (path, word) not in seen]
+    assert not stale, "no longer spelt there; remove from ALLOWED:\n" + "\n".join(stale)
+
+
+def test_the_vocabulary_is_read_from_the_home_modules() -> None:
+    words = vocabulary()
+    assert words["Failed"] == "JobPhase.FAILED"
+    assert words["AwaitingApproval"] == "JobPhase.AWAITING_APPROVAL"
+    assert words["JobAccepted"] == "ApprovePhase.ACCEPTED"
+    assert words["JobSuspendStageSucceeded"] == "JobStagePhase.SUSPEND_SUCCEEDED"
+    assert words["ResourceCreated"] == "conditions.CONDITION_RESOURCE_CREATED"
+    assert words["KusciaJobStopped"] == "conditions.REASON_KUSCIA_JOB_STOPPED"
+    assert "Strict" not in words and "Stop" not in words and "True" not in words
+
+
+REGRESSIONS = {
+    "comparison": 'def f(phase):\n    return phase == "Failed"\n',
+    "membership": 'def f(v):\n    return v in ("Pending", "Running", "")\n',
+    "dict key": 'COLOURS = {"Succeeded": "32"}\n',
+    "set": 'FINAL = frozenset({"Succeeded", "Failed", "Cancelled"})\n',
+    "redefinition": 'PENDING, RUNNING = "Pending", "Running"\n',
+    "status write": 'def f(st):\n    st["phase"] = "Failed"\n',
+    "keyword": 'def f(st):\n    st.update(reason="ValidateFailed")\n',
+    "default": 'def f(st):\n    return st.get("phase") or "Pending"\n',
+    "approval": 'def f(s):\n    return s == "JobAccepted"\n',
+    "stage status": 'OK = ("JobCreateStageSucceeded", "JobStartStageSucceeded")\n',
+    "condition": 'def f(c):\n    return c.get("type") == "ResourceCreated"\n',
+    "Kuscia's lower case": 'def f(p):\n    return p.lower() == "initialized"\n',
+    "label key": 'KEY = "kuscia.secretflow/job-stage"\n',
+    "key prefix": 'PREFIX = "kuscia.job.custom-fields/"\n',
+    "kgitops key": 'def f(a):\n    return a.get("kgitops.io/priority")\n',
+    "built key": 'def f(d):\n    return f"approvals.kgitops.io/{d}"\n',
+}
+
+
+@pytest.mark.parametrize("source", REGRESSIONS.values(), ids=list(REGRESSIONS))
+def test_a_copied_word_or_key_is_found(source: str) -> None:
+    assert findings("reconciler/some/module.py", source, vocabulary())
+
+
+PROSE = '''"""A docstring says a job is "Failed" or Pending, and names kuscia.secretflow/job-stage."""
+
+STATE = "Synced"
+
+
+class C:
+    """Running, Succeeded."""
+
+    X = 1
+    """An attribute docstring: JobAccepted, ``kgitops.io/priority``."""
+
+
+def f(job, phase):
+    """Stop a job that is ``Running``."""
+    # a comment: "Failed"
+    if phase.is_final:
+        raise ValueError(f"job {job} is {phase}; it can not be Running again (kuscia.secretflow/job-stage)")
+    return "the job failed validation (`kuscia.secretflow/…`): a typo", "Pending approval", "Failed: %s"
+'''
+
+
+def test_prose_docstrings_and_other_words_are_not_flagged() -> None:
+    assert findings("reconciler/some/module.py", PROSE, vocabulary()) == []
+
+
+def test_the_home_modules_may_spell_their_words() -> None:
+    source = 'class JobPhase:\n    FAILED = "Failed"\n\nLABEL = "kuscia.secretflow/job-stage"\n'
+    assert findings("reconciler/model/phases.py", source, vocabulary()) == [
+        "reconciler/model/phases.py:4: 'kuscia.secretflow/job-stage' is a label/annotation key: "
+        "use reconciler.kuscia.labels"
+    ]
+    labels = 'LABEL = "kuscia.secretflow/job-stage"\n'
+    assert findings("reconciler/kuscia/labels.py", labels, vocabulary()) == []
