@@ -12,7 +12,6 @@ from reconciler import sdk
 from reconciler.cli.common import file_size_option
 from reconciler.cli.exitcodes import NOT_CLEAN
 from reconciler.cli.handler import Command, fail
-from reconciler.model import JobPhase
 from reconciler.output import render
 from reconciler.render.simulation import simulation_text, warning_line
 
@@ -68,5 +67,5 @@ def simulate(
         for f in run.warnings:  # after the steps, on stderr: -o json stays JSON
             click.echo(warning_line(f), err=True)
     sys.stdout.flush()
-    if run.final_phase == JobPhase.FAILED:
+    if run.failed:
         fail(f"job {run.simulation.job} ends Failed", code=NOT_CLEAN)

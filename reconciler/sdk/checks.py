@@ -93,6 +93,13 @@ class SimulationRun:
         steps = self.simulation.steps if self.simulation is not None else []
         return steps[-1].phase if steps else ""
 
+    @property
+    def failed(self) -> bool:
+        """Whether the job ends Failed (``JobPhase.FAILED``)."""
+        from reconciler.model.phases import JobPhase  # loaded already by the simulation
+
+        return self.final_phase == JobPhase.FAILED
+
 
 def _checked_job(
     path: Path, name: str | None, max_file_size: int
