@@ -32,18 +32,27 @@ from reconciler.engine.task_controller import TERMINATION_RECHECK, TaskControlle
 from reconciler.engine.wakeup import Wakeup
 from reconciler.engine.workqueue import Urgency, WorkQueue
 from reconciler.model import JobPhase, ObjectRef, TaskPhase
+from reconciler.model.phases import KUSCIA_INITIALIZED, SETTLED_JOB_PHASES
+
+
+def _sql_strings(values: Iterable[str]) -> str:
+    """SQL string literals, ``'a', 'b'``, of phase names (which have no quote in them)."""
+    return ", ".join(f"'{v}'" for v in values)
+
 
 OPEN = "json_extract(status, '$.completionTime') IS NULL"
+# jobs the controller still reconciles (job_controller.should_reconcile, §2.3)
 RECONCILABLE = (
-    "NOT (json_extract(status, '$.phase') IN ('Succeeded', 'ApprovalReject', 'Cancelled')"
+    f"NOT (json_extract(status, '$.phase') IN ({_sql_strings(SETTLED_JOB_PHASES)})"
     " AND json_extract(status, '$.completionTime') IS NOT NULL)"
 )
 ACTIVE_JOB_PHASES = (JobPhase.INITIALIZED, JobPhase.PENDING, JobPhase.RUNNING)
 # jobs that progress without a person: Initialized, Pending, Running, or Failed and not yet stopped (§2.3)
 ACTIVE_JOBS = (
     "coalesce(json_extract(status, '$.phase'), '')"
-    " IN ('', 'Initialized', 'initialized', 'Pending', 'Running')"
-    " OR (json_extract(status, '$.phase') = 'Failed' AND json_extract(status, '$.completionTime') IS NULL)"
+    f" IN ({_sql_strings(('', KUSCIA_INITIALIZED, *ACTIVE_JOB_PHASES))})"
+    f" OR (json_extract(status, '$.phase') = '{JobPhase.FAILED}'"
+    " AND json_extract(status, '$.completionTime') IS NULL)"
 )
 BATCH = 32  # reconciles between two looks at process exits and deadlines
 

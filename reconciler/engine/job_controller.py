@@ -35,7 +35,7 @@ from reconciler.kuscia.labels import (
 )
 from reconciler.model import JobPhase, JobSpec, ObjectRef, Resource, TaskPhase
 from reconciler.model.objects import KUSCIA_TASK
-from reconciler.model.phases import OPEN_TASK_PHASES, ApprovePhase, JobStagePhase
+from reconciler.model.phases import OPEN_TASK_PHASES, SETTLED_JOB_PHASES, ApprovePhase, JobStagePhase
 
 
 class Recorder(Protocol):
@@ -306,8 +306,7 @@ HANDLERS: dict[JobPhase, Handler] = {
 def should_reconcile(job: Resource) -> bool:
     """§2.3: terminal phases with completionTime are left alone; Failed and Suspended stay (Restart)."""
     phase = JobPhase.parse(job.status.get("phase"))
-    terminal = (JobPhase.SUCCEEDED, JobPhase.APPROVAL_REJECT, JobPhase.CANCELLED)
-    return not (phase in terminal and job.status.get("completionTime"))
+    return not (phase in SETTLED_JOB_PHASES and job.status.get("completionTime"))
 
 
 class JobController:

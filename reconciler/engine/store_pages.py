@@ -17,12 +17,14 @@ from typing import Any
 
 from reconciler.engine.store import Store
 from reconciler.model import Resource
+from reconciler.model.phases import KUSCIA_INITIALIZED, JobPhase
 
 JOB_KIND = "KusciaJob"
 # The job's phase in our spelling (views.job_phase_of): Kuscia's "" and "initialized" read as Initialized.
+# The text is part of the index objects_job_phase (INDEXES): a query uses the index only with the same text.
 PHASE_SQL = (
-    "CASE WHEN lower(coalesce(json_extract(status, '$.phase'), '')) IN ('', 'initialized')"
-    " THEN 'Initialized' ELSE json_extract(status, '$.phase') END"
+    f"CASE WHEN lower(coalesce(json_extract(status, '$.phase'), '')) IN ('', '{KUSCIA_INITIALIZED}')"
+    f" THEN '{JobPhase.INITIALIZED}' ELSE json_extract(status, '$.phase') END"
 )
 TIMES_SQL = (
     "json_extract(status, '$.startTime'), json_extract(status, '$.completionTime'),"

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+KUSCIA_INITIALIZED = "initialized"
+"""How Kuscia spells the Initialized phase in a KusciaJob's ``status.phase`` (§1.2); ``JobPhase.parse``
+reads it, and ``""``, as ``JobPhase.INITIALIZED`` (D8)."""
+
 
 class JobPhase(StrEnum):
     """``KusciaJobPhase`` (``kusciajob_types.go``, §1.2): a KusciaJob's ``status.phase``, in our spelling."""
@@ -32,7 +36,7 @@ class JobPhase(StrEnum):
     @classmethod
     def parse(cls, value: str | None) -> JobPhase:
         """Accept Kuscia's spellings too ("initialized", "")."""
-        if not value or value.lower() == "initialized":
+        if not value or value.lower() == KUSCIA_INITIALIZED:
             return cls.INITIALIZED
         return cls(value)
 
@@ -40,6 +44,10 @@ class JobPhase(StrEnum):
 FINAL_JOB_PHASES = frozenset(
     {JobPhase.SUCCEEDED, JobPhase.FAILED, JobPhase.APPROVAL_REJECT, JobPhase.CANCELLED}
 )
+SETTLED_JOB_PHASES: tuple[JobPhase, ...] = (JobPhase.SUCCEEDED, JobPhase.APPROVAL_REJECT, JobPhase.CANCELLED)
+"""The phases in which Kuscia's controller leaves a job alone once its ``completionTime`` is set
+(``ShouldReconcile``, ``pkg/controllers/kusciajob/controller.go``, §2.3); Failed and Suspended stay
+reconciled, which is what lets Restart work."""
 
 
 KUSCIAAPI_JOB_STATES = frozenset(JobPhase) - {JobPhase.INITIALIZED}
