@@ -1,5 +1,5 @@
-"""Kuscia's vocabulary has one home: no module spells a phase, approval or stage-status value, a condition
-type or reason, or a label/annotation key as a string of its own.
+"""Kuscia's vocabulary has one home: no module spells a phase, approval or stage-status value, a stage
+command, a schedule mode, a condition type or reason, or a label/annotation key as a string of its own.
 
 The words come from the home modules themselves (``reconciler.model.phases``' enums,
 ``reconciler.kuscia.conditions``' constants), so a word added there is checked everywhere at once. Every
@@ -68,8 +68,6 @@ def vocabulary() -> dict[str, str]:
     words: dict[str, str] = {}
     for obj in vars(phases).values():
         if isinstance(obj, type) and issubclass(obj, StrEnum) and obj.__module__ == phases.__name__:
-            if obj in (phases.ScheduleMode, phases.Stage):  # spec values and label values, not states
-                continue
             for member in obj:  # the first home named wins: JobPhase for "Failed", not PodPhase
                 words.setdefault(member.value, f"{obj.__name__}.{member.name}")
     words[phases.KUSCIA_INITIALIZED] = "phases.KUSCIA_INITIALIZED"
@@ -157,7 +155,8 @@ def test_the_vocabulary_is_read_from_the_home_modules() -> None:
     assert words["JobSuspendStageSucceeded"] == "JobStagePhase.SUSPEND_SUCCEEDED"
     assert words["ResourceCreated"] == "conditions.CONDITION_RESOURCE_CREATED"
     assert words["KusciaJobStopped"] == "conditions.REASON_KUSCIA_JOB_STOPPED"
-    assert "Strict" not in words and "Stop" not in words and "True" not in words
+    assert words["BestEffort"] == "ScheduleMode.BEST_EFFORT" and words["Suspend"] == "Stage.SUSPEND"
+    assert "True" not in words and "Synced" not in words
 
 
 REGRESSIONS = {

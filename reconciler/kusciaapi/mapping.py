@@ -13,7 +13,7 @@ from typing import Any
 from reconciler.kuscia.codes import AUTH_FAILED, REQUEST_VALIDATE
 from reconciler.kuscia.labels import CUSTOM_FIELD_PREFIX
 from reconciler.kusciaapi.errors import APIError
-from reconciler.model import Resource
+from reconciler.model import Resource, ScheduleMode
 from reconciler.model.objects import KUSCIA_JOB
 
 JOB_ID_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
@@ -141,7 +141,7 @@ def job_from_create_request(req: Mapping[str, Any], namespace: str, self_domain:
     labels = {f"{CUSTOM_FIELD_PREFIX}{k}": str(v) for k, v in (req.get("custom_fields") or {}).items()}
     spec = {
         "initiator": initiator,
-        "scheduleMode": "BestEffort",  # KusciaAPI always creates BestEffort jobs
+        "scheduleMode": str(ScheduleMode.BEST_EFFORT),  # KusciaAPI always creates BestEffort jobs
         "maxParallelism": max_parallelism,
         "tasks": templates,
     }
@@ -280,7 +280,7 @@ def spec_from_query(data: Mapping[str, Any]) -> dict[str, Any]:
         tasks.append(tpl)
     return {
         "initiator": str(data.get("initiator") or ""),
-        "scheduleMode": "BestEffort",
+        "scheduleMode": str(ScheduleMode.BEST_EFFORT),
         "maxParallelism": _int(data.get("max_parallelism"), 1) or 1,
         "tasks": tasks,
     }

@@ -1,9 +1,9 @@
-"""Phase and command vocabularies of Kuscia (kuscia-semantics.md §1.2, §3, §5, §7, §8, §9).
+"""Phase and command vocabularies of Kuscia (kuscia-semantics.md §1.1, §1.2, §3, §5, §7, §8, §9).
 
-Every phase, approval and stage-status value kgitops reads or writes is spelt here, once; the rest of the
-package compares with these members (a ``StrEnum`` compares equal to its string) and writes ``str(member)``
-into status mappings, which stay plain JSON/YAML data. Condition types and reasons live in
-``reconciler.kuscia.conditions``, label keys in ``reconciler.kuscia.labels``.
+Every phase, approval and stage-status value, stage command and schedule mode kgitops reads or writes is
+spelt here, once; the rest of the package compares with these members (a ``StrEnum`` compares equal to its
+string) and writes ``str(member)`` into status mappings, which stay plain JSON/YAML data. Condition types and
+reasons live in ``reconciler.kuscia.conditions``, label keys in ``reconciler.kuscia.labels``.
 """
 
 from __future__ import annotations

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.model.phases import DEFAULT_MAX_PARALLELISM, ScheduleMode
 from reconciler.plan.model import MISSING, FieldChange
 
 # Field name -> CRD default, for the spec fields of KusciaJob / KusciaTask / AppImage that have one.
 DEFAULTS: dict[str, Any] = {
-    "scheduleMode": "Strict",
-    "maxParallelism": 1,
+    "scheduleMode": str(ScheduleMode.STRICT),
+    "maxParallelism": DEFAULT_MAX_PARALLELISM,
     "tolerable": False,
     "priority": 0,
 }
