@@ -46,6 +46,12 @@ from reconciler.output import FORMATS, STREAMED, finding_line, render
     show_default=True,
     help="Processes for large inputs: this one and N-1 workers (0: one per CPU).",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    envvar="KGITOPS_NO_CACHE",
+    help="Check every file again, without the result cache (~/.cache/kgitops; also KGITOPS_NO_CACHE=1).",
+)
 @colour_option
 def validate(
     paths: tuple[str, ...],
@@ -54,14 +60,17 @@ def validate(
     reject_unknown_kinds: bool,
     max_file_size: int,
     workers: int,
+    no_cache: bool,
     color: bool | None,
 ) -> None:
     """Validate KusciaJob, KusciaTask and AppImage manifests.
 
-    PATHS are files or directories (every .yaml/.yml below, sorted); `-` reads standard input.
+    PATHS are files or directories (every .yaml/.yml below, sorted); `-` reads standard input. A file
+    unchanged since a run before (same bytes, same options) is not parsed again: its findings come from the
+    result cache, and are the same.
     """
     with _few_collections():
-        code = _run(paths, output, lenient, reject_unknown_kinds, max_file_size, workers, color)
+        code = _run(paths, output, lenient, reject_unknown_kinds, max_file_size, workers, not no_cache, color)
     sys.exit(code)
 
 
@@ -88,16 +97,19 @@ def _run(
     reject_unknown_kinds: bool,
     max_file_size: int,
     workers: int,
+    cache: bool,
     color: bool | None,
 ) -> int:
     if output not in STREAMED:
-        report = sdk.validate(list(paths), lenient, reject_unknown_kinds, max_file_size, workers)
+        report = sdk.validate(list(paths), lenient, reject_unknown_kinds, max_file_size, workers, cache)
         emit_text(render(report, output, color=use_colour(color)), color, nl=False)
         return report.exit_code
     # one line per finding: each file's findings are printed as soon as they are final, none are kept
     from reconciler.output.text import summary
 
-    run = sdk.validate_stream(list(paths), lenient, reject_unknown_kinds, max_file_size, workers)
+    run = sdk.validate_stream(
+        list(paths), lenient, reject_unknown_kinds, max_file_size, workers, cache=cache
+    )
     colour = use_colour(color)
     for batch in run:
         if batch.findings:

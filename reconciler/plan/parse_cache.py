@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import reconciler
-from reconciler.plan.cache_db import CacheDB, writing
+from reconciler.cache_db import CacheDB, writing
 
 CACHE_SCHEMA = 1  # bump when anything pickled here (Checked, FileResult, Resource, ...) changes shape
 FILE_NAME = "parse-cache.sqlite"

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.cache_db import CacheDB, writing
 from reconciler.model import ObjectRef
-from reconciler.plan.cache_db import CacheDB, writing
 from reconciler.plan.model import PlanEntry
 
 BASE_SCHEMA = 1  # bump when BaseMeta, PlanEntry or Resource change shape

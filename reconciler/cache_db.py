@@ -1,4 +1,5 @@
-"""One SQLite file of a state directory's ``cache/`` (the parse cache, the plan base), as both use it.
+"""One SQLite cache file, as its owners use it: a state directory's ``cache/`` (the parse cache, the plan
+base) and ``kgitops validate``'s result cache.
 
 The file is opened on first use in WAL mode, so two processes may read and write it at once, and the one
 connection is shared by threads under a lock. A cache only ever makes a plan cheaper: the owner turns every
@@ -8,6 +9,7 @@ the next use starts empty. A lock held past ``BUSY_TIMEOUT_MS`` or a full disk l
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -19,14 +21,21 @@ BUSY_TIMEOUT_MS = 2000  # a writer holding the file longer than this: this run g
 
 class CacheDB:
     """``path``'s connection. ``schema`` (a script of ``CREATE … IF NOT EXISTS``) runs on every open, then
-    ``prepare(db)`` if given (the parse cache empties a file written under another fingerprint there)."""
+    ``prepare(db)`` if given (the parse cache empties a file written under another fingerprint there).
+    ``private``: a directory made for the file is 0700 and a new file 0600 (SQLite gives its ``-wal`` and
+    ``-shm`` files the database file's mode), for a cache in the user's home."""
 
     def __init__(
-        self, path: Path, schema: str, prepare: Callable[[sqlite3.Connection], None] | None = None
+        self,
+        path: Path,
+        schema: str,
+        prepare: Callable[[sqlite3.Connection], None] | None = None,
+        private: bool = False,
     ) -> None:
         self.path = path
         self.schema = schema
         self.prepare = prepare
+        self.private = private
         self.error = ""  # why the cache was last not used (a damaged file, a lock), for the logs
         self._db: sqlite3.Connection | None = None  # kept open between uses (``kgitops watch``)
         self._lock = threading.Lock()
@@ -44,7 +53,9 @@ class CacheDB:
                 raise
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700 if self.private else 0o777, parents=True, exist_ok=True)
+        if self.private:
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         db = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
