@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from itertools import chain, islice, pairwise
 from typing import TYPE_CHECKING, Any
@@ -72,34 +72,35 @@ def check_source(
 
 
 # A worker process's options, set once by _start_worker (a Pool initializer), so a task is only its paths;
-# _KEYED: whether it returns each file's result cache key (the parent stores what the workers found).
+# _KEY: with the result cache, the key of each file it checks (the parent stores what the workers found).
 _OPTIONS = Options()
-_KEYED = False
-# per file: (its cache key or None, its findings, its facts as plain tuples: they pickle several times faster)
+_KEY: Callable[[str, bytes], bytes | None] | None = None
+# per file: (its cache key or None, its findings, its facts as plain tuples, which pickle several times
+# faster than Facts)
 _Checked = list[tuple[bytes | None, list[Finding], list[PlainFacts]]]
 
 
-def _start_worker(options: Options, keyed: bool) -> None:
-    global _OPTIONS, _KEYED
-    _OPTIONS, _KEYED = options, keyed
+def _start_worker(options: Options, fingerprint: str | None) -> None:
+    global _OPTIONS, _KEY
+    _OPTIONS = options
+    if fingerprint is not None:
+        from reconciler.validate.result_cache import keyer
+
+        _KEY = keyer(fingerprint)
     # a worker process only checks files: their objects are short-lived and acyclic (see the validate command)
     gc.freeze()
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
 
 def _check_paths(paths: list[str]) -> _Checked:
-    """A worker's task: the files at ``paths``, checked. A file's key is that of the bytes checked here (if it
-    changed since the parent looked it up, its result is kept under what it is now)."""
+    """A worker's task: the files at ``paths``, checked, each with the cache key of the bytes checked here (if
+    a file changed since the parent looked it up, its result is kept under what it is now)."""
     out: _Checked = []
     for path in paths:
         source = DiscoveredFile(path)
         content = read_source(source, _OPTIONS.max_file_size)
         _, findings, facts = check_source(source, _OPTIONS, content)
-        key = None
-        if _KEYED and isinstance(content, bytes):
-            from reconciler.validate.result_cache import cacheable, digest
-
-            key = digest(content) if cacheable(content) else None
+        key = _KEY(path, content) if _KEY is not None and isinstance(content, bytes) else None
         out.append((key, findings, [plain_facts(f) for f in facts]))
     return out
 
@@ -113,13 +114,12 @@ def _items(sources: Iterable[DiscoveredFile], options: Options, cache: ResultCac
         elif cache is None:
             yield _Todo(source)
         else:
-            from reconciler.validate.result_cache import cacheable
-
             content = read_source(source, options.max_file_size)
-            if isinstance(content, tuple) or not cacheable(content):
+            key = cache.key(source.path, content) if isinstance(content, bytes) else None
+            if key is None or not isinstance(content, bytes):  # not read, or binary: never cached
                 yield check_source(source, options, content)
                 continue
-            key, hit = cache.lookup(source.path, content)
+            hit = cache.lookup(key, source.path)
             yield (source.path, *hit) if hit is not None else _Todo(source, content, key)
 
 
@@ -129,7 +129,7 @@ def _check_here(item: _Item, options: Options, cache: ResultCache | None) -> Out
         return item
     outcome = check_source(item.source, options, item.data)
     if cache is not None and item.key is not None:
-        cache.store(outcome[0], item.key, outcome[1], [plain_facts(f) for f in outcome[2]])
+        cache.store(item.key, outcome[0], outcome[1], [plain_facts(f) for f in outcome[2]])
     return outcome
 
 
@@ -178,8 +178,8 @@ def _parallel(
                     continue
                 if pool is None:
                     spawn = multiprocessing.get_context("spawn")
-                    keyed = cache is not None
-                    pool = stack.enter_context(spawn.Pool(jobs - 1, _start_worker, (options, keyed)))
+                    seed = cache.fingerprint if cache is not None else None
+                    pool = stack.enter_context(spawn.Pool(jobs - 1, _start_worker, (options, seed)))
                 for i in part:
                     if isinstance(i, _Todo):
                         i.data = None  # the worker reads the file itself
@@ -206,7 +206,7 @@ def _parallel(
                 key, findings, plain = checked.pop()
                 path = item.source.path
                 if cache is not None and key is not None:
-                    cache.store(path, key, findings, plain)
+                    cache.store(key, path, findings, plain)
                 yield path, findings, [facts_of(path, p) for p in plain]
 
 

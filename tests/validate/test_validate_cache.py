@@ -163,7 +163,7 @@ def test_a_damaged_entry_is_checked_again(tmp_path: Path) -> None:
     cache = tmp_path / "c.sqlite"
     _, misses = _counts(paths, cache)
     with sqlite3.connect(cache) as db:
-        db.execute("UPDATE results SET data='[1, 2' WHERE rowid IN (SELECT rowid FROM results LIMIT 3)")
+        db.execute("UPDATE results SET data='[1, 2' WHERE key IN (SELECT key FROM results LIMIT 3)")
     assert _counts(paths, cache) == (misses - 3, 3)
     assert sdk.validate(paths, cache=cache).findings == sdk.validate(paths).findings
     assert _counts(paths, cache) == (misses, 0)  # rewritten
