@@ -261,3 +261,13 @@ def test_the_file_keeps_the_last_runs_entries_and_a_bounded_number_of_others(
     assert _counts(second, cache) == (misses_b, 0)  # the last run's entries are all kept
     hits_a, _ = _counts(first, cache)
     assert hits_a <= 10
+
+
+def test_a_cache_file_of_another_layout_is_emptied_not_read(tmp_path: Path) -> None:
+    paths = _tree(tmp_path / "in")
+    cache = tmp_path / "c.sqlite"
+    _, misses = _counts(paths, cache)
+    with sqlite3.connect(cache) as db:  # as a kgitops with another CACHE_SCHEMA would have left it
+        db.execute(f"PRAGMA user_version={result_cache.CACHE_SCHEMA + 1}")
+    assert _counts(paths, cache) == (0, misses)
+    assert _counts(paths, cache) == (misses, 0)
