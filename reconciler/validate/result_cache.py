@@ -105,7 +105,8 @@ def fingerprint(options: Options) -> str:
     for package in _VALIDATOR_PACKAGES:
         try:
             with os.scandir(os.path.join(root, package)) as it:
-                stats = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file())
+                found = [(e.name, e.stat()) for e in it if e.is_file()]
+            stats = sorted((name, st.st_size, st.st_mtime_ns) for name, st in found)
         except OSError:  # not a directory (a zip import): the version stands for the code
             continue
         h.update(repr((package, stats)).encode())
@@ -114,11 +115,9 @@ def fingerprint(options: Options) -> str:
 
 class ResultCache:
     """Each file's own findings and facts by (path, bytes), in the SQLite file at ``path``, for one run under
-    ``options``. ``lookup`` a file's bytes, ``store`` what a miss found, ``close`` at the end (writes what is
-    left). Never raises: any failure turns the cache off for the rest of the run (``error`` says why).
-    ``hits`` and ``misses`` count the lookups.
-
-    An entry's key is ``key(path, data)`` (``keyer``). The lookups of a run share one read
+    ``options``: ``key`` a file (``keyer``), ``lookup`` its key, ``store`` what a miss found, ``close`` at the
+    end (writes what is left). Never raises: any failure turns the cache off for the rest of the run
+    (``error`` says why). ``hits`` and ``misses`` count the lookups. The lookups of a run share one read
     transaction (a snapshot: one lock taken, not one per file), ended before each batch is written."""
 
     def __init__(self, path: str, options: Options) -> None:
@@ -164,8 +163,7 @@ class ResultCache:
             self._off = True
 
     def lookup(self, key: bytes, path: str) -> tuple[list[Finding], list[Facts]] | None:
-        """The findings and facts of the file at ``path`` whose key (``key``) is ``key``, if its result is
-        cached."""
+        """The findings and facts of the file at ``path`` whose key is ``key``, if its result is cached."""
         found = self._select(key)
         if found is not None:
             try:
