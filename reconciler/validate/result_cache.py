@@ -12,15 +12,15 @@ digest of the packaged CRD schemas, and the size and modification time of the va
 edited checkout never reads results of its old code). Standard input, files that cannot be read or are
 above the size limit, and binary files (a NUL byte) are never cached.
 
-A run uses the cache from ``reconciler.validate.run.MIN_CACHED_FILES`` readable files on (below, opening it
-costs more than it saves). Where: one SQLite file, ``$XDG_CACHE_HOME/kgitops/validate-cache.sqlite`` (default
-``~/.cache/kgitops/validate-cache.sqlite``, the XDG Base Directory specification), mode 0600 in a directory
-made 0700, opened in WAL mode (``reconciler.cache_db``) so that two runs may share it. Size: a run that
-stores anything marks every entry it used; the file keeps those of the last such run plus at most
-``KEEP_OTHERS`` others (the most recently used). A cache only ever makes a run cheaper, never different and
-never an error: a damaged file is thrown away (and started anew), a lock held too long, an unwritable
-directory or a full disk each mean this run goes without it (a DEBUG log line says why). Deleting the file
-is always safe.
+A run uses the cache from ``reconciler.validate.outcomes.MIN_CACHED_FILES`` readable files on (below,
+opening it costs more than it saves). Where: one SQLite file,
+``$XDG_CACHE_HOME/kgitops/validate-cache.sqlite`` (default ``~/.cache/kgitops/validate-cache.sqlite``, the
+XDG Base Directory specification), mode 0600 in a directory made 0700, opened in WAL mode
+(``reconciler.cache_db``) so that two runs may share it. Size: a run that stores anything marks every entry
+it used; the file keeps those of the last such run plus at most ``KEEP_OTHERS`` others (the most recently
+used). A cache only ever makes a run cheaper, never different and never an error: a damaged file is thrown
+away (and started anew), a lock held too long, an unwritable directory or a full disk each mean this run
+goes without it (a DEBUG log line says why). Deleting the file is always safe.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from helpers_validate import APPIMAGE, JOB
 from reconciler import sdk
 from reconciler.cli import main
 from reconciler.validate import result_cache
-from reconciler.validate.run import MIN_CACHED_FILES, MIN_PARALLEL_FILES
+from reconciler.validate.outcomes import MIN_CACHED_FILES, MIN_PARALLEL_FILES
 
 FORMATS = ("text", "json", "junit", "github")
 CACHE_FILE = ("kgitops", result_cache.FILE_NAME)

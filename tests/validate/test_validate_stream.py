@@ -13,7 +13,7 @@ from helpers_validate import APPIMAGE, JOB
 from reconciler.cli import main
 from reconciler.output import render
 from reconciler.validate import Options, discover, stream_paths, validate_paths
-from reconciler.validate.run import MIN_PARALLEL_FILES
+from reconciler.validate.outcomes import MIN_PARALLEL_FILES
 
 
 def _cross_file_input(root: Path) -> list[str]:
