@@ -89,19 +89,18 @@ def test_a_second_run_reads_every_file_back_and_prints_the_same_in_every_format(
     assert _counts(paths, home.joinpath(*CACHE_FILE)) == (files, 0)
 
 
-def test_the_flag_turns_the_cache_off_and_the_sdk_leaves_it_off_by_default(tmp_path: Path) -> None:
+def test_the_flag_turns_the_cache_off_and_the_sdk_leaves_it_off_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = _tree(tmp_path / "in")
     home = tmp_path / "cache"
     assert _cli(["--no-cache", *paths], home)[0] == 1
     assert not (home / "kgitops").exists()
-    os.environ["XDG_CACHE_HOME"], before = str(home), os.environ["XDG_CACHE_HOME"]
-    try:
-        assert sdk.validate(paths).exit_code == 1
-        assert not (home / "kgitops").exists()
-        assert sdk.validate(paths, cache=True).exit_code == 1  # True: the user's cache, as the command's
-        assert home.joinpath(*CACHE_FILE).is_file()
-    finally:
-        os.environ["XDG_CACHE_HOME"] = before
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    assert sdk.validate(paths).exit_code == 1
+    assert not (home / "kgitops").exists()
+    assert sdk.validate(paths, cache=True).exit_code == 1  # True: the user's cache, as the command's
+    assert home.joinpath(*CACHE_FILE).is_file()
 
 
 def test_an_edited_file_is_checked_again_and_its_edit_counts(tmp_path: Path) -> None:
