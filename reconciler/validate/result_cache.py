@@ -26,7 +26,6 @@ goes without it (a DEBUG log line says why). Deleting the file is always safe.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -58,7 +57,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 # the validator's code: an edit to any of these modules (a development checkout) changes the fingerprint
 _VALIDATOR_PACKAGES = ("validate", "load", "model", "kuscia")
 
-log = logging.getLogger(__name__)
+
+def _debug(message: str, *args: object) -> None:
+    """A DEBUG log line (``logging`` is imported only then: it costs 3 ms, and every ``kgitops validate``
+    imports this module to find the cache's path)."""
+    import logging
+
+    logging.getLogger(__name__).debug(message, *args)
 
 
 def default_path() -> str | None:
@@ -157,7 +162,7 @@ class ResultCache:
             return
         damaged = os.path.exists(self.path)
         self._file.discard(exc)
-        log.debug("validate result cache not used: %s", self._file.error)
+        _debug("validate result cache not used: %s", self._file.error)
         self.error = self._file.error
         if not (retry and damaged and not os.path.exists(self.path)):
             self._off = True
@@ -212,7 +217,7 @@ class ResultCache:
         if self._file is not None:
             self._file.close()
         if self.hits or self.misses:
-            log.debug("validate result cache %s: %d hits, %d misses", self.path, self.hits, self.misses)
+            _debug("validate result cache %s: %d hits, %d misses", self.path, self.hits, self.misses)
 
     def _write(self, last: bool) -> None:
         import sqlite3
