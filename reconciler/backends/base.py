@@ -30,7 +30,7 @@ from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 
 if TYPE_CHECKING:
-    from reconciler.backends.pages import Page, PageRequest
+    from reconciler.backends.pages import Page, PageRequest, TaskPageRequest
     from reconciler.validate.admission import Verdict
 
 
@@ -259,15 +259,23 @@ class Backend(ABC):
     def job_names(self, namespace: str) -> builtins.list[str]:
         """The names of the namespace's KusciaJobs, sorted (what "did you mean" offers). Here: paged
         through ``list_jobs``; a backend that can read names alone (the embedded store's index) does."""
-        from reconciler.backends.pages import MAX_LIMIT, PageRequest
+        from reconciler.backends.pages import MAX_LIMIT, PageRequest, names_of_pages
 
-        names: builtins.list[str] = []
-        marker: str | None = ""
-        while marker is not None:
-            page = self.list_jobs(PageRequest(namespace, MAX_LIMIT, marker))
-            names.extend(j.name for j in page.items)
-            marker = page.next_marker
-        return names
+        return names_of_pages(lambda marker: self.list_jobs(PageRequest(namespace, MAX_LIMIT, marker)))
+
+    @abstractmethod
+    def list_tasks(self, page: TaskPageRequest) -> Page:
+        """One page of the namespace's KusciaTasks in name order, filtered by phase
+        (``reconciler.backends.pages``), reading no more of the tasks than that page needs where the backend
+        can. ``page.marker`` is a ``Page.next_marker`` this backend returned; anything else raises
+        ``InvalidMarker`` (exit code 2)."""
+
+    def task_names(self, namespace: str) -> builtins.list[str]:
+        """The names of the namespace's KusciaTasks, sorted (what "did you mean" offers). Here: paged
+        through ``list_tasks``; the embedded store reads them from its index."""
+        from reconciler.backends.pages import MAX_LIMIT, TaskPageRequest, names_of_pages
+
+        return names_of_pages(lambda marker: self.list_tasks(TaskPageRequest(namespace, MAX_LIMIT, marker)))
 
     @abstractmethod
     def delete(self, ref: ObjectRef) -> None:

@@ -47,11 +47,11 @@ from reconciler.backends.k8s.objects import (
 )
 from reconciler.backends.k8s.retry import RetryPolicy
 from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
-from reconciler.backends.pages import Page, PageRequest
+from reconciler.backends.pages import Page, PageRequest, TaskPageRequest
 from reconciler.config import Config
 from reconciler.kuscia.stages import kusciaapi_refusal, kusciaapi_stage_labels
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
-from reconciler.model.objects import KUSCIA_JOB
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 
 __all__ = ["KubernetesBackend", "load_api_client"]
 
@@ -248,7 +248,13 @@ class KubernetesBackend(Backend):
         fn = self._list_call(KUSCIA_JOB, page.namespace, page.labels)
         req = self._request("list", KUSCIA_JOB, page.namespace)
         fetch = paging.chunk_fetcher(fn, self._call, req, page.marker)
-        return paging.job_page(fetch, page)
+        return paging.object_page(fetch, page)
+
+    def list_tasks(self, page: TaskPageRequest) -> Page:
+        """A page of KusciaTasks the same way; the phase filter is checked on each chunk."""
+        fn = self._list_call(KUSCIA_TASK, page.namespace, None)
+        req = self._request("list", KUSCIA_TASK, page.namespace)
+        return paging.object_page(paging.chunk_fetcher(fn, self._call, req, page.marker), page)
 
     def _list_call(
         self, kind: str, namespace: str | None, labels: Mapping[str, str] | None

@@ -30,7 +30,7 @@ from reconciler.backends.base import (
 from reconciler.backends.kusciaapi_grpc import GrpcTransport
 from reconciler.backends.kusciaapi_http import HttpTransport
 from reconciler.backends.kusciaapi_records import LocalRecords
-from reconciler.backends.pages import InvalidMarker, Page, PageRequest
+from reconciler.backends.pages import InvalidMarker, Page, PageRequest, TaskPageRequest, marker_name, page_of
 from reconciler.config import Config
 from reconciler.kuscia import codes as ec
 from reconciler.kusciaapi.events import event_type_name, json_stream
@@ -317,6 +317,12 @@ class KusciaAPIBackend(Backend):
             return names | self.records.applied_job_ids()
 
         return kusciaapi_pages.job_page(page, list_call, known, self._query, self._job, self.endpoint)
+
+    def list_tasks(self, page: TaskPageRequest) -> Page:
+        """KusciaAPI has no query for tasks: they are read from the jobs' statuses (``list``), then paged
+        (``pages.page_of``: name markers, a foreign one refused before any request)."""
+        marker_name(page.marker)
+        return page_of(self.list(KUSCIA_TASK, page.namespace), page)
 
     def delete(self, ref: ObjectRef) -> None:
         self._jobs_only(ref.kind, "delete")

@@ -27,7 +27,7 @@ from reconciler.backends.base import (
     PhaseError,
     parse_stage,
 )
-from reconciler.backends.pages import Page, PageRequest, marker_name, name_marker
+from reconciler.backends.pages import Page, PageRequest, TaskPageRequest, marker_name, name_marker
 from reconciler.config import Config, EngineConfig
 from reconciler.engine import store_pages
 from reconciler.engine.store import DB_NAME, Store, StoreError
@@ -271,6 +271,16 @@ class LocalBackend(Backend):
 
     def job_names(self, namespace: str) -> builtins.list[str]:
         return store_pages.job_names(self.store, namespace)
+
+    def list_tasks(self, page: TaskPageRequest) -> Page:
+        """A page straight from SQL, as for jobs (``engine.store_pages.task_page``)."""
+        items, more = store_pages.task_page(
+            self.store, page.namespace, marker_name(page.marker), page.limit, page.phases
+        )
+        return Page(items, name_marker(items[-1].name) if more and items else None)
+
+    def task_names(self, namespace: str) -> builtins.list[str]:
+        return store_pages.task_names(self.store, namespace)
 
     def changes(self, kind: str, since: str = "", labels: Mapping[str, str] | None = None) -> LiveChanges:
         """From the store's change log (``Store.feed``, ``engine/changelog.py``): one indexed query for what

@@ -1,10 +1,11 @@
-"""Paging through a backend's KusciaJobs: the request (``PageRequest``), the answer (``Page``), the opaque
-markers, and the filters as a pure function for what a backend cannot filter where the jobs are stored.
+"""Paging through a backend's KusciaJobs and KusciaTasks: the requests (``PageRequest``, ``TaskPageRequest``),
+the answer (``Page``), the opaque markers, and the filters as pure functions for what a backend cannot filter
+where the objects are stored (``page_of`` pages a sorted list the same way).
 
-A page holds jobs in name order (within one namespace: the order of Kubernetes' keys and of the embedded
-store's primary key). ``Page.next_marker`` is opaque: each backend puts in it what it needs to continue
-(the name of the page's last job; Kubernetes' ``continue`` token too), wrapped so that anything kgitops did
-not print is refused with ``InvalidMarker`` (exit code 2) before any request is made.
+A page holds jobs (tasks) in name order (within one namespace: the order of Kubernetes' keys and of the
+embedded store's primary key). ``Page.next_marker`` is opaque: each backend puts in it what it needs to
+continue (the name of the page's last job; Kubernetes' ``continue`` token too), wrapped so that anything
+kgitops did not print is refused with ``InvalidMarker`` (exit code 2) before any request is made.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.errors import UsageError
 from reconciler.model import Resource
-from reconciler.views import job_phase_of, parse_time
+from reconciler.views import job_phase_of, parse_time, task_phase_of
 
 MAX_LIMIT = 1000
 NAME_MARKER = "m1"  # "after this job name": the embedded store, KusciaAPI without its list extension
@@ -124,19 +125,80 @@ class PageRequest:
         return True
 
 
+@dataclass(frozen=True)
+class TaskPageRequest:
+    """One page of KusciaTasks of ``namespace``, in name order, after ``marker`` (a ``Page.next_marker`` of
+    the same backend; "" for the first page), at most ``limit`` (1-1000) of them, filtered: ``phases``, the
+    task's phase as shown (``views.task_phase_of``: ``status.phase``, unset or unknown read as Pending) is one
+    of them. A created task is never ``NotCreated`` or ``Blocked`` (those are a job's tasks that do not
+    exist): asking for only those gives an empty page.
+    """
+
+    namespace: str
+    limit: int = 50
+    marker: str = ""
+    phases: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise UsageError(f"a page holds 1 to {MAX_LIMIT} tasks, not {self.limit}")
+
+    def matches(self, task: Resource) -> bool:
+        """Whether a task passes the filter (for what a backend does not filter where tasks are stored)."""
+        return not self.phases or task_phase_of(task) in self.phases
+
+
+class PageQuery(Protocol):
+    """What paging needs of a ``PageRequest`` or a ``TaskPageRequest``."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def marker(self) -> str: ...
+
+    def matches(self, obj: Resource, /) -> bool: ...
+
+
 @dataclass
 class Page:
-    """Jobs in name order; ``next_marker`` continues after the last of them (None: there are no more)."""
+    """Jobs (tasks) in name order; ``next_marker`` continues after the last of them (None: there are no
+    more)."""
 
     items: list[Resource]
     next_marker: str | None = None
 
 
 def name_marker(name: str) -> str:
-    """The marker "after the job ``name``"."""
+    """The marker "after the job (task) ``name``"."""
     return encode_marker(NAME_MARKER, name)
 
 
 def marker_name(marker: str) -> str:
-    """The job name a name marker continues after ("" for no marker)."""
+    """The job (task) name a name marker continues after ("" for no marker)."""
     return decode_marker(marker, NAME_MARKER) if marker else ""
+
+
+def page_of(objects: Iterable[Resource], request: PageQuery) -> Page:
+    """The page ``request`` asks for out of ``objects`` (in name order): the ones named after the marker's
+    name that match, ``request.limit`` of them, and a name marker when another one matching follows."""
+    after = marker_name(request.marker)
+    items: list[Resource] = []
+    for obj in objects:
+        if obj.name <= after or not request.matches(obj):
+            continue
+        if len(items) == request.limit:
+            return Page(items, name_marker(items[-1].name))
+        items.append(obj)
+    return Page(items, None)
+
+
+def names_of_pages(read_page: Callable[[str], Page]) -> list[str]:
+    """The names of every object ``read_page`` (marker → page, "" for the first) returns, page after page."""
+    names: list[str] = []
+    marker: str | None = ""
+    while marker is not None:
+        page = read_page(marker)
+        names.extend(obj.name for obj in page.items)
+        marker = page.next_marker
+    return names

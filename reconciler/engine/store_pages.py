@@ -1,4 +1,5 @@
-"""Reading one page of jobs from the engine's store without decoding the others (keyset pagination).
+"""Reading one page of jobs (or tasks) from the engine's store without decoding the others (keyset
+pagination).
 
 The ``objects`` table's primary key (kind, namespace, name) is the index on the sort key: a page is
 ``WHERE kind=? AND namespace=? AND name > :after ... ORDER BY name LIMIT n+1``, an index range scan that
@@ -6,7 +7,7 @@ stops after n+1 matching rows; the filters on phase, initiator and labels are SQ
 only the n jobs of the page are decoded from JSON. A filter on one phase reads the index on the phase
 (``INDEXES``) instead, so it never reads the jobs of other phases. ``after`` is the last name of the
 previous page, so a page continues correctly when that job was deleted, and jobs created meanwhile appear
-in their place.
+in their place. Tasks are paged the same way (``task_page``), filtered by their phase as shown.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 from reconciler.engine.store import Store
 from reconciler.model import Resource
-from reconciler.model.phases import KUSCIA_INITIALIZED, JobPhase
+from reconciler.model.phases import KUSCIA_INITIALIZED, JobPhase, TaskPhase
 
 JOB_KIND = "KusciaJob"
+TASK_KIND = "KusciaTask"
 # The job's phase in our spelling (views.job_phase_of): Kuscia's "" and "initialized" read as Initialized.
 # The text is part of the index objects_job_phase (INDEXES): a query uses the index only with the same text.
 PHASE_SQL = (
@@ -30,10 +32,18 @@ TIMES_SQL = (
     "json_extract(status, '$.startTime'), json_extract(status, '$.completionTime'),"
     " json_extract(status, '$.lastReconcileTime'), created"
 )
+# A task's phase as shown (views.task_phase_of): Kuscia's four phases as they are, anything else Pending.
+TASK_PHASE_SQL = (
+    "CASE WHEN json_extract(status, '$.phase') IN ("
+    + ",".join(f"'{p.value}'" for p in TaskPhase)
+    + f") THEN json_extract(status, '$.phase') ELSE '{TaskPhase.PENDING.value}' END"
+)
 SCAN_CHUNK = 500  # the most rows read at a time while a filter on times is checked outside SQL
 INDEXES = (
     # one phase asked for: the jobs of that phase in name order, without reading the others
     f"CREATE INDEX IF NOT EXISTS objects_job_phase ON objects(kind, namespace, {PHASE_SQL}, name)",
+    # the same for tasks
+    f"CREATE INDEX IF NOT EXISTS objects_task_phase ON objects(kind, namespace, {TASK_PHASE_SQL}, name)",
 )
 
 
@@ -128,7 +138,33 @@ def _jobs_named(store: Store, namespace: str, names: Sequence[str]) -> list[Reso
 
 def job_names(store: Store, namespace: str) -> list[str]:
     """Every job name of the namespace, read from the primary key's index alone (no row is decoded)."""
-    rows = store._query(
-        f"SELECT name FROM objects WHERE kind='{JOB_KIND}' AND namespace=? ORDER BY name", [namespace]
-    )
+    return _names(store, JOB_KIND, namespace)
+
+
+def task_page_sql(phases: frozenset[str]) -> tuple[str, list[Any]]:
+    """The task page query without its leading (namespace, after) and trailing (limit) arguments."""
+    where = f" AND {TASK_PHASE_SQL} IN ({','.join('?' * len(phases))})" if phases else ""
+    sql = f"SELECT * FROM objects WHERE kind='{TASK_KIND}' AND namespace=? AND name > ?{where}"
+    return sql + " ORDER BY name LIMIT ?", sorted(phases)
+
+
+def task_page(
+    store: Store, namespace: str, after: str, limit: int, phases: frozenset[str] = frozenset()
+) -> tuple[list[Resource], bool]:
+    """Up to ``limit`` tasks named after ``after`` whose phase as shown is one of ``phases`` (any, if
+    empty), in name order, only those decoded; and whether more follow. One index range: the primary key's,
+    or with one phase the index on the phase (``INDEXES``)."""
+    sql, args = task_page_sql(phases)
+    rows = store._query(sql, [namespace, after, *args, limit + 1])
+    return [Store._row(r) for r in rows[:limit]], len(rows) > limit
+
+
+def task_names(store: Store, namespace: str) -> list[str]:
+    """Every task name of the namespace, read from the primary key's index alone (no row is decoded)."""
+    return _names(store, TASK_KIND, namespace)
+
+
+def _names(store: Store, kind: str, namespace: str) -> list[str]:
+    sql = "SELECT name FROM objects WHERE kind=? AND namespace=? ORDER BY name"
+    rows = store._query(sql, [kind, namespace])
     return [r[0] for r in rows]

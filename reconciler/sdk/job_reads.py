@@ -19,7 +19,7 @@ from reconciler.backends.base import (
     NotSupported,
     PhaseError,
 )
-from reconciler.backends.pages import InvalidMarker, Page, PageRequest
+from reconciler.backends.pages import InvalidMarker, Page, PageRequest, TaskPageRequest
 from reconciler.config import Config, load_config
 from reconciler.jobops import (
     ClientError,
@@ -212,17 +212,18 @@ class JobReader:
         marker: str | None = None,
     ) -> TaskPage:
         """Tasks in name order. With ``job``: every task of that job, never-created ones included (in spec
-        order); without: every KusciaTask that exists. ``status`` filters by phase (Blocked too)."""
-        from reconciler.views import task_info
+        order); without: the KusciaTasks that exist, one page read from the backend (``Backend.list_tasks``).
+        ``status`` filters by phase (Blocked too). ``marker`` is the ``next_marker`` of the previous page; a
+        page continues after the marker's task even if that task was deleted meanwhile."""
+        from reconciler.views import TaskPage, task_info
 
         states = parse_task_states(status)
         check_max_keys(max_keys)
         if job:
-            infos = self.show_job(job).tasks
-        else:
-            tasks = self._call("cannot list tasks", self.backend.list, TASK, self.namespace)
-            infos = sorted((task_info(t) for t in tasks), key=lambda t: t.name)
-        return page_tasks(infos, states, max_keys, marker, job)
+            return page_tasks(self.show_job(job).tasks, states, max_keys, marker, job)
+        request = TaskPageRequest(self.namespace, max_keys, marker or "", frozenset(states))
+        page: Page = self._call("cannot list tasks", self.backend.list_tasks, request)
+        return TaskPage([task_info(t) for t in page.items], page.next_marker)
 
     def show_task(self, name: str) -> TaskInfo:
         """A KusciaTask's status in detail: phase, parties, endpoints, conditions, times."""
@@ -231,8 +232,8 @@ class JobReader:
         task = self._call(f"cannot read task {name}", self.backend.get, self._ref(TASK, name))
         if task is None:
             names: list[str] = []
-            with contextlib.suppress(BackendError):
-                names = [t.name for t in self.backend.list(TASK, self.namespace)]
+            with contextlib.suppress(BackendError):  # for "did you mean": names alone
+                names = self.backend.task_names(self.namespace)
             raise TaskNotFound(name, self.namespace, names)
         info = task_info(task)
         if info.job:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         format_rfc3339,
         job_phase_of,
         parse_time,
+        task_phase_of,
     )
     from reconciler.views.summary import JobSummary, JobSummaryPage
     from reconciler.views.types import (
@@ -45,6 +46,7 @@ _HOMES: dict[str, str] = {
             "format_rfc3339",
             "job_phase_of",
             "parse_time",
+            "task_phase_of",
         ),
         "fields",
     ),
@@ -77,6 +79,7 @@ __all__ = [
     "parse_time",
     "spec_of",
     "task_info",
+    "task_phase_of",
 ]
 
 

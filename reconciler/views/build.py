@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.model import JobPhase, JobSpec, Resource, TaskTemplate
 from reconciler.model.phases import FINAL_JOB_PHASES
+from reconciler.views.fields import task_phase_of
 from reconciler.views.types import (
     JOB_ID_ANNOTATION,
     PRIORITY_ANNOTATION,
@@ -78,11 +79,7 @@ def _task_parties(template: TaskTemplate | None, status: Mapping[str, Any]) -> l
 def task_info(task: Resource, template: TaskTemplate | None = None, job: str = "") -> TaskInfo:
     """The view of a created KusciaTask (``template``: its entry in the job's spec, when known)."""
     st = task.status
-    raw_phase = str(st.get("phase") or TaskState.PENDING)
-    try:
-        phase = TaskState(raw_phase)
-    except ValueError:
-        phase = TaskState.PENDING
+    phase = TaskState(task_phase_of(task))
     progress = st.get("progress")
     return TaskInfo(
         name=task.name,

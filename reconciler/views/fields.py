@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_PRIORITY, ANNOTATION_TASK_ALIAS
-from reconciler.model.phases import JobPhase
+from reconciler.model.phases import JobPhase, TaskPhase
 
 if TYPE_CHECKING:
     from reconciler.model import Resource
@@ -45,3 +45,15 @@ def job_phase_of(job: Resource) -> str:
         return JobPhase.parse(raw).value
     except ValueError:
         return raw
+
+
+TASK_PHASES = tuple(p.value for p in TaskPhase)
+"""The phases a KusciaTask's ``status.phase`` takes (Kuscia's ``TaskPhase``: Pending, Running, Succeeded,
+Failed)."""
+
+
+def task_phase_of(task: Resource) -> str:
+    """A created KusciaTask's phase as shown: ``status.phase`` when it is one of ``TASK_PHASES``, else (unset,
+    empty or unknown) Pending, as Kuscia treats a task without a phase (``TaskPhase.parse``)."""
+    raw = task.status.get("phase")
+    return raw if isinstance(raw, str) and raw in TASK_PHASES else TaskPhase.PENDING.value

@@ -1,13 +1,15 @@
-"""A page of KusciaJobs from Kubernetes' own chunked lists (``limit`` and ``continue``; API conventions,
-"Retrieving large results sets in chunks"), for ``KubernetesBackend.list_jobs``.
+"""A page of KusciaJobs or KusciaTasks from Kubernetes' own chunked lists (``limit`` and ``continue``; API
+conventions, "Retrieving large results sets in chunks"), for ``KubernetesBackend.list_jobs`` and
+``list_tasks``, the way ``kubectl get --chunk-size`` reads them.
 
-The API server returns a namespace's objects in key order, that is name order, and a ``continue`` token
-for the rest; a continued list reads the snapshot of the first one. The label filter travels as a label
-selector; the other filters (phase, initiator, times) are not selectable on custom resources and are checked
-here, on one chunk at a time. A page can end inside a chunk, so the marker holds the token that chunk was
-read with, the chunk's size and the page's last name: the next page reads the same chunk again and starts
-after that name. A token that the API server has let expire (410 Gone; etcd compacted its revision) is
-replaced by the one the server sends with the 410, which continues at the same key in the current state.
+The API server returns a namespace's objects in key order, that is name order, and a ``continue`` token for
+the rest; a continued list reads the snapshot of the first one. The label filter travels as a label selector;
+the other filters (phase, initiator, times) are not selectable on custom resources (their field selectors know
+only ``metadata.name`` and ``metadata.namespace``) and are checked here, on one chunk at a time. A page can
+end inside a chunk, so the marker holds the token that chunk was read with, the chunk's size and the page's
+last name: the next page reads the same chunk again and starts after that name. A token that the API server
+has let expire (410 Gone; etcd compacted its revision) is replaced by the one the server sends with the 410,
+which continues at the same key in the current state.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from reconciler.backends.pages import (
     MAX_LIMIT,
     InvalidMarker,
     Page,
-    PageRequest,
+    PageQuery,
     decode_fields,
     encode_fields,
 )
@@ -41,7 +43,7 @@ Fetch = Callable[[str, int], tuple[list[Resource], str]]
 
 def read_marker(marker: str, limit: int) -> tuple[str, int, str]:
     """(continue token, chunk size, name to continue after) of a Kubernetes marker; InvalidMarker if it is
-    not one ``job_page`` printed."""
+    not one ``object_page`` printed."""
     if not marker:
         return "", limit, ""
     fields = decode_fields(marker, KUBERNETES_MARKER)
@@ -53,23 +55,27 @@ def read_marker(marker: str, limit: int) -> tuple[str, int, str]:
     return token, size, after
 
 
-def job_page(fetch: Fetch, page: PageRequest) -> Page:
-    """One page: chunks of ``page.limit`` objects (the marker's chunk first) until the page is full."""
+def object_page(fetch: Fetch, page: PageQuery) -> Page:
+    """One page of jobs (``PageRequest``) or tasks (``TaskPageRequest``): chunks of ``page.limit`` objects
+    (the marker's chunk first) until the page is full."""
     token, size, after = read_marker(page.marker, page.limit)
     items: list[Resource] = []
     while True:
         chunk, next_token = fetch(token, size)
-        for job in chunk:
-            if job.name <= after or not page.matches(job):
+        for obj in chunk:
+            if obj.name <= after or not page.matches(obj):
                 continue
             if len(items) == page.limit:  # one more matches: continue inside this chunk next time
                 return Page(items, _marker(token, size, items[-1].name))
-            items.append(job)
+            items.append(obj)
         if not next_token:
             return Page(items, None)
         if len(items) == page.limit:
             return Page(items, _marker(next_token, page.limit, items[-1].name))
         token, size = next_token, page.limit
+
+
+job_page = object_page  # the name it had when only jobs were paged
 
 
 def _marker(token: str, size: int, after: str) -> str:
