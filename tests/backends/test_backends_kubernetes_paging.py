@@ -1,13 +1,16 @@
-"""Paging KusciaJobs through Kubernetes' ``limit``/``continue``, on every API server of ``conftest.py`` (the
-tests' jobs carry a label or a name prefix of their own)."""
+"""Paging KusciaJobs and KusciaTasks through Kubernetes' ``limit``/``continue``, on every API server of
+``conftest.py`` (the tests' jobs carry a label or a name prefix of their own)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from reconciler.backends.k8s.objects import GROUP, VERSION
 from reconciler.backends.kubernetes import KubernetesBackend
-from reconciler.backends.pages import InvalidMarker, PageRequest, name_marker
-from reconciler.model import ObjectRef
+from reconciler.backends.pages import InvalidMarker, PageRequest, TaskPageRequest, name_marker
+from reconciler.model import ObjectRef, Resource
 
 from .conftest import set_job_status
 from .k8s_standin import StandInServer
@@ -97,4 +100,118 @@ def test_markers_that_kgitops_did_not_print_are_refused(k8s: KubernetesBackend) 
     for bad in ["nonsense", name_marker("job-a")]:  # the second: the embedded engine's, not Kubernetes'
         with pytest.raises(InvalidMarker, match="is not one kgitops printed") as err:
             k8s.list_jobs(PageRequest(k8s.namespace, 2, bad))
+        assert err.value.exit_code == 2
+
+
+# -- KusciaTasks (``task list``) ---------------------------------------------------------------------------
+
+
+def task(name: str) -> Resource:
+    """A KusciaTask as Kuscia's job controller creates one (without its job: nothing here needs it)."""
+    return Resource(
+        kind="KusciaTask",
+        name=name,
+        spec={
+            "initiator": "alice",
+            "taskInputConfig": "{}",
+            "parties": [{"domainID": "alice", "appImageRef": "secretflow-image"}],
+        },
+    )
+
+
+def set_task_status(k8s: KubernetesBackend, name: str, status: dict[str, Any]) -> None:
+    """Play Kuscia's task controller (as admin: kgitops' Role never writes a task's status) through the status
+    subresource."""
+    doc = k8s.custom.get_namespaced_custom_object(GROUP, VERSION, k8s.namespace, "kusciatasks", name)
+    doc["status"] = status
+    k8s.custom.replace_namespaced_custom_object_status(
+        GROUP, VERSION, k8s.namespace, "kusciatasks", name, doc
+    )
+
+
+def _walk_tasks(
+    k8s: KubernetesBackend, limit: int, phases: frozenset[str] = frozenset(), between: Any = None
+) -> list[list[str]]:
+    """Every page's names; ``between(pages)`` is called after each page but the last."""
+    pages: list[list[str]] = []
+    marker = ""
+    while True:
+        page = k8s.list_tasks(TaskPageRequest(k8s.namespace, limit, marker, phases))
+        assert len(page.items) <= limit
+        pages.append([t.name for t in page.items])
+        if page.next_marker is None:
+            return pages
+        marker = page.next_marker
+        if between is not None:
+            between(pages)
+
+
+def test_paging_returns_every_task_once_in_name_order_while_tasks_come_and_go(
+    k8s: KubernetesBackend, unique: str
+) -> None:
+    """On the real servers other tests' tasks may share the namespace: only this test's are counted, and the
+    whole walk must still be in order with each task once."""
+    names = [f"{unique}-{i:02d}" for i in range(9)]
+    for name in names:
+        k8s.create(task(name))
+    added = [f"{unique}-00a", f"{unique}-08a"]
+    gone = {f"{unique}-06"}
+
+    def churn(pages: list[list[str]]) -> None:
+        if len(pages) == 1:
+            ours = [n for n in pages[0] if n.startswith(unique)]
+            gone.update(ours[-1:])  # the page's last task of ours: its marker's, unless others follow it
+            for name in sorted(gone):
+                k8s.delete(ObjectRef.of("KusciaTask", name, k8s.namespace))
+            for name in added:
+                k8s.create(task(name))
+
+    pages = _walk_tasks(k8s, 4, between=churn)
+    seen = [n for p in pages for n in p]
+    assert seen == sorted(set(seen))  # in order, each once
+    mine = {n for n in seen if n.startswith(unique)}
+    # a continued list reads the first list's snapshot on Kubernetes: the ones deleted meanwhile may still
+    # show and the ones created may not; every task that existed throughout is there
+    assert {n for n in names if n not in gone} <= mine <= set(names) | set(added)
+    assert f"{unique}-00a" not in mine  # created before the marker: never
+
+
+def test_the_phase_filter_with_paging(
+    k8s: KubernetesBackend, k8s_admin: KubernetesBackend, unique: str
+) -> None:
+    phases = ["Running", "Failed", "", "Succeeded", "Running", "Unknown", "Running", "Failed"]
+    for i, phase in enumerate(phases):
+        k8s.create(task(f"{unique}-{i}"))
+        if phase:
+            set_task_status(k8s_admin, f"{unique}-{i}", {"phase": phase})
+
+    def mine(wanted: set[str]) -> list[str]:
+        pages = _walk_tasks(k8s, 2, frozenset(wanted))
+        return [n for p in pages for n in p if n.startswith(unique)]
+
+    assert mine({"Running"}) == [f"{unique}-0", f"{unique}-4", f"{unique}-6"]
+    assert mine({"Pending"}) == [f"{unique}-2", f"{unique}-5"]  # no phase, or one Kuscia does not have
+    assert mine({"Failed", "Succeeded"}) == [f"{unique}-1", f"{unique}-3", f"{unique}-7"]
+
+
+@pytest.mark.servers("standin", reason="counts the objects of each list response")
+def test_a_task_page_reads_chunks_of_its_own_size(
+    k8s: KubernetesBackend, standin: StandInServer, unique: str
+) -> None:
+    for i in range(10):
+        k8s.create(task(f"{unique}-{i:02d}"))
+    standin.listed.clear()
+    first = k8s.list_tasks(TaskPageRequest(k8s.namespace, 3))
+    k8s.delete(ObjectRef.of("KusciaTask", f"{unique}-02", k8s.namespace))  # the marker's task
+    assert first.next_marker is not None
+    second = k8s.list_tasks(TaskPageRequest(k8s.namespace, 3, first.next_marker))
+    assert [t.name for t in first.items + second.items] == [f"{unique}-{i:02d}" for i in range(6)]
+    assert standin.listed and max(standin.listed) <= 3
+    assert k8s.task_names(k8s.namespace) == [f"{unique}-{i:02d}" for i in range(10) if i != 2]
+
+
+def test_task_markers_that_kgitops_did_not_print_are_refused(k8s: KubernetesBackend) -> None:
+    for bad in ["nonsense", name_marker("t-a")]:  # the second: the embedded engine's, not Kubernetes'
+        with pytest.raises(InvalidMarker, match="is not one kgitops printed") as err:
+            k8s.list_tasks(TaskPageRequest(k8s.namespace, 2, bad))
         assert err.value.exit_code == 2
