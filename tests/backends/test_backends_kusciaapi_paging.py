@@ -1,5 +1,6 @@
-"""Paging jobs through KusciaAPI: the kusciaapi backend against ``kgitops serve`` (over the Kubernetes
-backend on the stand-in API server, real HTTPS with mutual TLS), and a Kuscia node's stand-in (no list)."""
+"""Paging jobs (and tasks) through KusciaAPI: the kusciaapi backend against ``kgitops serve`` (over the
+Kubernetes backend on the stand-in API server, real HTTPS with mutual TLS), and a Kuscia node's stand-in (no
+list)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from typing import Any
 import pytest
 
 from reconciler.backends.kusciaapi import KusciaAPIBackend
-from reconciler.backends.pages import KUSCIAAPI_MARKER, InvalidMarker, PageRequest, encode_marker
+from reconciler.backends.pages import (
+    KUSCIAAPI_MARKER,
+    InvalidMarker,
+    PageRequest,
+    TaskPageRequest,
+    encode_marker,
+)
 from reconciler.kuscia import codes as ec
-from reconciler.model import ObjectRef
+from reconciler.model import ObjectRef, Resource
 
 from .kuscia_node_standin import KusciaNode
 from .kusciaapi_fixtures import TOKEN, Served
@@ -120,3 +127,41 @@ def test_a_node_without_a_list_call_is_paged_by_name(tmp_path: Path) -> None:
         api.close()
     finally:
         node.close()
+
+
+def _kuscia_task(job_id: str) -> Resource:
+    """The KusciaTask Kuscia's job controller creates for the job's one task (``<job>-psi``)."""
+    return Resource(
+        kind="KusciaTask",
+        name=f"{job_id}-psi",
+        namespace=NS,
+        spec={
+            "initiator": "alice",
+            "taskInputConfig": "{}",
+            "parties": [{"domainID": "alice", "appImageRef": "secretflow-image"}],
+        },
+    )
+
+
+def test_tasks_are_paged_from_the_jobs_statuses_with_the_phase_filter(served: Served) -> None:
+    """KusciaAPI has no task query: the tasks are those the jobs' statuses show, paged by name."""
+    api = served.client()
+    phases = ["Running", "Failed", "Running", "Succeeded", "Running"]
+    for i, phase in enumerate(phases):
+        api.create(job(f"job-{i}"))
+        served.direct.create(_kuscia_task(f"job-{i}"))
+        served.set_phase(f"job-{i}", {"phase": "Running", "taskStatus": {f"job-{i}-psi": phase}})
+    pages: list[list[str]] = []
+    marker = ""
+    while True:
+        page = api.list_tasks(TaskPageRequest(NS, 2, marker, frozenset({"Running"})))
+        pages.append([t.name for t in page.items])
+        if page.next_marker is None:
+            break
+        marker = page.next_marker
+        if len(pages) == 1:
+            api.delete(ObjectRef.of("KusciaJob", "job-2"))  # the marker's task goes with its job
+    assert pages == [["job-0-psi", "job-2-psi"], ["job-4-psi"]]
+    assert api.task_names(NS) == ["job-0-psi", "job-1-psi", "job-3-psi", "job-4-psi"]
+    with pytest.raises(InvalidMarker, match="is not one kgitops printed"):
+        api.list_tasks(TaskPageRequest(NS, 2, encode_marker(KUSCIAAPI_MARKER, "x")))
