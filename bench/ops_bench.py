@@ -147,6 +147,7 @@ def main() -> None:
 
         _timed("show_job: a mistyped name (NotFound, did you mean)", missing, repeat=5)
         backend.close()
+        _task_pages(Path(tmp) / "tasks", TASKS)
         _cli(state, Path(tmp))
 
 
@@ -197,6 +198,50 @@ def _cli(state: Path, tmp: Path) -> None:
     ok = "ok" if cpu * 1000 <= VALIDATE_ONE_TARGET_MS else "MISSED"
     print(f"{'  = validate one.yaml':<60} {wall * 1000:9.1f} ms  "
           f"(CPU {cpu * 1000:.0f} ms; target <= 100 ms: {ok})")  # fmt: skip
+
+
+TASKS = 10_000
+
+
+def _task_pages(state: Path, count: int) -> None:
+    """``Client.list_task`` without ``--job`` on ``count`` KusciaTasks (a quarter Failed): a page of 50 first,
+    in the middle and Failed only; beside it what ``task list`` did before (list and view every task, then
+    page) and ``task show`` of a mistyped name (the names alone)."""
+    from reconciler.model import DEFAULT_NAMESPACE
+    from reconciler.paging import page_tasks
+    from reconciler.sdk import TaskNotFound
+    from reconciler.views import task_info
+
+    backend = LocalBackend(state, autostart=False)
+    with backend.store.transaction():
+        for i in range(count):
+            phase = "Failed" if i % 4 == 0 else "Succeeded"
+            backend.store.create(Resource(kind="KusciaTask", name=f"task-{i:05d}", status={"phase": phase}))
+    client = Client(backend)
+    assert len(client.list_task(max_keys=50).items) == 50
+    middle = encode_marker(f"task-{count // 2:05d}")
+    print(f"with {count} KusciaTasks:")
+    _timed("list_task: first page of 50", lambda: client.list_task(max_keys=50), target_ms=PAGE_TARGET_MS)
+    _timed("list_task: a page of 50 in the middle (marker)", lambda: client.list_task(marker=middle),
+           target_ms=PAGE_TARGET_MS)  # fmt: skip
+    _timed("list_task: status=Failed", lambda: client.list_task(status="Failed"), target_ms=PAGE_TARGET_MS)
+
+    def listed_then_paged() -> None:
+        tasks = backend.list("KusciaTask", DEFAULT_NAMESPACE)
+        infos = sorted((task_info(t) for t in tasks), key=lambda t: t.name)
+        page_tasks(infos, set(), 50, None)
+
+    _timed("  before: every task listed and viewed, then paged", listed_then_paged, repeat=2)
+
+    def missing() -> None:
+        try:
+            client.show_task("task-0004x")
+        except TaskNotFound:
+            return
+        raise AssertionError("task-0004x exists")
+
+    _timed("show_task: a mistyped name (NotFound, did you mean)", missing, repeat=5)
+    backend.close()
 
 
 def _children_cpu() -> float:
