@@ -1,0 +1,135 @@
+"""Driving the embedded engine from a ``LocalBackend``: the state directory's engine lock, the controllers
+(``engine.engine.Engine``) and the tasks' processes (``engine.runtime.process``), each made on first use so a
+read never loads them; one engine step at a time (``step``), the engine's wait between steps (``rest``), and
+handing work to a background driver after a write (``kick``, ``engine.driver.ensure_driver``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.backends.base import Backend, NotFound
+from reconciler.engine.store import Store
+from reconciler.model import JobPhase, ObjectRef, Resource
+
+if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
+    from reconciler.engine.driver import EngineLock
+    from reconciler.engine.engine import Engine
+    from reconciler.engine.runtime.process import ProcessRuntime
+
+
+class LocalDriving(Backend):
+    """The engine-driving part of ``LocalBackend`` (which sets every attribute declared here)."""
+
+    store: Store
+    state_dir: Path
+    trusted: list[str]
+    auto_approve: list[str]
+    workspace: Path
+    kill_grace: float
+    readonly: bool
+    autostart: bool
+    _engine_lock: EngineLock | None
+    _runtime: ProcessRuntime | None
+    _engine: Engine | None
+
+    @property
+    def lock(self) -> EngineLock:
+        """The state directory's engine lock (``engine.driver``, loaded with it: ``job list`` never is)."""
+        if self._engine_lock is None:
+            from reconciler.engine.driver import EngineLock
+
+            self._engine_lock = EngineLock(self.state_dir)
+        return self._engine_lock
+
+    def _drives(self) -> bool:
+        """Whether this process holds the engine lock (without making the lock to ask)."""
+        return self._engine_lock is not None and self._engine_lock.held
+
+    @property
+    def runtime(self) -> ProcessRuntime:
+        """The local processes of the tasks (made on first use: a read never needs it)."""
+        if self._runtime is None:
+            from reconciler.engine.runtime.process import ProcessRuntime
+
+            self._runtime = ProcessRuntime(
+                self.store, self.state_dir, self.trusted, self.workspace, self.kill_grace
+            )
+        return self._runtime
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from reconciler.engine.engine import Engine
+
+            self._engine = Engine(self.store, self.runtime, auto_approve=self.auto_approve)
+        return self._engine
+
+    def drive(self) -> bool:
+        """Take the engine lock if free; True if this process now drives the controllers (never when
+        read-only)."""
+        return not self.readonly and self.lock.acquire()
+
+    def step(self) -> bool:
+        """One engine step if this process drives (taking the lock if free): what happened since the last
+        one, and a bounded batch of work (``Engine.step``). True if something changed or work is queued."""
+        if not self.drive():
+            return False
+        return self.engine.step()
+
+    poll_interval = 0.05
+
+    def rest(self, seconds: float, wake: threading.Event) -> None:
+        """Driving: the engine's wait (a process exit, a due deadline or another thread's write ends it
+        early). Else: ``seconds``, or until ``wake`` is set."""
+        if self._drives() and not wake.is_set():
+            self.engine.wait(seconds)
+        else:
+            wake.wait(seconds)
+
+    def wake(self) -> None:
+        """End the engine's wait under way (``rest`` while driving), or the next one; any thread."""
+        engine = self._engine
+        if engine is not None:
+            engine.wake()
+
+    def wait_for_job(self, name: str, namespace: str | None = None, timeout: float | None = None) -> Resource:
+        """Drive/wait until the job reaches a final phase (or Suspended/AwaitingApproval); returns it."""
+        ref = ObjectRef.of("KusciaJob", name, namespace)
+
+        def settled() -> bool:
+            job = self.store.get(ref)
+            if job is None:
+                raise NotFound(f"job {name} does not exist")
+            phase = JobPhase.parse(job.status.get("phase"))
+            return (phase.is_final and bool(job.status.get("completionTime"))) or phase in (
+                JobPhase.SUSPENDED,
+                JobPhase.AWAITING_APPROVAL,
+            )
+
+        self.run_until(settled, timeout)
+        job = self.store.get(ref)
+        if job is None:
+            raise NotFound(f"job {name} does not exist")
+        return job
+
+    def kick(self) -> None:
+        """After a write: make sure some process will act on it."""
+        if self.autostart and not self._drives():
+            from reconciler.engine.driver import ensure_driver
+
+            ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)
+
+    def driver_notice(self) -> str:
+        """ "" when a process drives the engine, else what to tell the user."""
+        from reconciler.engine.driver import idle_notice
+
+        return "" if self._drives() else idle_notice(self.state_dir)
+
+    def driver_pid(self) -> int | None:
+        from reconciler.engine.driver import driver_pid
+
+        return os.getpid() if self._drives() else driver_pid(self.state_dir)
