@@ -5,66 +5,41 @@ Stage commands and approvals are written exactly as KusciaAPI writes them (label
 ``status.approveStatus``), with read-modify-write guarded by resourceVersion and retried on 409 Conflict.
 Calls back off on 429/5xx, timeouts and reset connections (``k8s.retry``); every other failure is reported at
 once, naming its cause and fix (``k8s.errors``: certificate, credentials, RBAC, missing namespace or CRD).
+
+This module holds the backend's construction, its reads (pages through ``k8s.paging``, the change feed through
+``k8s.informer``), inventories and watches; the writes are ``k8s.writes``, the calls ``k8s.custom_calls``.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
 import os
-import random
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from functools import partial
-from typing import Any
 
 from kubernetes import client as k8s_client
 
-from reconciler.backends.base import (
-    Backend,
-    BackendError,
-    Capabilities,
-    Conflict,
-    LiveChanges,
-    NotFound,
-    PhaseError,
-    parse_stage,
-)
+from reconciler.backends.base import Capabilities, LiveChanges, NotFound
 from reconciler.backends.k8s import inventory, paging
 from reconciler.backends.k8s.calls import ApiCalls
 from reconciler.backends.k8s.connect import Identity, identity_of, load_api_client
-from reconciler.backends.k8s.errors import Request
 from reconciler.backends.k8s.informer import ChangeFeeds, Informer
-from reconciler.backends.k8s.objects import (
-    GROUP,
-    VERSION,
-    from_body,
-    kind_info,
-    label_selector,
-    to_body,
-)
+from reconciler.backends.k8s.objects import from_body
 from reconciler.backends.k8s.retry import RetryPolicy
 from reconciler.backends.k8s.watch import ResilientWatch, WatchEvent
+from reconciler.backends.k8s.writes import APPROVE_VALUES, KubernetesWrites
 from reconciler.backends.pages import Page, PageRequest, TaskPageRequest
 from reconciler.config import Config
-from reconciler.kuscia.stages import kusciaapi_refusal, kusciaapi_stage_labels
-from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
+from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 
-__all__ = ["KubernetesBackend", "load_api_client"]
-
-log = logging.getLogger("kgitops.kubernetes")
-
-APPROVE_VALUES = {True: "JobAccepted", False: "JobRejected"}
-Doc = dict[str, Any]
-
+__all__ = ["APPROVE_VALUES", "INFORMER_WATCH_SECONDS", "KubernetesBackend", "load_api_client"]
 
 INFORMER_WATCH_SECONDS = 30  # each watch request of an informer (a new one follows at once)
 
 
-class KubernetesBackend(Backend):
+class KubernetesBackend(KubernetesWrites):
     name = "kubernetes"
     capabilities = Capabilities(change_feed=True)
 
@@ -108,111 +83,7 @@ class KubernetesBackend(Backend):
     def host(self) -> str:
         return str(self.api_client.configuration.host)
 
-    # -- plumbing -----------------------------------------------------------------------------
-    def _request(self, verb: str, kind: str, namespace: str | None, name: str = "", sub: str = "") -> Request:
-        """The request on a Kuscia kind, for authorization and for messages."""
-        info = kind_info(kind)
-        ns = self._ns(kind, namespace)
-        what = f"the {kind} list" if verb in ("list", "watch") else str(ObjectRef.of(kind, name, ns or None))
-        resource = f"{info.plural}/{sub}" if sub else info.plural
-        return Request(verb, resource, GROUP, ns, name, what)
-
-    def _call(self, fn: Callable[..., Any], req: Request, *args: Any, **kwargs: Any) -> Any:
-        return self.calls.run(self.policy, fn, req, *args, **kwargs)
-
-    def _ns(self, kind: str, namespace: str | None) -> str:
-        """Objects in Kuscia's default namespace go to the configured one (the same unless overridden)."""
-        if not kind_info(kind).namespaced:
-            return ""
-        return self.namespace if not namespace or namespace == DEFAULT_NAMESPACE else namespace
-
-    def _get_raw(self, ref: ObjectRef) -> Doc:
-        info = kind_info(ref.kind)
-        req = self._request("get", ref.kind, ref.namespace, ref.name)
-        if info.namespaced:
-            fn = self.custom.get_namespaced_custom_object
-            return self._call(fn, req, GROUP, VERSION, req.namespace, info.plural, ref.name)
-        return self._call(self.custom.get_cluster_custom_object, req, GROUP, VERSION, info.plural, ref.name)
-
-    def _replace(self, ref: ObjectRef, body: Doc, status: bool = False) -> Doc:
-        info = kind_info(ref.kind)
-        if info.namespaced:
-            fn = (
-                self.custom.replace_namespaced_custom_object_status
-                if status
-                else self.custom.replace_namespaced_custom_object
-            )
-            req = self._request("update", ref.kind, ref.namespace, ref.name, "status" if status else "")
-            return self._call(fn, req, GROUP, VERSION, req.namespace, info.plural, ref.name, body)
-        cluster_fn = (
-            self.custom.replace_cluster_custom_object_status
-            if status
-            else self.custom.replace_cluster_custom_object
-        )
-        req = self._request("update", ref.kind, None, ref.name, "status" if status else "")
-        return self._call(cluster_fn, req, GROUP, VERSION, info.plural, ref.name, body)
-
-    def _modify(self, ref: ObjectRef, mutate: Callable[[Doc], Doc | None], status: bool = False) -> Resource:
-        """Read, change, write back with the read resourceVersion; on 409 Conflict read again and retry."""
-        for attempt in range(self.policy.conflict_attempts):
-            current = self._get_raw(ref)
-            new = mutate(copy.deepcopy(current))
-            if new is None:
-                return from_body(current)
-            new.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
-            try:
-                stored = from_body(self._replace(ref, new, status))
-            except Conflict:
-                log.info("conflict writing %s; reading it again", ref)
-                time.sleep(
-                    random.uniform(0, self.policy.initial_delay * (attempt + 1))
-                )  # de-synchronise writers
-                continue
-            self.feeds.observe(stored)  # the next ``changes`` includes this write
-            return stored
-        raise Conflict(
-            f"{ref} kept changing underneath kgitops ({self.policy.conflict_attempts} attempts); try again"
-        )
-
-    # -- objects --------------------------------------------------------------------------------
-    def _create(self, obj: Resource) -> Resource:
-        info = kind_info(obj.kind)
-        body = to_body(obj)
-        if info.namespaced:
-            ns = self._ns(obj.kind, obj.namespace)
-            body["metadata"]["namespace"] = ns
-            doc = self._call(
-                self.custom.create_namespaced_custom_object,
-                self._request("create", obj.kind, ns, obj.name),
-                GROUP,
-                VERSION,
-                ns,
-                info.plural,
-                body,
-            )
-        else:
-            doc = self._call(
-                self.custom.create_cluster_custom_object,
-                self._request("create", obj.kind, None, obj.name),
-                GROUP,
-                VERSION,
-                info.plural,
-                body,
-            )
-        stored = from_body(doc)
-        self.feeds.observe(stored)  # the next ``changes`` includes this write
-        return stored
-
-    def _update(self, obj: Resource) -> Resource:
-        def mutate(doc: Doc) -> Doc:
-            meta = doc.setdefault("metadata", {})
-            meta["labels"] = dict(obj.labels)
-            meta["annotations"] = dict(obj.annotations)
-            doc["spec"] = copy.deepcopy(obj.spec)
-            return doc
-
-        return self._modify(obj.ref, mutate)
-
+    # -- reads (the writes: ``k8s.writes``) -------------------------------------------------------------
     def get(self, ref: ObjectRef) -> Resource | None:
         try:
             return from_body(self._get_raw(ref))
@@ -255,113 +126,6 @@ class KubernetesBackend(Backend):
         fn = self._list_call(KUSCIA_TASK, page.namespace, None)
         req = self._request("list", KUSCIA_TASK, page.namespace)
         return paging.object_page(paging.chunk_fetcher(fn, self._call, req, page.marker), page)
-
-    def _list_call(
-        self, kind: str, namespace: str | None, labels: Mapping[str, str] | None
-    ) -> Callable[..., Any]:
-        info = kind_info(kind)
-        selector = label_selector(labels)
-        if info.namespaced:
-            return partial(
-                self.custom.list_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                self._ns(kind, namespace),
-                info.plural,
-                label_selector=selector,
-            )
-        return partial(
-            self.custom.list_cluster_custom_object, GROUP, VERSION, info.plural, label_selector=selector
-        )
-
-    def delete(self, ref: ObjectRef) -> None:
-        info = kind_info(ref.kind)
-        req = self._request("delete", ref.kind, ref.namespace, ref.name)
-        # Background: the object goes now; Kubernetes' garbage collector removes the job's KusciaTasks
-        # (they carry an ownerReference to the job), as KusciaAPI's delete does.
-        if info.namespaced:
-            fn = partial(
-                self.custom.delete_namespaced_custom_object, GROUP, VERSION, req.namespace, info.plural
-            )
-        else:
-            fn = partial(self.custom.delete_cluster_custom_object, GROUP, VERSION, info.plural)
-        answer = self._call(fn, req, ref.name, propagation_policy="Background")
-        self.feeds.observe_deleted(ref, answer)  # the next ``changes`` reports it gone
-
-    def _update_metadata(
-        self,
-        ref: ObjectRef,
-        labels: Mapping[str, str | None] | None = None,
-        annotations: Mapping[str, str | None] | None = None,
-    ) -> Resource:
-        def merge(
-            current: Mapping[str, str] | None, change: Mapping[str, str | None] | None
-        ) -> dict[str, str]:
-            out = dict(current or {})
-            for key, value in (change or {}).items():
-                if value is None:
-                    out.pop(key, None)
-                else:
-                    out[key] = value
-            return out
-
-        def mutate(doc: Doc) -> Doc | None:
-            meta = doc.setdefault("metadata", {})
-            new_labels = merge(meta.get("labels"), labels)
-            new_annotations = merge(meta.get("annotations"), annotations)
-            if new_labels == (meta.get("labels") or {}) and new_annotations == (
-                meta.get("annotations") or {}
-            ):
-                return None
-            meta["labels"], meta["annotations"] = new_labels, new_annotations
-            return doc
-
-        return self._modify(ref, mutate)
-
-    # -- job commands ------------------------------------------------------------------------------
-    def stage(self, ref: ObjectRef, stage: Stage, domain: str = "", reason: str = "") -> None:
-        if ref.kind != KUSCIA_JOB:
-            raise BackendError(f"stage commands apply to KusciaJobs, not to {ref}")
-        command = parse_stage(stage)
-
-        def mutate(doc: Doc) -> Doc | None:
-            refusal = kusciaapi_refusal(command, doc.get("status") or {})
-            if refusal is not None:
-                raise PhaseError.of(refusal, refusal.kusciaapi_text(ref.name))
-            meta = doc.setdefault("metadata", {})
-            trigger = domain or self.domain or str((doc.get("spec") or {}).get("initiator") or "")
-            new_labels = kusciaapi_stage_labels(meta.get("labels") or {}, command, trigger)
-            if new_labels is None:
-                return None
-            meta["labels"] = new_labels
-            return doc
-
-        self._modify(ref, mutate)
-        log.info(
-            "%s: stage %s issued by %s%s",
-            ref,
-            command.value,
-            domain or self.domain or "the initiator",
-            f" ({reason})" if reason else "",
-        )
-
-    def _approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
-        if ref.kind != KUSCIA_JOB:
-            raise BackendError(f"approvals apply to KusciaJobs, not to {ref}")
-        if not domain:
-            raise BackendError("an approval needs the approving domain")
-        value = APPROVE_VALUES[bool(accept)]
-
-        def mutate(doc: Doc) -> Doc | None:
-            status = doc.setdefault("status", {})
-            approvals = dict(status.get("approveStatus") or {})
-            if approvals.get(domain) == value:
-                return None
-            approvals[domain] = value
-            status["approveStatus"] = approvals
-            return doc
-
-        self._modify(ref, mutate, status=True)
 
     # -- inventory --------------------------------------------------------------------------------------
     def _inventory(self, source_id: str) -> inventory.InventoryMap:
