@@ -1,8 +1,9 @@
-"""Paging task lists, and the checks of ``job list``'s paging arguments: pure functions.
+"""Paging a job's task views (``task list --job``), and the checks of the paging arguments: pure functions.
 
-Pages are in name order and a marker is an opaque token for "after this name", so a page continues correctly
-even when the task the marker names was deleted meanwhile. Jobs are paged by the backend itself
-(``Backend.list_jobs``, ``reconciler.backends.pages``), with markers of the same kind.
+A marker is an opaque token for "after this task" (its name, or its alias for a task never created), so a
+page continues correctly even when a task before it was deleted meanwhile. Jobs and the namespace's
+KusciaTasks are paged by the backend itself (``Backend.list_jobs``, ``Backend.list_tasks``,
+``reconciler.backends.pages``), with markers of the same kind.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def parse_task_states(status: Iterable[str] | str | None) -> set[str]:
 def page_tasks(
     infos: list[TaskInfo], states: set[str], max_keys: int, marker: str | None, job: str | None = None
 ) -> TaskPage:
-    """A page of tasks. ``job``: the tasks are one job's, in spec order, so the marker is a position in it."""
+    """A page of task views in the order given. ``job``: the tasks are one job's, in spec order, so the marker
+    is a position in it; without: they are in name order (as ``task list`` paged every task before
+    ``Backend.list_tasks``)."""
     from reconciler.views import TaskPage
 
     max_keys = check_max_keys(max_keys)
