@@ -24,14 +24,41 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from reconciler.errors import KgitopsError
-from reconciler.kuscia.stages import LABEL_COMMANDS, Refusal, kusciaapi_refusal, parse_command
+from reconciler.backends.errors import (
+    AlreadyExists,
+    BackendError,
+    Conflict,
+    Invalid,
+    NotFound,
+    NotSupported,
+    PhaseError,
+    check_kusciaapi_stage,
+    parse_stage,
+)
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 
 if TYPE_CHECKING:
     from reconciler.backends.pages import Page, PageRequest, TaskPageRequest
     from reconciler.validate.admission import Verdict
+
+__all__ = [  # the errors (``backends.errors``) stay importable from here
+    "GUARDED",
+    "AlreadyExists",
+    "Backend",
+    "BackendError",
+    "Capabilities",
+    "Conflict",
+    "Invalid",
+    "LiveChanges",
+    "NotFound",
+    "NotSupported",
+    "PhaseError",
+    "admit",
+    "admit_new",
+    "check_kusciaapi_stage",
+    "parse_stage",
+]
 
 
 def _admission() -> Any:
@@ -40,68 +67,6 @@ def _admission() -> Any:
     from reconciler.validate import admission
 
     return admission
-
-
-class BackendError(KgitopsError):
-    """A backend operation failed; the message is meant for the user (exit code 1: the operation failed)."""
-
-    exit_code = 1
-
-
-class NotFound(BackendError):
-    pass
-
-
-class AlreadyExists(BackendError):
-    pass
-
-
-class Conflict(BackendError):
-    """The object changed underneath us (resourceVersion mismatch)."""
-
-
-class PhaseError(BackendError):
-    """A command that the object's current phase does not allow (e.g. suspend a Failed job)."""
-
-    def __init__(self, message: str, phase: str = "", allowed: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.phase = phase
-        self.allowed = allowed
-
-    @classmethod
-    def of(cls, refusal: Refusal, message: str) -> PhaseError:
-        """The error for a ``reconciler.kuscia.stages`` refusal, worded ``message``."""
-        return cls(message, refusal.phase, tuple(str(p) for p in refusal.allowed))
-
-
-def parse_stage(value: str | Stage) -> Stage:
-    """The stage command a backend writes (``kuscia.stages.LABEL_COMMANDS``); BackendError names the
-    choices."""
-    stage = parse_command(value)
-    if stage is None:
-        choices = ", ".join(s.value for s in LABEL_COMMANDS)
-        raise BackendError(f"`{value}` is not a stage command a user can issue; use one of: {choices}")
-    return stage
-
-
-def check_kusciaapi_stage(job_id: str, stage: Stage, status: Mapping[str, Any]) -> None:
-    """Raise PhaseError, in KusciaAPI's words (§9), if KusciaAPI would refuse ``stage`` now."""
-    refusal = kusciaapi_refusal(stage, status)
-    if refusal is not None:
-        raise PhaseError.of(refusal, refusal.kusciaapi_text(job_id))
-
-
-class NotSupported(BackendError):
-    pass
-
-
-class Invalid(BackendError):
-    """Admission refused the object: ``verdict`` lists every error (rule, field, message)."""
-
-    def __init__(self, verdict: Verdict, action: str = "") -> None:
-        text = verdict.message() if not action else f"cannot {action}: {verdict.message()}"
-        super().__init__(text)
-        self.verdict = verdict
 
 
 def admit(obj: Resource) -> Verdict:
