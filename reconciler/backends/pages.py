@@ -23,7 +23,7 @@ from reconciler.model import Resource
 from reconciler.views import job_phase_of, parse_time, task_phase_of
 
 MAX_LIMIT = 1000
-NAME_MARKER = "m1"  # "after this job name": the embedded store, KusciaAPI without its list extension
+NAME_MARKER = "m1"  # "after this name": the embedded store, KusciaAPI without its list extension or for tasks
 KUBERNETES_MARKER = "k1"  # Kubernetes' continue token, its chunk size and the last name returned
 KUSCIAAPI_MARKER = "a1"  # the page token of kgitops' KusciaAPI list extension
 
