@@ -51,10 +51,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reconciler/engine/store.py", "Pending"): "engine/store.py: another part's import lines",
     ("reconciler/engine/store.py", "Running"): "engine/store.py: another part's import lines",
     # reconciler/backends/** belongs to another part of this change (task paging and split): swept at merge
-    ("reconciler/backends/local.py", "JobAccepted"): "backends: another part's files",
-    ("reconciler/backends/local.py", "JobRejected"): "backends: another part's files",
-    ("reconciler/backends/kubernetes.py", "JobAccepted"): "backends: another part's files",
-    ("reconciler/backends/kubernetes.py", "JobRejected"): "backends: another part's files",
 }
 
 # a label/annotation key or key prefix of Kuscia (kuscia.secretflow/…, kuscia.job.custom-fields/…) or of

@@ -16,6 +16,7 @@ from reconciler.engine.store import StoreError
 from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
 from reconciler.model import KINDS, JobPhase, ObjectRef, Resource, Stage
 from reconciler.model.objects import plain_copy
+from reconciler.model.phases import ApprovePhase
 
 
 class LocalWrites(LocalDriving):
@@ -158,7 +159,8 @@ class LocalWrites(LocalDriving):
                     str(phase),
                     tuple(str(p) for p in APPROVAL_PHASES),
                 )
-            job.status.setdefault("approveStatus", {})[domain] = "JobAccepted" if accept else "JobRejected"
+            decision = ApprovePhase.ACCEPTED if accept else ApprovePhase.REJECTED
+            job.status.setdefault("approveStatus", {})[domain] = decision.value
             self.store.put(job)
         self.kick()
 

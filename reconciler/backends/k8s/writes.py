@@ -16,8 +16,9 @@ from reconciler.backends.k8s.objects import GROUP, VERSION, from_body, kind_info
 from reconciler.kuscia.stages import kusciaapi_refusal, kusciaapi_stage_labels
 from reconciler.model import ObjectRef, Resource, Stage
 from reconciler.model.objects import KUSCIA_JOB
+from reconciler.model.phases import ApprovePhase
 
-APPROVE_VALUES = {True: "JobAccepted", False: "JobRejected"}
+APPROVE_VALUES = {True: ApprovePhase.ACCEPTED.value, False: ApprovePhase.REJECTED.value}
 
 
 class KubernetesWrites(CustomObjectCalls):
