@@ -50,7 +50,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Store.watch_list's SQL ('Pending', 'Running': OPEN_TASK_PHASES) is swept at merge
     ("reconciler/engine/store.py", "Pending"): "engine/store.py: another part's import lines",
     ("reconciler/engine/store.py", "Running"): "engine/store.py: another part's import lines",
-    # reconciler/backends/** belongs to another part of this change (task paging and split): swept at merge
 }
 
 # a label/annotation key or key prefix of Kuscia (kuscia.secretflow/…, kuscia.job.custom-fields/…) or of
