@@ -9,7 +9,7 @@ of being ignored.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import Field, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,27 @@ from reconciler.errors import KgitopsError
 DEFAULT_CONFIG_NAMES = ("kgitops.yaml", "kgitops.yml")
 DEFAULT_STATE_DIR = ".kgitops"
 CONFIG_MAX_SIZE = 1024 * 1024  # bytes; a config file is a few hundred
+
+
+class _Section:
+    """How the config's dataclasses compare and print, as ``@dataclass`` would make it: ``==`` field by field
+    between objects of one class, and ``SourceConfig(path='', git=False, ...)``. They are declared
+    ``@dataclass(eq=False, repr=False)`` and share these two because a dataclass compiles every method it
+    makes when its module is imported (about 0.1 ms a method on Python 3.11): ``kgitops job list`` builds
+    the 14 classes on every run, and this saves it about 2 ms of their 5."""
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in _fields_of(self) if f.compare)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in _fields_of(self) if f.repr)
+        return f"{self.__class__.__qualname__}({shown})"
+
+
+def _fields_of(section: _Section) -> tuple[Field[Any], ...]:
+    return fields(section)  # type: ignore[arg-type]  # every _Section is a dataclass
 
 
 class ConfigError(KgitopsError):
@@ -31,8 +52,8 @@ class ConfigError(KgitopsError):
         self.problems = list(problems or [])
 
 
-@dataclass
-class SourceConfig:
+@dataclass(eq=False, repr=False)
+class SourceConfig(_Section):
     """The ``source`` section (``schemas/config.json``): where the manifests are read from."""
 
     path: str = ""  # a directory, a local Git repository, or a Git URL
@@ -52,8 +73,8 @@ class SourceConfig:
     debounce: float = 0.15  # seconds of quiet before a burst of file events in a directory source reconciles
 
 
-@dataclass
-class KubernetesConfig:
+@dataclass(eq=False, repr=False)
+class KubernetesConfig(_Section):
     """``backend.kubernetes``: which cluster, context and namespace the kubernetes backend talks to."""
 
     kubeconfig: str = ""  # default: $KUBECONFIG or ~/.kube/config
@@ -65,8 +86,8 @@ class KubernetesConfig:
     retry_seconds: float = 30.0  # how long a call keeps retrying on 429/5xx, timeouts and reset connections
 
 
-@dataclass
-class KusciaAPIConfig:
+@dataclass(eq=False, repr=False)
+class KusciaAPIConfig(_Section):
     """A KusciaAPI endpoint to drive (the ``kusciaapi`` backend) and how ``kgitops serve`` listens."""
 
     endpoint: str = ""  # e.g. https://localhost:8082
@@ -83,8 +104,8 @@ class KusciaAPIConfig:
     server_key: str = ""
 
 
-@dataclass
-class BackendConfig:
+@dataclass(eq=False, repr=False)
+class BackendConfig(_Section):
     """The ``backend`` section: ``kind`` and the settings of the kubernetes and kusciaapi backends."""
 
     kind: str = "local"  # local | kubernetes | kusciaapi
@@ -92,8 +113,8 @@ class BackendConfig:
     kusciaapi: KusciaAPIConfig = field(default_factory=KusciaAPIConfig)
 
 
-@dataclass
-class EngineConfig:
+@dataclass(eq=False, repr=False)
+class EngineConfig(_Section):
     """The embedded engine (the ``local`` backend)."""
 
     state_dir: str = ""  # default: $KGITOPS_STATE_DIR or .kgitops under the working directory
@@ -107,8 +128,8 @@ class EngineConfig:
     autostart: bool = True
 
 
-@dataclass
-class StatusConfig:
+@dataclass(eq=False, repr=False)
+class StatusConfig(_Section):
     """The ``status`` section: status files, the status branch and its refresh interval (seconds)."""
 
     dir: str = ""  # status files; empty: none
@@ -118,8 +139,8 @@ class StatusConfig:
     interval: float = 5.0  # seconds between live-status refreshes in `kgitops watch`
 
 
-@dataclass
-class PruneConfig:
+@dataclass(eq=False, repr=False)
+class PruneConfig(_Section):
     """The ``prune`` section: whether sync deletes managed objects gone from the source, and how many."""
 
     enabled: bool = False
@@ -129,8 +150,8 @@ class PruneConfig:
     grace_period: float = 60.0
 
 
-@dataclass
-class SyncConfig:
+@dataclass(eq=False, repr=False)
+class SyncConfig(_Section):
     """How `kgitops sync` and `kgitops watch` treat drift, and what the watcher serves."""
 
     recreate_drifted: bool = False  # re-create managed objects deleted or changed behind kgitops's back
@@ -139,8 +160,8 @@ class SyncConfig:
     log_format: str = "text"  # text | json
 
 
-@dataclass
-class LeaderElectionConfig:
+@dataclass(eq=False, repr=False)
+class LeaderElectionConfig(_Section):
     """Leader election of `kgitops watch` replicas on a Lease (reconciler.backends.k8s.lease); seconds."""
 
     enabled: bool | None = None  # None: on when the backend is kubernetes and watch runs in a Pod
@@ -151,8 +172,8 @@ class LeaderElectionConfig:
     retry_period: float = 2.0  # client-go's RetryPeriod
 
 
-@dataclass
-class WebhookConfig:
+@dataclass(eq=False, repr=False)
+class WebhookConfig(_Section):
     """Push webhooks received by `kgitops watch` (``reconciler.webhooks``); see docs/webhooks.md."""
 
     listen: str = ""  # HOST:PORT; empty: no webhook receiver (polling only)
@@ -165,8 +186,8 @@ class WebhookConfig:
     generic_header: str = "X-Kgitops-Signature"  # the generic HMAC sender's signature header
 
 
-@dataclass
-class ForgeConfig:
+@dataclass(eq=False, repr=False)
+class ForgeConfig(_Section):
     """Commit statuses and the plan comment on GitHub or GitLab (``reconciler.forge``)."""
 
     kind: str = ""  # github | gitlab; empty: no commit statuses
@@ -179,8 +200,8 @@ class ForgeConfig:
     target_url: str = ""  # link of each commit status, e.g. a dashboard; empty: none
 
 
-@dataclass
-class DomainTrust:
+@dataclass(eq=False, repr=False)
+class DomainTrust(_Section):
     """Who may approve jobs for one domain: commit e-mails and/or signing keys, and its GitHub reviewers."""
 
     emails: list[str] = field(default_factory=list)  # committer e-mails whose commits count
@@ -190,8 +211,8 @@ class DomainTrust:
     github_logins: list[str] = field(default_factory=list)  # reviewers whose PR reviews speak for the domain
 
 
-@dataclass
-class ApprovalsConfig:
+@dataclass(eq=False, repr=False)
+class ApprovalsConfig(_Section):
     """Approvals through Git (JobApproval records); see ``reconciler.approvals``."""
 
     dir: str = "approvals"  # records live in <dir>/<domain>/ of the source repository
@@ -234,8 +255,8 @@ class ApprovalsConfig:
         self.domains = built
 
 
-@dataclass
-class Config:
+@dataclass(eq=False, repr=False)
+class Config(_Section):
     """The whole config file (``kgitops.yaml``, ``schemas/config.json``), one field per section."""
 
     source: SourceConfig = field(default_factory=SourceConfig)
