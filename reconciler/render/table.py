@@ -8,9 +8,8 @@ alignment so that columns line up with and without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reconciler.model.phases import JobPhase
 
@@ -116,10 +115,10 @@ def render_table(
 # -- job fields (seed 004's field list, where it applies to Kuscia) -----------------------------------
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """A ``--fields`` column: its header, its text in a table (local time; of a ``JobInfo`` or a
-    ``JobSummary``) and its value in JSON/YAML (of a ``JobInfo``)."""
+    ``JobSummary``) and its value in JSON/YAML (of a ``JobInfo``). A named tuple, not a frozen dataclass: it
+    is made when ``kgitops job list`` starts, and a frozen dataclass compiles six methods (about 0.5 ms)."""
 
     header: str
     text: Callable[[JobRow, tzinfo | None], str]
