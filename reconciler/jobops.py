@@ -188,16 +188,17 @@ def check_approval(job: Resource, domain: str, accept: bool) -> None:
 
 # -- user input -------------------------------------------------------------------------------------------
 
-_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+# patterns, compiled on first use (re's own cache), not at import: `kgitops job list` checks none of them
+_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
 
 
 def check_key(key: str, what: str) -> None:
     """A Kubernetes qualified name: ``[prefix/]name``, name ≤63 characters, prefix a DNS subdomain."""
     prefix, _, name = key.rpartition("/")
-    ok = bool(_NAME.match(name)) and (
-        not prefix or (len(prefix) <= 253 and bool(_DNS_SUBDOMAIN.match(prefix)))
+    ok = bool(re.match(_NAME, name)) and (
+        not prefix or (len(prefix) <= 253 and bool(re.match(_DNS_SUBDOMAIN, prefix)))
     )
     if not ok:
         raise InvalidValue(
@@ -223,7 +224,7 @@ def normalise_metadata(
             result[key] = None if allow_remove else ""
             continue
         value = str(value)
-        if what == "label" and not _LABEL_VALUE.match(value):
+        if what == "label" and not re.match(_LABEL_VALUE, value):
             raise InvalidValue(
                 f"invalid value for label `{key}`: `{value}`; up to 63 letters, digits, '-', '_' or '.', "
                 "starting and ending with a letter or digit (annotations take any text)"

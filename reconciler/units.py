@@ -16,9 +16,10 @@ from reconciler.errors import UsageError
 
 __all__ = ["parse_duration", "parse_size"]
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+# patterns, compiled on first use (re's own cache), not at import: most commands parse no duration or size
+_DURATION_PART = r"(\d+(?:\.\d+)?)([hms])"
 _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
-_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+_SIZE = r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$"
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -31,7 +32,7 @@ def parse_duration(value: str | float | int) -> float:
         return float(text)
     except ValueError:
         pass
-    parts = _DURATION_PART.findall(text)
+    parts = re.findall(_DURATION_PART, text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise UsageError(f"{value!r} is not a duration; use seconds or units, e.g. 600, 90s, 10m, 1h30m")
     return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
@@ -41,7 +42,7 @@ def parse_size(value: str | int) -> int:
     """Bytes from ``1048576``, ``512KiB``, ``5MiB``, ``5M`` (binary units)."""
     if isinstance(value, int):
         return value
-    m = _SIZE.match(value)
+    m = re.match(_SIZE, value, re.IGNORECASE)
     if not m:
         raise UsageError(f"{value!r} is not a size (examples: 1048576, 512KiB, 5MiB)")
     return int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").upper()[:1]]
