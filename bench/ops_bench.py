@@ -8,11 +8,13 @@ with a Blocked subtree) in a real embedded-engine store:
    with "did you mean", from the names alone);
 3. ``kgitops --help``, ``kgitops job list`` (flags only, and with a ``kgitops.yaml``: read before, so from
    the cache of checked config files, and with no cache at all) and ``kgitops validate one.yaml`` in fresh
-   processes, side by side in rounds: the start-up, and what a page adds to it. The
-   package's bytecode is compiled first (``compileall``), as an installed package has it: with
+   processes, side by side in rounds: the start-up, and what a page adds to it. They run outside the source
+   tree, so they measure the installed package (``pip install .``; the output names it, and says when an
+   editable install makes ``job list``'s figures low), its bytecode compiled first (``compileall``): with
    ``PYTHONDONTWRITEBYTECODE`` set and no ``__pycache__``, every run would compile each module from source.
 Targets: a page of 50 <= 30 ms in-process at any N (10,000 included); ``job show`` <= 20 ms; the CLI's
-``job list`` <= ``--help`` + 30 ms; ``validate one.yaml`` <= 100 ms.
+``job list`` <= ``--help`` + 30 ms (aim: + 22 ms, to hold on a loaded machine); ``validate one.yaml``
+<= 100 ms. Last, the modules ``job list`` loads beyond ``--help``, the largest first (``-X importtime``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 PAGE_TARGET_MS = 30.0
 SHOW_TARGET_MS = 20.0
 CLI_OVER_STARTUP_TARGET_MS = 30.0
+CLI_OVER_STARTUP_AIM_MS = 22.0  # the target with a margin, so that it holds on a loaded machine too
 VALIDATE_ONE_TARGET_MS = 100.0
 
 
@@ -151,11 +154,32 @@ def main() -> None:
         _cli(state, Path(tmp))
 
 
+# what `python -m reconciler` runs: its package directory, and whether an editable install's hook is loaded
+_PROBE = (
+    "import sys, reconciler; print(reconciler.__file__); print(any('__editable__' in m for m in sys.modules))"
+)
+
+
+def _measured_package(cwd: Path) -> Path:
+    """The ``reconciler`` package that ``python -m reconciler`` runs from ``cwd`` (installed, or the source
+    tree of an editable install), its bytecode compiled, as an installed package has it: with
+    ``PYTHONDONTWRITEBYTECODE`` set and no ``__pycache__``, every run would compile each module from source.
+    An editable install's import hook loads ``pathlib`` into every process (``--help`` too), which hides
+    about 3 ms that ``job list`` pays on an installed package: the figures then say they are low."""
+    done = subprocess.run([sys.executable, "-c", _PROBE], check=True, capture_output=True, text=True, cwd=cwd)
+    init, editable = done.stdout.splitlines()[:2]
+    package = Path(init).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True, capture_output=True)
+    kind = "installed" if editable == "False" else "editable install: pathlib is in start-up, job list is low"
+    print(f"CLI figures of {package} ({kind})")
+    return package
+
+
 def _cli(state: Path, tmp: Path) -> None:
     """The commands in fresh processes, one of each per round (so all see the same load): best wall and
-    best CPU (user + system) of 7 rounds."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "reconciler")], check=True,
-                   capture_output=True)  # fmt: skip
+    best CPU (user + system) of 7 rounds. Each runs in a directory of its own, never in the source tree (so
+    ``python -m reconciler`` runs the installed package, the same for all)."""
+    _measured_package(tmp)
     cache_home = tmp / "cache"  # the cache of checked config files (reconciler.config_cache) of this run
     env = {**os.environ, "NO_COLOR": "1", "XDG_CACHE_HOME": str(cache_home)}
     (tmp / "no-cache").write_text("")  # a file: no cache directory can be made under it
@@ -167,11 +191,11 @@ def _cli(state: Path, tmp: Path) -> None:
     one.write_text((REPO / "examples" / "jobs" / "job-best-effort-dual-psi.yaml").read_text())
     kgitops = [sys.executable, "-m", "reconciler"]
     commands = {
-        "kgitops --help (start-up)": (kgitops + ["--help"], None, env),
-        "kgitops job list --state-dir": (kgitops + ["job", "list", "--state-dir", str(state)], None, env),
+        "kgitops --help (start-up)": (kgitops + ["--help"], tmp, env),
+        "kgitops job list --state-dir": (kgitops + ["job", "list", "--state-dir", str(state)], tmp, env),
         "kgitops job list (kgitops.yaml)": (kgitops + ["job", "list"], with_config, env),
         "kgitops job list (kgitops.yaml, no cache)": (kgitops + ["job", "list"], with_config, no_cache),
-        "kgitops validate one.yaml": (kgitops + ["validate", str(one)], None, env),
+        "kgitops validate one.yaml": (kgitops + ["validate", str(one)], tmp, env),
     }
     best = {label: (float("inf"), float("inf")) for label in commands}
     for _ in range(7):
@@ -192,12 +216,39 @@ def _cli(state: Path, tmp: Path) -> None:
         over = (best[label][0] - help_wall) * 1000
         over_cpu = (best[label][1] - help_cpu) * 1000
         ok = "ok" if over_cpu <= CLI_OVER_STARTUP_TARGET_MS else "MISSED"
+        aim = "ok" if over_cpu <= CLI_OVER_STARTUP_AIM_MS else "not yet"
         print(f"{'  = ' + label[8:] + ' over start-up':<60} {over:9.1f} ms  "
-              f"(CPU {over_cpu:.0f} ms; target <= 30 ms: {ok})")  # fmt: skip
+              f"(CPU {over_cpu:.0f} ms; target <= 30 ms: {ok}; aim <= 22 ms: {aim})")  # fmt: skip
     wall, cpu = best["kgitops validate one.yaml"]
     ok = "ok" if cpu * 1000 <= VALIDATE_ONE_TARGET_MS else "MISSED"
     print(f"{'  = validate one.yaml':<60} {wall * 1000:9.1f} ms  "
           f"(CPU {cpu * 1000:.0f} ms; target <= 100 ms: {ok})")  # fmt: skip
+    _import_top(state, tmp, env)
+
+
+def _import_top(state: Path, tmp: Path, env: dict[str, str], runs: int = 5, top: int = 15) -> None:
+    """What ``job list`` adds to start-up, module by module: ``python -X importtime``'s self time (best of
+    ``runs``) of each module it loads that ``--help`` does not, the largest ``top`` and their sum. Modules
+    loaded by ``importlib.import_module`` (the PEP 562 names of ``reconciler.sdk`` and ``reconciler.views``)
+    are not reported by ``-X importtime``: the sum leaves them out."""
+
+    def self_times(*args: str) -> dict[str, int]:
+        err = subprocess.run([sys.executable, "-X", "importtime", "-m", "reconciler", *args], check=True,
+                             capture_output=True, text=True, env=env, cwd=tmp).stderr  # fmt: skip
+        rows = [line.split("|") for line in err.splitlines() if line.startswith("import time:")]
+        return {r[2].strip(): int(r[0].split(":")[1]) for r in rows[1:]}  # rows[0]: the header
+
+    start_up: set[str] = set()
+    best: dict[str, int] = {}
+    for _ in range(runs):
+        start_up |= set(self_times("--help"))
+        for name, us in self_times("job", "list", "--state-dir", str(state)).items():
+            best[name] = min(best.get(name, us), us)
+    added = sorted(((us, name) for name, us in best.items() if name not in start_up), reverse=True)
+    print(f"modules job list loads beyond --help: {len(added)}, {sum(us for us, _ in added) / 1000:.1f} ms "
+          f"(-X importtime self, best of {runs}); the largest:")  # fmt: skip
+    for us, name in added[:top]:
+        print(f"  {us / 1000:6.2f} ms  {name}")
 
 
 TASKS = 10_000
