@@ -13,6 +13,7 @@ import builtins
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,9 +28,20 @@ class SQLiteDB:
     """Thread-compatible: one connection per object, shared by its threads under a lock. The tables of the
     store (``reconciler.engine.store.Store``) build on it."""
 
-    def __init__(self, path: str | Path, schema: str) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        schema: str,
+        install: Callable[[sqlite3.Connection], None] | None = None,
+        install_version: str = "",
+    ) -> None:
         """Open (creating it and its directory if need be) the SQLite file at ``path`` (``:memory:`` for none)
-        and create ``schema``'s tables (``CREATE ... IF NOT EXISTS`` statements separated by ``;``)."""
+        and create ``schema``'s tables (``CREATE ... IF NOT EXISTS`` statements separated by ``;``), then run
+        ``install(connection)`` (a migration; idempotent) in the same transaction.
+
+        The schema runs only when the file's ``PRAGMA user_version`` is not the stamp of this ``schema`` and
+        ``install_version`` (a CRC-32): a file already set up is opened without a write transaction, so a
+        reader (``kgitops job list``) never queues behind a writer holding the file (WAL lets it read)."""
         self.path = str(path)
         memory = self.path == ":memory:"
         if not memory:
@@ -43,10 +55,21 @@ class SQLiteDB:
             self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
+        stamp = zlib.crc32(f"{META_SCHEMA}{schema}\0{install_version}".encode()) & 0x7FFFFFFF
+        if self._user_version() == stamp:
+            return
         with self.transaction():
+            if self._user_version() == stamp:  # another process set it up while this one waited
+                return
             for stmt in (META_SCHEMA + schema).split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
+            if install is not None:
+                install(self._db)
+            self._db.execute(f"PRAGMA user_version={stamp}")
+
+    def _user_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _wal(self, patience: float = 30.0) -> None:
         """Switch to WAL. Two processes opening a new database at once can get SQLITE_BUSY here without

@@ -57,9 +57,7 @@ class Store(PodTable, InventoryTable):
     """Thread-compatible SQLite store; one connection per Store object (``sqlite_db.SQLiteDB``)."""
 
     def __init__(self, path: str | Path) -> None:
-        super().__init__(path, SCHEMA + POD_SCHEMA + INVENTORY_SCHEMA)
-        with self.transaction():
-            changelog.install(self._db)
+        super().__init__(path, SCHEMA + POD_SCHEMA + INVENTORY_SCHEMA, changelog.install, changelog.SCHEMA)
         self.feed = ChangeLog(self._db, self._lock, self.transaction, self._row)
 
     @classmethod
