@@ -203,9 +203,10 @@ class StatusBranch:
                         self.repo.create_blob(rec.to_yaml())
             for rel in entries.keys() - snapshot.keys():
                 changes[rel] = None
-            if parent is not None and not changes:
+            if not changes:  # also a first batch of no records: no branch, never an empty commit
                 self._learn(snapshot, learned)
-                self._known = (parent.id, entries)  # the next batch need not list the tree again
+                if parent is not None:
+                    self._known = (parent.id, entries)  # the next batch need not list the tree again
                 return None
             tree_id = self._tree(parent.tree if parent is not None else None, changes)
             old: dict[str, StatusRecord] = {}
@@ -214,6 +215,8 @@ class StatusBranch:
                     old[rel] = before
             self._learn(snapshot, learned)
             lines = transitions(old, {rel: snapshot[rel] for rel in changes if rel in snapshot})
+            if not lines:  # files changed, yet no record's state did (a stray file gone, bytes rewritten)
+                lines = [f"{rel}: {'removed' if changes[rel] is None else 'rewritten'}" for rel in changes]
             title = f"kgitops status: {len(lines)} change{'s' if len(lines) != 1 else ''}"
             message = title + "\n\n" + "\n".join(lines) + "\n"
             sig = pygit2.Signature("kgitops", "kgitops@localhost")

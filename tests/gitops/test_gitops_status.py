@@ -154,3 +154,16 @@ def test_status_branch_may_not_be_the_tracked_branch(tmp_path: Path) -> None:
             open_session(cfg, backend)
     finally:
         backend.close()
+
+
+def test_a_first_batch_of_no_records_makes_no_commit_and_no_branch(tmp_path: Path) -> None:
+    """A first sync where nothing is managed (every object someone else's) has no status to record: no
+    `kgitops status: 0 changes` commit of an empty tree, no branch."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"job-a.yaml": job_doc("job-a")})
+    branch = StatusBranch(pygit2.Repository(str(tmp_path / "repo")))
+    assert branch.commit([]) is None
+    assert branch.commit([]) is None
+    assert repo.repo.references.get("refs/heads/kgitops/status") is None
+    first = branch.commit([rec("job-a")])
+    assert first is not None and "job-a: new, Running" in repo.repo[first].message
