@@ -57,6 +57,26 @@ class ApprovalsReport:
     def failed(self) -> list[ApprovalOutcome]:
         return [o for o in self.outcomes if o.effect is Effect.FAILED]
 
+    @property
+    def ignored(self) -> int:
+        """How many records have no effect (``Effect.IGNORED``; in a dry run, the decisions that do not
+        count): a commit by an identity the domain does not list, a missing or bad signature, a record outside
+        its folder, superseded or conflicting, for the initiator or a non-party, for another spec, too late, a
+        broken file. Each is a record in Git that the live state does not follow, so ``sync`` is not clean
+        (exit 1, ``docs/exit-codes.md``); ``lines`` says why for each. A record waiting for its job, or one
+        the job already carries, is not counted."""
+        if self.outcomes:
+            return sum(1 for o in self.outcomes if o.effect is Effect.IGNORED)
+        return sum(1 for d in self.decisions if not d.trusted)
+
+    def problems(self) -> list[str]:
+        """Why the approvals leave a sync not clean, one short phrase each (empty: clean): the step failed,
+        the backend refused a decision, or a record is ignored."""
+        out = ["approvals failed"] if self.error or self.failed else []
+        if self.ignored:
+            out.append(f"{self.ignored} approval record(s) ignored")
+        return out
+
     def lines(self, dry_run: bool = False) -> list[str]:
         """What ``kgitops sync`` prints: every record that changed something or has no effect, and why."""
         if self.error:

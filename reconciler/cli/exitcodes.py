@@ -2,7 +2,8 @@
 
     0    the command did what was asked, and the result is clean (in sync, applied, valid)
     1    the command ran, and the answer is "not clean": a difference (diff), something held, OutOfSync,
-         failed or refused (sync), error findings (validate), a job that ended Failed (simulate)
+         failed, refused or in conflict with another source, an approval record ignored or refused (sync),
+         error findings (validate), a job that ended Failed (simulate)
     2    the command could not do its work: a usage, config, source or backend (I/O) error
     130  interrupted by SIGINT (Ctrl-C), as shells report it (128 + 2)
 
@@ -33,5 +34,6 @@ def diff_code(error: str, in_sync: bool) -> int:
 
 def sync_code(report: SyncReport) -> int:
     """0 when everything was applied or unchanged (and, with --wait, every job succeeded in time); 1 when
-    anything is held, OutOfSync, failed or refused, or a followed job failed or timed out."""
+    anything is held, OutOfSync, failed, refused or in conflict with another source, an approval record is
+    ignored or refused (``SyncReport.problems``), or a followed job failed or timed out."""
     return OK if report.clean and report.waited_ok else NOT_CLEAN

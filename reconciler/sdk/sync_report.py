@@ -28,9 +28,8 @@ def sync_problems(result: SyncResult) -> list[str]:
         out.append(f"{len(result.plan.held_files)} held file(s)")
     if result.plan.prune_refused:
         out.append("prune refused")
-    approvals = result.approvals
-    if approvals is not None and (approvals.error or approvals.failed):
-        out.append("approvals failed")
+    if result.approvals is not None:
+        out += result.approvals.problems()
     return out
 
 

@@ -62,3 +62,27 @@ def test_approvals_sync_status_and_job_show(repo: Repo, tmp_path: Path, config: 
         "bob": "JobAccepted",
         "carol": "JobAccepted",
     }
+
+
+def test_an_ignored_record_leaves_sync_not_clean_and_says_why(repo: Repo, config: Path) -> None:
+    """docs/exit-codes.md: a record that does not count (here: committed by an identity carol does not list)
+    is a Git state the backend does not follow, so sync exits 1, in a dry run too, naming the record and
+    why; a record that counts (applied, or already carried) is clean."""
+    sync = ["sync", str(repo.path), "--git", "--config", str(config), "--no-status-commit"]
+    repo.commit({"jobs/job-psi.yaml": job_manifest()}, ALICE)
+    repo.commit({"approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB)
+    first = CliRunner().invoke(main, sync)
+    assert first.exit_code == 0, first.output
+    assert "approval Approve job-psi for bob: applied" in first.output
+    repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol")}, MALLORY)
+    for args in (sync + ["--dry-run"], sync, sync):
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 1, done.output
+        assert "job-psi for carol: ignored" in done.output and "mallory@evil.example" in done.output
+        assert "in sync: 1 approval record(s) ignored" in done.output
+    repo.commit({"approvals/carol/job-psi.yaml": approval("job-psi", "carol", reason="ok")}, CAROL)
+    fixed = CliRunner().invoke(main, sync)
+    assert fixed.exit_code == 0, fixed.output
+    assert "approval Approve job-psi for carol: applied" in fixed.output
+    again = CliRunner().invoke(main, sync)
+    assert again.exit_code == 0 and "not in sync" not in again.output, again.output
