@@ -57,6 +57,11 @@ class ApprovalsReport:
     def failed(self) -> list[ApprovalOutcome]:
         return [o for o in self.outcomes if o.effect is Effect.FAILED]
 
+    def applied_jobs(self) -> list[ObjectRef]:
+        """The jobs a decision was sent to now (``Effect.APPLIED``), in the order of the records."""
+        jobs = (o.decision.job for o in self.outcomes if o.effect is Effect.APPLIED)
+        return list(dict.fromkeys(j for j in jobs if j is not None))
+
     @property
     def ignored(self) -> int:
         """How many records have no effect (``Effect.IGNORED``; in a dry run, the decisions that do not

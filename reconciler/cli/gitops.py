@@ -98,7 +98,9 @@ def diff(
 @click.command(cls=Command)
 @source_options
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
-@click.option("--wait", is_flag=True, help="Follow the managed jobs to a final phase.")
+@click.option(
+    "--wait", is_flag=True, help="Follow the jobs this sync created, re-created, changed or approved."
+)
 @click.option(
     "--timeout", type=DURATION, default=None, help="How long to wait at most: 600, 90s, 10m, 1h30m."
 )
@@ -156,6 +158,8 @@ def sync(
     if waited is None:
         show(report)
     else:
+        if not waited.final and output == "text":
+            click.echo("nothing to wait for: this sync created, re-created, changed or approved no job")
         for p in waited.bad:
             click.echo(
                 f"job {p.ref.name} ended {p.phase}" + (f": {p.message}" if p.message else ""), err=True

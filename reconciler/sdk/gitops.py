@@ -271,9 +271,10 @@ def sync(
     status. One writer at a time per state directory: a second sync (or a watch) waits for the first
     (``on_lock_wait`` is told why, once).
 
-    ``wait`` (not with ``dry_run``): then follow every managed job to a final phase, for at most
-    ``timeout`` seconds (None: no limit), telling ``on_progress`` each change, and sync once more so the
-    status written back holds the jobs' final phases. ``on_synced`` gets the first sync's report before
+    ``wait`` (not with ``dry_run``): then follow the jobs this sync set moving (created, re-created,
+    changed, or approved by the approvals step; ``reconciler.sdk.sync_report.followed``) to a final phase,
+    for at most ``timeout`` seconds (None: no limit), telling ``on_progress`` each change, and sync once more
+    so the status written back holds the jobs' final phases. ``on_synced`` gets the first sync's report before
     the wait starts. Raises ``GitopsError`` (exit 2) when the source failed; nothing is changed then.
 
     ``differences_only`` (not with ``wait``): ``report.result.applied`` may leave the unchanged objects out

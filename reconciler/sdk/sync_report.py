@@ -34,11 +34,19 @@ def sync_problems(result: SyncResult) -> list[str]:
 
 
 def followed(result: SyncResult) -> list[ObjectRef]:
-    """The jobs and standalone KusciaTasks ``wait`` follows: every one the source manages and still has."""
+    """The jobs and standalone KusciaTasks ``wait`` follows: those this sync set moving, and no others. That
+    is each one it created, re-created (``--recreate``, ``kgitops.io/on-change: recreate``, a drifted job
+    restored) or changed (``updated``), and each job the approvals step applied a party's decision to (it
+    leaves ``AwaitingApproval`` now), in the order applied. A managed job the sync left as it was (unchanged,
+    adopted, held, OutOfSync) is not followed, whatever its phase: an old job that ended ``Failed`` long ago
+    is no failure of this sync."""
     from reconciler.apply.sync import Outcome
 
-    gone = (Outcome.PRUNED, Outcome.STOPPING, Outcome.UNMANAGED, Outcome.HELD)
-    return [a.ref for a in result.applied if a.ref.kind in FOLLOWED_KINDS and a.outcome not in gone]
+    moved = (Outcome.CREATED, Outcome.RECREATED, Outcome.UPDATED)
+    refs = [a.ref for a in result.applied if a.ref.kind in FOLLOWED_KINDS and a.outcome in moved]
+    if result.approvals is not None:
+        refs += result.approvals.applied_jobs()
+    return list(dict.fromkeys(refs))
 
 
 def approve_hint(git_source: bool) -> ApproveHint:

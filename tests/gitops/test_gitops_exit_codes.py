@@ -171,6 +171,31 @@ def test_wait_follows_a_standalone_kuscia_task(tmp_path: Path) -> None:
     assert "task task-x: Succeeded (1/1 tasks)" in out.stdout
 
 
+def test_wait_follows_only_the_jobs_this_sync_set_moving(tmp_path: Path) -> None:
+    """A job that ended Failed in an earlier sync is not this sync's failure: `sync --wait` follows what it
+    created, re-created or changed, and says so when that is nothing."""
+    repo = tmp_path / "repo"
+    write(repo, "apps/noop.yaml", appimage_doc(command="exit 3"))
+    write(repo, "jobs/job-a.yaml", job_doc("job-a"))
+    cfg = config(tmp_path)
+    failed = kgitops("sync", repo, "--config", cfg, "--wait", "--timeout", "60")
+    assert failed.returncode == 1 and "job job-a ended Failed" in failed.stderr, failed.stdout + failed.stderr
+    write(repo, "apps/noop.yaml", appimage_doc())  # fixed in place: job-a stays Failed (one-shot)
+    write(repo, "jobs/job-b.yaml", job_doc("job-b"))
+    out = kgitops("sync", repo, "--config", cfg, "--wait", "--timeout", "60")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "job-b: Succeeded" in out.stdout
+    assert "job-a" not in out.stdout + out.stderr
+    again = kgitops("sync", repo, "--config", cfg, "--wait", "--timeout", "60")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing to wait for" in again.stdout and "job-a" not in again.stdout + again.stderr
+    # a job re-created on purpose is followed again, alone
+    write(repo, "jobs/job-a.yaml", job_doc("job-a", ("psi", "train")))
+    rerun = kgitops("sync", repo, "--config", cfg, "--wait", "--timeout", "60", "--recreate", "job-a")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "job-a: Succeeded (2/2 tasks)" in rerun.stdout and "job-b:" not in rerun.stdout
+
+
 def test_watch_logs_held_files_with_position_and_rule(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     write(repo, "apps/noop.yaml", appimage_doc())
