@@ -23,6 +23,7 @@ from reconciler.plan.plan_base import PlanBaseFile, base_path
 from reconciler.source import DirectorySource, GitSource, Source, SourceError, looks_like_url
 from reconciler.source.directory import Stamp
 from reconciler.source.git_auth import GitCredentials
+from reconciler.source.source_path import directory_below
 from reconciler.status import StatusBranch, StatusCommitError, StatusFiles
 from reconciler.status.record import StatusRecord
 from reconciler.validate import Options
@@ -52,9 +53,14 @@ class FileStamps:
         self.cache.save_memo(self._name, changed)
 
 
-def open_source(config: Config, parse_cache: ParseCacheFile | None = None) -> Source:
+def open_source(
+    config: Config, parse_cache: ParseCacheFile | None = None, known_id: Callable[[str], bool] | None = None
+) -> Source:
     """The configured source; a Git source for a URL or with ``source.git``, else a directory (whose stamps
-    are kept in ``parse_cache`` when given)."""
+    are kept in ``parse_cache`` when given). ``known_id(id)``: whether the backend holds an inventory under
+    ``id`` (a Git source keeps an id an earlier kgitops recorded for it, ``GitSource.source_id``). Raises
+    SourceError when no source is given, and SourcePathError when ``source.subpath`` (``--path``) is
+    absolute, leaves the source or, for a directory, passes through a symbolic link."""
     sc = config.source
     if not sc.path:
         raise SourceError("no source given: pass SOURCE or set `source.path` in the config file")
@@ -67,10 +73,9 @@ def open_source(config: Config, parse_cache: ParseCacheFile | None = None) -> So
             cache_dir=config.state_dir / "git",
             source_id=sc.id,
             credentials=git_credentials(config),
+            known_id=known_id,
         )
-    root = config.resolve(sc.path)
-    if sc.subpath:
-        root = root / sc.subpath
+    root = directory_below(config.resolve(sc.path), sc.subpath)
     stamps = FileStamps(parse_cache, root.resolve()) if parse_cache is not None else None
     ignore: list[str | Path] = [config.state_dir]
     if config.status.dir:
@@ -205,7 +210,7 @@ def open_session(
     confirm_prune: tuple[str, ...] = (),
 ) -> Session:
     parse_cache = ParseCacheFile(cache_path(config.state_dir), fingerprint(validate_options))
-    source = open_source(config, parse_cache)
+    source = open_source(config, parse_cache, lambda source_id: bool(backend.get_inventory(source_id)))
     approvals = config if source.history is not None else None  # approvals need Git history
     options = plan_options(config, recreate, confirm_prune)
     backend_id = f"{backend.name}|{config.backend!r}|{config.state_dir.resolve()}"

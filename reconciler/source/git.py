@@ -11,6 +11,7 @@ memoised by id, so listing a revision after a one-file commit only walks the tre
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from functools import cached_property
@@ -22,13 +23,21 @@ from reconciler.source.git_auth import GitCredentials
 from reconciler.source.git_refs import RefNames
 from reconciler.source.git_tree import ManifestTrees
 from reconciler.source.snapshot import FileChanges, GitHistory, Snapshot, SourceError
+from reconciler.source.source_path import normal_subpath
 from reconciler.urls import redact_url, redact_urls
+
+log = logging.getLogger("kgitops.source")
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 
 
 def looks_like_url(location: str) -> bool:
     return "://" in location or bool(_SCP_LIKE.match(location))
+
+
+def _top_folder(repo: pygit2.Repository) -> str:
+    """A local repository's top folder: its work tree, or a bare repository's own folder."""
+    return str(Path(repo.workdir or repo.path).resolve())
 
 
 def redact(location: str) -> str:
@@ -53,20 +62,90 @@ class GitSource:
         ssh_key: str = "",
         source_id: str = "",
         credentials: GitCredentials | None = None,
+        known_id: Callable[[str], bool] | None = None,
     ) -> None:
+        """``subpath`` is spelled as ``normal_subpath`` spells it (raises SourcePathError when it is absolute
+        or leaves the repository). ``source_id``: the id to use as it is (``--source-id``); else the canonical
+        one (``source_id``). ``known_id(id)``: whether the backend holds an inventory under ``id``, so that
+        an id an earlier kgitops recorded for this very source is kept (``source_id``)."""
         self.location = location
         self.ref = ref
-        self.subpath = subpath.strip("/")
+        self.subpath = normal_subpath(subpath)
+        self._spelled_subpath = subpath
         self.remote = looks_like_url(location)
         self.credentials = credentials or GitCredentials(ssh_key)
         self._cache_root = Path(cache_dir)
         self._repo: pygit2.Repository | None = None
         self._default_branch = ""
         self.shown = redact(location)
-        where = self.shown if self.remote else str(Path(location).resolve())
-        # `main`, `refs/heads/main` (and a tag's two spellings) name one source: one id, one inventory
-        short = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
-        self.source_id = source_id or f"git:{where}#{short or 'HEAD'}:{self.subpath or '.'}"
+        self._id = source_id
+        self._known_id = known_id
+
+    @property
+    def source_id(self) -> str:
+        """What names this source in labels, annotations and the inventory: ``git:WHERE#REF:PATH``, one id
+        however the same source is spelled. WHERE is the URL without credentials, or the local repository's
+        top folder (its work tree; a bare repository's own folder), whatever folder in it was named; REF is
+        the branch read (``main`` for no ref, ``HEAD``, ``main`` and ``refs/heads/main`` alike when HEAD is
+        main; ``HEAD`` for a detached HEAD), a tag's short name, a commit's full id, or a revision expression
+        as written; PATH is ``--path`` in its normal spelling (``.`` for the root).
+
+        When the backend holds no inventory under that id but does under an id that an earlier kgitops
+        made for this same source from another spelling (``#HEAD`` for the default branch, ``:./jobs``, the
+        folder named rather than the top), that id is kept, so no managed object is orphaned. Until the
+        repository can be read, the id is made from the spelling alone (and not kept)."""
+        if not self._id:
+            try:
+                self._id = self._settled_id()
+            except SourceError:
+                return self._legacy_ids()[0]
+        return self._id
+
+    def _settled_id(self) -> str:
+        where = self.shown if self.remote else _top_folder(self.repository)
+        ref = self._canonical_ref()
+        canonical = f"git:{where}#{ref}:{self.subpath or '.'}"
+        if self._known_id is None or self._known_id(canonical):
+            return canonical
+        wheres = [where] + ([] if self.remote else [str(Path(self.location).resolve())])
+        refs = [ref, *self._legacy_ids(short_only=True)]
+        try:
+            if self._default() == ref:
+                refs.append("HEAD")  # no ref meant HEAD: the default branch
+        except SourceError:
+            pass  # a remote that cannot list its branches now: its HEAD spelling is not looked for
+        subs = [self.subpath or ".", self._spelled_subpath.strip("/") or "."]
+        subs += [f"./{self.subpath}"] if self.subpath else []
+        spellings = dict.fromkeys(f"git:{w}#{r}:{p}" for w in wheres for r in refs for p in subs)
+        for old in spellings:
+            if old != canonical and self._known_id(old):
+                log.info("%s: keeping the source id %s an earlier run recorded (canonical: %s)",
+                         self.shown, old, canonical)  # fmt: skip
+                return old
+        return canonical
+
+    def _legacy_ids(self, short_only: bool = False) -> list[str]:
+        """The id kgitops made before ids were canonical, from the spelling alone (or only its ref part)."""
+        short = self.ref.removeprefix("refs/heads/").removeprefix("refs/tags/") or "HEAD"
+        if short_only:
+            return [short]
+        where = self.shown if self.remote else str(Path(self.location).resolve())
+        return [f"git:{where}#{short}:{self._spelled_subpath.strip('/') or '.'}"]
+
+    def _canonical_ref(self) -> str:
+        """REF of ``source_id``: the branch's short name, a tag's short name, a commit's full id, or the
+        revision expression as written; ``HEAD`` only for a detached HEAD."""
+        name = self.ref or "HEAD"
+        if name == "HEAD":
+            name = self._default()
+            if name == "HEAD":
+                return name  # a detached HEAD: whatever commit it points at
+        full, commit = self.resolve_ref(name)
+        if full.startswith(("refs/heads/", "refs/tags/")):
+            return full.split("/", 2)[2]
+        if full:
+            return full.removeprefix("refs/")
+        return str(commit.id) if re.fullmatch(r"[0-9a-fA-F]{4,64}", name) else name
 
     @property
     def history(self) -> GitHistory:
