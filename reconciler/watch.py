@@ -356,11 +356,13 @@ class Watcher:
         change (not at every status refresh)."""
         held = {f"file {path}": why for path, why in result.plan.held_files.items()}
         held.update({str(a.ref): a.message for a in result.applied if a.outcome == Outcome.HELD})
+        held.update({f"conflict {a.ref}": a.message for a in result.applied if a.outcome == Outcome.CONFLICT})
         if result.plan.prune_refused:
             held["prune"] = result.plan.prune_refused
         for key, why in sorted(held.items()):
             if self._held_logged.get(key) != why:
                 what = "prune refused" if key == "prune" else f"held {key}"
+                what = key if key.startswith("conflict ") else what
                 log.warning(f"{what}: {why}", extra={"fields": {"held": key, "reason": why}})
         for key in sorted(set(self._held_logged) - set(held)):
             _info(f"no longer held: {key}" if key != "prune" else "prune no longer refused")

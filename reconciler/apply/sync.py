@@ -36,6 +36,7 @@ class Outcome(StrEnum):
     OUT_OF_SYNC = "out-of-sync"  # blocked: reported, not applied
     HELD = "held"
     UNMANAGED = "unmanaged"
+    CONFLICT = "conflict"  # the live copy is another source's: not touched, the sync is not clean
     FAILED = "failed"
 
 
@@ -125,7 +126,7 @@ def _keeps_inventory(a: Applied, was_inventoried: bool) -> bool:
     e = a.entry
     if a.outcome in (Outcome.CREATED, Outcome.RECREATED, Outcome.ADOPTED, Outcome.UPDATED):
         return True
-    if a.outcome == Outcome.PRUNED or e.action == Action.UNMANAGED:
+    if a.outcome == Outcome.PRUNED or e.action in (Action.UNMANAGED, Action.CONFLICT):
         return False
     if a.outcome == Outcome.UNCHANGED:
         return True  # unchanged and not adopted: it already carries this source's labels
@@ -158,6 +159,8 @@ def _apply_one(
         return Applied(entry, Outcome.HELD, entry.reason, entry.live)
     if entry.action == Action.UNMANAGED:
         return Applied(entry, Outcome.UNMANAGED, entry.reason, entry.live)
+    if entry.action == Action.CONFLICT:
+        return Applied(entry, Outcome.CONFLICT, entry.reason, entry.live)
     if entry.blocked:
         return Applied(entry, Outcome.OUT_OF_SYNC, entry.blocked, entry.live)
     if entry.action == Action.UNCHANGED and not entry.adopt:

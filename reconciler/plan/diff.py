@@ -293,10 +293,8 @@ def _desired_entry(
         return entry
     entry = PlanEntry(ref, Action.UNCHANGED, path=path, desired=want, live=live)
     if own.is_managed(live) and not own.owned_by(live, desired.source_id):
-        entry.action = Action.UNMANAGED
-        entry.reason = (
-            f"also defined by another source ({live.annotations.get(own.SOURCE_ID, '?')}); not touched"
-        )
+        entry.action = Action.CONFLICT
+        entry.reason = entry.blocked = conflict_reason(live, desired.source_id)
         return entry
     changes = _spec_changes(ref, want, live, desired.spec_hashes.get(ref, ""), memo)
     meta = metadata_changes(own.user_keys(want.labels), live.labels, "metadata.labels")
@@ -332,6 +330,20 @@ def _desired_entry(
     elif entry.drift and not options.recreate_drifted:
         entry.blocked = "drift is only reported; restored with sync.recreate_drifted"
     return entry
+
+
+def conflict_reason(live: Resource, source_id: str) -> str:
+    """Why a desired object whose live copy another source manages is not touched, and the two ways out.
+    The owner is the live copy's ``kgitops.io/source-id`` annotation (``?`` when someone removed it)."""
+    owner = live.annotations.get(own.SOURCE_ID, "")
+    shown = owner or "?"
+    fix = f"--source-id '{owner}'" if owner else "--source-id with that source's id"
+    return (
+        f"the live copy is managed by another source, {shown} (this source is {source_id}); "
+        f"not touched. If that is this source under another name (a sync of the same files with another "
+        f"SOURCE, --ref, --path or --git), run with {fix} (or set source.id); otherwise remove the object "
+        "from that source (prune it there), and this one creates or adopts it"
+    )
 
 
 def _path(want: Resource | None, live: Resource | None) -> str:

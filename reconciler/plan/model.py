@@ -16,6 +16,9 @@ class Action(StrEnum):
     PRUNE = "prune"
     HELD = "held"
     UNMANAGED = "unmanaged"
+    # the source defines the object, but its live copy is managed by another source (another source id):
+    # not touched, and a difference (``Plan.differences``) the user must resolve
+    CONFLICT = "conflict"
 
 
 class _Missing:
@@ -135,7 +138,8 @@ class Plan:
     @property
     def differences(self) -> list[PlanEntry]:
         """Every entry where the source and the live state differ, whether sync acts on it or not: a create,
-        a change (a changed one-shot job left OutOfSync too), a prune (refused or not), a held object."""
+        a change (a changed one-shot job left OutOfSync too), a prune (refused or not), a held object, an
+        object whose live copy another source manages (a conflict)."""
         return [
             e for e in self.entries if e.action not in (Action.UNCHANGED, Action.UNMANAGED) or e.adopt
         ]

@@ -16,6 +16,7 @@ SYMBOL = {
     Action.PRUNE: "-",
     Action.HELD: "!",
     Action.UNMANAGED: "?",
+    Action.CONFLICT: "!",
 }
 COLOUR = {
     Action.CREATE: "green",
@@ -23,6 +24,7 @@ COLOUR = {
     Action.PRUNE: "red",
     Action.HELD: "magenta",
     Action.UNMANAGED: "cyan",
+    Action.CONFLICT: "red",
     Action.UNCHANGED: "",
 }
 

@@ -18,7 +18,7 @@ def sync_problems(result: SyncResult) -> list[str]:
     """Why a sync is not clean, one short line each (empty: everything applied or unchanged)."""
     from reconciler.apply.sync import Outcome
 
-    not_applied = {Outcome.HELD, Outcome.OUT_OF_SYNC, Outcome.FAILED}
+    not_applied = {Outcome.HELD, Outcome.OUT_OF_SYNC, Outcome.FAILED, Outcome.CONFLICT}
     counts: dict[str, int] = {}
     for a in result.applied:
         if a.outcome in not_applied:

@@ -139,8 +139,14 @@ def test_unmanaged_identical_object_is_adopted_and_other_sources_left_alone() ->
     (e,) = make_plan(desired(doc), [plain], set()).entries
     assert e.action == Action.UNCHANGED and e.adopt and e.effective
     other = live_of(doc, source="git:elsewhere")
-    (o,) = make_plan(desired(doc), [other], set()).entries
-    assert o.action == Action.UNMANAGED and "another source" in o.reason
+    plan = make_plan(desired(doc), [other], set())
+    (o,) = plan.entries
+    # left alone, and a conflict the user sees (the same object defined here), never "unmanaged and clean"
+    assert o.action == Action.CONFLICT and "another source" in o.reason and not o.effective
+    assert not plan.in_sync and not plan.has_changes
+    # another source's object this source does not define is its business: unmanaged, in sync
+    alone = make_plan(desired(job_doc("job-b")), [other], set())
+    assert alone.entry(ref("job-a")).action == Action.UNMANAGED  # type: ignore[union-attr]
 
 
 def test_tasks_created_by_a_job_are_not_listed() -> None:
