@@ -42,9 +42,20 @@ class ApprovalsError(KgitopsError):
     exit_code = 1
 
 
+def _subpath(cfg: Config) -> str:
+    """The source's subpath as sync spells it (``reconciler.source.source_path.normal_subpath``: ``./jobs/``
+    is ``jobs``); one that sync refuses (absolute, leaving the repository) is an ``ApprovalsError``."""
+    from reconciler.source.source_path import SourcePathError, normal_subpath
+
+    try:
+        return normal_subpath(cfg.source.subpath)
+    except SourcePathError as exc:
+        raise ApprovalsError(str(exc)) from None
+
+
 def approvals_dir(cfg: Config) -> str:
     """The approvals folder relative to the repository root (the source's subpath, if any, comes first)."""
-    sub = cfg.source.subpath.strip("/")
+    sub = _subpath(cfg)
     return posixpath.normpath(posixpath.join(sub, cfg.approvals.dir)) if sub else cfg.approvals.dir
 
 
@@ -73,7 +84,7 @@ def _the_job(repo: Any, revision: str, name: str, namespace: str, cfg: Config) -
     """The job as sync would read it at ``revision`` (below the source's subpath)."""
     from reconciler.approvals.jobs import jobs_at
 
-    sub = cfg.source.subpath.strip("/")
+    sub = _subpath(cfg)
     found = [j for j in jobs_at(repo, revision, under=sub) if j.name == name and j.namespace == namespace]
     if len({j.digest for j in found}) > 1:
         paths = ", ".join(sorted(j.path for j in found))
@@ -185,7 +196,7 @@ def list_approvals(
     from reconciler.approvals.decisions import collect
 
     try:
-        return collect(str(repo_path), revision, None, cfg, subpath=cfg.source.subpath.strip("/"))
+        return collect(str(repo_path), revision, None, cfg, subpath=_subpath(cfg))
     except _git_errors() as exc:
         raise ApprovalsError(str(exc)) from None
 
@@ -244,7 +255,7 @@ def records_from_review(
     try:
         repo = open_repo(str(repo_path))
         if jobs:
-            sub = cfg.source.subpath.strip("/")
+            sub = _subpath(cfg)
             found = [j for j in jobs_at(repo, reviewed, under=sub) if j.name in jobs]
             missing = sorted(set(jobs) - {j.name for j in found})
             if missing:

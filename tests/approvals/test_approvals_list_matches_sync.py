@@ -92,3 +92,21 @@ def test_approvals_list_says_what_sync_does(repo: Repo, config: Path) -> None:
     show = _kgitops("job", "show", "job-psi", "--config", str(config))
     assert "bob: approved by Bob <bob@bob.example>" in show
     assert "carol: waiting" in show
+
+
+@pytest.mark.parametrize("subpath", ["team", "./team/", "team//"])
+def test_list_and_sync_read_one_subpath_however_spelled(repo: Repo, tmp_path: Path, subpath: str) -> None:
+    """`source.subpath: ./team/` is the folder `team` for `approvals list` as for sync (docs/gitops.md)."""
+    path = tmp_path / f"kgitops-{len(subpath)}.yaml"
+    doc = {
+        "source": {"path": str(repo.path), "git": True, "subpath": subpath},
+        "engine": {"state_dir": str(tmp_path / f"state-{len(subpath)}"), "autostart": False},
+        "approvals": {"domains": {"bob": {"emails": [BOB[1]]}}},
+    }
+    path.write_text(yaml.safe_dump(doc))
+    repo.commit({"team/job-psi.yaml": job_manifest()}, ALICE)
+    repo.commit({"team/approvals/bob/job-psi.yaml": approval("job-psi", "bob")}, BOB)
+    listed = json.loads(_kgitops("approvals", "list", "-o", "json", "--config", str(path)))
+    assert {r["path"]: r["verdict"] for r in listed} == {"team/approvals/bob/job-psi.yaml": "OK"}
+    done = json.loads(_kgitops("sync", "--config", str(path), "-o", "json"))["approvals"]["records"]
+    assert {r["path"]: r["effect"] for r in done} == {"team/approvals/bob/job-psi.yaml": "applied"}
