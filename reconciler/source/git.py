@@ -98,7 +98,7 @@ class GitSource:
             try:
                 self._id = self._settled_id()
             except SourceError:
-                return self._legacy_ids()[0]
+                return self._spelled_id()
         return self._id
 
     def _settled_id(self) -> str:
@@ -108,7 +108,7 @@ class GitSource:
         if self._known_id is None or self._known_id(canonical):
             return canonical
         wheres = [where] + ([] if self.remote else [str(Path(self.location).resolve())])
-        refs = [ref, *self._legacy_ids(short_only=True)]
+        refs = [ref, self._spelled_ref()]
         try:
             if self._default() == ref:
                 refs.append("HEAD")  # no ref meant HEAD: the default branch
@@ -124,13 +124,15 @@ class GitSource:
                 return old
         return canonical
 
-    def _legacy_ids(self, short_only: bool = False) -> list[str]:
-        """The id kgitops made before ids were canonical, from the spelling alone (or only its ref part)."""
-        short = self.ref.removeprefix("refs/heads/").removeprefix("refs/tags/") or "HEAD"
-        if short_only:
-            return [short]
+    def _spelled_ref(self) -> str:
+        """REF as kgitops spelled it before ids were canonical: the ref as given, less ``refs/heads/`` or
+        ``refs/tags/``; ``HEAD`` for none."""
+        return self.ref.removeprefix("refs/heads/").removeprefix("refs/tags/") or "HEAD"
+
+    def _spelled_id(self) -> str:
+        """The id kgitops made before ids were canonical, from the spelling alone."""
         where = self.shown if self.remote else str(Path(self.location).resolve())
-        return [f"git:{where}#{short}:{self._spelled_subpath.strip('/') or '.'}"]
+        return f"git:{where}#{self._spelled_ref()}:{self._spelled_subpath.strip('/') or '.'}"
 
     def _canonical_ref(self) -> str:
         """REF of ``source_id``: the branch's short name, a tag's short name, a commit's full id, or the
