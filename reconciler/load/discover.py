@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
+from reconciler.load.entries import MANIFEST_SUFFIXES, Entry, EntryProblem, judge, unreadable
 from reconciler.load.files import TOO_LARGE, FileReadError, read_bounded
 
-SUFFIXES = (".yaml", ".yml")
+SUFFIXES = MANIFEST_SUFFIXES
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
 
@@ -32,48 +33,57 @@ class DiscoveredFile:
         return self.path == STDIN_LABEL
 
 
-def _inside(real: str, root: str) -> bool:
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def _walk(root: str) -> Iterator[DiscoveredFile]:
     """The files under ``root`` in the order of their sorted paths, found as they are yielded.
 
     Each directory is listed when it is reached; its entries are sorted as their paths sort, a directory by
     its name and a ``/`` (every path below it sorts there), and kept as one string until yielded: a directory
     of 20,000 files costs a few hundred KiB, not a list of objects. Directories and files whose name starts
-    with ``.`` (.git, .github, editors' files) are skipped; a link leading outside ``root`` is reported, one
-    inside it is not followed (its files are found where they really are)."""
+    with ``.`` (.git, .github, editors' files) are skipped. Each entry is judged by
+    ``reconciler.load.entries.judge``, as the sources judge it: what a sync would hold (a link leading
+    outside ``root``, a directory named like a manifest, a broken link, a directory that cannot be listed) is
+    yielded with its problem."""
     real_root = os.path.realpath(root)
-    stack = [(root, _listing(root, real_root), 0)]  # (directory, its listing, where the next entry starts)
+    listing, problems = _listing(root, real_root)
+    if listing is None:
+        yield DiscoveredFile(root, _pair(problems[""]))
+        return
+    stack = [(root, listing, 0, problems)]  # (directory, its listing, where the next entry starts, problems)
     while stack:
-        dirpath, listing, start = stack[-1]
+        dirpath, listing, start, problems = stack[-1]
         end = listing.find(_SEP, start)
         if end < 0:
             stack.pop()
             continue
-        stack[-1] = (dirpath, listing, end + 1)
+        stack[-1] = (dirpath, listing, end + 1, problems)
         mark, name = listing[end - 1], listing[start : end - 1]
         full = os.path.join(dirpath, name.rstrip(os.sep))
         if mark == _DIR:
-            stack.append((full, _listing(full, real_root), 0))
+            sub, sub_problems = _listing(full, real_root)
+            if sub is None:
+                yield DiscoveredFile(full, _pair(sub_problems[""]))
+            else:
+                stack.append((full, sub, 0, sub_problems))
         elif mark == _FILE:
             yield DiscoveredFile(full)
         else:
-            target = os.path.realpath(full)
-            what = "directory link" if mark == _DIR_LINK else "symbolic link"
-            tail = "not followed" if mark == _DIR_LINK else "not read"
-            yield DiscoveredFile(full, ("IO002", f"{what} leads outside {root} (to {target}); {tail}"))
+            yield DiscoveredFile(full, _pair(problems[name]))
 
 
 # A listing is one string: each entry's sort key (a directory's name ends in os.sep), a mark, then _SEP.
 _SEP = "\0"
-_DIR, _FILE, _DIR_LINK, _FILE_LINK = "d", "f", "D", "F"
+_DIR, _FILE, _PROBLEM = "d", "f", "p"
 
 
-def _listing(dirpath: str, real_root: str) -> str:
-    """The entries of ``dirpath`` to visit, sorted, as one string (see ``_walk``); empty when unreadable."""
+def _pair(problem: EntryProblem) -> tuple[str, str]:
+    return problem.rule, problem.message
+
+
+def _listing(dirpath: str, real_root: str) -> tuple[str | None, dict[str, EntryProblem]]:
+    """The entries of ``dirpath`` to visit, sorted, as one string (see ``_walk``), and the problems of the
+    entries marked ``_PROBLEM``, by name; (None, {"": why}) when the directory cannot be listed."""
     entries: list[str] = []
+    problems: dict[str, EntryProblem] = {}
     try:
         with os.scandir(dirpath) as it:
             for entry in it:
@@ -82,23 +92,21 @@ def _listing(dirpath: str, real_root: str) -> str:
                     continue
                 try:
                     is_dir = entry.is_dir()
+                    is_link = entry.is_symlink()
                 except OSError:
-                    is_dir = False
-                if is_dir:
-                    if entry.is_symlink():
-                        if not _inside(os.path.realpath(entry.path), real_root):
-                            entries.append(name + _DIR_LINK)
-                        continue  # inside the root: its files are visited where they really are
+                    is_dir = is_link = False
+                what, problem = judge(entry.path, name, is_dir, is_link, real_root)
+                if problem is not None:
+                    problems[name] = problem
+                    entries.append(name + _PROBLEM)
+                if what is Entry.DIRECTORY:
                     entries.append(name + os.sep + _DIR)
-                elif name.endswith(SUFFIXES):
-                    if entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root):
-                        entries.append(name + _FILE_LINK)
-                    else:
-                        entries.append(name + _FILE)
-    except OSError:
-        return ""
+                elif what is Entry.FILE:
+                    entries.append(name + _FILE)
+    except OSError as exc:
+        return None, {"": unreadable(exc.strerror or str(exc))}
     entries.sort(key=lambda e: e[:-1])
-    return "".join(e + _SEP for e in entries)
+    return "".join(e + _SEP for e in entries), problems
 
 
 class Discovery:

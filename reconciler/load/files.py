@@ -11,10 +11,12 @@ import os
 import stat
 from pathlib import Path
 
+from reconciler.load.entries import UNREADABLE, not_regular, unreadable
+
 __all__ = ["FileReadError", "read_bounded"]
 
 _PIECE = 64 * 1024
-NOT_REGULAR = "IO001"
+NOT_REGULAR = UNREADABLE
 TOO_LARGE = "IO003"
 
 
@@ -36,11 +38,11 @@ def read_bounded(path: str | Path, max_size: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise FileReadError(NOT_REGULAR, f"cannot read the file ({exc.strerror or exc})") from None
+        raise FileReadError(NOT_REGULAR, unreadable(exc.strerror or str(exc)).message) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise FileReadError(NOT_REGULAR, "not a regular file (a pipe, socket, device or directory)")
+            raise FileReadError(NOT_REGULAR, not_regular().message)
         if st.st_size > max_size:
             raise FileReadError(TOO_LARGE, too_large(st.st_size, max_size))
         # os.read of the size plus one byte: a read of n bytes allocates n bytes first, and the limit (5 MiB)
@@ -53,7 +55,7 @@ def read_bounded(path: str | Path, max_size: int) -> bytes:
                 break
             data += more
     except OSError as exc:
-        raise FileReadError(NOT_REGULAR, f"cannot read the file ({exc.strerror or exc})") from None
+        raise FileReadError(NOT_REGULAR, unreadable(exc.strerror or str(exc)).message) from None
     finally:
         os.close(fd)
     if len(data) > max_size:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import pygit2
 
+from reconciler.load.entries import Entry, judge, not_regular, unreadable
 from reconciler.source.debounce import Debouncer
 from reconciler.source.snapshot import (
     FileChanges,
@@ -108,60 +109,57 @@ class DirectorySource:
             self._stamps = {**self._stored, **self._stamps}
 
         def onerror(exc: OSError) -> None:
-            problems.append(
-                FileProblem(self._rel(Path(exc.filename or self.root)), f"cannot read: {exc.strerror}")
-            )
+            where = self._rel(Path(exc.filename or self.root))
+            problems.append(FileProblem(where, str(unreadable(exc.strerror or str(exc)))))
 
         if not os.access(self.root, os.R_OK | os.X_OK):
             raise SourceError(f"{self.root}: the source directory is not readable")
+        real_root = str(self.root)
         for dirpath, dirnames, filenames in os.walk(self.root, onerror=onerror, followlinks=False):
             here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not self._ignored(here / d))
-            for d in list(dirnames):
-                problem = self._directory_problem(here / d)
-                if problem is not None:
-                    problems.append(problem)
-                if (here / d).is_symlink():
-                    dirnames.remove(d)  # never followed; inside the root, its files are read where they are
-            for name in sorted(filenames):
-                if not name.startswith(".") and "." not in name and not (here / name).exists():
-                    # a broken link without a suffix: it may well have been a directory of manifests
-                    problems.append(FileProblem(self._rel(here / name), "a broken symbolic link"))
-                    continue
-                if not is_manifest_name(name) or _is_temp(name):
-                    continue
+            # each entry judged as validate's discovery judges it (reconciler.load.entries): one verdict
+            entries = [(d, True) for d in dirnames if not d.startswith(".") and not self._ignored(here / d)]
+            entries += [(n, False) for n in filenames if not n.startswith(".") and not _is_temp(n)]
+            dirnames[:] = []
+            for name, is_dir in sorted(entries):
                 full = here / name
-                rel = self._rel(full)
-                if full.is_symlink():
-                    target = full.resolve()
-                    if self.root not in target.parents:
-                        problems.append(
-                            FileProblem(rel, "a symlink that leaves the source directory; not read")
-                        )
-                        continue
-                try:
-                    st = full.stat()
-                    if not stat.S_ISREG(st.st_mode):
-                        problems.append(FileProblem(rel, "not a regular file (a pipe, socket or device)"))
-                        continue
-                    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-                    known = self._stamps.get(rel)
-                    if known is not None and known[0] == stamp:
-                        digest = known[1]
-                        reader = _lazy(full)
-                    else:
-                        data = full.read_bytes()
-                        digest = str(pygit2.hash(data))
-                        reader = _handed_over(data, full)
-                except OSError as exc:
-                    problems.append(FileProblem(rel, f"cannot read: {exc.strerror}"))
-                    continue
-                stamps[rel] = (stamp, digest)
-                files.append(SourceFile(rel, digest, reader))
+                what, problem = judge(str(full), name, is_dir, full.is_symlink(), real_root)
+                if problem is not None:
+                    problems.append(FileProblem(self._rel(full), str(problem)))
+                if what is Entry.DIRECTORY:
+                    dirnames.append(name)
+                elif what is Entry.FILE:
+                    self._read(full, stamps, files, problems)
         self._stamps = stamps
         self._keep(stamps)
         revision = content_revision([(f.path, f.digest) for f in files] + [(p.path, "!") for p in problems])
         return Snapshot(self.source_id, revision, tuple(files), tuple(problems))
+
+    def _read(
+        self, full: Path, stamps: dict[str, Stamp], files: list[SourceFile], problems: list[FileProblem]
+    ) -> None:
+        """Stamp and hash the manifest file ``full`` (read again only when its stamp changed), or record why
+        it cannot be read (a pipe, socket or device is never opened)."""
+        rel = self._rel(full)
+        try:
+            st = full.stat()
+            if not stat.S_ISREG(st.st_mode):
+                problems.append(FileProblem(rel, str(not_regular())))
+                return
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            known = self._stamps.get(rel)
+            if known is not None and known[0] == stamp:
+                digest = known[1]
+                reader = _lazy(full)
+            else:
+                data = full.read_bytes()
+                digest = str(pygit2.hash(data))
+                reader = _handed_over(data, full)
+        except OSError as exc:
+            problems.append(FileProblem(rel, str(unreadable(exc.strerror or str(exc)))))
+            return
+        stamps[rel] = (stamp, digest)
+        files.append(SourceFile(rel, digest, reader))
 
     def _keep(self, stamps: dict[str, Stamp]) -> None:
         """Hand the stamps that changed to the store, except those of files modified in the last ``RACY_NS``
@@ -173,23 +171,6 @@ class DirectorySource:
         if changed:
             self._store.save(changed)
             self._stored.update(changed)
-
-    def _directory_problem(self, path: Path) -> FileProblem | None:
-        """A directory the source cannot read as manifests: a link leading outside the root (its files would
-        silently be missing), or a directory named like a manifest file (a file replaced by a directory)."""
-        rel = self._rel(path)
-        if path.is_symlink():
-            target = path.resolve()
-            if target != self.root and self.root not in target.parents:
-                return FileProblem(
-                    rel, f"a directory link leading outside the source (to {target}); not followed"
-                )
-            return None
-        if is_manifest_name(path.name):
-            return FileProblem(
-                rel, "a directory where a manifest file is expected (a file replaced by a directory?)"
-            )
-        return None
 
     def _rel(self, path: Path) -> str:
         try:

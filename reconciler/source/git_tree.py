@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pygit2
 
+from reconciler.load import entries
 from reconciler.source.snapshot import FileChanges, FileProblem, SourceFile, is_manifest_name
 
 _TREE = pygit2.enums.FileMode.TREE
@@ -68,19 +69,23 @@ class ManifestTrees:
         return FileChanges(revision, tuple(changed), tuple(deleted))
 
     def _judge(self, root: pygit2.Tree, path: str, what: str) -> FileProblem | None:
-        """Whether an entry the source does not read as a manifest hides manifests: a submodule, a tree named
-        like a manifest file, a link named like one, or a link (perhaps to a directory) that leads outside
-        the source or nowhere. A link to a directory inside the source is harmless: its files are read
-        where they really are."""
+        """Whether an entry the source does not read as a manifest hides manifests, judged and worded as a
+        checkout of the tree is judged by ``validate`` and the directory source (``reconciler.load.entries``):
+        a submodule, a tree named like a manifest file, a link named like one, or a link (perhaps to a
+        directory) that leads outside the source or nowhere. A link to a directory inside the source is
+        harmless: its files are read where they really are."""
         if what == "submodule":
-            return FileProblem(path, "a Git submodule; its files are not read")
+            return FileProblem(path, str(entries.submodule()))
         if what == "tree":
-            return FileProblem(path, "a directory where a manifest file is expected (a replaced file?)")
-        if is_manifest_name(path.rsplit("/", 1)[-1]):
-            return FileProblem(path, "a symbolic link in the repository; not followed")
-        target = _link_target(self._repo, root, path)
+            return FileProblem(path, str(entries.manifest_directory()))
+        manifest = is_manifest_name(path.rsplit("/", 1)[-1])
+        text, target = _link_target(self._repo, root, path)
+        if text is not None and _leaves(path, text):  # named like a manifest: to a file; else to a directory
+            return FileProblem(path, str(entries.link_outside(text, directory=not manifest)))
         if target is None:
-            return FileProblem(path, "a symbolic link leading outside the source or nowhere; not followed")
+            return FileProblem(path, str(entries.broken_link()))
+        if manifest:
+            return FileProblem(path, str(entries.manifest_link()))
         return None
 
     def _walk(self, tree: pygit2.Tree, prefix: str, memo: dict[tuple[str, str], _Listing]) -> _Listing:
@@ -127,21 +132,29 @@ class ManifestTrees:
         return read
 
 
-def _link_target(repo: pygit2.Repository, root: pygit2.Tree, path: str) -> str | None:
-    """Where the link at ``path`` leads inside ``root`` (a path), or None when outside or nowhere."""
-    try:
-        target = bytes(repo[root[path].id].peel(pygit2.Blob).data).decode("utf-8")
-    except (KeyError, ValueError, UnicodeDecodeError):
-        return None
+def _leaves(path: str, target: str) -> bool:
+    """Whether the link text ``target`` of the link at ``path`` leads outside the tree (absolute, or up past
+    its root)."""
     if target.startswith("/"):
-        return None
+        return True
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-    if resolved == ".." or resolved.startswith("../"):
-        return None
+    return resolved == ".." or resolved.startswith("../")
+
+
+def _link_target(repo: pygit2.Repository, root: pygit2.Tree, path: str) -> tuple[str | None, str | None]:
+    """(the text of the link at ``path``, where it leads inside ``root``): the text is None when it cannot
+    be read; the place None when the link leads outside ``root`` or to nothing there (``"."``: ``root``)."""
+    try:
+        text = bytes(repo[root[path].id].peel(pygit2.Blob).data).decode("utf-8")
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None, None
+    if _leaves(path, text):
+        return text, None
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), text))
     if resolved == ".":
-        return resolved
+        return text, resolved
     try:
         root[resolved]
     except KeyError:
-        return None
-    return resolved
+        return text, None
+    return text, resolved

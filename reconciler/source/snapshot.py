@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from reconciler.load.entries import MANIFEST_SUFFIXES, is_manifest_name
+
 if TYPE_CHECKING:
     import pygit2
-
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 class SourceError(Exception):
@@ -38,7 +38,9 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A file that cannot be used (unreadable, a symlink leaving the root); its objects are held."""
+    """A file or entry that cannot be used (unreadable, a symlink leaving the root); its objects are held.
+    ``message`` starts with the rule id, as validate reports the same entry (``IO001 a directory where …``;
+    ``reconciler.load.entries``)."""
 
     path: str
     message: str
@@ -124,5 +126,16 @@ def content_revision(entries: list[tuple[str, str]]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def is_manifest_name(name: str) -> bool:
-    return name.endswith(MANIFEST_SUFFIXES) and not name.startswith(".")
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "FileChanges",
+    "FileProblem",
+    "GitCallbacks",
+    "GitHistory",
+    "Snapshot",
+    "Source",
+    "SourceError",
+    "SourceFile",
+    "content_revision",
+    "is_manifest_name",
+]

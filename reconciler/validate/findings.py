@@ -23,7 +23,12 @@ class Rule:
 
 _RULES = [
     # loading
-    Rule("IO001", Severity.ERROR, "the file cannot be read (permissions, a directory, a broken link)"),
+    Rule(
+        "IO001",
+        Severity.ERROR,
+        "a file or entry that cannot be read as manifests (permissions, a pipe or device, a directory named "
+        "like a manifest, a link named like one, a broken link)",
+    ),
     Rule("IO002", Severity.ERROR, "a symbolic link leads outside the directory being validated"),
     Rule("IO003", Severity.ERROR, "the file is larger than `--max-file-size` (default 5 MiB)"),
     Rule("YAML001", Severity.ERROR, "YAML syntax error (with the parser's position)"),

@@ -147,7 +147,7 @@ def test_a_file_replaced_by_a_directory_holds_its_job(
     src.put({"job-a.yaml": None, "job-a.yaml/notes.yaml": job_doc("job-c")})
     rec = reconciler(src, backend)
     assert_nothing_pruned(backend, rec, JOB_A, JOB_B)
-    assert "job-a.yaml: a directory where a manifest file is expected" in held_reasons(rec)
+    assert "job-a.yaml: IO001 a directory where a manifest file is expected" in held_reasons(rec)
 
 
 @pytest.mark.parametrize("kind", KINDS)
