@@ -24,6 +24,7 @@ from reconciler.apply.session import Session
 from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import Outcome, SyncResult
 from reconciler.model import ObjectRef
+from reconciler.output.printable import PrintableFormatter
 from reconciler.plan.desired import paused_gc
 from reconciler.plan.model import DesiredState
 from reconciler.source import Snapshot, SourceError
@@ -72,7 +73,7 @@ def configure_logging(fmt: str = "text", stream: IO[str] | None = None) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     root = logging.getLogger("kgitops")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

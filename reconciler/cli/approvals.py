@@ -10,6 +10,7 @@ from reconciler import sdk
 from reconciler.cli.common import cli_config, config_option
 from reconciler.cli.common import output_option as _output_option
 from reconciler.cli.handler import Command, Group
+from reconciler.output.printable import printable
 
 _repo_option = click.option(
     "--repo",
@@ -141,14 +142,14 @@ def list_(repo_path: str | None, revision: str, output: str, config_path: str | 
         click.echo(f"no approval records under {folder}/")
     for d in decisions:
         if d.job is None:
-            click.echo(f"INVALID  {d.why_not}")
+            click.echo(printable(f"INVALID  {d.why_not}"))
             continue
         by = f" by {d.who} ({d.commit[:12]}, {d.path})" if d.commit else f" ({d.path})"
-        click.echo(f"{d.verdict:<7}  {d.decision} {d.job.name} for {d.domain}{by}")
+        click.echo(printable(f"{d.verdict:<7}  {d.decision} {d.job.name} for {d.domain}{by}"))
         if not d.trusted:
-            click.echo(f"         why: {d.why_not}")
+            click.echo(printable(f"         why: {d.why_not}"))
         elif d.waiting:
-            click.echo(f"         note: {d.waiting}")
+            click.echo(printable(f"         note: {d.waiting}"))
 
 
 @approvals.command("digest")
@@ -179,11 +180,11 @@ def from_github_event(
     """
     made = sdk.records_from_review(cli_config(config_path), event_file, repo_path, jobs, dry_run)
     for note in made.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(printable(f"note: {note}"), err=True)
     for rec, text in made.records:
         if dry_run:
             click.echo(f"# {rec.path}\n{text}", nl=False)
         else:
-            click.echo(
-                f"wrote {rec.path}: {rec.decision} job {rec.job} for {rec.domain} (review by {made.reviewer})"
-            )
+            wrote = f"wrote {rec.path}: {rec.decision} job {rec.job} for {rec.domain}"
+            wrote += f" (review by {made.reviewer})"
+            click.echo(printable(wrote))

@@ -18,6 +18,7 @@ from reconciler.cli import exitcodes
 from reconciler.cli.common import DURATION, colour_option, emit_text, say_what_is_read, use_colour
 from reconciler.cli.handler import Command
 from reconciler.cli.source_flags import grace_option, run_settings, source_options
+from reconciler.output.printable import printable
 
 SECONDS = click.FloatRange(0, 86400, min_open=True)  # the ranges of schemas/config.json
 
@@ -89,9 +90,9 @@ def diff(
         try:
             click.echo(sdk.post_plan_comment(cfg, plan, approved, pull_request, forge_url or ""), err=True)
         except sdk.PlanCommentError as exc:
-            click.echo(f"warning: {exc}", err=True)
+            click.echo(printable(f"warning: {exc}"), err=True)
     if plan.error:
-        click.echo(f"error: the source failed: {plan.error}", err=True)
+        click.echo(printable(f"error: the source failed: {plan.error}"), err=True)
     sys.exit(exitcodes.diff_code(plan.error, plan.in_sync))
 
 
@@ -136,11 +137,11 @@ def sync(
             for line in err:
                 click.echo(line, err=True)
         for problem in report.status_errors:
-            click.echo(f"warning: {problem}", err=True)
+            click.echo(printable(f"warning: {problem}"), err=True)
 
     def progress(p: Any) -> None:
         if output != "json":
-            click.echo(f"  {p.line()}")
+            click.echo(printable(f"  {p.line()}"))
 
     reports: list[sdk.SyncReport] = []
 
@@ -161,14 +162,13 @@ def sync(
         if not waited.final and output == "text":
             click.echo("nothing to wait for: this sync created, re-created, changed or approved no job")
         for p in waited.bad:
-            click.echo(
-                f"job {p.ref.name} ended {p.phase}" + (f": {p.message}" if p.message else ""), err=True
-            )
+            ended = f"job {p.ref.name} ended {p.phase}" + (f": {p.message}" if p.message else "")
+            click.echo(printable(ended), err=True)
         if not waited.finished:
             limit = f"{timeout:g}s" if timeout is not None else "the timeout"
             click.echo(f"timed out after {limit} waiting for {len(waited.unfinished)} job(s):", err=True)
             for p in waited.unfinished:
-                click.echo(f"  {p.reason()}", err=True)
+                click.echo(printable(f"  {p.reason()}"), err=True)
         if output == "text":
             for line in data_dir_lines(report.data_dirs):
                 click.echo(line)
@@ -294,7 +294,7 @@ def status(output: str, **kwargs: Any) -> None:
         for line in held_file_lines(plan.held_files):
             click.echo(f"held file: {line}")
         if plan.prune_refused:
-            click.echo(f"prune refused: {plan.prune_refused}")
+            click.echo(printable(f"prune refused: {plan.prune_refused}"))
     if plan.error:
-        click.echo(f"error: the source failed: {plan.error}", err=True)
+        click.echo(printable(f"error: the source failed: {plan.error}"), err=True)
         sys.exit(exitcodes.ERROR)

@@ -23,11 +23,19 @@ from reconciler.errors import KgitopsError
 
 
 def fail(message: str, hint: str = "", code: int = ERROR) -> NoReturn:
-    """Print ``error: MESSAGE`` (and ``hint: HINT``) on stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+    """Print ``error: MESSAGE`` (and ``hint: HINT``) on stderr and exit with ``code``; every line of them
+    ``printable`` (``reconciler.output.printable``): a name or path in a message brings no escape sequence."""
+    click.echo(f"error: {_lines(message)}", err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {_lines(hint)}", err=True)
     sys.exit(code)
+
+
+def _lines(text: str) -> str:
+    """A message's own lines (some list their problems one a line), each ``printable``."""
+    from reconciler.output.printable import printable  # on failure only: `kgitops --help` loads no more
+
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def _guarded(

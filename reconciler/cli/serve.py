@@ -11,6 +11,7 @@ import click
 from reconciler import sdk
 from reconciler.cli.common import DURATION, backend_options, cli_config
 from reconciler.cli.handler import Command
+from reconciler.output.printable import PrintableFormatter
 
 
 @click.command(cls=Command)
@@ -118,9 +119,9 @@ def serve(
     """
     if header_timeout <= 0 or idle_timeout <= 0:
         raise click.BadParameter("must be more than 0 seconds", param_hint="--header-timeout/--idle-timeout")
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(message)s"))  # a job id from a client: one line
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     cfg = cli_config(config_path, backend_kind, state_dir, context, kubeconfig=kubeconfig)
     options = sdk.ServeOptions(
         listen=listen,

@@ -2,12 +2,17 @@
 
 ``text`` and ``github`` print one line per finding, so they can also be written as the findings come
 (``STREAMED``, ``finding_line``): a run over many files then keeps none of them. ``json`` (one document with
-the summary first) and ``junit`` (one test case per object) need the whole report."""
+the summary first) and ``junit`` (one test case per object) need the whole report.
+
+Every text they print passes its untrusted parts (paths, messages) through ``reconciler.output.printable``."""
 
 from __future__ import annotations
 
-from reconciler.validate.findings import Finding
-from reconciler.validate.result import Report
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.validate.findings import Finding
+    from reconciler.validate.result import Report
 
 FORMATS = ("text", "json", "junit", "github")
 STREAMED = ("text", "github")

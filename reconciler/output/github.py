@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.output.printable import printable
 from reconciler.output.text import summary
 from reconciler.validate.findings import Finding, Severity
 from reconciler.validate.result import Report
@@ -10,7 +11,9 @@ _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE:
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A command's data: ``printable`` (no line break can end the command), then ``%`` escaped as the runner
+    reads it (``%25``; ``%0D``/``%0A`` for a line break, of which none is left)."""
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _prop(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.output.printable import printable
 from reconciler.validate.findings import Finding, Severity
 from reconciler.validate.result import Report, Totals
 
@@ -10,9 +11,10 @@ _RESET, _BOLD = "\033[0m", "\033[1m"
 
 
 def where(f: Finding) -> str:
+    """``path:line:column`` (just the path when the finding has no position), printable."""
     if f.line:
-        return f"{f.path}:{f.line}:{f.column}"
-    return f.path
+        return f"{printable(f.path)}:{f.line}:{f.column}"
+    return printable(f.path)
 
 
 def _plural(n: int, word: str) -> str:
@@ -30,14 +32,15 @@ def summary(totals: Totals) -> str:
 
 
 def finding_line(f: Finding, color: bool = False) -> str:
-    """One finding as one line (no newline)."""
+    """One finding as one line (no newline): the path and the message ``printable``."""
     sev = f.severity.value
+    message = printable(f.message)
     if color:
         return (
             f"{_BOLD}{where(f)}:{_RESET} {_COLORS[f.severity]}{sev}{_RESET} {_BOLD}{f.rule}{_RESET} "
-            f"{f.message}"
+            f"{message}"
         )
-    return f"{where(f)}: {sev} {f.rule} {f.message}"
+    return f"{where(f)}: {sev} {f.rule} {message}"
 
 
 def render(report: Report, color: bool = False) -> str:

@@ -6,13 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
+from reconciler.output.printable import printable
 from reconciler.render.table import colour_phase, format_local, render_table
 from reconciler.views import JobInfo, TaskInfo
 
 
-def _facts(pairs: list[tuple[str, str]]) -> list[str]:
+def _facts(pairs: list[tuple[str, str]], colour: bool = False) -> list[str]:
+    """``Key:   value`` lines of the non-empty values, each ``printable``; the ``Phase`` coloured."""
     width = max(len(k) for k, _ in pairs) + 2
-    return [f"{(k + ':').ljust(width)}{v}" for k, v in pairs if v]
+    return [
+        f"{(k + ':').ljust(width)}{colour_phase(v) if colour and k == 'Phase' else printable(v)}"
+        for k, v in pairs
+        if v
+    ]
 
 
 def _kv(d: dict[str, str]) -> str:
@@ -29,7 +35,7 @@ def job_detail(
     """``job show``: the job's facts, its parties, ``git_approvals`` and every task of its spec.
     ``git_approvals`` and ``annotations`` (the job's, less those ``git_approvals`` shows; default: all) come
     from ``reconciler.sdk.git_approvals``."""
-    phase = colour_phase(job.phase) if colour else job.phase
+    phase = job.phase
     lines = _facts(
         [
             ("Job", f"{job.name}"),
@@ -46,7 +52,8 @@ def job_detail(
             ("Started", format_local(job.start_time, tz)),
             ("Finished", format_local(job.finish_time, tz)),
             ("Last reconcile", format_local(job.last_reconcile_time, tz)),
-        ]
+        ],
+        colour,
     )
     if job.parties:
         lines.append("Parties:")
@@ -54,7 +61,7 @@ def job_detail(
         lines.append(render_table(("DOMAIN", "APPROVAL", "STAGE"), rows, indent="  "))
         if git_approvals:
             lines.append("Approvals in Git:")
-            lines.extend(f"  {line}" for line in git_approvals)
+            lines.extend(f"  {printable(line)}" for line in git_approvals)
     lines.append("Tasks:")
     if job.tasks:
         rows = []
@@ -74,7 +81,8 @@ def job_detail(
         headers = ("ALIAS", "TASK ID", "PHASE", "PARTIES", "NEEDS", "STARTED", "FINISHED", "REASON")
         lines.append(render_table(headers, rows, 2, colour, indent="  "))
         endpoint_lines = [
-            f"  {t.alias} {p.domain_id}: {e.port_name} {e.endpoint}" + (f" ({e.scope})" if e.scope else "")
+            printable(f"  {t.alias} {p.domain_id}: {e.port_name} {e.endpoint}")
+            + (printable(f" ({e.scope})") if e.scope else "")
             for t in job.tasks
             for p in t.parties
             for e in p.endpoints
@@ -88,7 +96,7 @@ def job_detail(
 
 
 def task_detail(task: TaskInfo, colour: bool = False, tz: tzinfo | None = None) -> str:
-    phase = colour_phase(task.phase.value) if colour else task.phase.value
+    phase = task.phase.value
     progress = "" if task.progress is None else f"{task.progress:.0%}"
     lines = _facts(
         [
@@ -106,7 +114,8 @@ def task_detail(task: TaskInfo, colour: bool = False, tz: tzinfo | None = None) 
             ("Started", format_local(task.start_time, tz)),
             ("Finished", format_local(task.completion_time, tz)),
             ("Last reconcile", format_local(task.last_reconcile_time, tz)),
-        ]
+        ],
+        colour,
     )
     if task.parties:
         lines.append("Parties:")

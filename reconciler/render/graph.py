@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.output.printable import printable
 from reconciler.render.table import colour_phase
 from reconciler.views import JobInfo, TaskState
 
@@ -84,7 +85,7 @@ def graph_from_job(job: JobInfo) -> Graph:
 
 
 def _mermaid_text(text: str) -> str:
-    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    return printable(text).replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def to_mermaid(graph: Graph) -> str:
@@ -113,6 +114,9 @@ def to_mermaid(graph: Graph) -> str:
 
 
 def _dot_quote(text: str) -> str:
+    """A dot string; ``text``'s own line breaks (kgitops's label lines) become dot's ``\\n``, any other
+    control character is shown ``printable``."""
+    text = "\n".join(printable(part) for part in text.split("\n"))
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -144,20 +148,20 @@ def to_ascii(graph: Graph, colour: bool = False) -> str:
     """A tree from the root tasks down; a task with several dependencies is drawn in full under the first
     and referred to (``↑ see above``) under the others, and its line lists what it needs."""
     if not graph.nodes:
-        return f"{graph.title}: no tasks\n"
+        return f"{printable(graph.title)}: no tasks\n"
     by_alias = {n.alias: n for n in graph.nodes}
     drawn: set[str] = set()
-    lines = [graph.title]
+    lines = [printable(graph.title)]
 
     def label(n: Node) -> str:
-        text = n.alias
+        text = printable(n.alias)
         if n.phase:
             sym = SYMBOLS.get(n.phase, "?")
-            phase = colour_phase(n.phase) if colour else n.phase
-            text = f"{sym} {n.alias}  [{phase}]"
+            phase = colour_phase(n.phase) if colour else printable(n.phase)
+            text = f"{sym} {text}  [{phase}]"
         parents = graph.parents(n.alias)
         if len(parents) > 1:
-            text += "  needs: " + ", ".join(parents)
+            text += "  needs: " + printable(", ".join(parents))
         if n.tolerable:
             text += "  (tolerable)"
         return text
@@ -166,10 +170,10 @@ def to_ascii(graph: Graph, colour: bool = False) -> str:
         branch = "└── " if last else "├── "
         n = by_alias[alias]
         if alias in path:
-            lines.append(f"{prefix}{branch}{alias}  ↻ cycle")
+            lines.append(f"{prefix}{branch}{printable(alias)}  ↻ cycle")
             return
         if alias in drawn:
-            lines.append(f"{prefix}{branch}{alias}  ↑ see above")
+            lines.append(f"{prefix}{branch}{printable(alias)}  ↑ see above")
             return
         drawn.add(alias)
         lines.append(f"{prefix}{branch}{label(n)}")

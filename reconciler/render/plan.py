@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.output.printable import printable
 from reconciler.plan.model import MISSING, Action, FieldChange, Plan, PlanEntry
 from reconciler.render.graph import graph_from_spec, to_mermaid
 
@@ -68,31 +69,34 @@ def summary_line(plan: Plan) -> str:
 
 
 def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
-    lines = [f"source {plan.source_id} @ {plan.revision[:12] or '-'}"]
+    """The plan as lines; each is ``printable`` (``reconciler.output.printable``) before it is coloured, so a
+    name, path, reason or value from the source is shown on its line, escaped, never as a line of its own
+    or as a terminal escape."""
+    rows: list[tuple[str, str]] = [(f"source {plan.source_id} @ {plan.revision[:12] or '-'}", "")]
     if plan.error:
-        lines.append(_style(f"error: the source failed: {plan.error}", "red", colour))
+        rows.append((f"error: the source failed: {plan.error}", "red"))
     for path, why in sorted(plan.held_files.items()):
-        lines.append(_style(f"! held      {path}", COLOUR[Action.HELD], colour))
-        lines.append(f"    {why}; its objects are not created, changed or pruned until it is fixed")
+        rows.append((f"! held      {path}", COLOUR[Action.HELD]))
+        rows.append((f"    {why}; its objects are not created, changed or pruned until it is fixed", ""))
     for e in plan.entries:
         if e.action == Action.UNCHANGED and not e.adopt and not verbose:
             continue
         head = f"{SYMBOL[e.action]} {e.action.value:<9} {e.ref}"
         if e.path:
             head += f"  ({e.path})"
-        lines.append(_style(head, COLOUR[e.action], colour))
+        rows.append((head, COLOUR[e.action]))
         note = e.reason
         if e.blocked and e.blocked != e.reason:
             note = f"{note}; {e.blocked}" if note else e.blocked
         if note:
-            lines.append(f"    {note}")
+            rows.append((f"    {note}", ""))
         for c in e.changes:
             for sign, text in change_lines(c):
-                lines.append(_style(f"    {sign} {text}", "red" if sign == "-" else "green", colour))
+                rows.append((f"    {sign} {text}", "red" if sign == "-" else "green"))
     if plan.prune_refused:
-        lines.append(_style(f"prune refused: {plan.prune_refused}", "red", colour))
-    lines.append(f"plan: {summary_line(plan)}")
-    return "\n".join(lines) + "\n"
+        rows.append((f"prune refused: {plan.prune_refused}", "red"))
+    rows.append((f"plan: {summary_line(plan)}", ""))
+    return "\n".join(_style(printable(text), style, colour) for text, style in rows) + "\n"
 
 
 def entry_dict(e: PlanEntry) -> dict[str, Any]:
@@ -139,7 +143,8 @@ def render_json(plan: Plan) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A Markdown table cell or inline text: ``printable`` (one line), ``|`` escaped."""
+    return printable(text).replace("|", "\\|")
 
 
 def render_markdown(plan: Plan) -> str:
@@ -165,7 +170,7 @@ def render_markdown(plan: Plan) -> str:
         if e.changes:
             out += [f"<details><summary>changes to <code>{_md(str(e.ref))}</code></summary>", "", "```diff"]
             for c in e.changes:
-                out += [f"{sign} {text}" for sign, text in change_lines(c)]
+                out += [printable(f"{sign} {text}") for sign, text in change_lines(c)]
             out += ["```", "", "</details>", ""]
         if (
             e.ref.kind == "KusciaJob"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.engine.simulate import Simulation
+from reconciler.output.printable import printable
 from reconciler.output.text import where
 from reconciler.validate import Finding
 
@@ -26,9 +27,9 @@ def simulation_text(sim: Simulation) -> str:
         lines.append(f"  job:     {s.phase}")
         lines.append("  tasks:   " + ", ".join(f"{a}={p}" for a, p in s.views.items()))
     lines.append(f"never created: {', '.join(sim.never_created) or '-'}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def warning_line(f: Finding) -> str:
     """``file:line:col: warning RULE message``, as ``kgitops validate`` prints a finding."""
-    return f"{where(f)}: {f.severity.value} {f.rule} {f.message}"
+    return f"{where(f)}: {f.severity.value} {f.rule} {printable(f.message)}"

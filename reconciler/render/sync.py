@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply.sync import Outcome, SyncResult
+from reconciler.output.printable import printable
 
 # outcome -> how a dry run says it
 WOULD = {
@@ -23,8 +24,10 @@ WOULD = {
 
 
 def held_file_lines(held_files: dict[str, str]) -> list[str]:
-    """``path:line:col: RULE message`` for every held file (the position is the file's when none is known)."""
-    return [why if why.startswith(path) else f"{path}: {why}" for path, why in sorted(held_files.items())]
+    """``path:line:col: RULE message`` for every held file (the position is the file's when none is known),
+    ``printable`` (``reconciler.output.printable``): a path or message from the source stays on its line."""
+    held = sorted(held_files.items())
+    return [printable(why if why.startswith(path) else f"{path}: {why}") for path, why in held]
 
 
 def sync_document(
@@ -59,7 +62,8 @@ def sync_document(
 
 
 def sync_lines(result: SyncResult, problems: list[str], dry_run: bool) -> tuple[list[str], list[str]]:
-    """(stdout lines, stderr lines) of ``sync``'s text output."""
+    """(stdout lines, stderr lines) of ``sync``'s text output, each ``printable``: names, paths, messages and
+    approval records from the source or the backend never forge a line or a terminal escape."""
     out: list[str] = []
     for line in held_file_lines(result.plan.held_files):
         out.append(f"{'held':<13} {line}" if dry_run else f"{'held':<11} {line}")
@@ -95,11 +99,11 @@ def sync_lines(result: SyncResult, problems: list[str], dry_run: bool) -> tuple[
     err = (
         [f"{'would not be in sync' if dry_run else 'not in sync'}: {', '.join(problems)}"] if problems else []
     )
-    return out, err
+    return [printable(line) for line in out], [printable(line) for line in err]
 
 
 def data_dir_lines(dirs: dict[str, Path]) -> list[str]:
     """Where each party's data and outputs live (embedded engine)."""
     if not dirs:
         return []
-    return ["party data and outputs:"] + [f"  {d}: {path}" for d, path in dirs.items()]
+    return ["party data and outputs:"] + [printable(f"  {d}: {path}") for d, path in dirs.items()]

@@ -12,6 +12,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reconciler.model.phases import JobPhase
+from reconciler.output.printable import printable
 
 if TYPE_CHECKING:
     from reconciler.views import JobInfo, JobSummary, TaskInfo
@@ -38,8 +39,9 @@ PHASE_COLOURS: dict[str, str] = {
 
 
 def colour_phase(phase: str, text: str | None = None) -> str:
+    """``text`` (default: the phase itself), ``printable``, in the phase's colour."""
     code = PHASE_COLOURS.get(phase)
-    text = phase if text is None else text
+    text = printable(phase if text is None else text)
     return f"\x1b[{code}m{text}\x1b[0m" if code else text
 
 
@@ -94,8 +96,11 @@ def render_table(
     indent: str = "",
 ) -> str:
     """Left-aligned columns separated by three spaces; an empty cell shows as ``-``. Widths are display
-    widths (``rich.cells.cell_len``): a CJK character takes two columns, so Chinese names line up."""
-    cells = [[c if c else EMPTY for c in row] for row in rows]
+    widths (``rich.cells.cell_len``): a CJK character takes two columns, so Chinese names line up. Every
+    cell is ``printable`` (``reconciler.output.printable``): a name or message holding a line break or an
+    escape sequence stays in its cell, escaped."""
+    cells = [[printable(c) if c else EMPTY for c in row] for row in rows]
+    headers = [printable(h) for h in headers]
     widths = [cell_len(h) for h in headers]
     for row in cells:
         for i, c in enumerate(row):
