@@ -163,7 +163,13 @@ def read_source(source: DiscoveredFile, max_size: int) -> bytes | tuple[str, str
     if source.problem:
         return source.problem
     if source.is_stdin:
-        return sys.stdin.buffer.read(max_size + 1)
+        data = sys.stdin.buffer.read(max_size + 1)
+        if len(data) > max_size:
+            return TOO_LARGE, (
+                f"standard input is more than {max_size} bytes, above the limit of {max_size} "
+                "(raise it with --max-file-size)"
+            )
+        return data
     try:
         return read_bounded(source.path, max_size)
     except FileReadError as exc:

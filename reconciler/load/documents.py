@@ -26,7 +26,20 @@ from reconciler.load.limits import (
     too_deep,
 )
 from reconciler.load.numbers import go_number
-from reconciler.load.parser import BOOL, FLOAT, INT, MERGE, NULL, NUMBER, STR, TRUE, Composer, LoadError
+from reconciler.load.parser import (
+    BOOL,
+    FLOAT,
+    INT,
+    MAP,
+    MERGE,
+    NULL,
+    NUMBER,
+    SEQ,
+    STR,
+    TRUE,
+    Composer,
+    LoadError,
+)
 
 __all__ = ["MAX_DEPTH", "Document", "LoadError", "iter_documents", "locate"]
 
@@ -72,6 +85,34 @@ def locate(node: Node, path: tuple[str | int, ...], key: bool = False) -> tuple[
     return int(mark.line) + 1, int(mark.column) + 1
 
 
+_YAML_TAG = "tag:yaml.org,2002:"
+KNOWN_TAGS = frozenset(
+    {NUMBER}
+    | {
+        _YAML_TAG + name
+        for name in ("null", "bool", "int", "float", "binary", "timestamp", "omap", "pairs", "set", "str")
+        + ("seq", "map", "merge")
+    }
+)
+"""The tags a manifest may carry: those of PyYAML's SafeLoader (``yaml.SafeLoader.yaml_constructors``), the
+YAML 1.1 types Kubernetes' decoder knows too. Any other (``!!python/object/apply:…``, an application's
+``!Ref``) means something kgitops cannot know and Kubernetes would silently drop: ``unknown_tag``."""
+
+
+def unknown_tag(node: Node) -> LoadError:
+    """``YAML009`` at the node: its tag, spelt as written (``!!python/object/apply:os.system``, ``!Ref``)."""
+    tag = str(node.tag)
+    shown = "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+    m = node.start_mark
+    return LoadError(
+        "YAML009",
+        f"the YAML tag {shown!r} is not a standard one (such as !!str or !!int): kgitops would not know what "
+        "it means and Kubernetes ignores it; remove the tag",
+        int(m.line) + 1,
+        int(m.column) + 1,
+    )
+
+
 def _mark(exc: yaml.YAMLError) -> tuple[int, int]:
     if not isinstance(exc, yaml.MarkedYAMLError):
         return 0, 0
@@ -103,8 +144,12 @@ class _Builder:
         if depth >= MAX_DEPTH:
             raise too_deep(int(node.start_mark.line) + 1, int(node.start_mark.column) + 1)
         if cls is SequenceNode:
+            if node.tag != SEQ and node.tag not in KNOWN_TAGS:
+                raise unknown_tag(node)
             return [self.build(child, depth + 1) for child in node.value]
         if cls is MappingNode:
+            if node.tag != MAP and node.tag not in KNOWN_TAGS:
+                raise unknown_tag(node)
             return self.mapping(node, depth)  # type: ignore[arg-type]
         raise LoadError("YAML001", f"unsupported YAML node {cls.__name__}")  # pragma: no cover
 
@@ -118,7 +163,9 @@ class _Builder:
             return node.value in TRUE
         if tag in (NUMBER, INT, FLOAT):
             return go_number(node.value) if node.value else node.value
-        # explicit tags (!!binary, !!timestamp, !custom): Kubernetes keeps the text
+        # the other standard tags (!!binary, !!timestamp): Kubernetes keeps the text
+        if tag not in KNOWN_TAGS:
+            raise unknown_tag(node)
         return node.value
 
     def key(self, node: Node) -> str:

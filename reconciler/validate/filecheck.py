@@ -41,7 +41,20 @@ def _finding(
     )
 
 
+# Byte order marks of the encodings YAML 1.2 allows besides UTF-8 (UTF-32 first: its LE mark starts with
+# UTF-16's), as an editor's "Unicode" save writes them
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+)
+
+
 def _decode_problem(data: bytes) -> tuple[str, int, int] | None:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return f"the file is {encoding} text (it starts with a byte order mark); save it as UTF-8", 1, 1
     if b"\x00" in data:
         return "the file is binary (it contains NUL bytes), not YAML text", 0, 0
     try:

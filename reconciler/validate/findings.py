@@ -32,13 +32,21 @@ _RULES = [
     Rule("IO002", Severity.ERROR, "a symbolic link leads outside the directory being validated"),
     Rule("IO003", Severity.ERROR, "the file is larger than `--max-file-size` (default 5 MiB)"),
     Rule("YAML001", Severity.ERROR, "YAML syntax error (with the parser's position)"),
-    Rule("YAML002", Severity.ERROR, "the file is not UTF-8 text (binary, or another encoding)"),
+    Rule(
+        "YAML002", Severity.ERROR, "the file is not UTF-8 text (binary, UTF-16/UTF-32, or another encoding)"
+    ),
     Rule("YAML003", Severity.WARNING, "the file holds no YAML document"),
     Rule("YAML004", Severity.ERROR, "a document is not a mapping (a list or a plain value)"),
     Rule("YAML005", Severity.ERROR, "aliases expand far beyond the file's size (an alias bomb)"),
     Rule("YAML006", Severity.ERROR, "nesting deeper than 100 levels"),
     Rule("YAML007", Severity.ERROR, "a document holds more than 200,000 values"),
     Rule("YAML008", Severity.ERROR, "the same key twice in one mapping"),
+    Rule(
+        "YAML009",
+        Severity.ERROR,
+        "a YAML tag other than the standard ones (`!!str`, `!!int`, …): `!!python/object/apply`, "
+        "a custom `!tag`",
+    ),
     Rule("KIND001", Severity.NOTE, "not a Kuscia kind: skipped (an error with `--reject-unknown-kinds`)"),
     Rule("KIND002", Severity.ERROR, "a Kuscia kind with a wrong or missing `apiVersion`"),
     Rule(

@@ -80,6 +80,26 @@ def iana_service_name(value: str) -> str | None:
     return None
 
 
+# A container image reference, as the Docker distribution library parses it (distribution/reference,
+# regexp.go): [domain[:port]/]path-component(/path-component)*[:tag][@digest]
+_ALNUM = r"[a-z0-9]+"
+_COMPONENT = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_IMAGE_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@{_DIGEST})?"
+)
+
+
 def looks_like_image_reference(value: str) -> bool:
-    """``secretflow/psi:latest``: a container image, which users put where an AppImage name belongs."""
-    return "/" in value or ":" in value or "@" in value
+    """``secretflow/psi:latest``: a container image, which users put where an AppImage name belongs. True
+    for a value with a ``/``, ``:`` or ``@`` that is a valid image reference (Docker's grammar,
+    distribution/reference): ``../sleeper-image`` is not one (``..`` is no path component)."""
+    return ("/" in value or ":" in value or "@" in value) and _IMAGE_REFERENCE.fullmatch(value) is not None
+
+
+def looks_like_path(value: str) -> bool:
+    """``../sleeper-image``, ``./apps/x.yaml``, ``/abs``: a file path, where an object name belongs."""
+    parts = value.split("/")
+    return len(parts) > 1 and (value.startswith("/") or any(p in (".", "..") for p in parts))

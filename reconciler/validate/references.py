@@ -24,6 +24,11 @@ def _image_name(value: Any, path: Path, field: str) -> list[Issue]:
             f"{field} {value!r} is a container image, not an AppImage name: name the AppImage object whose "
             "spec.image holds that image"
         )
+    elif names.looks_like_path(value):
+        text = (
+            f"{field} {value!r} is a file path, not an AppImage name: name the AppImage object itself (its "
+            f"metadata.name, e.g. {value.rstrip('/').rsplit('/', 1)[-1]!r})"
+        )
     else:
         text = f"{field} {value!r} cannot name an AppImage: an object name {why}"
     return [Issue("REF001", path, text)]
