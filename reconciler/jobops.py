@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.backends.base import PhaseError
 from reconciler.errors import KgitopsError
-from reconciler.kuscia.labels import ANNOTATION_SOURCE_ID, ANNOTATION_SOURCE_PATH, KUSCIA_PREFIX, is_reserved
+from reconciler.kuscia.labels import ANNOTATION_SOURCE_ID, ANNOTATION_SOURCE_PATH, reserved_owner
 from reconciler.kuscia.stages import APPROVAL_PHASES, kgitops_refusal
 from reconciler.model import JobPhase, Resource, Stage
 from reconciler.views import PRIORITIES, job_phase_of
@@ -215,9 +215,10 @@ def normalise_metadata(
     for key, value in items.items():
         key = str(key)
         check_key(key, what)
-        if allow_remove and is_reserved(key):
+        owner = reserved_owner(key) if allow_remove else ""  # one rule with validate's META006
+        if owner:
             raise InvalidValue(
-                f"{what} `{key}` belongs to {'Kuscia' if key.startswith(KUSCIA_PREFIX) else 'kgitops'} "
+                f"{what} `{key}` belongs to {owner} "
                 "and can not be set by hand; use the job commands (stop, suspend, ...) or --priority instead"
             )
         if value is None or value == "":

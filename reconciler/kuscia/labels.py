@@ -79,9 +79,45 @@ APPROVALS_ANNOTATION_PREFIX = "approvals." + KGITOPS_PREFIX
 
 RESERVED_PREFIXES = (KUSCIA_PREFIX, KGITOPS_PREFIX)
 
+LABEL_TASK_UNSCHEDULABLE = KUSCIA_PREFIX + "task-unschedulable"
+"""On the KusciaTasks of a BFIA job: ``"true"`` (kuscia-semantics.md §4.6)."""
+
+CONTROLLER_KEYS = frozenset(
+    {
+        LABEL_CONTROLLER,
+        LABEL_JOB_UID,
+        ANNOTATION_JOB_ID,
+        ANNOTATION_TASK_ALIAS,
+        ANNOTATION_SELF_CLUSTER_AS_PARTICIPANT,
+        LABEL_TASK_UNSCHEDULABLE,
+    }
+)
+"""The keys Kuscia's job controller writes on the KusciaTasks it creates for a job (kuscia-semantics.md §1.3,
+§4.6): it finds a job's tasks by them, so a hand-set one misleads it. The stage labels (``STAGE_LABELS``) are
+Kuscia's too: written by ``kgitops job stop|suspend|…`` and KusciaAPI (Kuscia's docs also ``kubectl label``
+them). Kuscia's other keys — the annotations the controller recomputes from the spec in Initialized
+(``initiator``, ``self-cluster-as-initiator``, the ``interconn-*`` ones), the interconn protocol label and
+an AppImage's ``component-spec`` — are set by users and by Kuscia's own manifests, and are not reserved."""
+
+USER_KEYS = frozenset({ANNOTATION_PRUNE, ANNOTATION_ON_CHANGE, ANNOTATION_PRIORITY})
+"""kgitops's keys a user writes on a manifest (docs/gitops.md, docs/jobs.md); its others are reserved."""
+
+
+def reserved_owner(key: str) -> str:
+    """Who owns the label or annotation ``key``, which a user may then not set, neither on a manifest
+    (``validate``'s META006; a stage label only a warning, META007) nor by ``job update``: ``"Kuscia"`` for
+    ``CONTROLLER_KEYS`` and ``STAGE_LABELS``, ``"kgitops"`` for ``kgitops.io/…`` and ``*.kgitops.io/…``
+    (ownership, source, spec hash, revision, approval records) but ``USER_KEYS``; ``""`` for any other."""
+    if key in CONTROLLER_KEYS or key in STAGE_LABELS:
+        return "Kuscia"
+    if key in USER_KEYS:
+        return ""
+    prefix = key.rpartition("/")[0]
+    if key.startswith(KGITOPS_PREFIX) or prefix.endswith("." + KGITOPS_PREFIX.rstrip("/")):
+        return "kgitops"
+    return ""
+
 
 def is_reserved(key: str) -> bool:
-    """True for a key users may not set by hand: Kuscia's, and kgitops's own (``kgitops.io/…`` and
-    ``*.kgitops.io/…``, e.g. approval records)."""
-    prefix = key.rpartition("/")[0]
-    return key.startswith(RESERVED_PREFIXES) or prefix.endswith("." + KGITOPS_PREFIX.rstrip("/"))
+    """True for a key users may not set by hand (``reserved_owner``)."""
+    return bool(reserved_owner(key))

@@ -12,6 +12,7 @@ from reconciler.load.documents import Document, LoadError, iter_documents
 from reconciler.model import API_VERSION, KINDS, ObjectRef, Origin, Resource
 from reconciler.model.objects import API_GROUP
 from reconciler.validate.findings import RULES, Finding, Severity
+from reconciler.validate.metadata import reserved_key_issues
 from reconciler.validate.objectcheck import APPROVAL_KIND, approval_issues, object_issues
 from reconciler.validate.result import DocumentInfo, Facts, FileResult, Options, Place
 from reconciler.validate.suggest import closest
@@ -138,6 +139,7 @@ def _check_document(doc: Document, path: str, options: Options, result: FileResu
     result.documents.append(DocumentInfo(doc.index, kind, ref, doc))
     issues = object_issues(data, kind)
     body = {k: v for k, v in data.items() if k != "status"} if "status" in data else data
+    issues += reserved_key_issues(body)  # a manifest's keys only (admission stores objects that carry them)
     spec = body.get("spec")
     for issue in issues:
         line, column = doc.locate(issue.path, issue.at_key)

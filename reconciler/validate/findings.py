@@ -74,6 +74,13 @@ _RULES = [
         Severity.WARNING,
         "a KusciaJob or KusciaTask outside namespace `cross-domain`, which Kuscia never runs (kuscia#276)",
     ),
+    Rule(
+        "META006",
+        Severity.ERROR,
+        "a label or annotation key that Kuscia's controllers or kgitops set (`kuscia.secretflow/job-uid`, "
+        "`kgitops.io/managed-by`, …)",
+    ),
+    Rule("META007", Severity.WARNING, "a Kuscia stage label (`kuscia.secretflow/job-stage`) on a manifest"),
     # KusciaJob
     Rule("KJ001", Severity.ERROR, "two tasks of a job share an alias"),
     Rule("KJ002", Severity.ERROR, "a taskID is not a DNS-1123 label (the CRD's own pattern is unanchored)"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.kuscia.labels import STAGE_LABELS, reserved_owner
 from reconciler.validate import names
 from reconciler.validate.schema import Issue
 
@@ -80,4 +81,41 @@ def check_metadata(doc: dict[str, Any], cluster_scoped: bool) -> list[Issue]:
                         "(the API server needs apiVersion, kind, name and uid)",
                     )
                 )
+    return out
+
+
+def reserved_key_issues(body: dict[str, Any]) -> list[Issue]:
+    """META006: a label or annotation key of a manifest that Kuscia's controllers or kgitops write
+    (``reconciler.kuscia.labels.reserved_owner``, the rule by which ``job update`` refuses the same keys): set
+    in a manifest, kgitops's own would be overwritten at sync and Kuscia's would mislead its controllers (a
+    ``job-uid`` on a job). META007 (a warning): a stage label (``kuscia.secretflow/job-stage``), which the
+    object would be created with, as ``kubectl get -o yaml`` output carries it. Manifests only: the objects a
+    backend stores carry these keys by right, so admission does not check them."""
+    meta = body.get("metadata")
+    if not isinstance(meta, dict):
+        return []
+    out: list[Issue] = []
+    for what in ("labels", "annotations"):
+        items = meta.get(what)
+        if not isinstance(items, dict):
+            continue
+        for key in items:
+            owner = reserved_owner(str(key))
+            if not owner:
+                continue
+            shown = f"{what[:-1]} key {key!r}"
+            if key in STAGE_LABELS:
+                text = (
+                    f"{shown} is Kuscia's stage command: the job would be created with it; remove it, and "
+                    "stop, suspend or restart the job with `kgitops job stop|suspend|restart`"
+                )
+                out.append(Issue("META007", ("metadata", what, key), text, at_key=True))
+                continue
+            why = (
+                "its controllers set it on the tasks they create"
+                if owner == "Kuscia"
+                else "kgitops sets it (of kgitops.io/ keys only prune, on-change and priority are yours)"
+            )
+            text = f"{shown} belongs to {owner}: {why}; remove it from the manifest"
+            out.append(Issue("META006", ("metadata", what, key), text, at_key=True))
     return out
