@@ -52,10 +52,13 @@ _BOMS = (
 )
 
 
+_BOM_STARTS = tuple(bom for bom, _ in _BOMS)
+
+
 def _decode_problem(data: bytes) -> tuple[str, int, int] | None:
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return f"the file is {encoding} text (it starts with a byte order mark); save it as UTF-8", 1, 1
+    if data.startswith(_BOM_STARTS):
+        encoding = next(name for bom, name in _BOMS if data.startswith(bom))
+        return f"the file is {encoding} text (it starts with a byte order mark); save it as UTF-8", 1, 1
     if b"\x00" in data:
         return "the file is binary (it contains NUL bytes), not YAML text", 0, 0
     try:

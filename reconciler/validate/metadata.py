@@ -92,7 +92,7 @@ def reserved_key_issues(body: dict[str, Any]) -> list[Issue]:
     object would be created with, as ``kubectl get -o yaml`` output carries it. Manifests only: the objects a
     backend stores carry these keys by right, so admission does not check them."""
     meta = body.get("metadata")
-    if not isinstance(meta, dict):
+    if meta.__class__ is not dict or not ("labels" in meta or "annotations" in meta):
         return []
     out: list[Issue] = []
     for what in ("labels", "annotations"):
@@ -100,6 +100,8 @@ def reserved_key_issues(body: dict[str, Any]) -> list[Issue]:
         if not isinstance(items, dict):
             continue
         for key in items:
+            if "/" not in key:  # every reserved key has a prefix
+                continue
             owner = reserved_owner(str(key))
             if not owner:
                 continue
