@@ -24,7 +24,7 @@ from reconciler.apply.session import Session
 from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import Outcome, SyncResult
 from reconciler.model import ObjectRef
-from reconciler.output.printable import PrintableFormatter
+from reconciler.output.log_format import PrintableFormatter
 from reconciler.plan.desired import paused_gc
 from reconciler.plan.model import DesiredState
 from reconciler.source import Snapshot, SourceError

@@ -11,7 +11,7 @@ import click
 from reconciler import sdk
 from reconciler.cli.common import DURATION, backend_options, cli_config
 from reconciler.cli.handler import Command
-from reconciler.output.printable import PrintableFormatter
+from reconciler.output.log_format import PrintableFormatter
 
 
 @click.command(cls=Command)

@@ -4,18 +4,18 @@ Object names, file paths, finding messages, values, status messages and approval
 manifests, Git trees and backends, that is from whoever can open a pull request. Printed as they are, a line
 break in one forges a line of its own (``::error file=…::`` is a GitHub Actions workflow command, a fake
 ``created`` line a fake outcome), an ESC starts a terminal escape sequence (colours, cursor moves, window
-titles, OSC 8 links). Every renderer (``reconciler.output``: validate's formats; ``reconciler.render``: plan,
-diff, sync, status, job and task tables, job details, graphs; the text log lines of ``watch`` and ``serve``;
-the CLI's own lines and ``error:`` messages) passes such text through ``printable`` before it adds its own
-layout and colour, so a line it writes is one line, and the only escape sequences in it are its own.
+titles, OSC 8 links). Every renderer passes such text through ``printable`` before it adds its own layout
+and colour, so a line it writes is one line, and the only escape sequences in it are its own:
+``reconciler.output`` (validate's formats), ``reconciler.render`` (plan, diff, sync, status, job and task
+tables, job details, graphs), the CLI's own lines and ``error:`` messages, and the text logs of ``watch`` and
+``serve`` (``reconciler.output.log_format``).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
-__all__ = ["PrintableFormatter", "printable"]
+__all__ = ["printable"]
 
 # C0 controls (line feed, carriage return, tab, ESC, ...), DEL, C1 controls (0x80-0x9f: 0x9b is a one-byte
 # CSI on some terminals, 0x85 a line break), the Unicode line and paragraph separators, and the bidirectional
@@ -41,11 +41,3 @@ def printable(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_escape, text)
-
-
-class PrintableFormatter(logging.Formatter):
-    """A text log formatter whose lines are ``printable``: a message carrying a name or a path is one line
-    of the log, whatever the name holds. A traceback kgitops logs (``exc_info``) follows on its own lines."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        return printable(super().formatMessage(record))
