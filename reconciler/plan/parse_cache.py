@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 import pickle
 import sqlite3
-import sys
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import reconciler
 from reconciler.cache_db import CacheDB, writing
+from reconciler.validate.result_cache import validator_fingerprint
 
 CACHE_SCHEMA = 1  # bump when anything pickled here (Checked, FileResult, Resource, ...) changes shape
 FILE_NAME = "parse-cache.sqlite"
@@ -45,11 +44,10 @@ MEMO_LIMIT = 100_000  # rows per memo; beyond it the memo starts over
 
 
 def fingerprint(options: Any) -> str:
-    """What a cached result depends on besides the file's content: kgitops' version, this module's schema,
-    the Python version (pickles) and the validator options (``reconciler.validate.Options``)."""
-    text = "|".join(
-        (reconciler.__version__, str(CACHE_SCHEMA), sys.version.split()[0], repr(options))
-    )
+    """What a cached result depends on besides the file's content: this module's schema, the validator
+    options (``reconciler.validate.Options``) and the validator itself (``validator_fingerprint``: kgitops'
+    version, the Python version, for the pickles too, the CRD schemas and the validator's modules)."""
+    text = "|".join((validator_fingerprint(), str(CACHE_SCHEMA), repr(options)))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

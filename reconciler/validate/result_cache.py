@@ -96,13 +96,26 @@ def keyer(fingerprint: str) -> Callable[[str, bytes], bytes | None]:
 
 def fingerprint(options: Options) -> str:
     """What a file's result depends on besides its bytes (see the module's docstring), as 32 hex digits."""
+    from hashlib import blake2b
+
+    h = blake2b(digest_size=16)
+    for part in (validator_fingerprint(), str(CACHE_SCHEMA), repr(options)):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+def validator_fingerprint() -> str:
+    """The validator's own identity, as 32 hex digits: kgitops' version, the Python version, the packaged CRD
+    schemas, and the size and mtime of the validator's modules (``_VALIDATOR_PACKAGES``), so that a checkout
+    whose rules were edited never reads results its old rules made. Every cache of validation results keys on
+    it (this one, and the plan's parse cache and plan base: ``reconciler.plan.parse_cache.fingerprint``)."""
     import pkgutil
     from hashlib import blake2b
 
     from reconciler.validate.schema import SCHEMA_FILES
 
     h = blake2b(digest_size=16)
-    for part in (reconciler.__version__, str(CACHE_SCHEMA), sys.version, repr(options)):
+    for part in (reconciler.__version__, sys.version):
         h.update(part.encode() + b"\0")
     for name in sorted(SCHEMA_FILES.values()):
         h.update((pkgutil.get_data("reconciler", f"schemas/{name}") or b"") + b"\0")
