@@ -2,7 +2,9 @@
 
 Writes go straight to the store; the controllers run in whichever process holds the state directory's
 engine lock. ``run_until`` drives the engine in-process while waiting (``sync --wait``, ``watch``,
-``serve``); plain writes call ``ensure_driver`` so a background driver picks the work up.
+``serve``); plain writes call ``ensure_driver`` so a background driver picks the work up. The backend's trust
+and automatic approvals are published as the settings in force before its first write, and held while it
+drives (``reconciler.engine.trust_settings``).
 
 This module holds the backend's construction and its reads (pages straight from SQL, the change feed); the
 writes are ``local_writes``, driving the engine ``local_driving``, logs and status ``local_views``.
@@ -20,6 +22,7 @@ from reconciler.backends.pages import Page, PageRequest, TaskPageRequest, marker
 from reconciler.config import Config, EngineConfig
 from reconciler.engine import store_pages
 from reconciler.engine.store import DB_NAME, Store
+from reconciler.engine.trust_settings import TrustSettings
 from reconciler.model import ObjectRef, Resource
 
 
@@ -36,8 +39,8 @@ class LocalBackend(LocalWrites):
         self,
         state_dir: str | Path,
         *,
-        trusted_appimages: list[str] | tuple[str, ...] = (),
-        auto_approve: list[str] | tuple[str, ...] = (),
+        trusted_appimages: list[str] | tuple[str, ...] | None = None,
+        auto_approve: list[str] | tuple[str, ...] | None = None,
         workspace: str | Path | None = None,
         kill_grace_seconds: float = 5.0,
         autostart: bool = True,
@@ -45,10 +48,20 @@ class LocalBackend(LocalWrites):
     ) -> None:
         """``readonly``: for commands that only look (``job list``, ``diff``, ...): nothing is created on
         disk (a state directory without an engine store reads as an empty engine), no driver is started and
-        this process never drives; a write raises BackendError."""
+        this process never drives; a write raises BackendError.
+
+        ``trusted_appimages`` and ``auto_approve`` (either given: the other one defaults to none) become the
+        settings in force of the state directory at the first write or when this backend starts driving
+        (``reconciler.engine.trust_settings``); a write raises ``SettingsConflict`` (exit 2) while another
+        kgitops command drives with other settings. Neither given: this backend publishes nothing and, when
+        it drives, decides with the settings in force."""
         self.state_dir = Path(state_dir).resolve()
-        self.trusted = list(trusted_appimages)
-        self.auto_approve = list(auto_approve)
+        given = trusted_appimages is not None or auto_approve is not None
+        self.settings = (
+            TrustSettings.of(list(trusted_appimages or ()), list(auto_approve or ())) if given else None
+        )
+        self._published = False  # the settings were published (before the first write)
+        self._holding = False  # the settings are held, as this backend's while it drives
         self.workspace = Path(workspace).resolve() if workspace else Path.cwd()
         self.readonly = readonly
         self.autostart = autostart and not readonly
@@ -70,9 +83,12 @@ class LocalBackend(LocalWrites):
 
     @classmethod
     def from_config(cls, config: Config, readonly: bool = False) -> LocalBackend:
+        """The backend of a kgitops command. Unless ``readonly``, its kgitops.yaml's ``engine`` settings are
+        published at once, even if the command then has nothing to write (a ``sync`` after trust was
+        withdrawn): raises ``SettingsConflict`` (exit 2) while another command drives with other ones."""
         eng: EngineConfig = config.engine
         base = Path(config.base_dir).resolve()
-        return cls(
+        backend = cls(
             config.state_dir,
             trusted_appimages=eng.trusted_appimages,
             auto_approve=eng.auto_approve,
@@ -81,6 +97,13 @@ class LocalBackend(LocalWrites):
             autostart=eng.autostart,
             readonly=readonly,
         )
+        if not readonly:
+            try:
+                backend.publish_settings()
+            except BaseException:
+                backend.store.close()
+                raise
+        return backend
 
     # -- reads (the writes: ``local_writes``) ---------------------------------------------------------
     def get(self, ref: ObjectRef) -> Resource | None:
@@ -162,5 +185,5 @@ class LocalBackend(LocalWrites):
         if busy and self.autostart:
             from reconciler.engine.driver import ensure_driver
 
-            ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)
+            ensure_driver(self.state_dir, self.workspace, self.kill_grace)
         self.store.close()

@@ -1,7 +1,9 @@
 """Driving the embedded engine from a ``LocalBackend``: the state directory's engine lock, the controllers
 (``engine.engine.Engine``) and the tasks' processes (``engine.runtime.process``), each made on first use so a
 read never loads them; one engine step at a time (``step``), the engine's wait between steps (``rest``), and
-handing work to a background driver after a write (``kick``, ``engine.driver.ensure_driver``).
+handing work to a background driver after a write (``kick``, ``engine.driver.ensure_driver``). The
+backend's settings (trust, automatic approvals) are published as the settings in force before its first
+write (``publish_settings``) and held while it drives (``drive``; ``engine.trust_settings``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.backends.base import Backend, NotFound
 from reconciler.engine.store import Store
+from reconciler.engine.trust_settings import Holder, StoredSettings, TrustSettings, publish
 from reconciler.model import JobPhase, ObjectRef, Resource
 
 if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
@@ -26,8 +29,9 @@ class LocalDriving(Backend):
 
     store: Store
     state_dir: Path
-    trusted: list[str]
-    auto_approve: list[str]
+    settings: TrustSettings | None  # None: publish nothing, decide with the settings in force
+    _published: bool
+    _holding: bool
     workspace: Path
     kill_grace: float
     readonly: bool
@@ -56,7 +60,7 @@ class LocalDriving(Backend):
             from reconciler.engine.runtime.process import ProcessRuntime
 
             self._runtime = ProcessRuntime(
-                self.store, self.state_dir, self.trusted, self.workspace, self.kill_grace
+                self.store, self.state_dir, StoredSettings(self.store), self.workspace, self.kill_grace
             )
         return self._runtime
 
@@ -65,13 +69,31 @@ class LocalDriving(Backend):
         if self._engine is None:
             from reconciler.engine.engine import Engine
 
-            self._engine = Engine(self.store, self.runtime, auto_approve=self.auto_approve)
+            self._engine = Engine(self.store, self.runtime, settings=StoredSettings(self.store))
         return self._engine
+
+    def publish_settings(self) -> None:
+        """Make this backend's trust and automatic approvals the settings in force (once; ``_writable`` does
+        it before the first write). Raises ``SettingsConflict`` while another command drives the engine with
+        other settings that it keeps (``reconciler.engine.trust_settings``)."""
+        if self._published or self.readonly or self.settings is None:
+            return
+        from reconciler.engine.driver import driver_identity
+
+        publish(self.store, self.settings, driver_identity(self.state_dir))
+        self._published = True
 
     def drive(self) -> bool:
         """Take the engine lock if free; True if this process now drives the controllers (never when
-        read-only)."""
-        return not self.readonly and self.lock.acquire()
+        read-only). Taking it, the backend holds its settings as the settings in force for as long as it
+        drives: other commands with other settings are refused meanwhile."""
+        if self.readonly or not self.lock.acquire():
+            return False
+        if not self._holding and self.settings is not None:
+            held = Holder.of_this_process(self.lock.token)
+            publish(self.store, self.settings, (held.pid, held.token), held)
+            self._holding = self._published = True
+        return True
 
     def step(self) -> bool:
         """One engine step if this process drives (taking the lock if free): what happened since the last
@@ -121,7 +143,7 @@ class LocalDriving(Backend):
         if self.autostart and not self._drives():
             from reconciler.engine.driver import ensure_driver
 
-            ensure_driver(self.state_dir, self.trusted, self.auto_approve, self.workspace, self.kill_grace)
+            ensure_driver(self.state_dir, self.workspace, self.kill_grace)
 
     def driver_notice(self) -> str:
         """ "" when a process drives the engine, else what to tell the user."""

@@ -25,6 +25,7 @@ class LocalWrites(LocalDriving):
     def _writable(self, what: str) -> None:
         if self.readonly:
             raise BackendError(f"cannot {what}: the local engine at {self.state_dir} was opened read-only")
+        self.publish_settings()
 
     # -- objects --------------------------------------------------------------------------
     def _create(self, obj: Resource) -> Resource:

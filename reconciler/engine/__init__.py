@@ -43,16 +43,17 @@ def open_engine(
     workspace: str | Path | None = None,
     grace_seconds: float = 5.0,
 ) -> Engine:
-    """An engine with the process runtime over ``<state_dir>/engine.db`` (the caller must hold the lock)."""
+    """An engine with the process runtime over ``<state_dir>/engine.db`` (the caller must hold the lock),
+    deciding with these settings only (``trust_settings.FixedSettings``), whatever commands publish."""
     from reconciler.engine.engine import Engine
     from reconciler.engine.runtime.process import ProcessRuntime
     from reconciler.engine.store import Store
+    from reconciler.engine.trust_settings import FixedSettings, TrustSettings
 
     store = Store.open(state_dir)
-    runtime = ProcessRuntime(
-        store, Path(state_dir), list(trusted), Path(workspace or Path.cwd()), grace_seconds
-    )
-    return Engine(store, runtime, auto_approve=auto_approve)
+    fixed = FixedSettings(TrustSettings.of(trusted, auto_approve))
+    runtime = ProcessRuntime(store, Path(state_dir), fixed, Path(workspace or Path.cwd()), grace_seconds)
+    return Engine(store, runtime, settings=fixed)
 
 
 __all__ = [

@@ -9,6 +9,10 @@ The detached driver is the engine's own entry point, ``python -m reconciler.engi
 [--until-idle] [--trust GLOB]… [--auto-approve DOMAIN]… [--workspace DIR] [--kill-grace SECONDS]
 [--timeout SECONDS]`` (``reconciler/engine/__main__.py``): it depends on nothing above the engine.
 ``drive`` is the loop it runs, and ``kgitops engine run`` runs the same.
+
+A driver is never handed the trust list or the automatic approvals when it starts: it reads the settings in
+force from the store before each decision (``engine/trust_settings.py``), as the commands that write publish
+them, so a driver started by an earlier command never decides with that command's settings.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+
+from reconciler.engine.trust_settings import TrustSettings
 
 LOCK_NAME = "engine.lock"
 LOG_NAME = "engine.log"
@@ -33,10 +40,14 @@ _STARTING_GRACE_SECONDS = 10.0
 
 
 class EngineLock:
-    """``fcntl.flock`` on ``<state>/engine.lock``; freed by the kernel if the holder dies (even kill -9)."""
+    """``fcntl.flock`` on ``<state>/engine.lock``; freed by the kernel if the holder dies (even kill -9).
+
+    The holder writes ``<pid> <token>`` into the file: ``token`` names this lock object, so two objects of
+    one process are told apart (``driver_identity``)."""
 
     def __init__(self, state_dir: str | Path) -> None:
         self.path = Path(state_dir) / LOCK_NAME
+        self.token = uuid.uuid4().hex
         self._fd: int | None = None
 
     @property
@@ -54,7 +65,7 @@ class EngineLock:
             os.close(fd)
             return False
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, f"{os.getpid()} {self.token}".encode())
         self._fd = fd
         return True
 
@@ -67,7 +78,15 @@ class EngineLock:
 
 
 def driver_pid(state_dir: str | Path) -> int | None:
-    """The pid of the process driving the engine of this state directory, or None if nobody does."""
+    """The pid of the process driving the engine of this state directory, or None if nobody does (-1: some
+    process does, but its pid cannot be read)."""
+    identity = driver_identity(state_dir)
+    return None if identity is None else identity[0]
+
+
+def driver_identity(state_dir: str | Path) -> tuple[int, str] | None:
+    """(pid, lock token) of the driver of this state directory (``EngineLock``), or None if nobody drives;
+    (-1, "") when the lock is held but the file cannot be read."""
     path = Path(state_dir) / LOCK_NAME
     if not path.exists():
         return None
@@ -77,9 +96,10 @@ def driver_pid(state_dir: str | Path) -> int | None:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
             try:
-                return int(path.read_text().strip() or 0) or -1
+                pid, _, token = path.read_text().strip().partition(" ")
+                return (int(pid or 0) or -1), token
             except (OSError, ValueError):
-                return -1
+                return -1, ""
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
@@ -88,13 +108,12 @@ def driver_pid(state_dir: str | Path) -> int | None:
 
 def ensure_driver(
     state_dir: str | Path,
-    trusted: Sequence[str] = (),
-    auto_approve: Sequence[str] = (),
     workspace: str | Path | None = None,
     kill_grace_seconds: float | None = None,
 ) -> int | None:
     """Start a background driver (``python -m reconciler.engine --until-idle``) unless some process drives
-    the engine.
+    the engine. It decides with the settings in force, which the caller published first
+    (``trust_settings.publish``).
 
     Returns the pid of the driver (existing or new). Safe to call often: a second driver that loses the
     race for the lock exits at once."""
@@ -107,10 +126,6 @@ def ensure_driver(
         return starting
     state.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", ENTRY_MODULE, "--until-idle", "--state-dir", str(state)]
-    for t in trusted:
-        argv += ["--trust", t]
-    for d in auto_approve:
-        argv += ["--auto-approve", d]
     argv += ["--workspace", str(Path(workspace).resolve() if workspace else Path.cwd())]
     if kill_grace_seconds is not None:
         argv += ["--kill-grace", str(kill_grace_seconds)]
@@ -168,13 +183,16 @@ class AlreadyDriven(Exception):
 
 @dataclass(frozen=True)
 class DriverSettings:
-    """How a driver runs the engine of ``state_dir``: the AppImage globs trusted to run processes, the
-    domains approved automatically, the processes' KGITOPS_WORKSPACE, the seconds between SIGTERM and
-    SIGKILL, whether to exit once no job can progress without a human, and a time limit (seconds)."""
+    """How a driver runs the engine of ``state_dir``: ``publish``, the settings of the command that starts
+    it (kgitops.yaml), made the settings in force when it takes the lock (None: the background driver, which
+    follows what the commands published); ``extra``, trust and automatic approvals added for as long as this
+    driver runs (``--trust``, ``--auto-approve``); the processes' KGITOPS_WORKSPACE, the seconds between
+    SIGTERM and SIGKILL, whether to exit once no job can progress without a human, and a time limit
+    (seconds)."""
 
     state_dir: Path
-    trusted: tuple[str, ...] = ()
-    auto_approve: tuple[str, ...] = ()
+    publish: TrustSettings | None = None
+    extra: TrustSettings = field(default_factory=TrustSettings)
     workspace: Path = field(default_factory=Path.cwd)
     kill_grace_seconds: float = 5.0
     until_idle: bool = False
@@ -190,6 +208,7 @@ def drive(settings: DriverSettings, on_start: Callable[[int], None] | None = Non
     from reconciler.engine.engine import Engine
     from reconciler.engine.runtime.process import ProcessRuntime
     from reconciler.engine.store import Store
+    from reconciler.engine.trust_settings import StoredSettings, publish
 
     state = settings.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
@@ -197,10 +216,12 @@ def drive(settings: DriverSettings, on_start: Callable[[int], None] | None = Non
     if not lock.acquire():
         raise AlreadyDriven(state, driver_pid(state))
     store = Store.open(state)
-    runtime = ProcessRuntime(
-        store, state, list(settings.trusted), settings.workspace.resolve(), settings.kill_grace_seconds
-    )
-    engine = Engine(store, runtime, auto_approve=list(settings.auto_approve))
+    if settings.publish is not None:
+        publish(store, settings.publish, (os.getpid(), lock.token))
+    in_force = StoredSettings(store, settings.extra)
+    workspace = settings.workspace.resolve()
+    runtime = ProcessRuntime(store, state, in_force, workspace, settings.kill_grace_seconds)
+    engine = Engine(store, runtime, settings=in_force)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

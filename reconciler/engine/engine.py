@@ -29,6 +29,7 @@ from reconciler.engine.job_controller import JobController, Recorder
 from reconciler.engine.runtime.base import Runtime
 from reconciler.engine.store import Store, utc_now
 from reconciler.engine.task_controller import TERMINATION_RECHECK, TaskController
+from reconciler.engine.trust_settings import FixedSettings, SettingsSource
 from reconciler.engine.wakeup import Wakeup
 from reconciler.engine.workqueue import Urgency, WorkQueue
 from reconciler.model import JobPhase, ObjectRef, TaskPhase
@@ -74,14 +75,18 @@ class Engine:
         store: Store,
         runtime: Runtime,
         *,
-        auto_approve: Iterable[str] = (),
+        settings: SettingsSource | None = None,
         recorder: Recorder | None = None,
         clock: Callable[[], str] = utc_now,
     ) -> None:
+        """``settings``: the settings in force (``trust_settings``; default: nobody approves automatically),
+        read at each automatic approval; the runtime reads its own at each launch."""
         self.store = store
         self.runtime = runtime
         self.clock = clock
-        self.jobs = JobController(store, clock, recorder, auto_approve)
+        self.settings = settings or FixedSettings()
+        self._settings_version: int | None = None  # the settings' version the running tasks were seen with
+        self.jobs = JobController(store, clock, recorder, self.settings)
         self.tasks = TaskController(store, runtime, clock)
         self._errors: dict[ObjectRef, int] = {}
         self.metrics = EngineMetrics()
@@ -248,6 +253,11 @@ class Engine:
 
     def _take_in(self) -> None:
         now = time.monotonic()
+        version = self.settings.version()
+        if version != self._settings_version:
+            if self._settings_version is not None:  # trust may have been withdrawn: look at the running tasks
+                self._queue.add_all((ref for ref, _, _ in self.store.watch_list()), Urgency.FOLLOW_UP)
+            self._settings_version = version
         for uid in self.runtime.news():
             ref = self._task_refs.get(uid)
             if ref is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +18,7 @@ from reconciler.engine.scheduler import schedule
 from reconciler.engine.stage_commands import handle_stage_command
 from reconciler.engine.store import Store
 from reconciler.engine.taskbuild import build_task, generate_task_id
+from reconciler.engine.trust_settings import FixedSettings, SettingsSource
 from reconciler.kuscia.conditions import (
     CONDITION_FALSE,
     CONDITION_JOB_VALIDATED,
@@ -75,7 +76,7 @@ class JobRound:
     tasks: dict[str, TaskRef]
     now: str
     recorder: Recorder
-    auto_approve: frozenset[str]
+    settings: SettingsSource  # read when a decision needs it (an automatic approval), never before
 
     def phases(self) -> dict[str, TaskPhase]:
         return {a: t.phase for a, t in self.tasks.items()}
@@ -195,9 +196,13 @@ def _initialized(rnd: JobRound) -> None:
     job.annotations[ANNOTATION_INTERCONN_SELF_PARTIES] = "_".join(domains)
     stage = status.setdefault("stageStatus", {})
     approve = status.setdefault("approveStatus", {})
+    # the settings in force now, not when the driver started (``trust_settings``): a domain whose automatic
+    # approval was withdrawn meanwhile must accept the job itself
+    shared = any(d != rnd.spec.initiator for d in domains)
+    auto = set(rnd.settings.current().auto_approve) if shared else set()
     for d in domains:
         stage.setdefault(d, str(JobStagePhase.CREATE_SUCCEEDED))
-        if d == rnd.spec.initiator or d in rnd.auto_approve:
+        if d == rnd.spec.initiator or d in auto:
             approve.setdefault(d, str(ApprovePhase.ACCEPTED))
     partners = [d for d in domains if d != rnd.spec.initiator]
     waiting = any(approve.get(d) != ApprovePhase.ACCEPTED for d in partners)
@@ -315,12 +320,14 @@ class JobController:
         store: Store,
         clock: Callable[[], str],
         recorder: Recorder | None = None,
-        auto_approve: Iterable[str] = (),
+        settings: SettingsSource | None = None,
     ) -> None:
+        """``settings``: where the domains approving automatically are read, at each approval (default:
+        nobody)."""
         self.store = store
         self.clock = clock
         self.recorder: Recorder = recorder or NullRecorder()
-        self.auto_approve = frozenset(auto_approve)
+        self.settings = settings or FixedSettings()
         # job uid -> (its spec as canonical JSON, parsed): a job's spec rarely changes (taskIDs are filled in
         # once), and parsing every task template on every reconcile made a step cost O(tasks)
         self._specs: dict[str, tuple[str, JobSpec]] = {}
@@ -358,7 +365,7 @@ class JobController:
                 for name, alias, phase in self.store.task_index(job.uid)
                 if (alias, name) in ids
             }
-            rnd = JobRound(self.store, job, spec, by_alias, self.clock(), self.recorder, self.auto_approve)
+            rnd = JobRound(self.store, job, spec, by_alias, self.clock(), self.recorder, self.settings)
             if phase is not JobPhase.INITIALIZED and not spec.tasks:
                 return False
             HANDLERS[phase](rnd)

@@ -20,6 +20,7 @@ from reconciler.engine.appimage_trust import is_trusted, untrusted_message
 from reconciler.engine.config_templates import render
 from reconciler.engine.outputs import output_dir, owner_of
 from reconciler.engine.runtime.base import LaunchError
+from reconciler.kuscia.conditions import REASON_UNTRUSTED_APPIMAGE
 from reconciler.model import AppImageSpec, Resource, TaskSpec
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -88,7 +89,7 @@ def plan_parties(
         check_name("domain", p.domain_id)
         name = p.app_image_ref
         if not is_trusted(name, trusted):
-            raise LaunchError("UntrustedAppImage", untrusted_message(name))
+            raise LaunchError(REASON_UNTRUSTED_APPIMAGE, untrusted_message(name))
         res = lookup(name)
         if res is None:
             raise LaunchError(

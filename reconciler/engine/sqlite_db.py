@@ -121,6 +121,16 @@ class SQLiteDB:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
         return value
 
+    def meta_value(self, key: str) -> str | None:
+        """The value of ``key`` in the ``meta`` table, or None."""
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        """Set ``key`` in the ``meta`` table, in the caller's transaction (or one of its own)."""
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
         """Reads share the connection with writers in other threads: serialise them."""
         with self._lock:

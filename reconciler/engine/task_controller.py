@@ -21,6 +21,7 @@ from reconciler.kuscia.conditions import (
     REASON_KUSCIA_TASK_CREATE_FAILED,
     REASON_LIFECYCLE_EXCEEDED,
     REASON_PARTY_FAILED,
+    REASON_UNTRUSTED_APPIMAGE,
 )
 from reconciler.kuscia.labels import LABEL_JOB_UID
 from reconciler.kuscia.names import pod_name, service_name
@@ -143,11 +144,26 @@ class TaskController:
             return False
         if not any(c.get("type") == CONDITION_RESOURCE_CREATED for c in status.get("conditions") or ()):
             changed = self._launch(task, ref, now)
+        elif self._withdraw(task, now):
+            return self._write(task, ref, now)  # its next reconcile terminates the processes
         else:
             with self.store.transaction():  # the pods' exits and the task's new status: one transaction
                 changed = self._observe(task, ref, now)
         self._recheck_lifecycle(task, ref, now)
         return changed
+
+    def _withdraw(self, task: Resource, now: str) -> bool:
+        """A launched task whose AppImage's trust was withdrawn (``Runtime.withdrawn``) becomes Failed with
+        reason ``UntrustedAppImage``, as it would have at launch; True if so."""
+        why = self.runtime.withdrawn(task)
+        if not why:
+            return False
+        status = task.status
+        status.update(phase=str(TaskPhase.FAILED), reason=REASON_UNTRUSTED_APPIMAGE, message=why)
+        for entry in status.get("partyTaskStatus") or ():
+            if entry.get("phase") in OPEN_TASK_PHASES:
+                entry["phase"] = str(TaskPhase.FAILED)
+        return True
 
     def _recheck_lifecycle(self, task: Resource, ref: ObjectRef, now: str) -> None:
         status = task.status

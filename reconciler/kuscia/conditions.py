@@ -39,6 +39,9 @@ REASON_PARTY_FAILED = "PartyFailed"
 """Too few parties of a task are left that have not failed (minReservedMembers, §8)."""
 REASON_LIFECYCLE_EXCEEDED = "TaskLifecycleExceeded"
 """The task did not end within ``scheduleConfig.lifecycleSeconds``; its processes are terminated."""
+REASON_UNTRUSTED_APPIMAGE = "UntrustedAppImage"
+"""An AppImage of the task is not trusted (``engine.trusted_appimages``): at launch nothing runs; withdrawn
+while the task ran, its processes are terminated (``engine/trust_settings.py``)."""
 
 # A condition's ``status`` (Kubernetes' ``ConditionStatus``: ``ConditionTrue``, ``ConditionFalse``)
 CONDITION_TRUE = "True"

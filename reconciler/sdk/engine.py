@@ -64,16 +64,22 @@ def run_engine(
 ) -> bool:
     """Drive the engine's controllers in this process (one driver per state directory) until SIGTERM or
     SIGINT, ``timeout`` seconds, or (``until_idle``) no job can progress without a human. Task processes are
-    children of this process; the next driver adopts those still running. ``on_start`` gets the state
+    children of this process; the next driver adopts those still running. ``cfg``'s ``engine`` settings
+    become the settings in force (``reconciler.engine.trust_settings``), which every later command that
+    writes replaces with its own; the driver decides with those in force at each decision, plus the extra
+    ``trust``/``auto_approve`` of ``settings``. ``on_start`` gets the state
     directory and this driver's pid. Returns False when another process already drives the engine and
     ``until_idle`` is set (nothing to do); without ``until_idle`` that raises ``EngineError``."""
     from reconciler.engine.driver import AlreadyDriven, DriverSettings, drive
+    from reconciler.engine.trust_settings import TrustSettings
 
     s = settings or EngineSettings()
     driver = DriverSettings(
         state_dir=Path(s.state_dir or cfg.state_dir),
-        trusted=(*cfg.engine.trusted_appimages, *s.trust),
-        auto_approve=(*cfg.engine.auto_approve, *s.auto_approve),
+        # kgitops.yaml's settings become the settings in force; later commands may change them, and this
+        # driver follows; --trust and --auto-approve are this driver's own, for as long as it runs
+        publish=TrustSettings.of(cfg.engine.trusted_appimages, cfg.engine.auto_approve),
+        extra=TrustSettings.of(s.trust, s.auto_approve),
         workspace=Path(s.workspace or (cfg.base_dir if cfg.file or cfg.base_dir != "." else ".")),
         kill_grace_seconds=cfg.engine.kill_grace_seconds if s.kill_grace is None else s.kill_grace,
         until_idle=until_idle,

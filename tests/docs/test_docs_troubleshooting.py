@@ -7,7 +7,10 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from reconciler.engine.driver import driver_pid
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md"
 HOME = "/home/you/kgitops"
@@ -88,6 +91,22 @@ def run_scenario(root: Path) -> str:
     (root / "cfg").mkdir()
     (root / "cfg" / "kgitops.yaml").write_text("engine:\n  state_dir: .kgitops\n  autostrat: false\n")
     kgitops("job", "list", "--config", "kgitops.yaml", cwd=root / "cfg")
+    # a watch drives with the trust it started with; kgitops.yaml no longer trusts demo-image
+    (root / "kgitops.yaml").write_text("engine:\n  state_dir: .kgitops\n  trusted_appimages: [demo-image]\n")
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "watch", "manifests"], cwd=root, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while driver_pid(root / ".kgitops") != watch.pid:  # poll until the watch drives the engine
+            assert time.monotonic() < deadline and watch.poll() is None, "the watch did not start driving"
+            time.sleep(0.05)
+        (root / "kgitops.yaml").write_text("engine:\n  state_dir: .kgitops\n")
+        kgitops("sync", "manifests")
+    finally:
+        watch.terminate()
+        watch.wait(timeout=60)
     return "".join(out).replace(str(root), HOME)
 
 

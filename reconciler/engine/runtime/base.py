@@ -67,6 +67,10 @@ class Runtime(ABC):
     def terminate(self, task: Resource) -> bool:
         """Stop the task's live pods (non-blocking escalation); True while any is still alive."""
 
+    def withdrawn(self, task: Resource) -> str:
+        """Why a launched task may no longer run (e.g. its AppImage is no longer trusted), or ""."""
+        return ""
+
     def fileno(self) -> int | None:
         """A file descriptor that turns readable when ``news()`` has something (a process exited), for the
         driver to wait on; None when the runtime has none (then ``news()`` is asked on every wake-up)."""

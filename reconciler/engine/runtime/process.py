@@ -26,8 +26,9 @@ from reconciler.engine.runtime import procfs
 from reconciler.engine.runtime.base import AppImageLookup, Launched, PodView, Runtime
 from reconciler.engine.runtime.exits import ExitWatch
 from reconciler.engine.store import Store, utc_now
+from reconciler.engine.trust_settings import SettingsSource
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
-from reconciler.model import Resource
+from reconciler.model import Resource, TaskSpec
 from reconciler.model.phases import PodPhase
 
 # The exit file is read only once the wrapper has exited (or was found gone), so it is written in place: no
@@ -54,13 +55,15 @@ class ProcessRuntime(Runtime):
         self,
         store: Store,
         state_dir: Path,
-        trusted: list[str],
+        settings: SettingsSource,
         workspace: Path,
         grace_seconds: float = 5.0,
     ) -> None:
+        """``settings``: the settings in force (``engine/trust_settings.py``), read at each launch: only
+        AppImages they trust run."""
         self.store = store
         self.state_dir = Path(state_dir).resolve()
-        self.trusted = list(trusted)
+        self.settings = settings
         self.workspace = Path(workspace).resolve()
         self.grace = grace_seconds
         self.ports = PortAllocator()
@@ -119,7 +122,7 @@ class ProcessRuntime(Runtime):
             self._recover(mine)
             return Launched(self.observe(task), saved["ports"], saved["meta"])
         self._discard_other_attempts(task)
-        parties = plan_parties(task, lookup, self.trusted)
+        parties = plan_parties(task, lookup, list(self.settings.current().trusted_appimages))
         count = sum(len(p.ports) for p in parties)
         free = iter(self.ports.allocate(count)) if count else iter(())
         ports = {p.domain: {m["name"]: next(free) for m in p.ports} for p in parties}
@@ -144,6 +147,21 @@ class ProcessRuntime(Runtime):
         for plan, rec in zip(plans, records, strict=True):
             self._spawn(plan, rec)
         return Launched(self.observe(task), ports, meta)
+
+    def withdrawn(self, task: Resource) -> str:
+        """Trust in an AppImage of the task withdrawn since it was launched (``engine.trusted_appimages`` no
+        longer names it): the task must stop. Kuscia has no such notion; stopping it is kgitops' choice, since
+        trust is what lets a command run with the user's rights (``docs/embedded-engine.md``)."""
+        settings = self.settings.current()
+        names = sorted({p.app_image_ref for p in TaskSpec.from_dict(task.spec).parties})
+        gone = [n for n in names if n and not settings.trusts(n)]
+        if not gone:
+            return ""
+        return (
+            f"trust in AppImage {', '.join(gone)} was withdrawn while the task ran (engine.trusted_appimages "
+            "no longer names it), so its processes were stopped; to run it again, trust it and restart "
+            "the job"
+        )
 
     def _prepare(self, plan: ContainerPlan) -> None:
         for d in (
