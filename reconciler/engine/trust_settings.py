@@ -231,11 +231,18 @@ class StoredSettings(SettingsSource):
     def __init__(self, store: Store, extra: TrustSettings | None = None) -> None:
         self.store = store
         self.extra = extra or TrustSettings()
+        self._seen: tuple[str | None, SettingsRecord | None] = (None, None)  # the record's text, parsed
+
+    def _record(self) -> SettingsRecord | None:
+        text = self.store.meta_value(KEY)  # one read of one row; parsed only when it changed
+        if text != self._seen[0]:
+            self._seen = (text, None if text is None else SettingsRecord.from_json(text))
+        return self._seen[1]
 
     def current(self) -> TrustSettings:
-        record = read_record(self.store)
+        record = self._record()
         return (record.settings if record is not None else TrustSettings()).plus(self.extra)
 
     def version(self) -> int:
-        record = read_record(self.store)
+        record = self._record()
         return 0 if record is None else record.version
