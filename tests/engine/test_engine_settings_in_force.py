@@ -38,15 +38,29 @@ def kgitops(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProc
     )
 
 
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = 60.0) -> object:
+def wait_for(
+    predicate: Callable[[], object], what: str, timeout: float = 60.0, state: Path | None = None
+) -> object:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}" + (_seen(state) if state else ""))
         time.sleep(0.05)
+
+
+def _seen(state: Path) -> str:
+    """What the engine holds and logged, for a failure message."""
+    lines = []
+    if (state / "engine.db").is_file():
+        with LocalBackend(state, readonly=True) as b:
+            for kind in ("KusciaJob", "KusciaTask"):
+                for o in b.list(kind):
+                    lines.append(f"{kind} {o.name}: {json.dumps(o.status, sort_keys=True)[:600]}")
+    log = state / "engine.log"
+    return "\n" + "\n".join(lines) + "\n" + (log.read_text()[-3000:] if log.is_file() else "")
 
 
 def appimage(name: str, script: str) -> dict:
@@ -109,6 +123,9 @@ class Project:
             assert found is not None, name
             return found
 
+    def phase(self, name: str) -> str:
+        return str(self.job(name).status.get("phase"))
+
     def task(self, name: str) -> Resource | None:
         with LocalBackend(self.state, readonly=True) as b:
             return b.get(ObjectRef.of("KusciaTask", f"{name}-t"))
@@ -116,6 +133,9 @@ class Project:
     def task_reason(self, name: str) -> str:
         task = self.task(name)
         return str(task.status.get("reason") or "") if task else ""
+
+    def wait(self, predicate: Callable[[], object], what: str) -> object:
+        return wait_for(predicate, what, state=self.state)
 
     def ran(self, name: str) -> int | None:
         """The pid of the job's process if it ever started."""
@@ -147,7 +167,8 @@ def test_revoked_trust_applies_at_once_to_jobs_not_started_and_stops_running_pro
     project.add(appimage("sleeper", SLEEPER))
     project.add(job("early", "sleeper"))
     assert project.sync().returncode == 0
-    first = int(wait_for(lambda: project.ran("early"), "the trusted job's process to start"))  # type: ignore[arg-type]
+    first = project.wait(lambda: project.ran("early"), "the trusted job's process to start")
+    assert isinstance(first, int)
     driver = driver_pid(project.state)
     assert driver and driver > 0
 
@@ -156,16 +177,16 @@ def test_revoked_trust_applies_at_once_to_jobs_not_started_and_stops_running_pro
     synced = project.sync()
     assert synced.returncode == 0, synced.stderr
     # the job created after the revocation never runs: it fails, saying why and how to trust it
-    wait_for(lambda: project.task_reason("late") == "UntrustedAppImage", "the late job to be refused")
+    project.wait(lambda: project.task_reason("late") == "UntrustedAppImage", "the late job to be refused")
     assert project.ran("late") is None
     task = project.task("late")
     assert task is not None and "engine.trusted_appimages" in str(task.status.get("message"))
     # the process that was running when trust was withdrawn is stopped, and its task says why
-    wait_for(lambda: not alive(first), "the running process to be stopped")
+    project.wait(lambda: not alive(first), "the running process to be stopped")
     early = project.task("early")
     assert early is not None and early.status.get("reason") == "UntrustedAppImage"
     assert "withdrawn" in str(early.status.get("message"))
-    wait_for(lambda: project.job("early").status.get("phase") == "Failed", "the early job to fail")
+    project.wait(lambda: project.phase("early") == "Failed", "the early job to fail")
 
 
 def test_revoked_auto_approve_is_no_longer_given_by_a_running_driver(project: Project) -> None:
@@ -173,13 +194,13 @@ def test_revoked_auto_approve_is_no_longer_given_by_a_running_driver(project: Pr
     project.add(appimage("sleeper", SLEEPER))
     project.add(job("keep", "sleeper"))  # keeps the background driver busy (and so alive)
     assert project.sync().returncode == 0
-    wait_for(lambda: project.ran("keep"), "the first job to run")
+    project.wait(lambda: project.ran("keep"), "the first job to run")
     driver = driver_pid(project.state)
 
     project.settings(trusted=["sleeper"], auto_approve=[])  # bob no longer accepts jobs automatically
     project.add(job("two", "sleeper", parties=("alice", "bob")))
     assert project.sync().returncode == 0
-    wait_for(lambda: project.job("two").status.get("phase") == "AwaitingApproval", "the job to wait for bob")
+    project.wait(lambda: project.phase("two") == "AwaitingApproval", "the job to wait for bob")
     assert project.job("two").status.get("approveStatus", {}).get("bob") != "JobAccepted"
     assert driver_pid(project.state) == driver  # the same driver, started under the old settings, decided
 
@@ -191,14 +212,14 @@ def test_granted_trust_lets_job_restart_run_at_once(project: Project) -> None:
     project.add(job("keep", "sleeper"))
     project.add(job("demo", "demo"))
     assert project.sync().returncode == 0
-    wait_for(lambda: project.task_reason("demo") == "UntrustedAppImage", "the untrusted job to fail")
-    wait_for(lambda: project.job("demo").status.get("phase") == "Failed", "the untrusted job to fail")
+    project.wait(lambda: project.task_reason("demo") == "UntrustedAppImage", "the untrusted job to fail")
+    project.wait(lambda: project.phase("demo") == "Failed", "the untrusted job to fail")
     driver = driver_pid(project.state)
 
     project.settings(trusted=["sleeper", "demo"], auto_approve=[])  # the error's own fix
     restarted = kgitops("job", "restart", "demo", "--config", project.config)
     assert restarted.returncode == 0, restarted.stderr
-    wait_for(lambda: project.job("demo").status.get("phase") == "Succeeded", "the restarted job to succeed")
+    project.wait(lambda: project.phase("demo") == "Succeeded", "the restarted job to succeed")
     assert project.ran("demo") is not None
     assert driver_pid(project.state) == driver
 
