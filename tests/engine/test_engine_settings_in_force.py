@@ -39,7 +39,7 @@ def kgitops(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProc
 
 
 def wait_for(
-    predicate: Callable[[], object], what: str, timeout: float = 60.0, state: Path | None = None
+    predicate: Callable[[], object], what: str, timeout: float = 120.0, state: Path | None = None
 ) -> object:
     deadline = time.monotonic() + timeout
     while True:
