@@ -6,8 +6,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 MAX_NAME = 63  # a DNS label
+# Kuscia's ids of jobs (KusciaAPI CreateJob's ``job_id``), AppImages, domains and domain data:
+# ``resources.ValidateK8sName`` (``pkg/utils/resources/common.go``) with ``common.K3sRegex``
+# (``pkg/common/constants.go``): at most 63 characters of ``[a-z0-9.-]``, starting and ending with a letter
+# or digit. A KusciaJob with a longer name cannot be made through KusciaAPI, nor be approved by one
+# (``job_service.go`` checks every request's ``job_id``).
+RESOURCE_ID_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
 
 
 def pod_name(task: str, role: str, replica: int) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 
 from reconciler.kuscia.codes import AUTH_FAILED, REQUEST_VALIDATE
 from reconciler.kuscia.labels import CUSTOM_FIELD_PREFIX
+from reconciler.kuscia.names import RESOURCE_ID_RE
 from reconciler.kusciaapi.errors import APIError
 from reconciler.model import Resource, ScheduleMode
 from reconciler.model.objects import KUSCIA_JOB
 
-JOB_ID_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
+JOB_ID_RE = RESOURCE_ID_RE
 BANDWIDTH = "kuscia.io/bandwidth"
 # k8s resource.Quantity syntax, and the text Go's parser reports for a bad one
 QUANTITY_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")

@@ -89,6 +89,11 @@ _RULES = [
     Rule("KJ005", Severity.ERROR, "the task graph has a cycle (shown as `a → b → a`)"),
     Rule("KJ006", Severity.ERROR, "a tolerable task is a dependency of another task (deviation D2)"),
     Rule("KJ007", Severity.WARNING, "the initiator is a party of no task"),
+    Rule(
+        "KJ008",
+        Severity.ERROR,
+        "a KusciaJob name longer than 63 characters, which Kuscia refuses as a job id (KusciaAPI `job_id`)",
+    ),
     # references (jobs, tasks, images)
     Rule("REF001", Severity.ERROR, "`appImage`/`appImageRef` is not an object name (e.g. a container image)"),
     Rule("REF002", Severity.ERROR, "a domain ID (`domainID`, `initiator`) is not a DNS-1123 label"),

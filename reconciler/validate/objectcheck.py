@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
+from reconciler.kuscia.names import MAX_NAME, RESOURCE_ID_RE
 from reconciler.model import API_VERSION, DEFAULT_NAMESPACE
 from reconciler.model.objects import CLUSTER_SCOPED, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate.graph import check_job_graph
 from reconciler.validate.metadata import check_metadata
-from reconciler.validate.names import dns1123_label
+from reconciler.validate.names import dns1123_label, dns1123_subdomain
 from reconciler.validate.references import (
     check_appimage_references,
     check_job_references,
@@ -59,6 +60,26 @@ def namespace_issues(body: dict[str, Any], kind: str) -> list[Issue]:
     ]
 
 
+def job_name_issues(body: dict[str, Any]) -> list[Issue]:
+    """KJ008: a KusciaJob's name is its job id in Kuscia, which KusciaAPI checks against
+    ``^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`` (``resources.ValidateK8sName``, ``pkg/common/constants.go``
+    ``K3sRegex``; ``reconciler.kuscia.names.RESOURCE_ID_RE``): at most 63 characters. A longer name (a
+    valid object name of up to 253) could not be created, queried or approved through KusciaAPI."""
+    meta = body.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or len(name) <= MAX_NAME or dns1123_subdomain(name) is not None:
+        return []  # (META001 says what is wrong with a name that is no object name at all)
+    return [
+        Issue(
+            "KJ008",
+            ("metadata", "name"),
+            f"KusciaJob name {name[:20]!r}… is {len(name)} characters long: Kuscia's job ids have at most "
+            f"{MAX_NAME} (KusciaAPI checks `job_id` against {RESOURCE_ID_RE.pattern}, "
+            "pkg/common/constants.go K3sRegex); choose a name of 63 characters or fewer",
+        )
+    ]
+
+
 def object_issues(data: dict[str, Any], kind: str) -> list[Issue]:
     """Everything wrong with one KusciaJob, KusciaTask or AppImage mapping (``kind`` must be one of them).
 
@@ -68,6 +89,8 @@ def object_issues(data: dict[str, Any], kind: str) -> list[Issue]:
     checker(kind)(body, (), issues)
     issues += check_metadata(body, kind in CLUSTER_SCOPED)
     issues += namespace_issues(body, kind)
+    if kind == KUSCIA_JOB:
+        issues += job_name_issues(body)
     spec = body.get("spec")
     if isinstance(spec, dict):
         if kind == KUSCIA_JOB:

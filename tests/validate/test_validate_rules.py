@@ -111,6 +111,23 @@ def test_task_ids_aliases_and_graph() -> None:
     assert [e.split(":")[0] for e in errors(tolerable)] == ["KJ006@21"]
 
 
+def test_a_job_name_kuscia_refuses_as_a_job_id_is_an_error_that_says_the_limit() -> None:
+    """KusciaAPI checks every ``job_id`` against ``^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`` (``K3sRegex``)."""
+    at_limit = JOB.replace("name: psi-split\n", f"name: {'j' * 63}\n", 1)
+    assert errors(at_limit) == []
+    for name in ("j" * 64, "j" * 253, "a." * 120 + "z"):
+        got = errors(JOB.replace("name: psi-split\n", f"name: {name}\n", 1))
+        assert got == [
+            f"KJ008@4: KusciaJob name {name[:20]!r}… is {len(name)} characters long: Kuscia's job ids have "
+            "at most 63 (KusciaAPI checks `job_id` against ^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$, "
+            "pkg/common/constants.go K3sRegex); choose a name of 63 characters or fewer"
+        ], name
+    assert [e.split(":")[0] for e in errors(JOB.replace("name: psi-split\n", f"name: {'J' * 64}\n", 1))] == [
+        "META001@4"  # not an object name at all: META001 alone
+    ]
+    assert errors(APPIMAGE.replace("name: secretflow-image", f"name: {'i' * 253}")) == []  # jobs only
+
+
 def test_references_and_warnings() -> None:
     text = (
         JOB.replace(
