@@ -138,7 +138,12 @@ class StatusWriteBack:
         lines: list[str] = []
         self.errors = []
         if self.files is not None:
-            lines = self.files.write(records)
+            try:
+                lines = self.files.write(records)
+            except OSError as exc:  # the status directory itself: the sync stands, and says so
+                self.errors.append(f"cannot write the status files in {self.files.root}: {exc}")
+            else:
+                self.errors += self.files.failed
         if self.branch is not None:
             try:
                 self.branch.commit(records)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from reconciler.backends.base import NotFound
+from reconciler.engine.podplan import task_dir
 from reconciler.engine.store import Store
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import JobPhase, ObjectRef, Resource, TaskPhase
@@ -27,7 +28,7 @@ def log_files(
     out = []
     for t in tasks:
         alias = t.annotations.get(ANNOTATION_TASK_ALIAS, t.name)
-        root = state_dir / "pods" / t.name
+        root = task_dir(state_dir, t.name)
         if not root.is_dir():
             continue
         for pod in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):

@@ -20,6 +20,7 @@ from reconciler.engine.appimage_trust import is_trusted, untrusted_message
 from reconciler.engine.config_templates import render
 from reconciler.engine.outputs import output_dir, owner_of
 from reconciler.engine.runtime.base import LaunchError
+from reconciler.filenames import fitting_name
 from reconciler.kuscia.conditions import REASON_UNTRUSTED_APPIMAGE
 from reconciler.model import AppImageSpec, Resource, TaskSpec
 
@@ -50,6 +51,22 @@ class PartyPlan:
     role: str
     template: dict[str, Any]
     ports: list[dict[str, str]]  # declared ports: name, protocol, scope
+
+
+# what a ``pods/.previous/`` entry adds to the task's name: ``-<uid prefix>-<time_ns>`` (``runtime.process``)
+PREVIOUS_ROOM = len("-12345678-") + 19
+
+
+def task_dir(state_dir: Path, task: str) -> Path:
+    """The folder of task ``task``'s pods on the embedded engine: ``<state_dir>/pods/<task>`` (the name
+    shortened when it does not fit in a file name, ``reconciler.filenames.fitting_name``)."""
+    return state_dir / "pods" / fitting_name(task)
+
+
+def previous_task_prefix(task: str) -> str:
+    """The start of the names of task ``task``'s earlier attempts in ``pods/.previous/``, before
+    ``-<uid prefix>-<time_ns>``."""
+    return fitting_name(task, room=PREVIOUS_ROOM)
 
 
 def party_data_dir(state_dir: Path, domain: str) -> Path:
@@ -164,7 +181,7 @@ def plan_containers(
         outputs = output_dir(storage, owner_of(task)[0])
         for r in range(max(1, replicas)):
             pod = f"{pp.domain}-{r}"
-            pod_dir = state_dir / "pods" / task.name / pod
+            pod_dir = task_dir(state_dir, task.name) / pod
             values = {
                 "TASK_ID": task.name,
                 "TASK_INPUT_CONFIG": spec.task_input_config,

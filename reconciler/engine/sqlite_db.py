@@ -10,6 +10,7 @@ https://www.sqlite.org/pragma.html#pragma_synchronous).
 from __future__ import annotations
 
 import builtins
+import os
 import sqlite3
 import threading
 import time
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from reconciler.engine.private_files import open_private, private_dir
 
 META_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,11 +44,14 @@ class SQLiteDB:
 
         The schema runs only when the file's ``PRAGMA user_version`` is not the stamp of this ``schema`` and
         ``install_version`` (a CRC-32): a file already set up is opened without a write transaction, so a
-        reader (``kgitops job list``) never queues behind a writer holding the file (WAL lets it read)."""
+        reader (``kgitops job list``) never queues behind a writer holding the file (WAL lets it read).
+
+        A new file is mode 0600 in a new directory of mode 0700 (``private_files``): it holds the jobs;
+        SQLite gives its ``-wal`` and ``-shm`` files the database file's mode."""
         self.path = str(path)
         memory = self.path == ":memory:"
-        if not memory:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if not memory and not Path(self.path).exists():
+            os.close(open_private(private_dir(Path(self.path).parent) / Path(self.path).name, os.O_RDONLY))
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()

@@ -7,14 +7,18 @@ import contextlib
 import os
 from pathlib import Path
 
+from reconciler.filenames import fitting_name
+
 
 def replace_file(target: Path, data: bytes, pid: int) -> os.stat_result:
     """Replace ``target`` with ``data``, creating its directory; returns the new file's ``fstat``.
 
-    The temp file is ``.<name>.<pid>.tmp`` (mode 0600), opened with ``O_EXCL`` so it is never written
-    through a file or symlink someone put there; one left by a killed writer with the same pid goes first.
+    The temp file is ``.<name>.<pid>.tmp`` (mode 0600; shortened by ``reconciler.filenames.fitting_name``
+    when that would not fit in a file name, so it still starts with ``.`` and ends with ``.tmp``), opened
+    with ``O_EXCL`` so it is never written through a file or symlink someone put there; one left by a
+    killed writer with the same pid goes first.
     Raises ``OSError`` (the temp file removed) when the file cannot be written."""
-    tmp = target.parent / f".{target.name}.{pid}.tmp"
+    tmp = target.parent / fitting_name(f".{target.name}", f".{pid}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
         fd = os.open(tmp, flags, 0o600)

@@ -2,7 +2,10 @@
 
 The directory mirrors the current records: files are replaced atomically (temp file + rename) only when their
 bytes change, and files of objects that are gone are removed. Names that could escape the directory are
-refused.
+refused. A name too long for a file name is shortened to ``<prefix>_<digest>.yaml``
+(``reconciler.filenames``; the record inside names the object). A file that cannot be written (a full disk,
+a directory without write permission) is one failed record (``failed``), never the end of the write: the
+other records are written all the same.
 
 A write costs what changed: the writer remembers each record it wrote or found on disk with the file's
 identity (inode, size, mtime in ns), so an unchanged record whose file is as it was left is neither dumped nor
@@ -33,6 +36,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from reconciler.filenames import is_shortened
 from reconciler.model import ObjectRef
 from reconciler.model.phases import JobPhase
 from reconciler.status import memo
@@ -89,6 +93,7 @@ class StatusFiles:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.skipped: list[str] = []  # objects whose names cannot be status file names
+        self.failed: list[str] = []  # records whose files could not be written, each with the reason
         self._seen: dict[str, _Seen] = {}  # path → the file as this writer left it
         self._memo: dict[str, Any] | None = None  # the memo's entries not yet used (None: not read yet)
         self._memo_labels = False  # the memo's label numbers are of our vocabulary
@@ -108,9 +113,12 @@ class StatusFiles:
 
         Only files whose bytes change are written; an unchanged record whose file is as this writer left it
         is not even dumped. Files of objects no longer in ``records`` are removed (a file that does not parse
-        as YAML is left alone)."""
+        as YAML is left alone). A record whose file cannot be written is left out and said in ``failed``
+        (``cannot write the status of KIND/NS/NAME to PATH: REASON``); its transition comes with the write
+        that succeeds."""
         new: dict[str, StatusRecord] = {}
         self.skipped = []
+        self.failed = []
         for rec in records:
             rel = relative_path(rec.ref)
             if rel is None:
@@ -173,7 +181,14 @@ class StatusFiles:
                     continue
                 if data_before is not None and (old := _record_of(data_before)) is not None:
                     before = "" if old == rec else label(old)
-            self._seen[rel] = _Seen(rec, _atomic_write(root / rel, data, pid), digest, rdigest, code)
+            try:
+                stamp = _atomic_write(root / rel, data, pid)
+            except OSError as exc:  # this record only: the others are written all the same
+                self.failed.append(f"cannot write the status of {rec.ref} to {root / rel}: {_why(exc)}")
+                if self._seen.pop(rel, None) is not None:
+                    self._memo_dirty = True
+                continue
+            self._seen[rel] = _Seen(rec, stamp, digest, rdigest, code)
             if before != "":  # "": the same record in other bytes (rewritten, no line)
                 lines[rel] = transition_line(rec.ref, before, label(rec))
         for stale in scan.leftovers:  # left by a writer killed mid-write
@@ -220,8 +235,8 @@ class StatusFiles:
         if seen is not None and seen.stamp == stamp:
             if seen.record is not None:
                 return seen.record.ref, label(seen.record)
-            if seen.label is not None:
-                return _ref_of(rel), _LABELS[seen.label]
+            if seen.label is not None and not is_shortened(rel.rpartition("/")[2]):
+                return _ref_of(rel), _LABELS[seen.label]  # (a shortened name is read from the file below)
         record = _read_record(self.root / rel)
         return None if record is None else (record.ref, label(record))
 
@@ -292,8 +307,13 @@ def _from_memo(entry: Any, labels: bool) -> _Seen | None:
     return _Seen(None, stamp, digest, rdigest, code if type(code) is int and code in _LABELS else None)
 
 
+def _why(exc: OSError) -> str:
+    """An ``OSError``'s reason without its path (the message names the path once)."""
+    return exc.strerror or str(exc)
+
+
 def _ref_of(rel: str) -> ObjectRef:
-    """The object of a status file path (``record.relative_path`` reversed)."""
+    """The object of a status file path (``record.relative_path`` reversed; not for a shortened name)."""
     ns, kind, name = rel.split("/")
     return ObjectRef(kind, "" if ns == CLUSTER_SCOPE_DIR else ns, name.removesuffix(".yaml"))
 

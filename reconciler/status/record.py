@@ -14,10 +14,14 @@ from typing import Any
 
 from reconciler import yamlio
 from reconciler.approvals.provenance import party_approvals
+from reconciler.filenames import fitting_name
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import JobPhase, ObjectRef, Resource
 
 STATUS_API_VERSION = KGITOPS_API_VERSION
+# A status file's temp file adds ``.`` in front and ``.<pid>.tmp`` behind (``reconciler.status.atomic``): room
+# kept free in the status file's own name, so the temp file's fits too (a pid has at most 7 digits on Linux).
+TEMP_ROOM = len("..1234567.tmp")
 CLUSTER_SCOPE_DIR = "_cluster"  # directory for cluster-scoped objects (AppImage), which have no namespace
 _SAFE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _SAFE_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
@@ -119,7 +123,9 @@ def live_summary(obj: Resource | None) -> dict[str, Any]:
 
 
 def relative_path(ref: ObjectRef) -> str | None:
-    """``<namespace>/<kind>/<name>.yaml``, or None when any part could leave the status directory."""
+    """``<namespace>/<kind>/<name>.yaml``, or None when any part could leave the status directory. A name
+    too long for a file name (with ``.yaml`` and the temp file's decorations, over 237 bytes) is shortened
+    to ``<prefix>_<digest>.yaml`` (``reconciler.filenames.fitting_name``)."""
     ns = ref.namespace or CLUSTER_SCOPE_DIR
     if not (
         _SAFE_KIND.match(ref.kind) and _SAFE.match(ref.name) and (ns == CLUSTER_SCOPE_DIR or _SAFE.match(ns))
@@ -127,7 +133,7 @@ def relative_path(ref: ObjectRef) -> str | None:
         return None
     if ".." in ref.name or ".." in ns:
         return None
-    return f"{ns}/{ref.kind}/{ref.name}.yaml"
+    return f"{ns}/{ref.kind}/{fitting_name(ref.name, '.yaml', TEMP_ROOM)}"
 
 
 def label(record: StatusRecord | None) -> str:

@@ -4,6 +4,11 @@ A small ``sh`` wrapper execs nothing itself: it runs the container's argv as giv
 code to ``<pod>/.kgitops/<container>.exit``, so an engine that restarts after a crash learns how a process
 it did not start (or lost track of) ended. pid + start ticks are recorded in the store right after the
 start; a restarted engine adopts processes that are still alive and kills those whose task is gone.
+
+What a task leaves on disk is private to the engine's user (directories 0700, files 0600,
+``reconciler.engine.private_files``): the spawn records hold the processes' environments (secrets
+included), the logs their output, the working and data folders the parties' data. A file or folder that
+cannot be made fails the task's launch with the reason (``KusciaTaskCreateFailed``), never the engine.
 """
 
 from __future__ import annotations
@@ -16,14 +21,22 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from glob import escape as glob_escape
 from pathlib import Path
 
 from reconciler.engine.outputs import claim_output_dir, owner_of
 from reconciler.engine.pod_record import PodRecord
-from reconciler.engine.podplan import ContainerPlan, plan_containers, plan_parties
+from reconciler.engine.podplan import (
+    ContainerPlan,
+    plan_containers,
+    plan_parties,
+    previous_task_prefix,
+    task_dir,
+)
 from reconciler.engine.ports import PortAllocator
+from reconciler.engine.private_files import open_private, private_dir, write_private
 from reconciler.engine.runtime import procfs
-from reconciler.engine.runtime.base import AppImageLookup, Launched, PodView, Runtime
+from reconciler.engine.runtime.base import AppImageLookup, Launched, LaunchError, PodView, Runtime
 from reconciler.engine.runtime.exits import ExitWatch
 from reconciler.engine.store import Store, utc_now
 from reconciler.engine.trust_settings import SettingsSource
@@ -47,7 +60,8 @@ def where_logs_are(task: Resource, rec: PodRecord) -> str:
     if job:
         alias = task.annotations.get(ANNOTATION_TASK_ALIAS) or task.name
         return f"its output: kgitops job logs {job} --task {alias} --party {rec.domain}"
-    return f"its output: <state dir>/pods/{task.name}/{rec.pod.split('/', 1)[0]}/logs/{container}.log"
+    folder = task_dir(Path("<state dir>"), task.name)
+    return f"its output: {folder}/{rec.pod.split('/', 1)[0]}/logs/{container}.log"
 
 
 class ProcessRuntime(Runtime):
@@ -114,8 +128,8 @@ class ProcessRuntime(Runtime):
 
     # -- launching ------------------------------------------------------------------------
     def launch(self, task: Resource, lookup: AppImageLookup) -> Launched:
-        task_dir = self.state_dir / "pods" / task.name
-        launch_file = task_dir / ".launch.json"
+        folder = task_dir(self.state_dir, task.name)
+        launch_file = folder / ".launch.json"
         mine = [r for r in self.store.pods(task.name) if r.task_uid == task.uid]
         if mine and launch_file.is_file():  # launched before a crash: adopt, never start twice
             saved = json.loads(launch_file.read_text())
@@ -129,14 +143,17 @@ class ProcessRuntime(Runtime):
         meta = {p.domain: {m["name"]: m for m in p.ports} for p in parties}
         plans = plan_containers(task, parties, ports, lookup, self.state_dir, self.workspace)
         name, uid = owner_of(task)
-        for domain in sorted({plan.domain for plan in plans}):  # a recreated job starts with empty folders
-            claim_output_dir(self.state_dir / "storage" / domain / "data", name, uid)
-        for plan in plans:
-            self._prepare(plan)
-        task_dir.mkdir(parents=True, exist_ok=True)
-        tmp = launch_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"uid": task.uid, "ports": ports, "meta": meta}))
-        os.replace(tmp, launch_file)
+        try:
+            for domain in sorted({plan.domain for plan in plans}):  # a recreated job: empty folders
+                claim_output_dir(self.state_dir / "storage" / domain / "data", name, uid)
+            for plan in plans:
+                self._prepare(plan)
+            private_dir(folder)
+            tmp = launch_file.with_suffix(".tmp")
+            write_private(tmp, json.dumps({"uid": task.uid, "ports": ports, "meta": meta}))
+            os.replace(tmp, launch_file)
+        except OSError as exc:
+            raise LaunchError("KusciaTaskCreateFailed", f"cannot prepare the task's folders: {exc}") from None
         records = [
             PodRecord(task.name, task.uid, plan.key, plan.domain, plan.replica, str(plan.pod_dir), "created")
             for plan in plans
@@ -170,12 +187,12 @@ class ProcessRuntime(Runtime):
             plan.cwd,
             Path(plan.env["KGITOPS_STORAGE_DIR"]),
         ):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)
         for path, content in plan.files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
+            private_dir(path.parent)
+            write_private(path, content)
         spawn = {"argv": plan.argv, "cwd": str(plan.cwd), "env": plan.env}
-        (self._meta_dir(plan.pod_dir) / f"{plan.container}.spawn.json").write_text(json.dumps(spawn))
+        write_private(self._meta_dir(plan.pod_dir) / f"{plan.container}.spawn.json", json.dumps(spawn))
 
     def _spawn(self, plan: ContainerPlan | None, rec: PodRecord) -> None:
         if plan is None:
@@ -186,8 +203,8 @@ class ProcessRuntime(Runtime):
         else:
             argv, cwd, env = plan.argv, str(plan.cwd), plan.env
         log = self._log_file(rec)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
+        private_dir(log.parent)
+        with open(open_private(log, os.O_WRONLY | os.O_APPEND), "ab") as out:
             try:
                 proc = subprocess.Popen(
                     ["/bin/sh", "-c", WRAPPER, str(self._exit_file(rec)), *argv],
@@ -343,28 +360,29 @@ class ProcessRuntime(Runtime):
             with self.store.transaction():
                 for uid in uids:
                     self.store.delete_pods(task, uid)
-        task_dir = self.state_dir / "pods" / task
-        if not task_dir.is_dir():
+        folder = task_dir(self.state_dir, task)
+        if not folder.is_dir():
             return
         try:
-            owner = json.loads((task_dir / ".launch.json").read_text()).get("uid")
+            owner = json.loads((folder / ".launch.json").read_text()).get("uid")
         except (OSError, ValueError):
             owner = None
         if current_uid is not None and owner == current_uid:
             return
-        prev = self.state_dir / "pods" / ".previous"
-        prev.mkdir(parents=True, exist_ok=True)
+        prev = private_dir(self.state_dir / "pods" / ".previous")
+        entry = f"{previous_task_prefix(task)}-{(owner or 'unknown')[:8]}-{time.time_ns()}"
         with contextlib.suppress(OSError):
-            shutil.move(str(task_dir), str(prev / f"{task}-{(owner or 'unknown')[:8]}-{time.time_ns()}"))
+            shutil.move(str(folder), str(prev / entry))
 
     def purge(self, task_names: set[str]) -> None:
         """Remove every directory of these tasks (current and previous attempts): their job was deleted."""
         for name in task_names:
-            shutil.rmtree(self.state_dir / "pods" / name, ignore_errors=True)
+            shutil.rmtree(task_dir(self.state_dir, name), ignore_errors=True)
             prev = self.state_dir / "pods" / ".previous"
             if prev.is_dir():
-                for d in prev.glob(f"{name}-*"):
-                    if d.name[len(name) + 1 :].count("-") == 1:
+                prefix = previous_task_prefix(name)
+                for d in prev.glob(f"{glob_escape(prefix)}-*"):
+                    if d.name[len(prefix) + 1 :].count("-") == 1:
                         shutil.rmtree(d, ignore_errors=True)
 
     def _discard_other_attempts(self, task: Resource) -> None:
