@@ -4,7 +4,9 @@
 - ``reconciler.errors.KgitopsError``: its message, hint and ``exit_code`` (1: the operation failed; 2: it
   could not do its work);
 - click's usage errors (an unknown flag, a bad value): the usage line, then the error; exit 2;
-- Ctrl-C: 130 (128 + SIGINT), as shells report it.
+- Ctrl-C: 130 (128 + SIGINT), as shells report it;
+- any other ``OSError`` (a file that cannot be read or written: no permission, a full disk, a name too
+  long): ``error: PATH: REASON`` with a hint; exit 2, as the command could not do its work.
 
 Top-level commands use :class:`Command` (groups :class:`Group`), so the handler applies however a command
 is invoked: through ``kgitops``, or alone (``CliRunner().invoke(validate, ...)``).
@@ -57,7 +59,20 @@ def _guarded(
     except click.Abort:
         click.echo("interrupted (SIGINT)", err=True)
         sys.exit(INTERRUPTED)
+    except OSError as exc:
+        fail(os_error_message(exc), "check the path, its permissions and the free space, then run the "
+             "command again", ERROR)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def os_error_message(exc: OSError) -> str:
+    """``PATH: REASON`` (``PATH -> PATH2: REASON`` for a rename) of an ``OSError``; its text when it names
+    no file."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    where = str(exc.filename) + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    return f"{where}: {reason}"
 
 
 class Command(click.Command):

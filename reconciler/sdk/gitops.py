@@ -56,6 +56,10 @@ class GitopsError(KgitopsError):
     exit_code = 2
 
 
+class SourceFailedError(GitopsError):
+    """The source could not be read; nothing was changed (exit code 2)."""
+
+
 class PlanCommentError(GitopsError):
     """The forge did not take the plan comment (a warning for ``diff``: the plan itself stands)."""
 
@@ -281,7 +285,35 @@ def sync(
     (counted in ``result.unchanged_elided``), which lets a sync after a small change be patched onto the
     previous plan (``Reconciler.sync_differences``); with status write-back configured, every object is
     applied as without it.
+
+    A state directory that did not exist before this call is removed again when the source failed: a
+    command that changed nothing leaves nothing behind (no engine store, no caches).
     """
+    fresh = not cfg.state_dir.exists()
+    try:
+        return _sync(
+            cfg, options, dry_run, wait, timeout, on_synced, on_progress, on_lock_wait, differences_only
+        )
+    except SourceFailedError:
+        if fresh:
+            import shutil
+
+            shutil.rmtree(cfg.state_dir, ignore_errors=True)
+        raise
+
+
+def _sync(
+    cfg: Config,
+    options: RunOptions | None,
+    dry_run: bool,
+    wait: bool,
+    timeout: float | None,
+    on_synced: Callable[[SyncReport], None] | None,
+    on_progress: Callable[[JobProgress], None] | None,
+    on_lock_wait: Callable[[str], None] | None,
+    differences_only: bool,
+) -> SyncReport:
+    """``sync``, with the state directory as it finds it."""
     from reconciler.backends.local import LocalBackend
     from reconciler.engine.podplan import party_data_dir
     with _session(cfg, options or RunOptions(), "kgitops sync") as session:
@@ -292,7 +324,7 @@ def sync(
             dry_run, on_wait=on_lock_wait, differences_only=differences_only and not following
         )
         if planned.desired.error:
-            raise GitopsError(f"the source failed: {planned.desired.error}; nothing was changed")
+            raise SourceFailedError(f"the source failed: {planned.desired.error}; nothing was changed")
         report = SyncReport(result, transitions, list(session.status.errors), sync_problems(result))
         if not following:
             return report
