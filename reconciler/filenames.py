@@ -26,8 +26,8 @@ def fitting_name(name: str, suffix: str = "", room: int = 0) -> str:
     the same result. Raises ``ValueError`` when not even the digest and ``suffix`` fit."""
     whole = name + suffix
     limit = NAME_MAX - room
-    if len(whole.encode("utf-8")) <= limit:
-        return whole
+    if len(whole) <= limit and (whole.isascii() or len(whole.encode("utf-8")) <= limit):
+        return whole  # (a Kubernetes name is ASCII: one byte a character)
     keep = limit - len(suffix.encode("utf-8")) - len(SHORTENED_MARK) - DIGEST_HEX
     if keep < 1:
         raise ValueError(f"no file name of {limit} bytes holds a shortened name and {suffix!r}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pygit2
 import yaml
 
+from reconciler.filenames import fitting_name
 from reconciler.model import ObjectRef
 from reconciler.status import StatusBranch, StatusFiles, StatusRecord, SyncState
 
@@ -54,6 +55,17 @@ def job(name: str) -> StatusRecord:
 
 def component_lengths(root: Path) -> list[int]:
     return [len(p.name.encode()) for p in root.rglob("*")]
+
+
+def test_a_name_as_a_file_name_is_kept_when_it_fits_and_else_shortened_stably_and_distinctly() -> None:
+    assert fitting_name("job-a", ".yaml") == "job-a.yaml"
+    assert fitting_name("a" * 250, ".yaml") == "a" * 250 + ".yaml"  # 255 bytes: fits
+    one, other = fitting_name("a" * 251, ".yaml"), fitting_name("a" * 250 + "b", ".yaml")
+    assert one == fitting_name("a" * 251, ".yaml") and one != other  # stable; never another name's
+    assert len(one) == len(other) == NAME_MAX and one.endswith(".yaml") and "_" in one
+    wide = fitting_name("é" * 200, ".yaml")  # 400 bytes of UTF-8, cut on a character boundary
+    assert len(wide.encode()) <= NAME_MAX and wide.startswith("é")
+    assert len(fitting_name(LONGEST, room=29).encode()) == NAME_MAX - 29
 
 
 def test_sync_writes_the_status_of_the_longest_names_and_keeps_writing_it(tmp_path: Path) -> None:
