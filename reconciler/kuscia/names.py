@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 MAX_NAME = 63  # a DNS label
@@ -30,6 +29,8 @@ def service_name(prefix: str, port_name: str) -> str:
     if name[:1].isdigit():
         name = "svc-" + name
     if len(name) > MAX_NAME:
+        import hashlib  # here: `validate` reads RESOURCE_ID_RE and starts without hashlib
+
         digest = hashlib.sha256(prefix.encode()).hexdigest()[:16]
         keep = MAX_NAME - 16 - len(port_name) - 6
         name = f"svc-{prefix[:keep]}-{digest}-{port_name}"
