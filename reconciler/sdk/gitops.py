@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.config import Config
 from reconciler.errors import KgitopsError
+from reconciler.sdk.leftovers import entries, remove_new_entries
 from reconciler.sdk.sync_report import FOLLOWED_KINDS, approve_hint, followed, party_domains, sync_problems
 
 if TYPE_CHECKING:
@@ -286,19 +287,17 @@ def sync(
     previous plan (``Reconciler.sync_differences``); with status write-back configured, every object is
     applied as without it.
 
-    A state directory that did not exist before this call is removed again when the source failed: a
-    command that changed nothing leaves nothing behind (no engine store, no caches).
+    When the source failed, what this call made in the state directory is removed again (the directory
+    itself if it did not exist before): a command that changed nothing leaves nothing behind (no engine
+    store, no caches).
     """
-    fresh = not cfg.state_dir.exists()
+    before = entries(cfg.state_dir)
     try:
         return _sync(
             cfg, options, dry_run, wait, timeout, on_synced, on_progress, on_lock_wait, differences_only
         )
     except SourceFailedError:
-        if fresh:
-            import shutil
-
-            shutil.rmtree(cfg.state_dir, ignore_errors=True)
+        remove_new_entries(cfg.state_dir, before)
         raise
 
 

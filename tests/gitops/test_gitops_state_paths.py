@@ -135,6 +135,11 @@ def test_a_sync_whose_source_is_missing_creates_no_state(tmp_path: Path) -> None
     result = kgitops("sync", tmp_path / "nonexistent", "--state-dir", state)
     assert result.returncode == 2 and "nothing was changed" in result.stderr, result.stderr
     assert not state.exists()
+    state.mkdir()  # an empty state directory of the user's: no engine store appears in it either
+    (state / "notes.txt").write_text("mine\n")
+    result = kgitops("sync", tmp_path / "nonexistent", "--state-dir", state)
+    assert result.returncode == 2 and "nothing was changed" in result.stderr, result.stderr
+    assert sorted(p.name for p in state.iterdir()) == ["notes.txt"]
 
 
 def test_an_unexpected_os_error_is_an_error_line_and_exit_2(tmp_path: Path) -> None:
