@@ -40,6 +40,7 @@ from reconciler.engine.runtime.base import AppImageLookup, Launched, LaunchError
 from reconciler.engine.runtime.exits import ExitWatch
 from reconciler.engine.store import Store, utc_now
 from reconciler.engine.trust_settings import SettingsSource
+from reconciler.kuscia.conditions import REASON_KUSCIA_TASK_CREATE_FAILED
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.model import Resource, TaskSpec
 from reconciler.model.phases import PodPhase
@@ -153,7 +154,8 @@ class ProcessRuntime(Runtime):
             write_private(tmp, json.dumps({"uid": task.uid, "ports": ports, "meta": meta}))
             os.replace(tmp, launch_file)
         except OSError as exc:
-            raise LaunchError("KusciaTaskCreateFailed", f"cannot prepare the task's folders: {exc}") from None
+            why = f"cannot prepare the task's folders: {exc}"
+            raise LaunchError(REASON_KUSCIA_TASK_CREATE_FAILED, why) from None
         records = [
             PodRecord(task.name, task.uid, plan.key, plan.domain, plan.replica, str(plan.pod_dir), "created")
             for plan in plans
