@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from reconciler.engine.private_files import open_private, private_dir
 from reconciler.engine.trust_settings import TrustSettings
 
 LOCK_NAME = "engine.lock"
@@ -124,14 +125,14 @@ def ensure_driver(
     starting = _starting(state)
     if starting is not None:  # a driver we started a moment ago is still on its way to the lock
         return starting
-    state.mkdir(parents=True, exist_ok=True)
+    private_dir(state)  # 0700 when new: it holds the jobs, their logs and environments
     argv = [sys.executable, "-m", ENTRY_MODULE, "--until-idle", "--state-dir", str(state)]
     argv += ["--workspace", str(Path(workspace).resolve() if workspace else Path.cwd())]
     if kill_grace_seconds is not None:
         argv += ["--kill-grace", str(kill_grace_seconds)]
     import subprocess  # the one process start; the readers that open the state never load it
 
-    with open(state / LOG_NAME, "ab") as log:
+    with open(open_private(state / LOG_NAME, os.O_WRONLY | os.O_APPEND), "ab") as log:
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -211,7 +212,7 @@ def drive(settings: DriverSettings, on_start: Callable[[int], None] | None = Non
     from reconciler.engine.trust_settings import StoredSettings, publish
 
     state = settings.state_dir.resolve()
-    state.mkdir(parents=True, exist_ok=True)
+    private_dir(state)
     lock = EngineLock(state)
     if not lock.acquire():
         raise AlreadyDriven(state, driver_pid(state))

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reconciler.backends.local import LocalBackend
+from reconciler.engine.driver import driver_pid, ensure_driver
 from reconciler.engine.outputs import claim_output_dir
 from reconciler.model import Stage
 
@@ -102,3 +104,15 @@ def test_state_holding_secrets_or_party_data_is_private_whatever_the_umask(
         for job in b.list("KusciaJob"):
             b.delete(job.ref)
         b.close()
+
+
+def test_a_driver_started_on_a_new_state_directory_makes_it_private(tmp_path: Path, open_umask: None) -> None:
+    state = tmp_path / "new-state"
+    pid = ensure_driver(state, workspace=tmp_path)
+    assert pid is not None
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):  # our child; --until-idle: it ends, nothing to do
+        assert time.monotonic() < deadline, "the driver did not end"
+        time.sleep(0.05)
+    assert driver_pid(state) is None
+    assert oct(mode(state)) == "0o700" and oct(mode(state / "engine.log")) == "0o600"
