@@ -75,8 +75,12 @@ def _start_real_cluster() -> RealCluster | str:
             f"no real Kubernetes API server: {up} not found (only CI and developers have ../shared beside "
             "the repository); set KGITOPS_TEST_KUBECONFIG to test against a cluster of your own"
         )
+    # the server is built once per machine, in the user's cache (~/.cache/kgitops-k8s), not in this run's
+    # XDG_CACHE_HOME (pytest_configure's temporary directory): that one would build it again on every run, and
+    # be deleted under the running server at the end
+    env = {**os.environ, "KGITOPS_K8S_HOME": os.environ.get("KGITOPS_K8S_HOME", _user_k8s_home())}
     try:
-        proc = subprocess.run([str(up)], capture_output=True, text=True, timeout=UP_TIMEOUT)
+        proc = subprocess.run([str(up)], env=env, capture_output=True, text=True, timeout=UP_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"no real Kubernetes API server: {up} did not finish ({exc})"
     found = dict(
@@ -119,6 +123,12 @@ def real_k8s() -> RealCluster:
 
 
 _CACHE_HOME: list[str] = []  # the cache directory pytest_configure made (removed by pytest_unconfigure)
+_USER_CACHE_HOME = os.environ.get("XDG_CACHE_HOME", "")  # the user's, as it was before pytest_configure
+
+
+def _user_k8s_home() -> str:
+    """Where ../shared/tools/k8s keeps its server by default, for the user (not for this test run)."""
+    return os.path.join(_USER_CACHE_HOME or os.path.expanduser("~/.cache"), "kgitops-k8s")
 
 
 def pytest_configure(config: pytest.Config) -> None:

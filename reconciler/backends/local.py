@@ -22,7 +22,6 @@ from reconciler.backends.pages import Page, PageRequest, TaskPageRequest, marker
 from reconciler.config import Config, EngineConfig
 from reconciler.engine import store_pages
 from reconciler.engine.store import DB_NAME, Store
-from reconciler.engine.trust_settings import TrustSettings
 from reconciler.model import ObjectRef, Resource
 
 
@@ -56,10 +55,11 @@ class LocalBackend(LocalWrites):
         kgitops command drives with other settings. Neither given: this backend publishes nothing and, when
         it drives, decides with the settings in force."""
         self.state_dir = Path(state_dir).resolve()
-        given = trusted_appimages is not None or auto_approve is not None
-        self.settings = (
-            TrustSettings.of(list(trusted_appimages or ()), list(auto_approve or ())) if given else None
-        )
+        self.settings = None  # a read-only backend never publishes: it does not load the settings' module
+        if not readonly and (trusted_appimages is not None or auto_approve is not None):
+            from reconciler.engine.trust_settings import TrustSettings
+
+            self.settings = TrustSettings.of(list(trusted_appimages or ()), list(auto_approve or ()))
         self._published = False  # the settings were published (before the first write)
         self._holding = False  # the settings are held, as this backend's while it drives
         self.workspace = Path(workspace).resolve() if workspace else Path.cwd()

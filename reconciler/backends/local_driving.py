@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 
 from reconciler.backends.base import Backend, NotFound
 from reconciler.engine.store import Store
-from reconciler.engine.trust_settings import Holder, StoredSettings, TrustSettings, publish
 from reconciler.model import JobPhase, ObjectRef, Resource
 
-if TYPE_CHECKING:  # the controllers and the process runtime: loaded by the first pass that needs them
+if TYPE_CHECKING:  # the controllers, the process runtime and the settings in force: loaded by the first
+    # pass or write that needs them (a read, such as `kgitops job list`, never does)
     from reconciler.engine.driver import EngineLock
     from reconciler.engine.engine import Engine
     from reconciler.engine.runtime.process import ProcessRuntime
+    from reconciler.engine.trust_settings import TrustSettings
 
 
 class LocalDriving(Backend):
@@ -58,6 +59,7 @@ class LocalDriving(Backend):
         """The local processes of the tasks (made on first use: a read never needs it)."""
         if self._runtime is None:
             from reconciler.engine.runtime.process import ProcessRuntime
+            from reconciler.engine.trust_settings import StoredSettings
 
             self._runtime = ProcessRuntime(
                 self.store, self.state_dir, StoredSettings(self.store), self.workspace, self.kill_grace
@@ -68,6 +70,7 @@ class LocalDriving(Backend):
     def engine(self) -> Engine:
         if self._engine is None:
             from reconciler.engine.engine import Engine
+            from reconciler.engine.trust_settings import StoredSettings
 
             self._engine = Engine(self.store, self.runtime, settings=StoredSettings(self.store))
         return self._engine
@@ -79,6 +82,7 @@ class LocalDriving(Backend):
         if self._published or self.readonly or self.settings is None:
             return
         from reconciler.engine.driver import driver_identity
+        from reconciler.engine.trust_settings import publish
 
         publish(self.store, self.settings, driver_identity(self.state_dir))
         self._published = True
@@ -90,6 +94,8 @@ class LocalDriving(Backend):
         if self.readonly or not self.lock.acquire():
             return False
         if not self._holding and self.settings is not None:
+            from reconciler.engine.trust_settings import Holder, publish
+
             held = Holder.of_this_process(self.lock.token)
             publish(self.store, self.settings, (held.pid, held.token), held)
             self._holding = self._published = True

@@ -113,6 +113,7 @@ ENGINE_WRITERS = (
     "reconciler.sdk.approval_lines",  # `job show`'s lines on approvals from Git
     "reconciler.engine.pod_record",  # the process runtime's rows
     "reconciler.engine.change_records",  # what the change log answers its readers
+    "reconciler.engine.trust_settings",  # the settings in force, published by a write or a driver
 )
 
 
@@ -122,7 +123,7 @@ def test_job_list_reads_sqlite_and_nothing_heavy(tmp_path: Path, state: Path) ->
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["JOB", "job-a", "job-b"], done.stdout
     loaded = {name.split(".")[0] for name in modules}
     assert "sqlite3" in loaded  # the probe saw the command read the store
-    _assert_none_of(loaded, (*HEAVY, "yaml", "subprocess", "hashlib", "signal", "fcntl"))
+    _assert_none_of(loaded, (*HEAVY, "yaml", "subprocess", "hashlib", "signal", "fcntl", "base64"))
     _assert_none_of(modules, ENGINE_WRITERS)
     assert "reconciler.views.summary" in modules  # the table's rows (the probe saw the page read)
 
