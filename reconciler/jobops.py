@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from reconciler.backends.base import PhaseError
 from reconciler.errors import KgitopsError
 from reconciler.kuscia.labels import ANNOTATION_SOURCE_ID, ANNOTATION_SOURCE_PATH, reserved_owner
-from reconciler.kuscia.stages import APPROVAL_PHASES, kgitops_refusal
 from reconciler.model import JobPhase, Resource, Stage
 from reconciler.views import PRIORITIES, job_phase_of
 
@@ -145,6 +144,8 @@ def check_stage(job: Resource, stage: Stage) -> None:
     """Raise PhaseNotAllowed unless kgitops issues ``stage`` to the job in its current phase
     (``kuscia.stages.kgitops_refusal``: stricter than KusciaAPI, which makes no phase check for stop and
     cancel)."""
+    from reconciler.kuscia.stages import kgitops_refusal  # the actions only: `job list` never loads it
+
     refusal = kgitops_refusal(stage, job.status)
     if refusal is None:
         return
@@ -182,6 +183,8 @@ def check_approval(job: Resource, domain: str, accept: bool) -> None:
             "the initiator approves by creating the job"
         )
     phase = job_phase_of(job)
+    from reconciler.kuscia.stages import APPROVAL_PHASES
+
     if phase not in APPROVAL_PHASES:
         raise PhaseNotAllowed(job.name, action, phase, APPROVAL_PHASES)
 

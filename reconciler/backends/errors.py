@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import KgitopsError
-from reconciler.kuscia.stages import LABEL_COMMANDS, Refusal, kusciaapi_refusal, parse_command
 from reconciler.model import Stage
 
 if TYPE_CHECKING:
+    from reconciler.kuscia.stages import Refusal
     from reconciler.validate.admission import Verdict
 
 
@@ -52,6 +52,11 @@ class PhaseError(BackendError):
 def parse_stage(value: str | Stage) -> Stage:
     """The stage command a backend writes (``kuscia.stages.LABEL_COMMANDS``); BackendError names the
     choices."""
+    from reconciler.kuscia.stages import (  # writes only: `job list` never loads it
+        LABEL_COMMANDS,
+        parse_command,
+    )
+
     stage = parse_command(value)
     if stage is None:
         choices = ", ".join(s.value for s in LABEL_COMMANDS)
@@ -61,6 +66,8 @@ def parse_stage(value: str | Stage) -> Stage:
 
 def check_kusciaapi_stage(job_id: str, stage: Stage, status: Mapping[str, Any]) -> None:
     """Raise PhaseError, in KusciaAPI's words (§9), if KusciaAPI would refuse ``stage`` now."""
+    from reconciler.kuscia.stages import kusciaapi_refusal
+
     refusal = kusciaapi_refusal(stage, status)
     if refusal is not None:
         raise PhaseError.of(refusal, refusal.kusciaapi_text(job_id))

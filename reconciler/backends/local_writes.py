@@ -13,7 +13,6 @@ from collections.abc import Set as AbstractSet
 from reconciler.backends.base import AlreadyExists, BackendError, NotFound, PhaseError, parse_stage
 from reconciler.backends.local_driving import LocalDriving
 from reconciler.engine.store import StoreError
-from reconciler.kuscia.stages import APPROVAL_PHASES, kusciaapi_refusal
 from reconciler.model import KINDS, JobPhase, ObjectRef, Resource, Stage
 from reconciler.model.objects import plain_copy
 from reconciler.model.phases import ApprovePhase
@@ -131,6 +130,8 @@ class LocalWrites(LocalDriving):
         parse_stage(stage)
         with self.store.transaction():
             job = self._job(ref)
+            from reconciler.kuscia.stages import kusciaapi_refusal  # writes only: `job list` never loads it
+
             refusal = kusciaapi_refusal(stage, job.status)
             if refusal is not None:
                 phase = str(JobPhase.parse(job.status.get("phase")))
@@ -154,6 +155,8 @@ class LocalWrites(LocalDriving):
                 )
             phase = JobPhase.parse(job.status.get("phase"))
             if phase.is_final:
+                from reconciler.kuscia.stages import APPROVAL_PHASES
+
                 raise PhaseError(
                     f"job {job.name} is {phase}; approvals apply to a job that is Initialized or "
                     "AwaitingApproval",

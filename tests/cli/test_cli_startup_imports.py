@@ -114,6 +114,7 @@ ENGINE_WRITERS = (
     "reconciler.engine.pod_record",  # the process runtime's rows
     "reconciler.engine.change_records",  # what the change log answers its readers
     "reconciler.engine.trust_settings",  # the settings in force, published by a write or a driver
+    "reconciler.kuscia.stages",  # the phase rules of stage commands and approvals, checked by the actions
 )
 
 
