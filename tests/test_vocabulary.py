@@ -11,7 +11,12 @@ The words come from the home modules themselves (``reconciler.model.phases``' en
   inside a sentence (an error message, a comment) is not a copy and is not flagged;
 * a constant that is a Kuscia or kgitops label/annotation key or key prefix (``kuscia.secretflow/job-stage``,
   ``kgitops.io/``, also the literal part of an f-string that builds one) belongs in
-  ``reconciler/kuscia/labels.py``. Prose naming a key (with spaces around it) is not flagged.
+  ``reconciler/kuscia/labels.py``. Prose naming a key (with spaces around it) is not flagged;
+* a kind name (``KusciaJob``, ``KusciaTask``, ``AppImage``: ``reconciler.model.objects.KINDS``, and kgitops's
+  ``JobApproval``) is spelt in ``reconciler/model/objects.py`` only. Elsewhere a string that is a kind, or
+  that names one as a word (an error message, a help text, SQL's ``kind='KusciaTask'``), uses the constant
+  (``f"no {KUSCIA_JOB} named {name!r}"``), so the kinds a message names are the kinds the code handles.
+  Longer words that start with a kind (``KusciaJobStopped``, ``AppImages``) are not kind names.
 
 ``ALLOWED`` lists the exceptions, each with its reason; an entry that no longer matches anything fails too, so
 the list only shrinks.
@@ -28,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.kuscia import conditions
-from reconciler.model import phases
+from reconciler.model import objects, phases
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "reconciler"
@@ -41,6 +46,7 @@ HOMES = {
     "reconciler/kuscia/stages.py",
     "reconciler/kuscia/codes.py",
 }
+KIND_HOME = "reconciler/model/objects.py"  # the kind names are spelt there, and only there
 
 # (path, word): a string equal to a vocabulary word that is not Kuscia's fact, or not this part's to change
 ALLOWED: dict[tuple[str, str], str] = {
@@ -50,11 +56,22 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Store.watch_list's SQL ('Pending', 'Running': OPEN_TASK_PHASES) is swept at merge
     ("reconciler/engine/store.py", "Pending"): "engine/store.py: another part's import lines",
     ("reconciler/engine/store.py", "Running"): "engine/store.py: another part's import lines",
+    # `kgitops --help` imports no reconciler.model (tests/cli/test_cli_startup_imports.py): the one-line helps
+    ("reconciler/cli/__init__.py", "KusciaJob"): "the --help path: no reconciler.model import",
+    ("reconciler/cli/__init__.py", "KusciaTask"): "the --help path: no reconciler.model import",
+    ("reconciler/cli/__init__.py", "AppImage"): "the --help path: no reconciler.model import",
+    ("reconciler/cli/__init__.py", "JobApproval"): "the --help path: no reconciler.model import",
+    # files other parts of this change edit (H7: the engine's trust/approval code; H8: status/**)
+    ("reconciler/engine/appimage_trust.py", "AppImage"): "swept after H7/H8 merge",
+    ("reconciler/status/record.py", "KusciaJob"): "swept after H7/H8 merge",
+    ("reconciler/status/memo.py", "KusciaJob"): "swept after H7/H8 merge",
 }
 
 # a label/annotation key or key prefix of Kuscia (kuscia.secretflow/…, kuscia.job.custom-fields/…) or of
 # kgitops (kgitops.io/…, approvals.kgitops.io/…): one word, no spaces, ending at the key's name
 SQL_LITERAL = re.compile(r"'(\w+)'")  # 'Failed' in SQL text; prose's 'failed' is not a word of the vocabulary
+# a kind name as a word of a string: not inside a longer name (KusciaJobStopped, AppImages, appImageRef)
+KIND_WORD = re.compile(r"(?<![\w.])(" + "|".join((*objects.KINDS, objects.JOB_APPROVAL)) + r")(?!\w)")
 KEY = re.compile(r"^(?:[a-z0-9-]+\.)*(?:kuscia\.secretflow|kuscia\.job\.custom-fields|kgitops\.io)/[\w.-]*$")
 
 
@@ -74,6 +91,15 @@ def vocabulary() -> dict[str, str]:
         ):
             words.setdefault(value, f"conditions.{name}")
     return words
+
+
+def kinds() -> dict[str, str]:
+    """kind name -> its constant in ``reconciler.model.objects``."""
+    return {
+        value: f"objects.{name}"
+        for name, value in vars(objects).items()
+        if name.isupper() and isinstance(value, str) and value in (*objects.KINDS, objects.JOB_APPROVAL)
+    }
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -110,9 +136,21 @@ def spelt(source: str, words: dict[str, str]) -> Iterator[tuple[int, str, str]]:
                 yield line, word, "an SQL literal"
 
 
+def spelt_kinds(source: str) -> Iterator[tuple[int, str]]:
+    """(line, kind) of each kind name ``source`` spells: a string that is the kind or names it as a word."""
+    for line, value in strings(source):
+        for kind in KIND_WORD.findall(value):
+            yield line, kind
+
+
 def findings(path: str, source: str, words: dict[str, str]) -> list[str]:
     """What ``source`` (the module at ``path``) spells that belongs to a home module."""
     out = []
+    if path != KIND_HOME:
+        names = kinds()
+        for line, kind in spelt_kinds(source):
+            if (path, kind) not in ALLOWED:
+                out.append(f"{path}:{line}: {kind!r} (a kind name) is {names[kind]}: use it")
     if path not in HOMES:
         for line, word, how in spelt(source, words):
             if (path, word) not in ALLOWED:
@@ -138,6 +176,7 @@ def test_the_package_spells_no_kuscia_word_outside_its_home() -> None:
 def test_every_allowed_exception_is_still_needed() -> None:
     words = vocabulary()
     seen = {(path, word) for path, source in _modules() for _, word, _how in spelt(source, words)}
+    seen |= {(path, kind) for path, source in _modules() for _, kind in spelt_kinds(source)}
     stale = [f"{path}: {word!r}" for path, word in ALLOWED if (path, word) not in seen]
     assert not stale, "no longer spelt there; remove from ALLOWED:\n" + "\n".join(stale)
 
@@ -152,6 +191,12 @@ def test_the_vocabulary_is_read_from_the_home_modules() -> None:
     assert words["KusciaJobStopped"] == "conditions.REASON_KUSCIA_JOB_STOPPED"
     assert words["BestEffort"] == "ScheduleMode.BEST_EFFORT" and words["Suspend"] == "Stage.SUSPEND"
     assert "True" not in words and "Synced" not in words
+    assert kinds() == {
+        "KusciaJob": "objects.KUSCIA_JOB",
+        "KusciaTask": "objects.KUSCIA_TASK",
+        "AppImage": "objects.APP_IMAGE",
+        "JobApproval": "objects.JOB_APPROVAL",
+    }
 
 
 REGRESSIONS = {
@@ -171,6 +216,12 @@ REGRESSIONS = {
     "key prefix": 'PREFIX = "kuscia.job.custom-fields/"\n',
     "kgitops key": 'def f(a):\n    return a.get("kgitops.io/priority")\n',
     "built key": 'def f(d):\n    return f"approvals.kgitops.io/{d}"\n',
+    "kind": 'def f(obj):\n    return obj.kind == "KusciaJob"\n',
+    "kind tuple": 'KINDS = ("AppImage", "KusciaTask")\n',
+    "kgitops kind": 'KIND = "JobApproval"\n',
+    "kind in a message": 'def f(n):\n    raise ValueError(f"no KusciaJob named {n!r}")\n',
+    "kind in a sentence": 'HELP = "Validate AppImage manifests."\n',
+    "kind in SQL": 'SQL = "SELECT uid FROM objects WHERE kind=\'KusciaTask\'"\n',
     "SQL": 'WHERE = "json_extract(status, \'$.phase\') IN (\'Pending\', \'Running\')"\n',
 }
 
@@ -186,7 +237,7 @@ STATE = "Synced"
 
 
 class C:
-    """Running, Succeeded."""
+    """Running, Succeeded; a KusciaJob's AppImage."""
 
     X = 1
     """An attribute docstring: JobAccepted, ``kgitops.io/priority``."""
@@ -194,12 +245,12 @@ class C:
 
 def f(job, phase):
     """Stop a job that is ``Running``."""
-    # a comment: "Failed"
+    # a comment: "Failed", "KusciaJob"
     if phase.is_final:
         raise ValueError(f"job {job} is {phase}; it can not be Running again (kuscia.secretflow/job-stage)")
     return "the job failed validation (`kuscia.secretflow/…`): a typo", "Pending approval", "Failed: %s", (
         "Restart this job and delete the 'failed' phase task failed, error: %s"
-    )
+    ), "KusciaJobStopped: the AppImages' appImageRef", "kusciajob.json"
 '''
 
 
@@ -215,3 +266,8 @@ def test_the_home_modules_may_spell_their_words() -> None:
     ]
     labels = 'LABEL = "kuscia.secretflow/job-stage"\n'
     assert findings("reconciler/kuscia/labels.py", labels, vocabulary()) == []
+    kinds_home = 'KUSCIA_JOB = "KusciaJob"\nJOB_APPROVAL = "JobApproval"\n'
+    assert findings("reconciler/model/objects.py", kinds_home, vocabulary()) == []
+    assert findings("reconciler/model/phases.py", 'K = "KusciaJob"\n', vocabulary()) == [
+        "reconciler/model/phases.py:1: 'KusciaJob' (a kind name) is objects.KUSCIA_JOB: use it"
+    ]

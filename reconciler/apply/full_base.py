@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import reconciler
 from reconciler.apply.live_cache import Cursor
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import KUSCIA_TASK
 from reconciler.plan import ownership as own
 from reconciler.plan.crossfile_cache import claim_keys
 from reconciler.plan.desired import DesiredStateBuilder
@@ -69,7 +70,7 @@ def full_base(
         or plan.prune_refused
         or plan.held_files
         or snapshot.problems
-        or any(r.kind == "KusciaTask" for r in desired.objects)
+        or any(r.kind == KUSCIA_TASK for r in desired.objects)
         or len(live) != len({o.ref for o in live})
         or any(c == "" for _, _, c in cursors)
     ):

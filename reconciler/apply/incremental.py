@@ -33,6 +33,7 @@ from reconciler.apply.full_base import (
 from reconciler.apply.live_cache import Cursor
 from reconciler.backends.base import Backend
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.plan import ownership as own
 from reconciler.plan.crossfile_cache import claim_keys
 from reconciler.plan.desired import DesiredStateBuilder
@@ -56,9 +57,9 @@ JUDGE_SHARE = 0.05
 JUDGE_MIN = 100
 # The live listings a plan reads (``Reconciler.live``): every AppImage and KusciaJob, the managed KusciaTasks
 LISTINGS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("AppImage", ()),
-    ("KusciaJob", ()),
-    ("KusciaTask", ((own.MANAGED_BY, own.MANAGED_BY_VALUE),)),
+    (APP_IMAGE, ()),
+    (KUSCIA_JOB, ()),
+    (KUSCIA_TASK, ((own.MANAGED_BY, own.MANAGED_BY_VALUE),)),
 )
 
 
@@ -125,7 +126,7 @@ def _patch(
     changed: dict[str, Checked] = {}
     for f in files.changed:
         checked = check_file(f.path, f.read(), builder.options)
-        if checked.file_error or checked.held_refs or any(o.kind == "KusciaTask" for o in checked.objects):
+        if checked.file_error or checked.held_refs or any(o.kind == KUSCIA_TASK for o in checked.objects):
             raise GiveUp(f"{f.path} holds something")
         changed[f.path] = checked
     touched_paths = set(changed) | set(files.deleted)

@@ -19,6 +19,7 @@ from reconciler.apply.sync import Applied, SyncResult, sync
 from reconciler.backends.base import Backend
 from reconciler.config import Config
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import KUSCIA_TASK
 from reconciler.plan import ownership as own
 from reconciler.plan.desired import FREEZE_AFTER, DesiredStateBuilder, paused_gc
 from reconciler.plan.diff import PLANNED_KINDS, CompareMemo, EntryMemo, PlanOptions, make_plan
@@ -97,12 +98,12 @@ class Reconciler:
         defines (the tasks jobs create for themselves, usually the most numerous objects, are not listed)."""
         out: list[Resource] = []
         for kind in PLANNED_KINDS:
-            if kind != "KusciaTask":
+            if kind != KUSCIA_TASK:
                 out.extend(self.live_cache.list(kind))
-        managed = self.live_cache.list("KusciaTask", labels={own.MANAGED_BY: own.MANAGED_BY_VALUE})
+        managed = self.live_cache.list(KUSCIA_TASK, labels={own.MANAGED_BY: own.MANAGED_BY_VALUE})
         tasks = {t.ref: t for t in managed}
         for ref in desired.objects if desired is not None else ():
-            if ref.kind == "KusciaTask" and ref not in tasks:
+            if ref.kind == KUSCIA_TASK and ref not in tasks:
                 found = self.backend.get(ref)
                 if found is not None:
                     tasks[ref] = found

@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.apply.prune import PruneStep, prune, stop_and_delete
 from reconciler.backends.base import AlreadyExists, Backend, BackendError
 from reconciler.model import ObjectRef, Resource
-from reconciler.model.objects import plain_copy
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK, plain_copy
 from reconciler.plan import ownership as own
 from reconciler.plan.model import Action, DesiredState, Plan, PlanEntry
 
@@ -70,7 +70,7 @@ class SyncResult:
 
 
 # Create AppImages before the jobs that use them; prune jobs before the AppImages they use.
-_CREATE_ORDER = {"AppImage": 0, "KusciaTask": 1, "KusciaJob": 2}
+_CREATE_ORDER = {APP_IMAGE: 0, KUSCIA_TASK: 1, KUSCIA_JOB: 2}
 
 
 def sync(

@@ -10,10 +10,11 @@ from reconciler.approvals.provenance import party_approvals
 from reconciler.backends.base import Backend
 from reconciler.kuscia.stages import APPROVAL_PHASES
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import KUSCIA_TASK
 from reconciler.model.phases import FINAL_JOB_PHASES, ApprovePhase, JobPhase, TaskPhase
 
 BAD_PHASES = frozenset({JobPhase.FAILED, JobPhase.CANCELLED, JobPhase.APPROVAL_REJECT})
-TASK = "KusciaTask"
+TASK = KUSCIA_TASK
 
 # (job name, domain) -> how that party approves, e.g. "`kgitops job approve job-x --domain bob`"
 ApproveHint = Callable[[str, str], str]

@@ -24,11 +24,12 @@ import re
 from functools import cache
 from typing import Any
 
+from reconciler.model.objects import KUSCIA_JOB
 from reconciler.validate.defaults import default_value
 from reconciler.validate.schema import load_schema
 
 PREFIX = "sha256:"
-JOB_KIND = "KusciaJob"
+JOB_KIND = KUSCIA_JOB
 
 
 @cache

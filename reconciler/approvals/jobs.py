@@ -18,8 +18,9 @@ from reconciler.approvals.digest import job_digest
 from reconciler.approvals.history import MAX_RECORD_BYTES, resolve_commit
 from reconciler.load.documents import iter_documents
 from reconciler.model import DEFAULT_NAMESPACE, JobSpec, ObjectRef
+from reconciler.model.objects import KUSCIA_JOB
 
-JOB_KIND = "KusciaJob"
+JOB_KIND = KUSCIA_JOB
 _SUFFIXES = (".yaml", ".yml")
 MAX_MANIFEST_BYTES = 16 * MAX_RECORD_BYTES
 _CACHE_LIMIT = 65_536  # above the largest sources measured (10,000 jobs): a full tree must fit

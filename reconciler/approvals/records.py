@@ -20,11 +20,12 @@ import yaml
 
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef
+from reconciler.model.objects import JOB_APPROVAL, KUSCIA_JOB
 from reconciler.validate import admission
 
 API_VERSION = KGITOPS_API_VERSION
-KIND = "JobApproval"
-JOB_KIND = "KusciaJob"
+KIND = JOB_APPROVAL
+JOB_KIND = KUSCIA_JOB
 # A DNS label, as Kuscia requires of domain IDs and job names (KusciaAPI also allows dots in job IDs).
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")

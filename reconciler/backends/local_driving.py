@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from reconciler.backends.base import Backend, NotFound
 from reconciler.engine.store import Store
 from reconciler.model import JobPhase, ObjectRef, Resource
+from reconciler.model.objects import KUSCIA_JOB
 
 if TYPE_CHECKING:  # the controllers, the process runtime and the settings in force: loaded by the first
     # pass or write that needs them (a read, such as `kgitops job list`, never does)
@@ -126,7 +127,7 @@ class LocalDriving(Backend):
 
     def wait_for_job(self, name: str, namespace: str | None = None, timeout: float | None = None) -> Resource:
         """Drive/wait until the job reaches a final phase (or Suspended/AwaitingApproval); returns it."""
-        ref = ObjectRef.of("KusciaJob", name, namespace)
+        ref = ObjectRef.of(KUSCIA_JOB, name, namespace)
 
         def settled() -> bool:
             job = self.store.get(ref)

@@ -13,6 +13,7 @@ from reconciler.engine.podplan import task_dir
 from reconciler.engine.store import Store
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import JobPhase, ObjectRef, Resource, TaskPhase
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 
 
 def log_files(
@@ -20,7 +21,7 @@ def log_files(
 ) -> list[tuple[str, Path]]:
     """(``alias/domain-replica/container``, log file) of the job's tasks in creation order, only task
     ``task`` (name or alias) and party ``party`` if given; NotFound for a task the job does not have."""
-    tasks = store.list("KusciaTask", namespace=job.namespace, owner=job.uid, order="created")
+    tasks = store.list(KUSCIA_TASK, namespace=job.namespace, owner=job.uid, order="created")
     if task is not None:
         tasks = [t for t in tasks if task in (t.name, t.annotations.get(ANNOTATION_TASK_ALIAS))]
         if not tasks:
@@ -52,7 +53,7 @@ def job_logs(
     reading (whole lines only) until the job is final and no task of it is open or has a live process;
     meanwhile ``step()`` drives the engine (True if it did something). NotFound for a job that does not
     exist."""
-    ref = ObjectRef.of("KusciaJob", job)
+    ref = ObjectRef.of(KUSCIA_JOB, job)
     job_obj = store.get(ref)
     if job_obj is None:
         raise NotFound(f"job {job} does not exist")
@@ -74,8 +75,8 @@ def job_logs(
         current = store.get(ref)
         from reconciler.engine.engine import OPEN
 
-        open_tasks = store.list("KusciaTask", owner=current.uid, where=OPEN) if current else []
-        names = {t.name for t in store.list("KusciaTask", owner=current.uid)} if current else set()
+        open_tasks = store.list(KUSCIA_TASK, owner=current.uid, where=OPEN) if current else []
+        names = {t.name for t in store.list(KUSCIA_TASK, owner=current.uid)} if current else set()
         if current is None or (
             JobPhase.parse(current.status.get("phase")).is_final
             and not open_tasks
@@ -91,11 +92,11 @@ def engine_status(store: Store, state_dir: Path, driver_pid: int | None, notice:
     """``kgitops engine status``: the state directory, the driving process's pid (None: nobody drives), the
     number of jobs and of tasks per phase, the live processes, and ``notice`` (what to tell the user)."""
     jobs: dict[str, int] = {}
-    for j in store.list("KusciaJob"):
+    for j in store.list(KUSCIA_JOB):
         p = str(JobPhase.parse(j.status.get("phase")))
         jobs[p] = jobs.get(p, 0) + 1
     tasks: dict[str, int] = {}
-    for t in store.list("KusciaTask"):
+    for t in store.list(KUSCIA_TASK):
         p = str(TaskPhase.parse(t.status.get("phase")))
         tasks[p] = tasks.get(p, 0) + 1
     pods = store.pods(live_only=True)

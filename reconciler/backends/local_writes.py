@@ -14,7 +14,7 @@ from reconciler.backends.base import AlreadyExists, BackendError, NotFound, Phas
 from reconciler.backends.local_driving import LocalDriving
 from reconciler.engine.store import StoreError
 from reconciler.model import KINDS, JobPhase, ObjectRef, Resource, Stage
-from reconciler.model.objects import plain_copy
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK, plain_copy
 from reconciler.model.phases import ApprovePhase
 
 
@@ -55,7 +55,7 @@ class LocalWrites(LocalDriving):
         except StoreError:
             raise AlreadyExists(f"{obj.ref} already exists") from None
         stored.origin = obj.origin
-        if obj.kind != "AppImage":
+        if obj.kind != APP_IMAGE:
             self.kick()
         return stored
 
@@ -77,11 +77,11 @@ class LocalWrites(LocalDriving):
             obj = self.store.get(ref)
             if obj is None:
                 raise NotFound(f"{ref} does not exist")
-            if obj.kind == "KusciaJob":
-                for t in self.store.list("KusciaTask", namespace=obj.namespace, owner=obj.uid):
+            if obj.kind == KUSCIA_JOB:
+                for t in self.store.list(KUSCIA_TASK, namespace=obj.namespace, owner=obj.uid):
                     self.store.delete(t.ref)
                     names.add(t.name)
-            elif obj.kind == "KusciaTask":
+            elif obj.kind == KUSCIA_TASK:
                 names.add(obj.name)
             self.store.delete(ref)
         if not names:
@@ -91,7 +91,7 @@ class LocalWrites(LocalDriving):
             deadline = time.monotonic() + 10
             while any(p.task in names for p in self.store.pods()) and time.monotonic() < deadline:
                 self.runtime.tick()
-                if not self.runtime.collect_garbage(self.store.uids("KusciaTask")):
+                if not self.runtime.collect_garbage(self.store.uids(KUSCIA_TASK)):
                     time.sleep(0.02)
             self.runtime.purge(names)
 
@@ -116,7 +116,7 @@ class LocalWrites(LocalDriving):
 
     # -- job commands ---------------------------------------------------------------------
     def _job(self, ref: ObjectRef) -> Resource:
-        if ref.kind != "KusciaJob":
+        if ref.kind != KUSCIA_JOB:
             raise BackendError(f"{ref} is not a KusciaJob; stage commands and approvals apply to jobs")
         job = self.store.get(ref)
         if job is None:

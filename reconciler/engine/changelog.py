@@ -32,6 +32,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 
 if TYPE_CHECKING:  # what the readers get: loaded by the first read of the log (a job list never reads it)
     from reconciler.engine.change_records import Change, Changes
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS deletions (
 
 KEPT_DELETIONS = 10_000  # deletions kept for ``changes`` readers beyond the driver's cursor
 TRIM_EVERY = 256  # a deletion whose rv is a multiple of this trims the log
-DRIVER_KINDS = ("KusciaJob", "KusciaTask")  # what the driver's controllers reconcile
+DRIVER_KINDS = (KUSCIA_JOB, KUSCIA_TASK)  # what the driver's controllers reconcile
 
 
 def install(db: sqlite3.Connection) -> None:

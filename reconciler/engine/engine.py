@@ -33,6 +33,7 @@ from reconciler.engine.trust_settings import FixedSettings, SettingsSource
 from reconciler.engine.wakeup import Wakeup
 from reconciler.engine.workqueue import Urgency, WorkQueue
 from reconciler.model import JobPhase, ObjectRef, TaskPhase
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 from reconciler.model.phases import KUSCIA_INITIALIZED, SETTLED_JOB_PHASES
 
 
@@ -109,12 +110,12 @@ class Engine:
         """One pass over everything; True if anything changed."""
         self.runtime.tick()
         changed = False
-        changed |= self.runtime.collect_garbage(self.store.uids("KusciaTask"))
+        changed |= self.runtime.collect_garbage(self.store.uids(KUSCIA_TASK))
         for ref, uid, active in self.store.watch_list():
             if active and not self.runtime.needs_attention(uid):
                 continue
             changed |= self._guarded(ref, self.tasks.reconcile)
-        for ref in self.store.refs("KusciaJob", where=RECONCILABLE):
+        for ref in self.store.refs(KUSCIA_JOB, where=RECONCILABLE):
             changed |= self._guarded(ref, self.jobs.reconcile)
         return changed
 
@@ -134,8 +135,8 @@ class Engine:
                 obj = self.store.get(ref)
                 if obj is None:
                     return False
-                what = "KusciaJob" if ref.kind == "KusciaJob" else "KusciaTask"
-                failed = JobPhase.FAILED if ref.kind == "KusciaJob" else TaskPhase.FAILED
+                what = KUSCIA_JOB if ref.kind == KUSCIA_JOB else KUSCIA_TASK
+                failed = JobPhase.FAILED if ref.kind == KUSCIA_JOB else TaskPhase.FAILED
                 now = self.clock()
                 obj.status.update(
                     phase=str(failed),
@@ -161,8 +162,8 @@ class Engine:
         indexed reads, no decoding."""
         return (
             self.runtime.has_live_pods()
-            or self.store.exists("KusciaTask", where=OPEN)
-            or self.store.exists("KusciaJob", where=ACTIVE_JOBS)
+            or self.store.exists(KUSCIA_TASK, where=OPEN)
+            or self.store.exists(KUSCIA_JOB, where=ACTIVE_JOBS)
         )
 
     # -- event-driven ---------------------------------------------------------------------------
@@ -232,9 +233,9 @@ class Engine:
         self._marked = self.store.feed.processed_revision()
         # deletions logged so far are collected below with everything else (every pod whose task is gone)
         self._deletions = self.store.feed.begin_reading(self._reader)
-        tasks = self.store.feed.identities("KusciaTask")
+        tasks = self.store.feed.identities(KUSCIA_TASK)
         self._task_refs = {uid: ref for ref, uid in tasks}
-        self._job_refs = {uid: ref for ref, uid in self.store.feed.identities("KusciaJob")}
+        self._job_refs = {uid: ref for ref, uid in self.store.feed.identities(KUSCIA_JOB)}
         live = {ref.name: uid for ref, uid in tasks}
         self._collecting = {(p.task, p.task_uid) for p in self.store.pods() if live.get(p.task) != p.task_uid}
         if self._collecting:
@@ -242,13 +243,13 @@ class Engine:
         self._queue.add_all((ref for ref, _, _ in self.store.watch_list()), Urgency.BACKLOG)
         if self._marked is None or self._marked > self._revision:
             self.metrics.full_passes += 1
-            self._queue.add_all(self.store.refs("KusciaJob", where=RECONCILABLE), Urgency.BACKLOG)
+            self._queue.add_all(self.store.refs(KUSCIA_JOB, where=RECONCILABLE), Urgency.BACKLOG)
             return
         _, changes = self.store.feed.changes_since(self._marked)
         for change in changes:
-            if change.ref.kind == "KusciaJob":
+            if change.ref.kind == KUSCIA_JOB:
                 self._queue.add(change.ref, Urgency.BACKLOG)
-            elif change.ref.kind == "KusciaTask":
+            elif change.ref.kind == KUSCIA_TASK:
                 self._queue_owner(change.owner, Urgency.BACKLOG)
 
     def _take_in(self) -> None:
@@ -274,7 +275,7 @@ class Engine:
             last, gone = self.store.feed.deletions_since(self._deletions)
             if gone:
                 for change in gone:
-                    if change.ref.kind != "KusciaTask":
+                    if change.ref.kind != KUSCIA_TASK:
                         continue
                     self._task_refs.pop(change.uid, None)
                     self._task_phases.pop(change.uid, None)
@@ -284,7 +285,7 @@ class Engine:
                 self.store.feed.mark_deletions_read(self._reader, last)
                 self._deletions = last
         if self._collect_at is not None and self._collect_at <= now:
-            self.runtime.collect_garbage(self.store.uids("KusciaTask"))
+            self.runtime.collect_garbage(self.store.uids(KUSCIA_TASK))
             self._collecting = {
                 (name, uid)
                 for name, uid in self._collecting
@@ -293,10 +294,10 @@ class Engine:
             self._collect_at = now + TERMINATION_RECHECK if self._collecting else None
 
     def _changed(self, change: Change) -> None:
-        if change.ref.kind == "KusciaJob":
+        if change.ref.kind == KUSCIA_JOB:
             self._job_refs[change.uid] = change.ref
             self._queue.add(change.ref, Urgency.FOLLOW_UP)
-        elif change.ref.kind == "KusciaTask":
+        elif change.ref.kind == KUSCIA_TASK:
             self._task_refs[change.uid] = change.ref
             self._queue.add(change.ref, Urgency.FOLLOW_UP)
             # the job controller reads its tasks' phases (and a failed one's message, written with the phase):
@@ -311,14 +312,14 @@ class Engine:
             return
         ref = self._job_refs.get(uid)
         if ref is None:
-            self._job_refs = {u: r for r, u in self.store.feed.identities("KusciaJob")}
+            self._job_refs = {u: r for r, u in self.store.feed.identities(KUSCIA_JOB)}
             ref = self._job_refs.get(uid)
         if ref is not None:
             self._queue.add(ref, urgency)
 
     def _reconcile(self, ref: ObjectRef) -> bool:
         self.metrics.reconciles += 1
-        if ref.kind == "KusciaTask":
+        if ref.kind == KUSCIA_TASK:
             changed = self._guarded(ref, self.tasks.reconcile)
             rechecks = self.tasks.take_rechecks()
             if rechecks:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model import Resource
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 
 
 def spec_digest(spec: Mapping[str, Any]) -> str:
@@ -39,9 +40,9 @@ class PinnedAppImage:
 def appimages_of(obj: Resource) -> list[str]:
     """The AppImages a KusciaJob (``tasks[].appImage``) or a KusciaTask (``parties[].appImageRef``) names."""
     names: list[str] = []
-    if obj.kind == "KusciaJob":
+    if obj.kind == KUSCIA_JOB:
         names = [str(t.get("appImage") or "") for t in obj.spec.get("tasks") or () if isinstance(t, dict)]
-    elif obj.kind == "KusciaTask":
+    elif obj.kind == KUSCIA_TASK:
         parties = obj.spec.get("parties") or ()
         names = [str(p.get("appImageRef") or "") for p in parties if isinstance(p, dict)]
     return sorted({n for n in names if n})

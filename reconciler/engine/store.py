@@ -23,6 +23,7 @@ from reconciler.engine.store_inventory import INVENTORY_SCHEMA, InventoryTable
 from reconciler.engine.store_pods import POD_SCHEMA, PodTable
 from reconciler.kuscia.labels import ANNOTATION_TASK_ALIAS
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import APP_IMAGE, KUSCIA_TASK
 
 if TYPE_CHECKING:  # AppImage pins are written and read by the engine, never by a read-only `job list`
     from reconciler.engine.pins import PinnedAppImage
@@ -212,7 +213,7 @@ class Store(PodTable, InventoryTable):
             " AND json_extract(status, '$.phase') IN ('Pending', 'Running') FROM objects"
             " WHERE kind='KusciaTask' AND json_extract(status, '$.completionTime') IS NULL ORDER BY seq"
         )
-        return [(ObjectRef("KusciaTask", r[0], r[1]), str(r[2]), bool(r[3])) for r in rows]
+        return [(ObjectRef(KUSCIA_TASK, r[0], r[1]), str(r[2]), bool(r[3])) for r in rows]
 
     def task_index(self, owner: str) -> builtins.list[tuple[str, str, str]]:
         """(name, alias, phase) of the tasks a job owns, in creation order, without decoding them."""
@@ -236,7 +237,7 @@ class Store(PodTable, InventoryTable):
             pinned = self.pinned_appimage(owner, name)
             if pinned is not None:
                 return pinned
-            current = self.get(ObjectRef.of("AppImage", name))
+            current = self.get(ObjectRef.of(APP_IMAGE, name))
             if current is None:
                 return None
             from reconciler.engine.pins import PinnedAppImage, spec_digest

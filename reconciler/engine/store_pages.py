@@ -18,10 +18,11 @@ from typing import Any
 
 from reconciler.engine.store import Store
 from reconciler.model import Resource
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 from reconciler.model.phases import KUSCIA_INITIALIZED, JobPhase, TaskPhase
 
-JOB_KIND = "KusciaJob"
-TASK_KIND = "KusciaTask"
+JOB_KIND = KUSCIA_JOB
+TASK_KIND = KUSCIA_TASK
 # The job's phase in our spelling (views.job_phase_of): Kuscia's "" and "initialized" read as Initialized.
 # The text is part of the index objects_job_phase (INDEXES): a query uses the index only with the same text.
 PHASE_SQL = (

@@ -26,6 +26,7 @@ from reconciler.kuscia.conditions import (
 from reconciler.kuscia.labels import LABEL_JOB_UID
 from reconciler.kuscia.names import pod_name, service_name
 from reconciler.model import ObjectRef, Resource, TaskPhase, TaskSpec
+from reconciler.model.objects import APP_IMAGE
 from reconciler.model.phases import OPEN_TASK_PHASES, PodPhase
 
 # a task's phase only moves forward (keyed by str: a stored phase is looked up too)
@@ -119,7 +120,7 @@ class TaskController:
             pinned = self.store.pinned_appimage(owner, name) or self.store.pin_appimage(owner, name)
             if pinned is None:
                 return None
-            return Resource(kind="AppImage", name=name, spec=pinned.spec)
+            return Resource(kind=APP_IMAGE, name=name, spec=pinned.spec)
 
         return lookup
 

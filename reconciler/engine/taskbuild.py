@@ -15,6 +15,7 @@ from reconciler.kuscia.labels import (
     LABEL_JOB_UID,
 )
 from reconciler.model import Resource, TaskPhase
+from reconciler.model.objects import KUSCIA_TASK
 
 
 def generate_task_id(job_name: str) -> str:
@@ -45,7 +46,7 @@ def build_task(job: Resource, template: dict[str, Any]) -> Resource:
     if template.get("scheduleConfig"):
         spec["scheduleConfig"] = copy.deepcopy(template["scheduleConfig"])
     return Resource(
-        kind="KusciaTask",
+        kind=KUSCIA_TASK,
         name=str(template["taskID"]),
         namespace=job.namespace,
         labels={LABEL_CONTROLLER: CONTROLLER_KUSCIA_JOB, LABEL_JOB_UID: job.uid},

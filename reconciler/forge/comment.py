@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 
 from reconciler.approvals.provenance import job_parties, party_approvals
+from reconciler.model.objects import KUSCIA_JOB
 from reconciler.model.phases import ApprovePhase
 from reconciler.plan.model import Action, Plan
 from reconciler.render.plan import render_markdown
@@ -30,7 +31,7 @@ def pending_approvals(
     ``approved`` holds (job, domain) pairs whose approval record in the source counts."""
     out: dict[str, list[str]] = {}
     for e in plan.entries:
-        if e.ref.kind != "KusciaJob" or e.action not in (Action.CREATE, Action.CHANGED):
+        if e.ref.kind != KUSCIA_JOB or e.action not in (Action.CREATE, Action.CHANGED):
             continue
         if e.live is not None and e.action == Action.CHANGED and not e.recreate:
             rows = party_approvals(e.live)

@@ -25,6 +25,7 @@ from typing import Any
 from reconciler.apply.status_records import records_of
 from reconciler.apply.sync import SyncResult
 from reconciler.forge.base import CommitState, Forge, ForgeError
+from reconciler.model.objects import KUSCIA_JOB
 from reconciler.model.phases import ApprovePhase, JobPhase, TaskPhase
 from reconciler.status.record import StatusRecord, SyncState
 
@@ -79,7 +80,7 @@ def job_statuses(result: SyncResult) -> list[JobStatus]:
         return []
     out = []
     for record in records_of(result):
-        if record.ref.kind != "KusciaJob":
+        if record.ref.kind != KUSCIA_JOB:
             continue
         state, description = describe(record)
         out.append(JobStatus(sha, CONTEXT_PREFIX + record.ref.name, state, " ".join(description.split())))

@@ -17,6 +17,8 @@ KUSCIA_JOB = "KusciaJob"
 KUSCIA_TASK = "KusciaTask"
 APP_IMAGE = "AppImage"
 KINDS = (KUSCIA_JOB, KUSCIA_TASK, APP_IMAGE)
+# kgitops's own kind (approvals through Git: ``reconciler.approvals``), in KGITOPS_API_VERSION; not Kuscia's
+JOB_APPROVAL = "JobApproval"
 _SCALARS = (str, int, float, bool, type(None))
 # AppImage is cluster-scoped in Kuscia; it has no namespace.
 CLUSTER_SCOPED = frozenset({APP_IMAGE})

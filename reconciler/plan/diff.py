@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 from reconciler.kuscia.labels import CONTROLLER_KUSCIA_JOB, LABEL_CONTROLLER
 from reconciler.model import ObjectRef, Resource
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.plan import ownership as own
 from reconciler.plan.compare import metadata_changes, spec_changes
 from reconciler.plan.model import Action, DesiredState, FieldChange, Plan, PlanEntry
 
-APP_IMAGE = "AppImage"
-ONE_SHOT_KINDS = frozenset({"KusciaJob", "KusciaTask"})
+ONE_SHOT_KINDS = frozenset({KUSCIA_JOB, KUSCIA_TASK})
 # Kinds a source may hold; KusciaTasks that a job created belong to the job, not to anyone's source.
-PLANNED_KINDS = ("AppImage", "KusciaJob", "KusciaTask")
+PLANNED_KINDS = (APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class PlanOptions:
 def is_planned_live(obj: Resource) -> bool:
     """Live objects the plan considers: not the KusciaTasks a job created for itself."""
     return obj.kind in PLANNED_KINDS and not (
-        obj.kind == "KusciaTask" and obj.labels.get(LABEL_CONTROLLER) == CONTROLLER_KUSCIA_JOB
+        obj.kind == KUSCIA_TASK and obj.labels.get(LABEL_CONTROLLER) == CONTROLLER_KUSCIA_JOB
     )
 
 
@@ -135,9 +135,9 @@ def _judged(
 
 def task_ids(obj: Resource) -> list[str]:
     """The taskIDs an object claims: its tasks' ``taskID`` fields (KusciaJob), or its name (KusciaTask)."""
-    if obj.kind == "KusciaTask":
+    if obj.kind == KUSCIA_TASK:
         return [obj.name]
-    tasks = obj.spec.get("tasks") if obj.kind == "KusciaJob" and isinstance(obj.spec, dict) else None
+    tasks = obj.spec.get("tasks") if obj.kind == KUSCIA_JOB and isinstance(obj.spec, dict) else None
     if not isinstance(tasks, list):
         return []
     ids = (t.get("taskID") for t in tasks if isinstance(t, dict))
@@ -168,7 +168,7 @@ def _held_by_live(
                 "taskID, so the two would share one task: rename it"
             )
             return PlanEntry(entry.ref, Action.HELD, why, path=entry.path, live=None)
-    if want.kind == "KusciaJob":
+    if want.kind == KUSCIA_JOB:
         tasks = want.spec.get("tasks") if isinstance(want.spec, dict) else None
         for task in tasks if isinstance(tasks, list) else []:
             image = task.get("appImage") if isinstance(task, dict) else None

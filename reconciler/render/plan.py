@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.model.objects import KUSCIA_JOB
 from reconciler.output.printable import printable
 from reconciler.plan.model import MISSING, Action, FieldChange, Plan, PlanEntry
 from reconciler.render.graph import graph_from_spec, to_mermaid
@@ -173,7 +174,7 @@ def render_markdown(plan: Plan) -> str:
                 out += [printable(f"{sign} {text}") for sign, text in change_lines(c)]
             out += ["```", "", "</details>", ""]
         if (
-            e.ref.kind == "KusciaJob"
+            e.ref.kind == KUSCIA_JOB
             and e.desired is not None
             and e.action in (Action.CREATE, Action.CHANGED)
         ):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import KgitopsError, UsageError
+from reconciler.model.objects import KUSCIA_JOB
 
 if TYPE_CHECKING:
     from reconciler.engine.simulate import Simulation
@@ -131,7 +132,7 @@ def _checked_job(
         raise UsageError(f"{path}: {exc.message}{hint}") from None
     result = validate_file(str(path), data)
     findings = result.findings + check_cross_file([result])
-    jobs = [d for d in result.documents if d.kind == "KusciaJob"]
+    jobs = [d for d in result.documents if d.kind == KUSCIA_JOB]
     names = [d.ref.name if d.ref else "" for d in jobs]
     picked = None
     if not any(f.is_error and f.ref is None for f in findings):  # a file-level error holds every job

@@ -32,6 +32,7 @@ from reconciler.jobops import (
     parse_user_time,
 )
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
 from reconciler.paging import DEFAULT_MAX_KEYS, check_max_keys, page_tasks, parse_task_states
 from reconciler.views.summary import JobSummaryPage, job_summary
 
@@ -39,8 +40,8 @@ if TYPE_CHECKING:  # the full views and typed specs: loaded by the calls that bu
     from reconciler.render.graph import Graph
     from reconciler.views import JobInfo, JobPage, TaskInfo, TaskPage
 
-JOB = "KusciaJob"
-TASK = "KusciaTask"
+JOB = KUSCIA_JOB
+TASK = KUSCIA_TASK
 
 
 class JobReader:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from reconciler.errors import KgitopsError
 from reconciler.model import Resource
+from reconciler.model.objects import KUSCIA_JOB
 
 __all__ = ["ManifestError", "read_job_file"]
 
-JOB_KIND = "KusciaJob"
+JOB_KIND = KUSCIA_JOB
 
 
 class ManifestError(KgitopsError):

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
+
 if TYPE_CHECKING:
     from reconciler.apply.session import Session
     from reconciler.apply.sync import SyncResult
     from reconciler.apply.wait import ApproveHint
     from reconciler.model import ObjectRef
 
-FOLLOWED_KINDS = ("KusciaJob", "KusciaTask")
+FOLLOWED_KINDS = (KUSCIA_JOB, KUSCIA_TASK)
 
 
 def sync_problems(result: SyncResult) -> list[str]:
@@ -65,7 +67,7 @@ def party_domains(session: Session, refs: list[ObjectRef]) -> list[str]:
         obj = session.backend.get(ref)
         if obj is None:
             continue
-        tasks = [obj.spec] if ref.kind == "KusciaTask" else list(obj.spec.get("tasks") or [])
+        tasks = [obj.spec] if ref.kind == KUSCIA_TASK else list(obj.spec.get("tasks") or [])
         for task in tasks:
             for party in task.get("parties") or []:
                 if party.get("domainID"):

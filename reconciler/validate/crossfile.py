@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from reconciler.model import ObjectRef
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate.findings import RULES, Finding
 from reconciler.validate.names import dns1123_subdomain
 from reconciler.validate.result import Facts, FileResult, Options, Place
@@ -115,13 +116,13 @@ class CrossFileIndex:
             at = _shown(first[0], first[1], first[2])
             out.append(_finding("XF001", f"{ref} is defined twice: also at {at}", place, ref))
         settled: list[ImageWait] = []
-        if ref.kind == "AppImage":
+        if ref.kind == APP_IMAGE:
             self._images.add(ref.name)
             settled = self._waiting.pop(ref.name, [])
         claims: tuple[Place, ...] = ()
-        if ref.kind == "KusciaJob":
+        if ref.kind == KUSCIA_JOB:
             claims = facts.task_ids
-        elif ref.kind == "KusciaTask":
+        elif ref.kind == KUSCIA_TASK:
             claims = (facts.place,)
         for claim in claims:
             prior = self._claims.first(

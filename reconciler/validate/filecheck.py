@@ -10,7 +10,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from reconciler.kuscia.labels import KGITOPS_PREFIX
 from reconciler.load.documents import Document, LoadError, iter_documents
 from reconciler.model import API_VERSION, KINDS, ObjectRef, Origin, Resource
-from reconciler.model.objects import API_GROUP
+from reconciler.model.objects import API_GROUP, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate.findings import RULES, Finding, Severity
 from reconciler.validate.metadata import reserved_key_issues
 from reconciler.validate.objectcheck import APPROVAL_KIND, approval_issues, object_issues
@@ -277,12 +277,12 @@ def _facts(kind: str, ref: ObjectRef, spec: Any, doc: Document, path: str) -> Fa
     task_ids: list[Place] = []
     images: list[Place] = []
     meta_node, spec_node = _children(doc.node, "metadata", "spec")
-    if isinstance(spec, dict) and kind in ("KusciaJob", "KusciaTask"):
-        field, image_key = ("tasks", "appImage") if kind == "KusciaJob" else ("parties", "appImageRef")
+    if isinstance(spec, dict) and kind in (KUSCIA_JOB, KUSCIA_TASK):
+        field, image_key = ("tasks", "appImage") if kind == KUSCIA_JOB else ("parties", "appImageRef")
         items = spec.get(field)
         seq = _children(spec_node, field, "")[0]
         nodes = seq.value if isinstance(seq, SequenceNode) else []
-        job = kind == "KusciaJob"
+        job = kind == KUSCIA_JOB
         for item, node in zip(items if isinstance(items, list) else [], nodes, strict=False):
             if item.__class__ is not dict:
                 continue

@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.kuscia.names import MAX_NAME, RESOURCE_ID_RE
 from reconciler.model import API_VERSION, DEFAULT_NAMESPACE
-from reconciler.model.objects import CLUSTER_SCOPED, KUSCIA_JOB, KUSCIA_TASK
+from reconciler.model.objects import CLUSTER_SCOPED, JOB_APPROVAL, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate.graph import check_job_graph
 from reconciler.validate.metadata import check_metadata
 from reconciler.validate.names import dns1123_label, dns1123_subdomain
@@ -23,7 +23,7 @@ from reconciler.validate.references import (
 )
 from reconciler.validate.schema import Issue, checker
 
-APPROVAL_KIND = "JobApproval"
+APPROVAL_KIND = JOB_APPROVAL
 APPROVAL_API_VERSION = KGITOPS_API_VERSION
 # Kuscia's controllers list KusciaJobs and KusciaTasks in this namespace only (kuscia#276).
 KUSCIA_NAMESPACE = DEFAULT_NAMESPACE

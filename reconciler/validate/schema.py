@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from reconciler.model.objects import APP_IMAGE, JOB_APPROVAL, KUSCIA_JOB, KUSCIA_TASK
 from reconciler.validate.suggest import closest
 
 Path = tuple[str | int, ...]
@@ -40,10 +41,10 @@ INT_FORMATS: dict[str, tuple[str, int, int]] = {
 }
 
 SCHEMA_FILES = {
-    "KusciaJob": "kusciajob.json",
-    "KusciaTask": "kusciatask.json",
-    "AppImage": "appimage.json",
-    "JobApproval": "jobapproval.json",  # kgitops's own kind (approvals through Git)
+    KUSCIA_JOB: "kusciajob.json",
+    KUSCIA_TASK: "kusciatask.json",
+    APP_IMAGE: "appimage.json",
+    JOB_APPROVAL: "jobapproval.json",  # kgitops's own kind (approvals through Git)
 }
 
 

@@ -23,6 +23,7 @@ from reconciler.backends.k8s.objects import from_body
 from reconciler.backends.k8s.paging import list_whole
 from reconciler.backends.k8s.retry import RetryPolicy, Unreachable, call, describe, is_transient
 from reconciler.model import Resource
+from reconciler.model.objects import KUSCIA_JOB
 
 log = logging.getLogger("kgitops.kubernetes.watch")
 
@@ -143,7 +144,7 @@ class ResilientWatch:
                 events.append(WatchEvent("ADDED", from_body(doc)))
             elif self._known[key] != rv:
                 events.append(WatchEvent("MODIFIED", from_body(doc)))
-        kind = whole.kind.removesuffix("List") or "KusciaJob"
+        kind = whole.kind.removesuffix("List") or KUSCIA_JOB
         for key in sorted(set(self._known) - set(seen)):
             ns, name = key
             gone = Resource(kind=kind, name=name, namespace=ns, resource_version=whole.resource_version)
