@@ -29,6 +29,7 @@ from reconciler.kuscia.labels import (
     ANNOTATION_GITHUB_REVIEWED_COMMIT,
     ANNOTATION_GITHUB_REVIEWER,
 )
+from reconciler.model.objects import KUSCIA_JOB
 
 STATES = {"approved": Decision.APPROVE, "changes_requested": Decision.REJECT}
 ANNOTATION_REVIEW = ANNOTATION_GITHUB_REVIEW
@@ -117,7 +118,7 @@ def records_for_review(
         )
         return [], notes
     if not jobs:
-        notes.append(f"pull request #{event.pr_number} adds or changes no KusciaJob")
+        notes.append(f"pull request #{event.pr_number} adds or changes no {KUSCIA_JOB}")
         return [], notes
     reason = event.body.strip() or (
         f"{'approved' if decision is Decision.APPROVE else 'changes requested'} by {event.login} "

@@ -27,6 +27,7 @@ import pygit2
 from reconciler.approvals.commit_trust import CommitFacts
 from reconciler.approvals.records import ApprovalRecord, RecordProblem, parse_file
 from reconciler.approvals.signatures import Verifier
+from reconciler.model.objects import JOB_APPROVAL
 
 MAX_RECORD_BYTES = 64 * 1024
 _SUFFIXES = (".yaml", ".yml")
@@ -129,7 +130,7 @@ def _records_in(path: str, size: int, data: bytes) -> list[ApprovalRecord | Reco
     """The records of one file of ``size`` bytes (``data``, unread when too large): none larger than
     ``MAX_RECORD_BYTES``, UTF-8 text."""
     if size > MAX_RECORD_BYTES:
-        return [RecordProblem(path, 0, f"larger than {MAX_RECORD_BYTES} bytes; a JobApproval is small")]
+        return [RecordProblem(path, 0, f"larger than {MAX_RECORD_BYTES} bytes; a {JOB_APPROVAL} is small")]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

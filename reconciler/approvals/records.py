@@ -151,7 +151,7 @@ def parse_record(doc: Any, path: str, line: int = 0) -> ApprovalRecord | RecordP
         )
     job, domain, decision = spec.get("job"), spec.get("domain"), spec.get("decision")
     if not isinstance(job, str) or not _NAME.match(job):
-        return problem(f"spec.job must be the name of a KusciaJob (lower-case DNS name), not {job!r}")
+        return problem(f"spec.job must be the name of a {JOB_KIND} (lower-case DNS name), not {job!r}")
     if not isinstance(domain, str) or not _DOMAIN.match(domain):
         return problem(f"spec.domain must be a domain ID (lower-case DNS label), not {domain!r}")
     if decision not in (Decision.APPROVE.value, Decision.REJECT.value):

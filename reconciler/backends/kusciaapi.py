@@ -35,7 +35,7 @@ from reconciler.config import Config
 from reconciler.kusciaapi.mapping import create_request, dropped_fields
 from reconciler.kusciaapi.status import job_from_query
 from reconciler.model import DEFAULT_NAMESPACE, ObjectRef, Resource, Stage
-from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK
 
 __all__ = ["PHASE_CODES", "SOURCE_HEADER", "TRANSPORTS", "KusciaAPIBackend", "KusciaAPIError"]
 
@@ -126,11 +126,12 @@ class KusciaAPIBackend(KusciaAPIReads):
     def _jobs_only(self, kind: str, what: str) -> None:
         if kind == APP_IMAGE:
             raise NotSupported(
-                f"KusciaAPI cannot {what} AppImages; register them on the Kuscia node itself (kubectl apply)"
+                f"KusciaAPI cannot {what} {APP_IMAGE}s; "
+                "register them on the Kuscia node itself (kubectl apply)"
             )
         if kind != KUSCIA_JOB:
             raise NotSupported(
-                f"KusciaAPI cannot {what} {kind} objects; Kuscia creates KusciaTasks from jobs"
+                f"KusciaAPI cannot {what} {kind} objects; Kuscia creates {KUSCIA_TASK}s from jobs"
             )
 
     def _create(self, obj: Resource) -> Resource:

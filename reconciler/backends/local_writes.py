@@ -117,7 +117,7 @@ class LocalWrites(LocalDriving):
     # -- job commands ---------------------------------------------------------------------
     def _job(self, ref: ObjectRef) -> Resource:
         if ref.kind != KUSCIA_JOB:
-            raise BackendError(f"{ref} is not a KusciaJob; stage commands and approvals apply to jobs")
+            raise BackendError(f"{ref} is not a {KUSCIA_JOB}; stage commands and approvals apply to jobs")
         job = self.store.get(ref)
         if job is None:
             raise NotFound(f"job {ref.name} does not exist")

@@ -20,6 +20,7 @@ from reconciler.cli.common import (
     reader_command,
 )
 from reconciler.cli.job_help import ACTIONS
+from reconciler.model.objects import KUSCIA_JOB
 
 
 @click.command("create")
@@ -29,7 +30,7 @@ from reconciler.cli.job_help import ACTIONS
     "path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Manifest file with one or more KusciaJobs.",
+    help=f"Manifest file with one or more {KUSCIA_JOB}s.",
 )
 @file_size_option
 @output_option()

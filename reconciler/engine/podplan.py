@@ -23,6 +23,7 @@ from reconciler.engine.runtime.base import LaunchError
 from reconciler.filenames import fitting_name
 from reconciler.kuscia.conditions import REASON_UNTRUSTED_APPIMAGE
 from reconciler.model import AppImageSpec, Resource, TaskSpec
+from reconciler.model.objects import APP_IMAGE
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -111,7 +112,7 @@ def plan_parties(
         if res is None:
             raise LaunchError(
                 "AppImageNotFound",
-                f"AppImage {name} does not exist; add its manifest to the source "
+                f"{APP_IMAGE} {name} does not exist; add its manifest to the source "
                 "(or `kgitops job create` it)",
                 retry=True,
             )
@@ -121,7 +122,7 @@ def plan_parties(
         if not containers:
             raise LaunchError(
                 "AppImageInvalid",
-                f"AppImage {name} has no deployTemplate with containers for role {p.role!r}",
+                f"{APP_IMAGE} {name} has no deployTemplate with containers for role {p.role!r}",
             )
         ports = []
         for c in containers:
@@ -203,7 +204,7 @@ def plan_containers(
                     if sub not in app.config_templates:
                         raise LaunchError(
                             "AppImageInvalid",
-                            f"AppImage {party.app_image_ref}: configVolumeMounts subPath {sub!r} has no "
+                            f"{APP_IMAGE} {party.app_image_ref}: configVolumeMounts subPath {sub!r} has no "
                             "configTemplates entry",
                         )
                     target = reroot(pod_dir, str(m.get("mountPath", "")), cwd)
@@ -211,7 +212,8 @@ def plan_containers(
                 argv = [str(x) for x in (c.get("command") or [])] + [str(x) for x in (c.get("args") or [])]
                 if not argv:
                     raise LaunchError(
-                        "AppImageInvalid", f"AppImage {party.app_image_ref}: container {cname} has no command"
+                        "AppImageInvalid",
+                        f"{APP_IMAGE} {party.app_image_ref}: container {cname} has no command",
                     )
                 full_env = {
                     "PATH": f"{python_dir}:{SAFE_PATH}",

@@ -139,7 +139,7 @@ class Simulator:
             raise InvalidJob(verdict)
         job = Resource.from_manifest(copy.deepcopy(manifest))
         if job.kind != KUSCIA_JOB:
-            raise SimulationError(f"simulate runs a KusciaJob, not a {job.kind}")
+            raise SimulationError(f"simulate runs a {KUSCIA_JOB}, not a {job.kind}")
         try:
             JobSpec.from_dict(job.spec)
         except (ValueError, TypeError) as exc:

@@ -211,7 +211,8 @@ class Store(PodTable, InventoryTable):
         rows = self._query(
             "SELECT namespace, name, uid, json_extract(status, '$.startTime') IS NOT NULL"
             " AND json_extract(status, '$.phase') IN ('Pending', 'Running') FROM objects"
-            " WHERE kind='KusciaTask' AND json_extract(status, '$.completionTime') IS NULL ORDER BY seq"
+            " WHERE kind=? AND json_extract(status, '$.completionTime') IS NULL ORDER BY seq",
+            (KUSCIA_TASK,),
         )
         return [(ObjectRef(KUSCIA_TASK, r[0], r[1]), str(r[2]), bool(r[3])) for r in rows]
 
@@ -219,8 +220,8 @@ class Store(PodTable, InventoryTable):
         """(name, alias, phase) of the tasks a job owns, in creation order, without decoding them."""
         rows = self._query(
             f"SELECT name, json_extract(annotations, '$.\"{ANNOTATION_TASK_ALIAS}\"'),"
-            " json_extract(status, '$.phase') FROM objects WHERE kind='KusciaTask' AND owner=? ORDER BY seq",
-            (owner,),
+            " json_extract(status, '$.phase') FROM objects WHERE kind=? AND owner=? ORDER BY seq",
+            (KUSCIA_TASK, owner),
         )
         return [(str(r[0]), str(r[1] or ""), str(r[2] or "")) for r in rows]
 

@@ -174,7 +174,10 @@ def _held_by_live(
             image = task.get("appImage") if isinstance(task, dict) else None
             held = desired.held_refs.get(ObjectRef(APP_IMAGE, "", image)) if isinstance(image, str) else None
             if held is not None:
-                why = f"uses AppImage {image}, which is held: {held}; fix the AppImage and the job follows"
+                why = (
+                    f"uses {APP_IMAGE} {image}, which is held: {held}; "
+                    f"fix the {APP_IMAGE} and the job follows"
+                )
                 return PlanEntry(entry.ref, Action.HELD, why, path=entry.path, live=None)
     return None
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.config import Config
 from reconciler.errors import KgitopsError
+from reconciler.model.objects import KUSCIA_JOB
 
 if TYPE_CHECKING:
     from reconciler.approvals.decisions import ApprovalDecision
@@ -216,7 +217,7 @@ def job_digest(
     except _git_errors() as exc:
         raise ApprovalsError(str(exc)) from None
     if found is None:
-        raise ApprovalsError(f"no KusciaJob {job} in namespace {namespace} at {revision}")
+        raise ApprovalsError(f"no {KUSCIA_JOB} {job} in namespace {namespace} at {revision}")
     return found.digest
 
 
@@ -259,7 +260,7 @@ def records_from_review(
             found = [j for j in jobs_at(repo, reviewed, under=sub) if j.name in jobs]
             missing = sorted(set(jobs) - {j.name for j in found})
             if missing:
-                raise ApprovalsError(f"no KusciaJob named {', '.join(missing)} at {reviewed[:12]}")
+                raise ApprovalsError(f"no {KUSCIA_JOB} named {', '.join(missing)} at {reviewed[:12]}")
         else:
             found = [j for j in jobs_changed(repo, event.base_sha, reviewed) if j.path]
     except HistoryError as exc:

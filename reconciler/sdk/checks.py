@@ -137,14 +137,14 @@ def _checked_job(
     picked = None
     if not any(f.is_error and f.ref is None for f in findings):  # a file-level error holds every job
         if not jobs:
-            raise UsageError(f"{path}: no KusciaJob in this file")
+            raise UsageError(f"{path}: no {KUSCIA_JOB} in this file")
         if name is None and len(jobs) > 1:
             raise UsageError(
-                f"{path}: {len(jobs)} KusciaJobs in this file ({', '.join(names)})",
+                f"{path}: {len(jobs)} {KUSCIA_JOB}s in this file ({', '.join(names)})",
                 hint="pick one with --job",
             )
         if name is not None and name not in names:
-            raise UsageError(f"{path}: no KusciaJob named {name!r} (jobs here: {', '.join(names)})")
+            raise UsageError(f"{path}: no {KUSCIA_JOB} named {name!r} (jobs here: {', '.join(names)})")
         picked = jobs[0] if name is None else jobs[names.index(name)]
     # what concerns the job: its own findings, the whole file's, and the cross-object ones naming it (XF002:
     # another job of the file claims one of its taskIDs; one of the two would fail)

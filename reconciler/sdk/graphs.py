@@ -10,6 +10,7 @@ from pathlib import Path
 from reconciler.config import Config
 from reconciler.errors import KgitopsError
 from reconciler.model import DEFAULT_NAMESPACE, Resource
+from reconciler.model.objects import KUSCIA_JOB
 from reconciler.render.graph import Graph, graph_from_job, graph_from_spec
 from reconciler.sdk.config import describe_backend
 from reconciler.sdk.jobs import Client, ClientError, JobNotFound
@@ -65,7 +66,7 @@ def job_graphs(
         if job:
             jobs = [j for j in jobs if j.name == job]
             if not jobs:
-                raise ManifestError(f"{path} has no KusciaJob named `{job}`")
+                raise ManifestError(f"{path} has no {KUSCIA_JOB} named `{job}`")
         client = _open(cfg, namespace, live, announce)
         warnings: list[str] = []
         try:

@@ -90,7 +90,7 @@ class Client(JobReader):
         a live job or task of the namespace already claims (XF002)."""
         obj = manifest if isinstance(manifest, Resource) else Resource.from_manifest(dict(manifest))
         if obj.kind != JOB:
-            raise InvalidArgument(f"{obj.kind or 'an object without a kind'} is not a KusciaJob")
+            raise InvalidArgument(f"{obj.kind or 'an object without a kind'} is not a {JOB}")
         if not obj.name:
             raise InvalidArgument("the job has no metadata.name")
         if not isinstance(manifest, Resource):

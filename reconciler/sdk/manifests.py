@@ -52,10 +52,10 @@ def read_job_file(
     others = sorted({o.kind for o in checked.objects if o.kind != JOB_KIND})
     if others and validate:
         raise ManifestError(
-            f"{path} also holds {', '.join(others)}; `job create` creates KusciaJobs only "
+            f"{path} also holds {', '.join(others)}; `job create` creates {JOB_KIND}s only "
             "(put the other objects in the GitOps source and run `kgitops sync`)"
         )
     if not jobs:
         detail = (":\n  " + "\n  ".join(errors)) if errors else ""
-        raise ManifestError(f"{path}: no usable KusciaJob in the file{detail}")
+        raise ManifestError(f"{path}: no usable {JOB_KIND} in the file{detail}")
     return jobs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.model.objects import KUSCIA_JOB, KUSCIA_TASK
+from reconciler.model.objects import JOB_APPROVAL, KUSCIA_JOB, KUSCIA_TASK
 
 if TYPE_CHECKING:
     from reconciler.apply.session import Session
@@ -55,7 +55,7 @@ def approve_hint(git_source: bool) -> ApproveHint:
     """How a party approves: through Git (a JobApproval record, merged) for a Git source, else directly."""
     if git_source:
         return lambda job, domain: (
-            f"`kgitops approve {job} --domain {domain}` and merge the JobApproval it commits"
+            f"`kgitops approve {job} --domain {domain}` and merge the {JOB_APPROVAL} it commits"
         )
     return lambda job, domain: f"`kgitops job approve {job} --domain {domain}`"
 

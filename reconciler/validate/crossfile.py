@@ -48,7 +48,8 @@ class ImageWait:
     def finding(self) -> Finding:
         return _finding(
             "XF003",
-            f"AppImage {self.place.value!r} is not defined in the input (fine if the cluster already has it)",
+            f"{APP_IMAGE} {self.place.value!r} is not defined in the input "
+            "(fine if the cluster already has it)",
             self.place,
             self.ref,
         )
@@ -137,7 +138,7 @@ class CrossFileIndex:
                 out.append(
                     _finding(
                         "XF002",
-                        f"KusciaTask name {claim.value!r} in namespace {ref.namespace!r} "
+                        f"{KUSCIA_TASK} name {claim.value!r} in namespace {ref.namespace!r} "
                         f"is also claimed by {other} at {_shown(path, line, column)}; one of them would fail",
                         claim,
                         ref,

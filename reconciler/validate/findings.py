@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from reconciler.model import ObjectRef
+from reconciler.model.objects import APP_IMAGE, KUSCIA_JOB, KUSCIA_TASK
 
 
 class Severity(StrEnum):
@@ -72,7 +73,8 @@ _RULES = [
     Rule(
         "META005",
         Severity.WARNING,
-        "a KusciaJob or KusciaTask outside namespace `cross-domain`, which Kuscia never runs (kuscia#276)",
+        f"a {KUSCIA_JOB} or {KUSCIA_TASK} outside namespace `cross-domain`, which Kuscia never runs "
+        "(kuscia#276)",
     ),
     Rule(
         "META006",
@@ -106,9 +108,13 @@ _RULES = [
     Rule(
         "XF002",
         Severity.ERROR,
-        "a taskID is used by two jobs, or by a job and a KusciaTask, in one namespace",
+        f"a taskID is used by two jobs, or by a job and a {KUSCIA_TASK}, in one namespace",
     ),
-    Rule("XF003", Severity.WARNING, "a task's AppImage is not in the input (the live system may have it)"),
+    Rule(
+        "XF003",
+        Severity.WARNING,
+        f"a task's {APP_IMAGE} is not in the input (the live system may have it)",
+    ),
 ]
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.model.objects import KUSCIA_TASK
 from reconciler.validate import names
 from reconciler.validate.schema import Issue
 
@@ -44,7 +45,7 @@ def check_job_graph(spec: dict[str, Any]) -> list[Issue]:
                     Issue(
                         "KJ002",
                         ("spec", "tasks", i, "taskID"),
-                        f"taskID {task_id!r} {why} (it names the KusciaTask that Kuscia creates)",
+                        f"taskID {task_id!r} {why} (it names the {KUSCIA_TASK} that Kuscia creates)",
                     )
                 )
             if task_id in task_ids:

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from reconciler.model.objects import APP_IMAGE
 from reconciler.validate import names
 from reconciler.validate.schema import Issue, Path
 
@@ -21,16 +22,18 @@ def _image_name(value: Any, path: Path, field: str) -> list[Issue]:
         return []
     if names.looks_like_image_reference(value):
         text = (
-            f"{field} {value!r} is a container image, not an AppImage name: name the AppImage object whose "
+            f"{field} {value!r} is a container image, not an {APP_IMAGE} name: name the {APP_IMAGE} object "
+            "whose "
             "spec.image holds that image"
         )
     elif names.looks_like_path(value):
         text = (
-            f"{field} {value!r} is a file path, not an AppImage name: name the AppImage object itself (its "
+            f"{field} {value!r} is a file path, not an {APP_IMAGE} name: name the {APP_IMAGE} object itself "
+            "(its "
             f"metadata.name, e.g. {value.rstrip('/').rsplit('/', 1)[-1]!r})"
         )
     else:
-        text = f"{field} {value!r} cannot name an AppImage: an object name {why}"
+        text = f"{field} {value!r} cannot name an {APP_IMAGE}: an object name {why}"
     return [Issue("REF001", path, text)]
 
 

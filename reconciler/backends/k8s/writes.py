@@ -112,7 +112,7 @@ class KubernetesWrites(CustomObjectCalls):
     # -- job commands ------------------------------------------------------------------------------
     def stage(self, ref: ObjectRef, stage: Stage, domain: str = "", reason: str = "") -> None:
         if ref.kind != KUSCIA_JOB:
-            raise BackendError(f"stage commands apply to KusciaJobs, not to {ref}")
+            raise BackendError(f"stage commands apply to {KUSCIA_JOB}s, not to {ref}")
         command = parse_stage(stage)
 
         def mutate(doc: Doc) -> Doc | None:
@@ -138,7 +138,7 @@ class KubernetesWrites(CustomObjectCalls):
 
     def _approve(self, ref: ObjectRef, domain: str, accept: bool, reason: str = "") -> None:
         if ref.kind != KUSCIA_JOB:
-            raise BackendError(f"approvals apply to KusciaJobs, not to {ref}")
+            raise BackendError(f"approvals apply to {KUSCIA_JOB}s, not to {ref}")
         if not domain:
             raise BackendError("an approval needs the approving domain")
         value = APPROVE_VALUES[bool(accept)]
