@@ -20,7 +20,6 @@ from reconciler.cli.common import (
     reader_command,
 )
 from reconciler.cli.job_help import ACTIONS
-from reconciler.model.objects import KUSCIA_JOB
 
 
 @click.command("create")
@@ -30,7 +29,7 @@ from reconciler.model.objects import KUSCIA_JOB
     "path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Manifest file with one or more {KUSCIA_JOB}s.",
+    help="Manifest file with one or more KusciaJobs.",
 )
 @file_size_option
 @output_option()

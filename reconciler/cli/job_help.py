@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from reconciler.model.objects import KUSCIA_JOB
-
 # command name -> its help (tests/cli/test_cli_grammar.py checks these are the commands' own)
 ACTIONS: dict[str, str] = {
     "approve": "Approve a job waiting for approval, for one party domain.",
     "cancel": "Cancel a job for good; it can not be restarted.",
-    "create": f"Validate a manifest file, then create the {KUSCIA_JOB}s in it.",
+    "create": "Validate a manifest file, then create the KusciaJobs in it.",
     "delete": "Delete a job and its tasks.",
     "logs": "Print the logs of a job's tasks (embedded engine).",
     "reject": "Reject a job waiting for approval, for one party domain.",

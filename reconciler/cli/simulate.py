@@ -12,14 +12,13 @@ from reconciler import sdk
 from reconciler.cli.common import file_size_option
 from reconciler.cli.exitcodes import NOT_CLEAN
 from reconciler.cli.handler import Command, fail
-from reconciler.model.objects import KUSCIA_JOB
 from reconciler.output import render
 from reconciler.render.simulation import simulation_text, warning_line
 
 
 @click.command(cls=Command)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-j", "--job", "job_name", help=f"Name of the {KUSCIA_JOB} when FILE holds several.")
+@click.option("-j", "--job", "job_name", help="Name of the KusciaJob when FILE holds several.")
 @click.option("--given", multiple=True, metavar="ALIAS=PHASE", help="A task that already exists in PHASE.")
 @click.option(
     "--events",
