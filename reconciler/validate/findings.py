@@ -94,7 +94,8 @@ _RULES = [
     Rule(
         "KJ008",
         Severity.ERROR,
-        "a KusciaJob name longer than 63 characters, which Kuscia refuses as a job id (KusciaAPI `job_id`)",
+        f"a {KUSCIA_JOB} name longer than 63 characters, which Kuscia refuses as a job id "
+        "(KusciaAPI `job_id`)",
     ),
     # references (jobs, tasks, images)
     Rule("REF001", Severity.ERROR, "`appImage`/`appImageRef` is not an object name (e.g. a container image)"),

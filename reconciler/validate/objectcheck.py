@@ -73,7 +73,7 @@ def job_name_issues(body: dict[str, Any]) -> list[Issue]:
         Issue(
             "KJ008",
             ("metadata", "name"),
-            f"KusciaJob name {name[:20]!r}… is {len(name)} characters long: Kuscia's job ids have at most "
+            f"{KUSCIA_JOB} name {name[:20]!r}… is {len(name)} characters long: Kuscia's job ids have at most "
             f"{MAX_NAME} (KusciaAPI checks `job_id` against {RESOURCE_ID_RE.pattern}, "
             "pkg/common/constants.go K3sRegex); choose a name of 63 characters or fewer",
         )
