@@ -71,12 +71,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reconciler/cli/job_help.py", "KusciaJob"): "the CLI imports no reconciler.model",
     ("reconciler/cli/simulate.py", "KusciaJob"): "the CLI imports no reconciler.model",
     # files other parts of this change edit (H7: the engine's trust/approval code; H8: status/**, runtime/**)
-    ("reconciler/engine/appimage_trust.py", "AppImage"): "swept after H7/H8 merge",
-    ("reconciler/engine/__main__.py", "AppImage"): "swept after H7/H8 merge",
-    ("reconciler/engine/trust_settings.py", "AppImage"): "swept after H7/H8 merge",
-    ("reconciler/engine/runtime/process.py", "AppImage"): "swept after H7/H8 merge",
-    ("reconciler/status/record.py", "KusciaJob"): "swept after H7/H8 merge",
-    ("reconciler/status/memo.py", "KusciaJob"): "swept after H7/H8 merge",
 }
 
 # a label/annotation key or key prefix of Kuscia (kuscia.secretflow/…, kuscia.job.custom-fields/…) or of

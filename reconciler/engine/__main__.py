@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reconciler.engine.driver import AlreadyDriven, DriverSettings, drive
 from reconciler.engine.trust_settings import TrustSettings
+from reconciler.model.objects import APP_IMAGE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True, help="the engine state directory")
     parser.add_argument("--until-idle", action="store_true", help="exit once no job can progress")
     parser.add_argument(
-        "--trust", action="append", default=[], metavar="GLOB", help="also trust these AppImages"
+        "--trust", action="append", default=[], metavar="GLOB", help=f"also trust these {APP_IMAGE}s"
     )
     parser.add_argument(
         "--auto-approve", action="append", default=[], metavar="DOMAIN", help="also approve for this domain"

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.engine.appimage_trust import is_trusted
 from reconciler.errors import KgitopsError
+from reconciler.model.objects import APP_IMAGE
 
 if TYPE_CHECKING:
     from reconciler.engine.store import Store
@@ -180,7 +181,7 @@ def _conflict(store: Store, held: TrustSettings, mine: TrustSettings, holder: Ho
     where = os.path.dirname(store.path)
     differences = []
     for what, theirs, ours in (
-        ("trusts the AppImages", held.trusted_appimages, mine.trusted_appimages),
+        (f"trusts the {APP_IMAGE}s", held.trusted_appimages, mine.trusted_appimages),
         ("accepts jobs automatically for", held.auto_approve, mine.auto_approve),
     ):
         if set(theirs) != set(ours):

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from reconciler.model import JobPhase, ObjectRef, TaskPhase
+from reconciler.model.objects import KUSCIA_JOB
 from reconciler.status.atomic import replace_file
 from reconciler.status.record import StatusRecord
 
@@ -54,7 +55,7 @@ def rendering() -> str:
     """A digest of how records are rendered today (a sample record with every field, through ``to_yaml``):
     a memo written by a kgitops or a PyYAML that renders records otherwise is not believed."""
     sample = StatusRecord(
-        ObjectRef("KusciaJob", "ns", "job"), "Synced", "0" * 40, "jobs/job.yaml", "Reason", "a message",
+        ObjectRef(KUSCIA_JOB, "ns", "job"), "Synced", "0" * 40, "jobs/job.yaml", "Reason", "a message",
         {
             "phase": str(JobPhase.RUNNING),
             "tasks": {"t": str(TaskPhase.SUCCEEDED)},

@@ -17,6 +17,7 @@ from reconciler.approvals.provenance import party_approvals
 from reconciler.filenames import fitting_name
 from reconciler.kuscia.labels import KGITOPS_API_VERSION
 from reconciler.model import JobPhase, ObjectRef, Resource
+from reconciler.model.objects import KUSCIA_JOB
 
 STATUS_API_VERSION = KGITOPS_API_VERSION
 # A status file's temp file adds ``.`` in front and ``.<pid>.tmp`` behind (``reconciler.status.atomic``): room
@@ -115,7 +116,7 @@ def live_summary(obj: Resource | None) -> dict[str, Any]:
     tasks = st.get("taskStatus")
     if isinstance(tasks, dict) and tasks:
         out["tasks"] = {str(k): str(v) for k, v in sorted(tasks.items())}
-    if obj.kind == "KusciaJob":  # per party: approveStatus, and who/when/which commit approved in Git
+    if obj.kind == KUSCIA_JOB:  # per party: approveStatus, and who/when/which commit approved in Git
         parties = [p.to_status() for p in party_approvals(obj) if not p.initiator]
         if parties:
             out["approvals"] = parties
@@ -164,7 +165,7 @@ def transitions(old: dict[str, StatusRecord], new: dict[str, StatusRecord]) -> l
 
 def transition_line(ref: ObjectRef, before: str | None, after: str | None) -> str:
     """The line for one record that changed, from the labels (``label``) it had and has; None: absent."""
-    name = ref.name if ref.kind == "KusciaJob" else f"{ref.kind}/{ref.name}"
+    name = ref.name if ref.kind == KUSCIA_JOB else f"{ref.kind}/{ref.name}"
     if after is None:
         return f"{name}: {before} → removed"
     if before is None:

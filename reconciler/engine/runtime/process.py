@@ -43,6 +43,7 @@ from reconciler.engine.trust_settings import SettingsSource
 from reconciler.kuscia.conditions import REASON_KUSCIA_TASK_CREATE_FAILED
 from reconciler.kuscia.labels import ANNOTATION_JOB_ID, ANNOTATION_TASK_ALIAS
 from reconciler.model import Resource, TaskSpec
+from reconciler.model.objects import APP_IMAGE
 from reconciler.model.phases import PodPhase
 
 # The exit file is read only once the wrapper has exited (or was found gone), so it is written in place: no
@@ -177,9 +178,9 @@ class ProcessRuntime(Runtime):
         if not gone:
             return ""
         return (
-            f"trust in AppImage {', '.join(gone)} was withdrawn while the task ran (engine.trusted_appimages "
-            "no longer names it), so its processes were stopped; to run it again, trust it and restart "
-            "the job"
+            f"trust in {APP_IMAGE} {', '.join(gone)} was withdrawn while the task ran "
+            "(engine.trusted_appimages no longer names it), so its processes were stopped; to run it again, "
+            "trust it and restart the job"
         )
 
     def _prepare(self, plan: ContainerPlan) -> None:
