@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.kuscia.labels import APPROVALS_ANNOTATION_PREFIX
-from reconciler.model import JobSpec, Resource
+from reconciler.model import Resource
 from reconciler.model.phases import ApprovePhase
 
 ANNOTATION_PREFIX = APPROVALS_ANNOTATION_PREFIX
@@ -85,6 +85,8 @@ class PartyApproval:
 def job_parties(job: Resource) -> tuple[str, tuple[str, ...]]:
     """(initiator, every party domain) of a live job; tolerant of a spec the backend let through."""
     try:
+        from reconciler.model import JobSpec  # the typed spec, for a job with approvals only
+
         spec = JobSpec.from_dict(job.spec)
     except (TypeError, ValueError, AttributeError):
         return str(job.spec.get("initiator", "")), ()

@@ -9,7 +9,6 @@ from typing import Any
 from reconciler.model.objects import KUSCIA_JOB
 from reconciler.output.printable import printable
 from reconciler.plan.model import MISSING, Action, FieldChange, Plan, PlanEntry
-from reconciler.render.graph import graph_from_spec, to_mermaid
 
 SYMBOL = {
     Action.CREATE: "+",
@@ -180,6 +179,11 @@ def render_markdown(plan: Plan) -> str:
         ):
             verb = "will run" if e.effective else "would run"
             out += [f"**`{_md(e.ref.name)}`** {verb}:", "", "```mermaid"]
+            from reconciler.render.graph import (  # markdown only: diff/sync text not
+                graph_from_spec,
+                to_mermaid,
+            )
+
             out.append(to_mermaid(graph_from_spec(e.ref.name, e.desired.spec)).rstrip("\n"))
             out += ["```", ""]
     return "\n".join(out) + "\n"
