@@ -53,14 +53,11 @@ if TYPE_CHECKING:
     from reconciler.sdk.engine import EngineError, EngineSettings, EngineStatus, engine_status, run_engine
     from reconciler.sdk.gitops import (
         GitopsError,
-        PlanCommentError,
         RunOptions,
         StatusReport,
         SyncReport,
         WaitReport,
         diff,
-        diff_for_comment,
-        post_plan_comment,
         status,
         sync,
         watch,
@@ -85,6 +82,7 @@ if TYPE_CHECKING:
     )
     from reconciler.sdk.manifests import ManifestError, read_job_file
     from reconciler.sdk.overrides import Overrides
+    from reconciler.sdk.plan_comments import PlanCommentError, diff_for_comment, post_plan_comment
     from reconciler.sdk.serving import ServeError, ServeOptions, Serving, serve
 
 # name -> the module of this package that defines it
@@ -115,7 +113,7 @@ _HOMES: dict[str, str] = {
         "gitops",
     ),
     "watch": "gitops",
-    **dict.fromkeys(("PlanCommentError", "diff_for_comment", "post_plan_comment"), "gitops"),
+    **dict.fromkeys(("PlanCommentError", "diff_for_comment", "post_plan_comment"), "plan_comments"),
     **dict.fromkeys(("GraphResult", "job_graphs"), "graphs"),
     **dict.fromkeys(
         (

@@ -61,12 +61,6 @@ class SourceFailedError(GitopsError):
     """The source could not be read; nothing was changed (exit code 2)."""
 
 
-class PlanCommentError(GitopsError):
-    """The forge did not take the plan comment (a warning for ``diff``: the plan itself stands)."""
-
-    exit_code = 1
-
-
 @dataclass(frozen=True)
 class RunOptions:
     """What one run does beyond the config: ``recreate`` re-runs these changed jobs (names);
@@ -95,11 +89,12 @@ def _errors() -> Iterator[None]:
 
 
 @contextmanager
-def _session(
+def run_session(
     cfg: Config, options: RunOptions, command: str = "kgitops", readonly: bool = False
 ) -> Iterator[Session]:
-    """The source and the backend. ``readonly``: create no state (the engine is opened read-only; without
-    engine state, a Git URL is cloned into a temporary directory)."""
+    """The source and the backend of one run (``diff``, ``sync``, ``watch``, the plan comment). ``readonly``:
+    create no state (the engine is opened read-only; without engine state, a Git URL is cloned into a
+    temporary directory)."""
     from reconciler.apply.session import open_session
     from reconciler.backends.base import BackendError
     from reconciler.backends.factory import open_backend
@@ -123,51 +118,10 @@ def diff(cfg: Config, options: RunOptions | None = None, differences_only: bool 
     held files, a refused prune). A failed source is ``plan.error``, not an exception. ``differences_only``:
     leave the unchanged entries out (counted in ``Plan.unchanged_elided``), which lets a plan after a small
     change be patched onto the previous one (``Reconciler.plan_differences``)."""
-    with _session(cfg, options or RunOptions(), readonly=True) as session:
+    with run_session(cfg, options or RunOptions(), readonly=True) as session:
         if differences_only:
             return session.reconciler.plan_differences()
         return session.reconciler.plan().plan
-
-
-def diff_for_comment(cfg: Config, options: RunOptions | None = None) -> tuple[Plan, set[tuple[str, str]]]:
-    """``diff``, plus the (job, domain) pairs whose Approve counts in Git at the plan's revision (a Git
-    source; empty otherwise), which the pull-request comment leaves out of "still has to approve"."""
-    from reconciler.forge.setup import approved_in_git
-
-    with _session(cfg, options or RunOptions(), readonly=True) as session:
-        plan = session.reconciler.plan().plan
-        history = session.source.history
-        if history is None or not plan.revision:
-            return plan, set()
-        repo = history.repository.path
-        approved = session.reconciler.with_blob_memo(
-            lambda: approved_in_git(repo, plan.revision, cfg, history.subpath)
-        )
-        return plan, approved
-
-
-def post_plan_comment(
-    cfg: Config, plan: Plan, approved: set[tuple[str, str]], pull_request: int | None, forge_url: str = ""
-) -> str:
-    """Create or edit the one plan comment on the pull request (``forge.*`` config; found again by a hidden
-    marker); returns what was done (``created``/``updated``/``unchanged``) and the number as text. Raises
-    ``GitopsError`` when no pull request is named (``pull_request`` or, in CI, ``GITHUB_REF`` /
-    ``CI_MERGE_REQUEST_IID``), and ``PlanCommentError`` when the forge or its token refuses."""
-    from reconciler.credentials import CredentialError
-    from reconciler.forge import MARKER, ForgeError, open_forge, plan_comment
-    from reconciler.forge.setup import pull_request_number
-
-    number = pull_request_number(pull_request)
-    if number is None:
-        raise GitopsError(
-            "--comment: which pull request? pass --pull-request N (found in CI from GITHUB_REF or "
-            "CI_MERGE_REQUEST_IID)"
-        )
-    try:
-        done = open_forge(cfg.forge, forge_url).upsert_comment(number, MARKER, plan_comment(plan, approved))
-    except (ForgeError, CredentialError) as exc:
-        raise PlanCommentError(f"the plan comment was not posted: {exc}") from None
-    return f"plan comment {done} on pull request #{number}"
 
 
 def _writeback(cfg: Config, watcher: Any, settings: Any, stack: ExitStack) -> None:
@@ -315,7 +269,7 @@ def _sync(
     """``sync``, with the state directory as it finds it."""
     from reconciler.backends.local import LocalBackend
     from reconciler.engine.podplan import party_data_dir
-    with _session(cfg, options or RunOptions(), "kgitops sync") as session:
+    with run_session(cfg, options or RunOptions(), "kgitops sync") as session:
         following = wait and not dry_run
         if following and isinstance(session.backend, LocalBackend):
             session.backend.drive()  # the embedded engine runs in this process while we wait
@@ -377,7 +331,7 @@ def watch(
         metrics_addr=cfg.sync.metrics_addr,
     )
     stopped_by: list[int] = []
-    with _session(cfg, options or RunOptions(), "kgitops watch") as session, ExitStack() as forge:
+    with run_session(cfg, options or RunOptions(), "kgitops watch") as session, ExitStack() as forge:
         watcher = Watcher(session, settings, cfg.state_dir, leadership=leadership_for(cfg, session))
         _writeback(cfg, watcher, settings, forge)  # push webhooks in, commit statuses out
 
