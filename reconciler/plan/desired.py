@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from reconciler.load.entries import unreadable
 from reconciler.model import ObjectRef, Resource
 from reconciler.plan import ownership as own
 from reconciler.plan.crossfile_cache import CrossFileCache
@@ -178,7 +179,8 @@ class DesiredStateBuilder:
                 try:
                     data = f.read()
                 except OSError as exc:
-                    state.held_paths[f.path] = f"cannot read: {exc.strerror or exc}"
+                    # the rule and words validate gives an unreadable file (IO001): it vanished or was locked
+                    state.held_paths[f.path] = str(unreadable(exc.strerror or str(exc)))
                     state.file_count += 1
                     continue
                 entry = _Cached.of(check_file(f.path, data, self.options))

@@ -393,3 +393,19 @@ def test_a_job_whose_appimage_is_held_is_held_too(tmp_path: Path, backend: Local
     src.put({"app.yaml": appimage_doc()})
     _, result = reconciler(src, backend).sync()
     assert outcomes(result) == {"noop-image": Outcome.CREATED, "job-a": Outcome.CREATED}
+
+
+def test_a_file_that_cannot_be_read_when_parsed_is_held_with_validate_s_rule() -> None:
+    """A file listed, then gone (or locked) when its bytes are read: held with IO001 and the system's reason,
+    the words validate gives an unreadable file, never a missing file read as a deletion."""
+    from reconciler.plan.desired import DesiredStateBuilder
+    from reconciler.source.snapshot import SourceFile
+
+    def vanished() -> bytes:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    good = SourceFile("jobs/job-a.yaml", "d1", lambda: dump(job_doc("job-a")).encode())
+    gone = SourceFile("jobs/job-b.yaml", "d2", vanished)
+    state = DesiredStateBuilder().build("src", "rev", [good, gone])
+    assert state.held_paths == {"jobs/job-b.yaml": "IO001 cannot read the file (No such file or directory)"}
+    assert [ref.name for ref in state.objects] == ["job-a"]
