@@ -11,9 +11,9 @@ from typing import Any
 from reconciler.model import JobPhase, JobSpec, Resource, TaskTemplate
 from reconciler.model.phases import FINAL_JOB_PHASES
 from reconciler.views.fields import task_phase_of
+from reconciler.views.job_head import job_domains, status_fields
 from reconciler.views.types import (
     JOB_ID_ANNOTATION,
-    PRIORITY_ANNOTATION,
     TASK_ALIAS_ANNOTATION,
     Endpoint,
     JobInfo,
@@ -215,10 +215,7 @@ def job_info(job: Resource, tasks: Mapping[str, Resource] | None = None) -> JobI
         return _uncreated(template, job.name, job.namespace, TaskState.NOT_CREATED, reason)
 
     task_views = [resolve(t, ()) for t in spec.tasks]
-    domains = list(spec.domains)
-    for extra in list(st.get("approveStatus") or {}) + list(st.get("stageStatus") or {}):
-        if extra not in domains:
-            domains.append(str(extra))
+    domains = job_domains(spec.domains, st)
     approvals = st.get("approveStatus") or {}
     stages = st.get("stageStatus") or {}
     return JobInfo(
@@ -226,17 +223,9 @@ def job_info(job: Resource, tasks: Mapping[str, Resource] | None = None) -> JobI
         namespace=job.namespace,
         phase=phase,
         initiator=spec.initiator,
-        reason=str(st.get("reason") or ""),
-        message=str(st.get("message") or ""),
         schedule_mode=spec.schedule_mode.value,
         max_parallelism=spec.max_parallelism,
-        priority=job.annotations.get(PRIORITY_ANNOTATION, ""),
-        labels=dict(job.labels),
-        annotations=dict(job.annotations),
-        accept_time=parse_time(job.creation_timestamp),
-        start_time=parse_time(st.get("startTime")),
-        finish_time=parse_time(st.get("completionTime")),
-        last_reconcile_time=parse_time(st.get("lastReconcileTime")),
+        **status_fields(job),
         parties=[JobParty(d, str(approvals.get(d) or ""), str(stages.get(d) or "")) for d in domains],
         tasks=task_views,
         conditions=[dict(c) for c in st.get("conditions") or () if isinstance(c, Mapping)],

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model.phases import DEFAULT_MAX_PARALLELISM, ScheduleMode, TaskPhase
-from reconciler.views.fields import PRIORITY_ANNOTATION, job_phase_of, parse_time
-from reconciler.views.job_head import JobHead
+from reconciler.views.fields import job_phase_of
+from reconciler.views.job_head import JobHead, job_domains, status_fields
 
 if TYPE_CHECKING:  # the full views (views.types, views.build) are loaded only when a summary needs them
     from reconciler.model import Resource
@@ -107,27 +107,15 @@ def job_summary(job: Resource) -> JobSummary:
         max_parallelism = int(mp) if isinstance(mp, int) and mp > 0 else DEFAULT_MAX_PARALLELISM
     except (ValueError, TypeError):  # views.build.spec_of: an unknown scheduleMode: Strict, maxParallelism 1
         mode, max_parallelism = ScheduleMode.STRICT, DEFAULT_MAX_PARALLELISM
-    party_domains = list(domains)
-    for extra in list(st.get("approveStatus") or {}) + list(st.get("stageStatus") or {}):
-        if extra not in party_domains:
-            party_domains.append(str(extra))
     return JobSummary(
         name=job.name,
         namespace=job.namespace,
         phase=job_phase_of(job),
         initiator=str(spec.get("initiator", "")),
-        reason=str(st.get("reason") or ""),
-        message=str(st.get("message") or ""),
         schedule_mode=mode.value,
         max_parallelism=max_parallelism,
-        priority=job.annotations.get(PRIORITY_ANNOTATION, ""),
-        labels=dict(job.labels),
-        annotations=dict(job.annotations),
-        accept_time=parse_time(job.creation_timestamp),
-        start_time=parse_time(st.get("startTime")),
-        finish_time=parse_time(st.get("completionTime")),
-        last_reconcile_time=parse_time(st.get("lastReconcileTime")),
-        party_domains=party_domains,
+        **status_fields(job),
+        party_domains=job_domains(domains, st),
         tasks_succeeded=sum(succeeded[str(t.get("alias", ""))] for t in tasks),
         tasks_total=len(tasks),
     )
