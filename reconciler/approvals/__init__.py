@@ -11,8 +11,9 @@ Names are imported on first use, so views that only read provenance do not load 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reconciler.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from reconciler.approvals.decisions import ApprovalDecision, collect
@@ -32,11 +33,11 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
-    "reconciler.approvals.effects": ("ApprovalOutcome", "Effect", "apply_decisions"),
-    "reconciler.approvals.decisions": ("ApprovalDecision", "collect"),
-    "reconciler.approvals.history": ("HistoryError",),
-    "reconciler.approvals.provenance": ("PartyApproval", "annotation_key", "party_approvals"),
-    "reconciler.approvals.records": (
+    "effects": ("ApprovalOutcome", "Effect", "apply_decisions"),
+    "decisions": ("ApprovalDecision", "collect"),
+    "history": ("HistoryError",),
+    "provenance": ("PartyApproval", "annotation_key", "party_approvals"),
+    "records": (
         "API_VERSION",
         "KIND",
         "ApprovalRecord",
@@ -72,8 +73,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reconciler.approvals' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _WHERE, globals())

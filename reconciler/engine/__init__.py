@@ -4,9 +4,10 @@ processes). Most callers want ``reconciler.backends.local.LocalBackend``; the pi
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reconciler.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from reconciler.engine.driver import EngineLock, driver_pid, ensure_driver, idle_notice
@@ -29,11 +30,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'reconciler.engine' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"reconciler.engine.{home}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES, globals())
 
 
 def open_engine(

@@ -6,9 +6,9 @@ The typed specs (``specs``) are imported on first use (PEP 562): a command that 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from reconciler.lazy import lazy_exports
 from reconciler.model.objects import (
     API_VERSION,
     DEFAULT_NAMESPACE,
@@ -43,10 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """PEP 562 lazy loading: ``model.JobSpec`` imports ``reconciler.model.specs`` on first use."""
-    if name not in _SPECS:
-        raise AttributeError(f"module 'reconciler.model' has no attribute {name!r}")
-    value = getattr(importlib.import_module("reconciler.model.specs"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, dict.fromkeys(_SPECS, "specs"), globals())

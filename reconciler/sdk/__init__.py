@@ -29,10 +29,10 @@ Every error is a ``reconciler.errors.KgitopsError`` carrying ``message``, ``hint
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.errors import KgitopsError, NotFoundError, UsageError
+from reconciler.lazy import lazy_exports
 from reconciler.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
@@ -208,11 +208,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """PEP 562 lazy loading: ``sdk.sync`` imports ``reconciler.sdk.gitops`` on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'reconciler.sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"reconciler.sdk.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES, globals())

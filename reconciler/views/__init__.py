@@ -7,8 +7,9 @@ loads neither the full views nor the typed specs they are built from.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reconciler.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from reconciler.views.build import endpoints_by_domain, job_info, spec_of, task_info
@@ -83,11 +84,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """PEP 562 lazy loading: ``views.job_info`` imports ``reconciler.views.build`` on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'reconciler.views' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"reconciler.views.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES, globals())
